@@ -1,0 +1,26 @@
+// swift-tools-version: 6.1
+// Benchmarks of the Supervisor package, kept apart so the library does not depend on the benchmark harness.
+// Run them with `make bench` from the repository root (see Docs/benchmarks.md).
+import PackageDescription
+
+let package = Package(
+    name: "SupervisorBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Supervisor", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "SupervisorBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Supervisor", package: "Supervisor"),
+            ],
+            path: "Benchmarks/SupervisorBenchmarks",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` (the main job) and `make test` (everything CI checks).
+# Each installs the Debian packages it needs first.
+SHELL := /bin/bash
+SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift Benchmarks/Benchmarks
+
+.PHONY: run test deps format lint build bench
+
+deps:
+	@./scripts/install-deps.sh
+
+run: deps
+	swift run -c release supervisor-demo
+
+test: deps lint build
+	swift test --skip-build
+
+lint:
+	swift format lint --strict --recursive $(SWIFT_SOURCES)
+
+format:
+	swift format --in-place --recursive $(SWIFT_SOURCES)
+
+build:
+	./scripts/check-warnings.sh
+
+# Benchmarks live in their own package so the library stays light; see Docs/benchmarks.md.
+bench: deps
+	./Benchmarks/run.sh

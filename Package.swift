@@ -1,0 +1,85 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Upcoming features that swift-log's own package enables; every target uses them.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Supervisor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Supervisor", targets: ["Supervisor"]),
+        .library(name: "SupervisorTestKit", targets: ["SupervisorTestKit"]),
+        .library(name: "SRTAdapter", targets: ["SRTAdapter"]),
+        .executable(name: "supervisor-demo", targets: ["supervisor-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.0.0"),
+    ],
+    targets: [
+        // The transport-agnostic core: backoff, classification, supervision, retry.
+        .target(
+            name: "Supervisor",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Scripted resources, seeded generators and virtual-time helpers for users' tests.
+        .target(
+            name: "SupervisorTestKit",
+            dependencies: [
+                "Supervisor",
+                .product(name: "Clocks", package: "swift-clocks"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // libsrt 1.5.1 as Debian ships it; C quirks live in shim.h.
+        .systemLibrary(
+            name: "CSRT",
+            path: "Adapters/CSRT",
+            pkgConfig: "srt",
+            providers: [.apt(["libsrt-openssl-dev"])]
+        ),
+        .target(
+            name: "SRTAdapter",
+            dependencies: [
+                "Supervisor",
+                "CSRT",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/SRTAdapter",
+            swiftSettings: swiftSettings
+        ),
+        // The runnable demonstration behind `make run` until srt-relay exists.
+        .executableTarget(
+            name: "supervisor-demo",
+            dependencies: ["Supervisor", "SRTAdapter"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SupervisorTests",
+            dependencies: [
+                "Supervisor",
+                "SupervisorTestKit",
+                .product(name: "Clocks", package: "swift-clocks"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SRTAdapterTests",
+            dependencies: ["SRTAdapter", "Supervisor"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,72 @@
+/// The running state of a ``Backoff``: which attempt comes next, and what the curve remembers between attempts.
+///
+/// ```swift
+/// var schedule = backoff.makeSchedule()
+/// var generator = SplitMix64(seed: 7)
+/// let first = schedule.next(using: &generator)   // attempt 1
+/// let second = schedule.next(using: &generator)  // attempt 2
+/// schedule.reset()                               // the resource was stable: start over at attempt 1
+/// ```
+///
+/// A schedule is a value: copying it copies its position. Its only randomness is the generator passed to
+/// ``next(using:)``, so the same seed gives the same delays.
+public struct BackoffSchedule: Sendable {
+    /// The backoff this schedule follows.
+    public let backoff: Backoff
+
+    /// How many delays this schedule has handed out since it was made or reset; saturates at `Int.max`.
+    public var attempt: Int { attemptsMade }
+
+    @usableFromInline
+    var attemptsMade: Int
+
+    // What the curve carries from one attempt to the next: the capped delay (exponential), the previous sleep
+    // (decorrelated) or the previous cumulative value (soft-exponential). Unused by the other curves.
+    @usableFromInline
+    var memory: Double
+
+    /// A schedule at its start: the next call to ``next(using:)`` gives attempt 1.
+    public init(_ backoff: Backoff) {
+        self.backoff = backoff
+        self.attemptsMade = 0
+        self.memory = backoff.curve.initialMemory
+    }
+
+    /// A schedule positioned as if `attempt` delays had already been handed out, so that the next call gives
+    /// attempt `attempt + 1`. Use it to resume a persisted count; any value up to `Int.max` is valid.
+    ///
+    /// The randomized curves (decorrelated, soft-exponential) resume from the value they would have on average.
+    public init(_ backoff: Backoff, resumingAfter attempt: Int) {
+        self.backoff = backoff
+        self.attemptsMade = Swift.max(0, attempt)
+        self.memory = backoff.curve.memory(after: attemptsMade)
+    }
+
+    /// The delay before the next attempt, or `nil` when the backoff's attempt limit is reached or a custom curve
+    /// says stop. Each call advances the schedule by one attempt.
+    @inlinable
+    public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration? {
+        // `Int.max` as the limit means "no limit": a schedule resumed at attempt Int.max goes on.
+        guard attemptsMade < backoff.attemptLimit || backoff.attemptLimit == .max else { return nil }
+        // Saturate: at Int.max the schedule stays on its last attempt instead of overflowing.
+        if attemptsMade < .max { attemptsMade += 1 }
+        guard let raw = backoff.curve.delay(attempt: attemptsMade, memory: &memory, using: &generator) else {
+            return nil
+        }
+        let jittered = backoff.jitterKind.apply(to: raw, using: &generator)
+        let bounded = Swift.min(Swift.max(jittered, backoff.lowerBound), backoff.upperBound)
+        return .delay(seconds: bounded)
+    }
+
+    /// The delay before the next attempt, drawn from the system's random number generator.
+    public mutating func next() -> Duration? {
+        var generator = SystemRandomNumberGenerator()
+        return next(using: &generator)
+    }
+
+    /// Starts over at attempt 1, as after a stable run.
+    public mutating func reset() {
+        attemptsMade = 0
+        memory = backoff.curve.initialMemory
+    }
+}
