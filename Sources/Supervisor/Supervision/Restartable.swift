@@ -1,0 +1,66 @@
+/// A long-lived resource that a `ResourceSupervisor` can bring up, serve with, and release, again and again.
+///
+/// The supervisor drives it through one cycle at a time: ``start()`` brings a fresh instance up (bind, listen);
+/// ``run(_:)`` serves with it until it fails or ends; ``stop(_:)`` releases it, always, before the next start.
+///
+/// ```swift
+/// struct UDPReceiver: Restartable {
+///     var port: Int
+///     func start() async throws -> UDPSocket { try UDPSocket(bindingTo: port) }
+///     func run(_ socket: UDPSocket) async throws {
+///         for try await datagram in socket.datagrams { handle(datagram) }
+///     }
+///     func stop(_ socket: UDPSocket) async { socket.close() }
+/// }
+/// ```
+///
+/// Contract, which the supervisor relies on:
+/// - `start()` and `run(_:)` return or throw promptly when their task is cancelled; that is how the supervisor
+///   shuts a resource down. Throwing `CancellationError` then is expected and is not counted as a failure.
+/// - `stop(_:)` is called exactly once for every instance that `start()` returned, after `run(_:)` has returned.
+///   It must not throw; it should release what it can and log the rest.
+/// - Errors thrown from `start()` are *start failures* (the resource never became ready), errors thrown from
+///   `run(_:)` are *deaths after ready*; a ``RestartPolicy`` may treat them differently.
+public protocol Restartable: Sendable {
+    /// What a successful start produces: a socket, a listener, a connection.
+    associatedtype Instance: Sendable
+
+    /// Brings up a new instance. Throwing here is a start failure.
+    func start() async throws -> Instance
+
+    /// Serves with `instance` until it fails (throws) or ends (returns).
+    func run(_ instance: Instance) async throws
+
+    /// Releases `instance`; called once per instance, after `run(_:)` returned, before any restart.
+    func stop(_ instance: Instance) async
+}
+
+/// A ``Restartable`` made of three closures, for resources that do not need a type of their own.
+///
+/// ```swift
+/// let resource = RestartableResource(
+///     start: { try await Connection.open(to: endpoint) },
+///     run: { connection in try await connection.pump() },
+///     stop: { connection in await connection.close() }
+/// )
+/// ```
+public struct RestartableResource<Instance: Sendable>: Restartable {
+    private let startBody: @Sendable () async throws -> Instance
+    private let runBody: @Sendable (Instance) async throws -> Void
+    private let stopBody: @Sendable (Instance) async -> Void
+
+    /// Creates a resource from its start, run and stop steps; `stop` defaults to doing nothing.
+    public init(
+        start: @escaping @Sendable () async throws -> Instance,
+        run: @escaping @Sendable (Instance) async throws -> Void,
+        stop: @escaping @Sendable (Instance) async -> Void = { _ in }
+    ) {
+        self.startBody = start
+        self.runBody = run
+        self.stopBody = stop
+    }
+
+    public func start() async throws -> Instance { try await startBody() }
+    public func run(_ instance: Instance) async throws { try await runBody(instance) }
+    public func stop(_ instance: Instance) async { await stopBody(instance) }
+}
