@@ -37,10 +37,7 @@ let package = Package(
         // Scripted resources, seeded generators and virtual-time helpers for users' tests.
         .target(
             name: "SupervisorTestKit",
-            dependencies: [
-                "Supervisor",
-                .product(name: "Clocks", package: "swift-clocks"),
-            ],
+            dependencies: ["Supervisor"],
             swiftSettings: swiftSettings
         ),
         // libsrt 1.5.1 as Debian ships it; C quirks live in shim.h.
@@ -72,6 +69,12 @@ let package = Package(
                 "Supervisor",
                 "SupervisorTestKit",
                 .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

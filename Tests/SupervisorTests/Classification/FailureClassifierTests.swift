@@ -3,7 +3,7 @@ import Testing
 
 private struct Refused: Error {}
 private struct Denied: Error {}
-private struct Throttled: ClassifiableError {
+private struct RateLimited: ClassifiableError {
     var retryAfter: Duration
     var failureDecision: FailureDecision? { .restart(after: retryAfter) }
 }
@@ -18,7 +18,7 @@ struct FailureClassifierTests {
         let classifier = FailureClassifier.default
         #expect(classifier.classify(CancellationError()) == .stop)
         #expect(classifier.classify(Refused()) == .restart)
-        #expect(classifier.classify(Throttled(retryAfter: .seconds(3))) == .restart(after: .seconds(3)))
+        #expect(classifier.classify(RateLimited(retryAfter: .seconds(3))) == .restart(after: .seconds(3)))
         #expect(classifier.classify(Undecided()) == .restart)
     }
 
@@ -36,11 +36,11 @@ struct FailureClassifierTests {
 
     @Test("a type classifier can inspect the error and abstain")
     func typeWithClosure() {
-        let classifier = FailureClassifier.type(Throttled.self) { error in
+        let classifier = FailureClassifier.type(RateLimited.self) { error in
             error.retryAfter > .seconds(60) ? .giveUp : nil
         }.orElse(.default)
-        #expect(classifier.classify(Throttled(retryAfter: .seconds(120))) == .giveUp)
-        #expect(classifier.classify(Throttled(retryAfter: .seconds(1))) == .restart(after: .seconds(1)))
+        #expect(classifier.classify(RateLimited(retryAfter: .seconds(120))) == .giveUp)
+        #expect(classifier.classify(RateLimited(retryAfter: .seconds(1))) == .restart(after: .seconds(1)))
     }
 
     @Test("decisions: hints, labels, and negative hints clamped to zero")

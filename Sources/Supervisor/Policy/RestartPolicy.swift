@@ -1,0 +1,117 @@
+/// Everything a supervisor decides with: how long to wait, what a failure means, how many restarts are too many,
+/// when a run counts as stable, and when to stop trying.
+///
+/// ```swift
+/// let policy = try RestartPolicy(
+///     backoff: .exponential(initial: .milliseconds(100), maximum: .seconds(30)).jitter(.full),
+///     classifier: .firstMatch([.type(PermissionError.self, .giveUp), .default]),
+///     intensity: RestartIntensity(maxRestarts: 10, within: .seconds(60)),
+///     escalation: .degrade(probeInterval: .seconds(30)),
+///     stableUptime: .seconds(10)
+/// )
+/// ```
+///
+/// How one failure is handled, in order:
+/// 1. If the resource had been ready for at least ``stableUptime``, the failing streak is over: the backoff
+///    starts again at attempt 1, the budgets start again, and a degraded supervisor returns to normal.
+/// 2. The classifier for the failure's phase decides: ``FailureDecision/stop`` ends supervision cleanly,
+///    ``FailureDecision/giveUp`` ends it with the error; a restart goes on.
+/// 3. Budgets, counted from the first failure of the streak: more than ``maxAttempts`` consecutive failures, or
+///    failing for longer than ``maxFailingDuration``, gives up.
+/// 4. ``intensity``: one restart too many within its period escalates (give up, or degrade).
+/// 5. The delay: the degraded probe interval, else the classifier's hint, else the phase's backoff schedule
+///    (a schedule that returns `nil` gives up).
+public struct RestartPolicy: Sendable, CustomStringConvertible {
+    /// The delays between restarts after deaths (and after start failures, unless ``startBackoff`` is set).
+    public let backoff: Backoff
+    /// The delays between attempts after start failures; `nil` uses ``backoff``.
+    public let startBackoff: Backoff?
+    /// What a failure means (for start failures too, unless ``startClassifier`` is set).
+    public let classifier: FailureClassifier
+    /// What a start failure means; `nil` uses ``classifier``.
+    public let startClassifier: FailureClassifier?
+    /// At most R restarts within T; `nil` for no limit.
+    public let intensity: RestartIntensity?
+    /// What to do when ``intensity`` trips.
+    public let escalation: Escalation
+    /// How long a resource must stay ready, counted from the moment `start()` returned, for its failing streak
+    /// to be forgotten.
+    public let stableUptime: Duration
+    /// The most consecutive failures before giving up; `nil` for no limit.
+    public let maxAttempts: Int?
+    /// The longest a failing streak may last before giving up; `nil` for no limit.
+    public let maxFailingDuration: Duration?
+    /// What happens when `run(_:)` returns without an error.
+    public let onCompletion: CompletionBehavior
+    /// How late backoff timers may fire.
+    public let timerTolerance: TimerTolerance
+
+    /// The backoff supervisors use unless told otherwise: exponential from 100 ms, ×2, at most 30 s, full jitter.
+    public static let standardBackoff = Backoff(
+        curve: .exponential(initial: 0.1, multiplier: 2, maximum: 30)
+    ).jitter(.full)
+
+    /// Creates a policy; every argument has a default suited to a network listener.
+    ///
+    /// - Throws: ``ConfigurationError`` for a negative stable uptime, a `maxAttempts` below zero, or a
+    ///   non-positive `maxFailingDuration`.
+    public init(
+        backoff: Backoff = RestartPolicy.standardBackoff,
+        startBackoff: Backoff? = nil,
+        classifier: FailureClassifier = .default,
+        startClassifier: FailureClassifier? = nil,
+        intensity: RestartIntensity? = nil,
+        escalation: Escalation = .giveUp,
+        stableUptime: Duration = .seconds(10),
+        maxAttempts: Int? = nil,
+        maxFailingDuration: Duration? = nil,
+        onCompletion: CompletionBehavior = .restart,
+        timerTolerance: TimerTolerance = .standard
+    ) throws(ConfigurationError) {
+        guard stableUptime >= .zero else {
+            throw ConfigurationError(.outOfRange, option: "stableUptime", "must be zero or more, got \(stableUptime)")
+        }
+        if let maxAttempts, maxAttempts < 0 {
+            throw ConfigurationError(.outOfRange, option: "maxAttempts", "must be zero or more, got \(maxAttempts)")
+        }
+        if let maxFailingDuration, maxFailingDuration <= .zero {
+            throw ConfigurationError(
+                .outOfRange,
+                option: "maxFailingDuration",
+                "must be more than zero, got \(maxFailingDuration)"
+            )
+        }
+        self.backoff = backoff
+        self.startBackoff = startBackoff
+        self.classifier = classifier
+        self.startClassifier = startClassifier
+        self.intensity = intensity
+        self.escalation = escalation
+        self.stableUptime = stableUptime
+        self.maxAttempts = maxAttempts
+        self.maxFailingDuration = maxFailingDuration
+        self.onCompletion = onCompletion
+        self.timerTolerance = timerTolerance
+    }
+
+    /// The policy with every default: standard backoff, default classifier, no intensity limit or budget,
+    /// stable after 10 s, restart after a normal return.
+    public static let `default`: RestartPolicy = {
+        do { return try RestartPolicy() } catch { fatalError("the default policy is valid: \(error)") }
+    }()
+
+    /// The classifier for failures in `phase`.
+    func classifier(for phase: FailurePhase) -> FailureClassifier {
+        phase == .start ? (startClassifier ?? classifier) : classifier
+    }
+
+    public var description: String {
+        var parts = ["backoff \(backoff)"]
+        if let startBackoff { parts.append("start backoff \(startBackoff)") }
+        if let intensity { parts.append("intensity \(intensity) then \(escalation)") }
+        parts.append("stable after \(stableUptime)")
+        if let maxAttempts { parts.append("at most \(maxAttempts) attempts") }
+        if let maxFailingDuration { parts.append("failing at most \(maxFailingDuration)") }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,215 @@
+/// The decisions of a supervisor, without I/O, clocks or tasks: events in, what to do next out.
+///
+/// The runner (`ResourceSupervisor`) reports what happened, with the time as an offset from the start of
+/// supervision, and carries out what the machine answers. Everything that depends on history (the failing
+/// streak, the backoff schedules, the restart window, the degraded state, the budgets) lives here, so it is
+/// tested exhaustively with plain values.
+///
+/// ```
+///            begin                 startSucceeded
+///   idle ───────────► starting ─────────────────► running
+///                       ▲  │ startFailed              │ runFailed / runCompleted
+///                       │  ▼                          ▼
+///         backoffEnded  │  ◄──────── backingOff ◄─────┤ (restart)
+///                       └──────────┘                  │ (stop, give up, shutdown)
+///                                                     ▼
+///                                                  finished
+/// ```
+struct SupervisorStateMachine {
+    /// What the runner must do after a failure.
+    enum Next: Sendable {
+        /// Wait `delay` (until the instant `until`), then start attempt `attempt`. `degraded` is true when this
+        /// failure tripped the restart intensity and the supervisor has just entered the degraded state.
+        case restart(delay: Duration, until: Duration, attempt: Int, enteredDegraded: Bool)
+        /// Stop supervising.
+        case finish(SupervisorStopReason)
+    }
+
+    /// What the machine is waiting for.
+    enum Phase: Equatable, Sendable {
+        case idle
+        case starting
+        case running(readyAt: Duration)
+        case backingOff(until: Duration)
+        case finished
+    }
+
+    let policy: RestartPolicy
+    let name: String
+    private var generator: any RandomNumberGenerator
+    private var runSchedule: BackoffSchedule
+    private var startSchedule: BackoffSchedule?
+    private var window: RestartWindow?
+
+    private(set) var phase: Phase = .idle
+    /// Failures since the last stable run (or the start); the next start is attempt `failures + 1`.
+    private(set) var failures = 0
+    /// When the current failing streak began.
+    private(set) var streakStartedAt: Duration?
+    /// Whether the restart intensity tripped and the supervisor probes at the slow interval.
+    private(set) var isDegraded = false
+
+    init(policy: RestartPolicy, name: String, generator: any RandomNumberGenerator) {
+        self.policy = policy
+        self.name = name
+        self.generator = generator
+        self.runSchedule = policy.backoff.makeSchedule()
+        self.startSchedule = policy.startBackoff?.makeSchedule()
+        self.window = policy.intensity.map(RestartWindow.init)
+    }
+
+    /// The attempt number of the next (or current) start.
+    var attempt: Int { failures == .max ? .max : failures + 1 }
+
+    /// Supervision begins: start attempt 1.
+    mutating func begin() -> Int {
+        precondition(phase == .idle, "begin() is called once")
+        phase = .starting
+        return attempt
+    }
+
+    /// `start()` returned. Returns the length of the failing streak that this start ends, if any, for the
+    /// time-to-recover metric.
+    mutating func startSucceeded(at now: Duration) -> Duration? {
+        precondition(phase == .starting, "startSucceeded in \(phase)")
+        phase = .running(readyAt: now)
+        return streakStartedAt.map { now - $0 }
+    }
+
+    /// `start()` threw `error`.
+    mutating func startFailed(_ error: any Error, at now: Duration) -> (SupervisorFailure, Next) {
+        precondition(phase == .starting, "startFailed in \(phase)")
+        return failed(error, phase: .start, uptime: nil, at: now)
+    }
+
+    /// `run(_:)` threw `error`, or returned (`error == nil`), and the instance has been stopped.
+    mutating func runEnded(_ error: (any Error)?, at now: Duration) -> (SupervisorFailure, Next) {
+        guard case .running(let readyAt) = phase else { preconditionFailure("runEnded in \(phase)") }
+        let uptime = now - readyAt
+        if uptime >= policy.stableUptime { forgetStreak() }
+        guard let error else {
+            if policy.onCompletion == .finish {
+                phase = .finished
+                let failure = SupervisorFailure(
+                    error: ResourceCompleted(),
+                    phase: .run,
+                    decision: .stop,
+                    failures: failures,
+                    uptime: uptime
+                )
+                return (failure, .finish(.completed))
+            }
+            return failed(ResourceCompleted(), phase: .run, uptime: uptime, decision: .restart, at: now)
+        }
+        return failed(error, phase: .run, uptime: uptime, at: now)
+    }
+
+    /// The backoff ended (elapsed, or cut short by a wake-up): start the next attempt.
+    mutating func backoffEnded() -> Int {
+        guard case .backingOff = phase else { preconditionFailure("backoffEnded in \(phase)") }
+        phase = .starting
+        return attempt
+    }
+
+    /// Shutdown was requested; whatever the phase, supervision is over once the instance (if any) is stopped.
+    mutating func shutdown() -> SupervisorStopReason {
+        phase = .finished
+        return .requested
+    }
+
+    private mutating func failed(
+        _ error: any Error,
+        phase failurePhase: FailurePhase,
+        uptime: Duration?,
+        decision: FailureDecision? = nil,
+        at now: Duration
+    ) -> (SupervisorFailure, Next) {
+        let decision = decision ?? policy.classifier(for: failurePhase).classify(error)
+        if decision.isRestart {
+            failures = failures == .max ? .max : failures + 1
+            if streakStartedAt == nil { streakStartedAt = now }
+        }
+        let failure = SupervisorFailure(
+            error: error,
+            phase: failurePhase,
+            decision: decision,
+            failures: failures,
+            uptime: uptime
+        )
+        let next = decide(failure, at: now)
+        if case .finish = next { phase = .finished }
+        return (failure, next)
+    }
+
+    private mutating func decide(_ failure: SupervisorFailure, at now: Duration) -> Next {
+        switch failure.decision {
+        case .stop:
+            return .finish(.stopDecision(failure.error))
+        case .giveUp:
+            return giveUp(.fatal, failure)
+        default:
+            break
+        }
+        if let maxAttempts = policy.maxAttempts, failures > maxAttempts {
+            return giveUp(.attemptsExhausted, failure)
+        }
+        if let limit = policy.maxFailingDuration, let since = streakStartedAt, now - since >= limit {
+            return giveUp(.failingTooLong, failure)
+        }
+        var enteredDegraded = false
+        if !isDegraded, window?.admit(at: now) == false {
+            guard policy.escalation.probeInterval != nil else {
+                return giveUp(.intensityExceeded, failure)
+            }
+            isDegraded = true
+            enteredDegraded = true
+        }
+        let delay: Duration
+        if isDegraded, let probeInterval = policy.escalation.probeInterval {
+            // Degraded: the slow probe replaces the schedule, which starts over once a run is stable.
+            delay = probeInterval
+        } else {
+            // The schedule advances even when a hint replaces its delay, so its attempt limit still counts.
+            guard let scheduled = nextDelay(for: failure.phase) else {
+                return giveUp(.attemptsExhausted, failure)
+            }
+            delay = failure.decision.hint.map { min($0, Backoff.longestDelay) } ?? scheduled
+        }
+        let until = now + delay
+        phase = .backingOff(until: until)
+        return .restart(delay: delay, until: until, attempt: attempt, enteredDegraded: enteredDegraded)
+    }
+
+    private mutating func nextDelay(for failurePhase: FailurePhase) -> Duration? {
+        if failurePhase == .start, startSchedule != nil {
+            return startSchedule?.next(using: &generator)
+        }
+        return runSchedule.next(using: &generator)
+    }
+
+    private func giveUp(_ code: SupervisorError.Code, _ failure: SupervisorFailure) -> Next {
+        .finish(
+            .gaveUp(
+                SupervisorError(
+                    code: code,
+                    name: name,
+                    lastFailure: failure.error,
+                    phase: failure.phase,
+                    failures: failure.failures
+                )
+            )
+        )
+    }
+
+    /// A stable run ends the failing streak: schedules, budgets and the degraded state start over.
+    private mutating func forgetStreak() {
+        failures = 0
+        streakStartedAt = nil
+        runSchedule.reset()
+        startSchedule?.reset()
+        if isDegraded {
+            isDegraded = false
+            window?.removeAll()
+        }
+    }
+}

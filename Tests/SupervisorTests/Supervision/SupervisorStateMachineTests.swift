@@ -1,0 +1,277 @@
+import Supervisor
+import Testing
+
+@testable import Supervisor
+
+/// The state machine alone: no clock, no tasks; times are plain offsets.
+@Suite("Supervisor state machine")
+struct SupervisorStateMachineTests {
+    static func machine(_ policy: RestartPolicy, seed: UInt64 = 1) -> SupervisorStateMachine {
+        SupervisorStateMachine(policy: policy, name: "test", generator: SplitMix64(seed: seed))
+    }
+
+    static func exponential() throws -> Backoff {
+        try .exponential(initial: .seconds(1), multiplier: 2, maximum: .seconds(60))
+    }
+
+    /// The delay of a restart, or nil when the machine finished.
+    static func delay(_ next: SupervisorStateMachine.Next) -> Duration? {
+        if case .restart(let delay, _, _, _) = next { delay } else { nil }
+    }
+
+    static func reason(_ next: SupervisorStateMachine.Next) -> SupervisorStopReason? {
+        if case .finish(let reason) = next { reason } else { nil }
+    }
+
+    @Test("transient start failures back off on the schedule, attempt numbers counting up")
+    func startFailuresFollowSchedule() throws {
+        var machine = Self.machine(try RestartPolicy(backoff: Self.exponential()))
+        #expect(machine.begin() == 1)
+        var delays: [Duration] = []
+        for expectedAttempt in 2...8 {
+            let (failure, next) = machine.startFailed(Transient(), at: .zero)
+            #expect(failure.decision == .restart && failure.phase == .start)
+            guard case .restart(let delay, let until, let attempt, let degraded) = next else {
+                Issue.record("finished: \(next)")
+                return
+            }
+            #expect(attempt == expectedAttempt && !degraded && until == delay)
+            delays.append(delay)
+            #expect(machine.backoffEnded() == expectedAttempt)
+        }
+        #expect(delays == [1, 2, 4, 8, 16, 32, 60].map { Duration.seconds($0) })
+    }
+
+    @Test("a stop decision finishes without an error; give-up finishes with a fatal SupervisorError")
+    func stopAndGiveUp() throws {
+        var machine = Self.machine(.default)
+        _ = machine.begin()
+        _ = machine.startSucceeded(at: .zero)
+        let (failure, next) = machine.runEnded(ClosedByUs(), at: .seconds(3))
+        #expect(failure.decision == .stop && failure.uptime == .seconds(3))
+        guard case .stopDecision(let error)? = Self.reason(next) else {
+            Issue.record("not a stop: \(next)")
+            return
+        }
+        #expect(error is ClosedByUs)
+        #expect(machine.phase == .finished)
+
+        var fatal = Self.machine(.default)
+        _ = fatal.begin()
+        let (_, gaveUp) = fatal.startFailed(Fatal(), at: .zero)
+        guard case .gaveUp(let supervisorError)? = Self.reason(gaveUp) else {
+            Issue.record("did not give up: \(gaveUp)")
+            return
+        }
+        #expect(supervisorError.code == .fatal && supervisorError.lastFailure is Fatal)
+        #expect(supervisorError.phase == .start)
+    }
+
+    @Test("a restart-after hint replaces the delay, and the schedule still advances")
+    func hints() throws {
+        var machine = Self.machine(try RestartPolicy(backoff: Self.exponential()))
+        _ = machine.begin()
+        #expect(Self.delay(machine.startFailed(Throttled(retryAfter: .seconds(42)), at: .zero).1) == .seconds(42))
+        _ = machine.backoffEnded()
+        #expect(Self.delay(machine.startFailed(Transient(), at: .zero).1) == .seconds(2))
+    }
+
+    @Test("a run that stayed up for the stable uptime resets the schedule; a shorter one does not")
+    func stableUptimeResets() throws {
+        var machine = Self.machine(try RestartPolicy(backoff: Self.exponential(), stableUptime: .seconds(30)))
+        _ = machine.begin()
+        var now = Duration.zero
+        for _ in 0..<3 {
+            _ = machine.startFailed(Transient(), at: now)
+            _ = machine.backoffEnded()
+        }
+        #expect(machine.failures == 3)
+        now += .seconds(10)
+        #expect(machine.startSucceeded(at: now) == .seconds(10))  // the streak began at 0
+        // Up 29 s: not stable, the schedule goes on (4th delay: 8 s).
+        let (short, shortNext) = machine.runEnded(Transient(), at: now + .seconds(29))
+        #expect(short.failures == 4 && Self.delay(shortNext) == .seconds(8))
+        #expect(machine.backoffEnded() == 5)
+        now += .seconds(100)
+        _ = machine.startSucceeded(at: now)
+        // Up exactly 30 s: stable, the next failure is the first of a new streak.
+        let (stable, stableNext) = machine.runEnded(Transient(), at: now + .seconds(30))
+        #expect(stable.failures == 1 && Self.delay(stableNext) == .seconds(1))
+        #expect(machine.backoffEnded() == 2)
+        #expect(machine.streakStartedAt == now + .seconds(30))
+    }
+
+    @Test("intensity with give-up: the restart beyond R within T gives up; slower restarts never trip")
+    func intensityGivesUp() throws {
+        let policy = try RestartPolicy(
+            backoff: .constant(.seconds(1)),
+            intensity: RestartIntensity(maxRestarts: 3, within: .seconds(10))
+        )
+        var machine = Self.machine(policy)
+        _ = machine.begin()
+        for second in 0..<3 {
+            #expect(Self.delay(machine.startFailed(Transient(), at: .seconds(second)).1) == .seconds(1))
+            _ = machine.backoffEnded()
+        }
+        #expect(Self.reason(machine.startFailed(Transient(), at: .seconds(9)).1)?.gaveUpCode == .intensityExceeded)
+
+        var slow = Self.machine(policy)
+        _ = slow.begin()
+        for restart in 0..<100 {
+            // One restart every 4 s: at most 3 in any 10 s window.
+            let next = slow.startFailed(Transient(), at: .seconds(restart * 4)).1
+            #expect(Self.delay(next) != nil, "tripped at restart \(restart)")
+            _ = slow.backoffEnded()
+        }
+    }
+
+    @Test("intensity with degrade: probes at the slow interval, and a stable run returns to normal")
+    func intensityDegrades() throws {
+        let policy = try RestartPolicy(
+            backoff: Self.exponential(),
+            intensity: RestartIntensity(maxRestarts: 2, within: .seconds(60)),
+            escalation: .degrade(probeInterval: .seconds(30)),
+            stableUptime: .seconds(5)
+        )
+        var machine = Self.machine(policy)
+        _ = machine.begin()
+        _ = machine.startFailed(Transient(), at: .zero)
+        _ = machine.backoffEnded()
+        _ = machine.startFailed(Transient(), at: .seconds(1))
+        _ = machine.backoffEnded()
+        let (_, tripped) = machine.startFailed(Transient(), at: .seconds(3))
+        guard case .restart(let delay, _, _, let enteredDegraded) = tripped else {
+            Issue.record("gave up instead of degrading: \(tripped)")
+            return
+        }
+        #expect(delay == .seconds(30) && enteredDegraded && machine.isDegraded)
+        _ = machine.backoffEnded()
+        // Still degraded: the next failures probe at the same interval, without entering again.
+        guard case .restart(let probe, _, _, let again) = machine.startFailed(Transient(), at: .seconds(33)).1 else {
+            Issue.record("finished while degraded")
+            return
+        }
+        #expect(probe == .seconds(30) && !again)
+        _ = machine.backoffEnded()
+        _ = machine.startSucceeded(at: .seconds(63))
+        // A stable run (≥ 5 s): normal again, schedule from the start, restart window cleared.
+        let (_, normal) = machine.runEnded(Transient(), at: .seconds(70))
+        #expect(Self.delay(normal) == .seconds(1) && !machine.isDegraded)
+        _ = machine.backoffEnded()
+        #expect(Self.delay(machine.startFailed(Transient(), at: .seconds(71)).1) == .seconds(2))
+    }
+
+    @Test("budgets from the first failure of the streak: attempts, failing duration, a limited backoff")
+    func budgets() throws {
+        var attempts = Self.machine(try RestartPolicy(backoff: .constant(.seconds(1)), maxAttempts: 3))
+        _ = attempts.begin()
+        for _ in 0..<3 {
+            #expect(Self.delay(attempts.startFailed(Transient(), at: .zero).1) != nil)
+            _ = attempts.backoffEnded()
+        }
+        #expect(Self.reason(attempts.startFailed(Transient(), at: .zero).1)?.gaveUpCode == .attemptsExhausted)
+
+        let failingPolicy = try RestartPolicy(backoff: .constant(.seconds(10)), maxFailingDuration: .seconds(60))
+        var failing = Self.machine(failingPolicy)
+        _ = failing.begin()
+        for second in stride(from: 100, to: 160, by: 10) {
+            #expect(Self.delay(failing.startFailed(Transient(), at: .seconds(second)).1) != nil)
+            _ = failing.backoffEnded()
+        }
+        #expect(Self.reason(failing.startFailed(Transient(), at: .seconds(160)).1)?.gaveUpCode == .failingTooLong)
+
+        var limited = Self.machine(try RestartPolicy(backoff: Backoff.constant(.seconds(1)).limited(toAttempts: 2)))
+        _ = limited.begin()
+        _ = limited.startFailed(Transient(), at: .zero)
+        _ = limited.backoffEnded()
+        _ = limited.startFailed(Transient(), at: .zero)
+        _ = limited.backoffEnded()
+        #expect(Self.reason(limited.startFailed(Transient(), at: .zero).1)?.gaveUpCode == .attemptsExhausted)
+    }
+
+    @Test("start failures and deaths after ready can have their own backoff and classifier")
+    func phasesTreatedApart() throws {
+        let policy = try RestartPolicy(
+            backoff: .constant(.seconds(7)),
+            startBackoff: .constant(.seconds(2)),
+            classifier: .always(.restart),
+            startClassifier: .type(Fatal.self, .giveUp).orElse(.always(.restart))
+        )
+        var machine = Self.machine(policy)
+        _ = machine.begin()
+        #expect(Self.delay(machine.startFailed(Transient(), at: .zero).1) == .seconds(2))
+        _ = machine.backoffEnded()
+        _ = machine.startSucceeded(at: .seconds(2))
+        // The run classifier restarts even a Fatal; the run backoff applies.
+        let (failure, next) = machine.runEnded(Fatal(), at: .seconds(3))
+        #expect(failure.phase == .run && Self.delay(next) == .seconds(7))
+        _ = machine.backoffEnded()
+        #expect(Self.reason(machine.startFailed(Fatal(), at: .seconds(10)).1)?.gaveUpCode == .fatal)
+    }
+
+    @Test("a normal return restarts by default and finishes under .finish")
+    func completion() throws {
+        var permanent = Self.machine(try RestartPolicy(backoff: .constant(.seconds(1))))
+        _ = permanent.begin()
+        _ = permanent.startSucceeded(at: .zero)
+        let (failure, next) = permanent.runEnded(nil, at: .seconds(1))
+        #expect(failure.error is ResourceCompleted && Self.delay(next) == .seconds(1))
+
+        var transient = Self.machine(try RestartPolicy(onCompletion: .finish))
+        _ = transient.begin()
+        _ = transient.startSucceeded(at: .zero)
+        guard case .completed? = Self.reason(transient.runEnded(nil, at: .seconds(1)).1) else {
+            Issue.record("did not complete")
+            return
+        }
+    }
+
+    @Test("100,000 random events: valid transitions, delays within bounds, no trap", arguments: [1 as UInt64, 2, 3])
+    func randomWalk(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        let policy = try RestartPolicy(
+            backoff: .exponential(initial: .milliseconds(10), maximum: .seconds(5)).jitter(.full),
+            startBackoff: .decorrelated(base: .milliseconds(5), maximum: .seconds(2)),
+            intensity: RestartIntensity(maxRestarts: 5, within: .seconds(10)),
+            escalation: .degrade(probeInterval: .seconds(20)),
+            stableUptime: .seconds(3)
+        )
+        var machine = Self.machine(policy, seed: seed)
+        var now = Duration.zero
+        var finished = 0
+        var degradedEntries = 0
+        _ = machine.begin()
+        for _ in 0..<100_000 {
+            now += .milliseconds(Int64.random(in: 0...1_500, using: &random))
+            let next: SupervisorStateMachine.Next
+            let error: any Error =
+                switch random.next() % 20 {
+                case 0: Fatal()
+                case 1: ClosedByUs()
+                case 2: Throttled(retryAfter: .milliseconds(Int64.random(in: 0...50_000, using: &random)))
+                default: Transient()
+                }
+            if random.next() % 2 == 0 {
+                next = machine.startFailed(error, at: now).1
+            } else {
+                _ = machine.startSucceeded(at: now)
+                now += .milliseconds(Int64.random(in: 0...4_000, using: &random))
+                next = machine.runEnded(random.next() % 10 == 0 ? nil : error, at: now).1
+            }
+            switch next {
+            case .restart(let delay, let until, let attempt, let entered):
+                #expect(delay >= .zero && delay <= .seconds(50) && until == now + delay)
+                #expect(attempt == machine.failures + 1)
+                if entered { degradedEntries += 1 }
+                if machine.isDegraded { #expect(delay == .seconds(20)) }
+                #expect(machine.backoffEnded() == attempt)
+            case .finish:
+                #expect(machine.phase == .finished)
+                finished += 1
+                machine = Self.machine(policy, seed: random.next())
+                _ = machine.begin()
+            }
+        }
+        #expect(finished > 1_000 && degradedEntries > 100, "finished \(finished), degraded \(degradedEntries)")
+    }
+}
