@@ -81,9 +81,34 @@ public struct ScriptedResource: Restartable {
         ledger.stopped(instance)
     }
 
+    /// Suspends until the task is cancelled, then throws `CancellationError`. Independent of the clock: a
+    /// clock whose sleeps return at once would otherwise turn "forever" into a busy loop.
     private func sleepForever() async throws {
-        // A year at a time, on the resource's clock: virtual clocks never fire it unless advanced that far.
-        while true { try await clock.sleep(for: .seconds(365 * 86_400)) }
+        let gate = Mutex<GateState>(.open)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let cancelledAlready = gate.withLock { state -> Bool in
+                    guard case .open = state else { return true }
+                    state = .parked(continuation)
+                    return false
+                }
+                if cancelledAlready { continuation.resume() }
+            }
+        } onCancel: {
+            let parked = gate.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state = .cancelled }
+                if case .parked(let continuation) = state { return continuation }
+                return nil
+            }
+            parked?.resume()
+        }
+        throw CancellationError()
+    }
+
+    private enum GateState {
+        case open
+        case parked(CheckedContinuation<Void, Never>)
+        case cancelled
     }
 }
 
