@@ -23,6 +23,9 @@ public struct SRTCallerConfiguration: Sendable, CustomStringConvertible {
     public let payloadSize: Int
     /// How long the handshake may take (`SRTO_CONNTIMEO`), 1 ms to 5 min; then the connect fails with 1001.
     public let connectTimeout: Duration
+    /// The local address to send from; `nil` lets the kernel choose. Callers bound to the same address and port
+    /// share one UDP socket and one pair of libsrt threads.
+    public let bindAddress: SRTAddress?
 
     /// Validates every value.
     public init(
@@ -34,7 +37,8 @@ public struct SRTCallerConfiguration: Sendable, CustomStringConvertible {
         keyLength: SRTKeyLength = .aes128,
         enforcedEncryption: Bool = true,
         payloadSize: Int = 1316,
-        connectTimeout: Duration = .seconds(3)
+        connectTimeout: Duration = .seconds(3),
+        bindAddress: SRTAddress? = nil
     ) throws(ConfigurationError) {
         self.address = try SRTAddress(host: host, port: port)
         guard streamID.utf8.count <= 512, !streamID.contains("\0") else {
@@ -49,6 +53,7 @@ public struct SRTCallerConfiguration: Sendable, CustomStringConvertible {
                 .outOfRange, option: "connectTimeout", "must be 1 ms to 300 s, got \(connectTimeout)")
         }
         self.connectTimeout = connectTimeout
+        self.bindAddress = bindAddress
         self.passphrase = passphrase
         self.keyLength = keyLength
         self.enforcedEncryption = enforcedEncryption

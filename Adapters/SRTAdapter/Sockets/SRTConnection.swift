@@ -89,6 +89,13 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             srt_close(socket)
             throw error
         }
+        if let local = configuration.bindAddress,
+            local.withSocketAddress({ srt_bind(socket, $0, $1) }) == SRT_ERROR
+        {
+            let error = SRTError.last(.bind, socket: socket)
+            srt_close(socket)
+            throw error
+        }
         reactor.register(socket, for: [.read, .write])
         let started = configuration.address.withSocketAddress { srt_connect(socket, $0, $1) }
         if started == SRT_ERROR {
