@@ -160,6 +160,7 @@ public enum SRTRuntime {
     static func isRoutine(_ message: String) -> Bool {
         message.contains("no pending connection available at the moment")
             || message.contains("not found as either socket or group")
+            || message.contains("which is NOT SUBSCRIBED to")
             || message.contains("rejected by the listen callback") || message.contains("srt-supervisor-probe")
     }
 

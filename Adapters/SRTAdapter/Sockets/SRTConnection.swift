@@ -214,9 +214,17 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         }
     }
 
-    /// A failure after our own close reads as 5004 from libsrt; say what really happened.
+    /// libsrt says 5004 both after our own close and after its garbage collector released a socket the peer
+    /// broke (measured: within about a second); say which of the two happened.
     private func closedOr(_ error: SRTError) -> SRTError {
-        closed.load(ordering: .acquiring)
-            ? SRTError(code: .closedLocally, operation: error.operation, message: "the connection was closed") : error
+        if closed.load(ordering: .acquiring) {
+            return SRTError(code: .closedLocally, operation: error.operation, message: "the connection was closed")
+        }
+        if error.code == .invalidSocket {
+            return SRTError(
+                code: .connectionLost, operation: error.operation,
+                message: "the connection broke and libsrt released the socket")
+        }
+        return error
     }
 }

@@ -27,9 +27,10 @@ struct SRTListenSocketTests {
             #expect(result.error?.rejectReason == SRTListenSocket.probeRejectReason)
             latencies.append(result.latency)
         }
-        // The first probe also creates the probe's own UDP socket and threads; later ones take a few ms.
-        #expect(latencies.max()! < .milliseconds(300))
-        #expect(latencies.sorted()[2] < .milliseconds(50))
+        // A few ms each on an idle machine; with the 1,000-connection test on the other core, single probes were
+        // measured at up to 0.8 s, hence a median bound and a loose maximum.
+        #expect(latencies.max()! < .seconds(2))
+        #expect(latencies.sorted()[2] < .milliseconds(100))
         print("probe latency (alive), 5 runs: \(latencies)")
         // The probe never reaches the access control nor counts as a connection.
         #expect(listener.openConnections.isEmpty)
