@@ -80,7 +80,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SRTAdapterTests",
-            dependencies: ["SRTAdapter", "Supervisor"],
+            dependencies: ["SRTAdapter", "Supervisor", "CSRT"],
             swiftSettings: swiftSettings
         ),
     ],

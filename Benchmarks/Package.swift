@@ -20,7 +20,19 @@ let package = Package(
             path: "Benchmarks/SupervisorBenchmarks",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // Brooker's "Exponential Backoff And Jitter" contention model, driven by the library's backoffs
+        // (see Docs/contention-simulation.md).
+        .executableTarget(
+            name: "contention-simulation",
+            dependencies: [.product(name: "Supervisor", package: "Supervisor")],
+            path: "Benchmarks/contention-simulation",
+            swiftSettings: [
+                .enableUpcomingFeature("ExistentialAny"),
+                .enableUpcomingFeature("MemberImportVisibility"),
+                .enableUpcomingFeature("InternalImportsByDefault"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

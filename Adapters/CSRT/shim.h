@@ -5,10 +5,160 @@
 
 #include <srt/srt.h>
 #include <srt/version.h>
+#include <srt/access_control.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /// SRT_VERSION_VALUE is a function-like macro; this is the version the headers were compiled against.
 static inline int csrt_header_version(void) {
     return SRT_VERSION_VALUE;
+}
+
+// MARK: - epoll event bits (an enum whose C++ operator| Swift cannot see, plus a function-like mask macro)
+
+static inline int csrt_epoll_in(void) { return SRT_EPOLL_IN; }
+static inline int csrt_epoll_out(void) { return SRT_EPOLL_OUT; }
+static inline int csrt_epoll_err(void) { return SRT_EPOLL_ERR; }
+static inline int csrt_epoll_update(void) { return SRT_EPOLL_UPDATE; }
+static inline int csrt_epoll_eventtypes(void) { return SRT_EPOLL_EVENTTYPES; }
+/// Edge-triggered: `1u << 31`, which does not fit Swift's view of the enum as a signed int.
+static inline int csrt_epoll_et(void) { return (int)SRT_EPOLL_ET; }
+
+/// Makes an empty epoll container legal to wait on (otherwise `srt_epoll_uwait` fails with 5014).
+static inline int csrt_epoll_enable_empty(int eid) {
+    return srt_epoll_set(eid, SRT_EPOLL_ENABLE_EMPTY);
+}
+
+/// Names the calling thread as `ps -T` and /proc/self/task/*/comm show it (at most 15 characters).
+static inline void csrt_name_current_thread(const char* name) {
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+// MARK: - log flags and levels (object-like macros from logging_api.h and syslog.h, gathered in one place)
+
+/// Asks libsrt to pass the bare message to the handler: no time, thread name, severity or newline.
+static inline void csrt_set_bare_log_messages(void) {
+    srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY |
+                    SRT_LOGF_DISABLE_EOL);
+}
+
+// MARK: - socket options (srt_setsockflag takes a void pointer and a length)
+
+static inline int csrt_set_int(SRTSOCKET s, SRT_SOCKOPT option, int value) {
+    return srt_setsockflag(s, option, &value, (int)sizeof value);
+}
+
+static inline int csrt_set_int64(SRTSOCKET s, SRT_SOCKOPT option, int64_t value) {
+    return srt_setsockflag(s, option, &value, (int)sizeof value);
+}
+
+/// Boolean options (SRTO_RCVSYN, SRTO_ENFORCEDENCRYPTION, ...) are C++ `bool` inside libsrt but accept an int.
+static inline int csrt_set_bool(SRTSOCKET s, SRT_SOCKOPT option, int value) {
+    int flag = value ? 1 : 0;
+    return srt_setsockflag(s, option, &flag, (int)sizeof flag);
+}
+
+static inline int csrt_set_string(SRTSOCKET s, SRT_SOCKOPT option, const char* value, int length) {
+    return srt_setsockflag(s, option, value, length);
+}
+
+static inline int csrt_get_int(SRTSOCKET s, SRT_SOCKOPT option, int* value) {
+    int length = (int)sizeof *value;
+    return srt_getsockflag(s, option, value, &length);
+}
+
+/// Reads a string option (SRTO_STREAMID holds at most 512 bytes); `buffer` is always NUL-terminated on success.
+static inline int csrt_get_string(SRTSOCKET s, SRT_SOCKOPT option, char* buffer, int capacity) {
+    int length = capacity - 1;
+    int result = srt_getsockflag(s, option, buffer, &length);
+    if (result == 0) buffer[length < 0 ? 0 : length] = 0;
+    return result;
+}
+
+// MARK: - addresses
+
+/// Parses a numeric IPv4 or IPv6 address into `out`; returns the address length, or 0 when `host` is not numeric.
+static inline int csrt_make_address(const char* host, int port, struct sockaddr_storage* out) {
+    memset(out, 0, sizeof *out);
+    struct sockaddr_in* v4 = (struct sockaddr_in*)out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return (int)sizeof *v4;
+    }
+    struct sockaddr_in6* v6 = (struct sockaddr_in6*)out;
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return (int)sizeof *v6;
+    }
+    return 0;
+}
+
+/// Formats `address` as numeric host text into `host` and returns its port, or -1 for another family.
+static inline int csrt_describe_address(const struct sockaddr* address, char* host, int capacity) {
+    if (address->sa_family == AF_INET) {
+        const struct sockaddr_in* v4 = (const struct sockaddr_in*)address;
+        if (inet_ntop(AF_INET, &v4->sin_addr, host, (socklen_t)capacity) == NULL) return -1;
+        return ntohs(v4->sin_port);
+    }
+    if (address->sa_family == AF_INET6) {
+        const struct sockaddr_in6* v6 = (const struct sockaddr_in6*)address;
+        if (inet_ntop(AF_INET6, &v6->sin6_addr, host, (socklen_t)capacity) == NULL) return -1;
+        return ntohs(v6->sin6_port);
+    }
+    return -1;
+}
+
+// MARK: - the UDP socket the adapter owns (srt_bind_acquire)
+
+/// Creates a UDP socket bound to `address`; returns the fd, or -1 with `*error` set to errno.
+/// IPv6 sockets are IPv6-only so that `[::1]` and `127.0.0.1` on one port are independent listeners.
+static inline int csrt_udp_bind(const struct sockaddr* address, int length, int* error) {
+    int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *error = errno;
+        return -1;
+    }
+    if (address->sa_family == AF_INET6) {
+        int yes = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &yes, sizeof yes);
+    }
+    if (bind(fd, address, (socklen_t)length) != 0) {
+        *error = errno;
+        close(fd);
+        return -1;
+    }
+    *error = 0;
+    return fd;
+}
+
+/// The port the kernel gave `fd` (for binds to port 0), or -1.
+static inline int csrt_local_port(int fd) {
+    struct sockaddr_storage local;
+    socklen_t length = sizeof local;
+    if (getsockname(fd, (struct sockaddr*)&local, &length) != 0) return -1;
+    if (local.ss_family == AF_INET) return ntohs(((struct sockaddr_in*)&local)->sin_port);
+    if (local.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6*)&local)->sin6_port);
+    return -1;
+}
+
+/// Retires a UDP socket that libsrt still refers to: /dev/null takes over the fd number, so the kernel port is
+/// released, `getsockname` fails (libsrt stops matching the dead multiplexer) and a later `close` by libsrt closes
+/// /dev/null instead of someone else's descriptor. Never `close(fd)` here. Returns 0, or errno.
+static inline int csrt_retire_fd(int fd) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0) return errno;
+    int result = dup2(null, fd) < 0 ? errno : 0;
+    close(null);
+    return result;
 }
 
 #endif

@@ -1,0 +1,89 @@
+import CSRT
+import Logging
+import Synchronization
+
+/// What libsrt's listen callback needs to know about one listener, reached through an integer key in `opaque`:
+/// a key, not a pointer, so that a handshake racing `srt_close` finds nothing instead of freed memory.
+final class ListenerContext: Sendable {
+    let probeStreamID: String
+    let maxConnections: Int
+    let accessControl: SRTAccessControl?
+    /// Accepted connections still open, by socket; weak, the application owns them.
+    let connections = Mutex<[SRTSOCKET: WeakConnection]>([:])
+
+    init(probeStreamID: String, maxConnections: Int, accessControl: SRTAccessControl?) {
+        self.probeStreamID = probeStreamID
+        self.maxConnections = maxConnections
+        self.accessControl = accessControl
+    }
+
+    var openConnectionCount: Int {
+        connections.withLock { $0.count }
+    }
+}
+
+struct WeakConnection: Sendable {
+    weak var connection: SRTConnection?
+}
+
+/// The process-wide table from a listen callback's key to its listener's context.
+enum ListenerRegistry {
+    private struct Table {
+        var contexts: [Int: ListenerContext] = [:]
+        var nextKey = 1
+    }
+
+    private static let table = Mutex(Table())
+    private static let logger = Logger(label: "srt.access")
+
+    static func add(_ context: ListenerContext) -> Int {
+        table.withLock { table in
+            defer { table.nextKey += 1 }
+            table.contexts[table.nextKey] = context
+            return table.nextKey
+        }
+    }
+
+    static func remove(_ key: Int) {
+        _ = table.withLock { $0.contexts.removeValue(forKey: key) }
+    }
+
+    static func context(_ key: Int) -> ListenerContext? {
+        table.withLock { $0.contexts[key] }
+    }
+
+    /// Decides one handshake; runs on libsrt's receive thread under its lock, so it must stay quick.
+    static func decide(key: Int, streamID: String, peer: SRTAddress?, handshakeVersion: Int) -> SRTRejectReason? {
+        // A listener closed while this handshake was in flight.
+        guard let context = context(key) else { return .unavailable }
+        // The self-probe: a live listener answers it at once with the private code.
+        if streamID == context.probeStreamID { return .probe }
+        if context.openConnectionCount >= context.maxConnections { return .overload }
+        guard let accessControl = context.accessControl else { return nil }
+        let started = ContinuousClock.now
+        let decision = accessControl.decide(
+            SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion))
+        let took = ContinuousClock.now - started
+        if took > .milliseconds(10) {
+            logger.warning(
+                "access control took \(took): it runs on libsrt's receive thread and stalls every connection on the port"
+            )
+        }
+        return decision.rejectReason
+    }
+}
+
+/// libsrt's listen callback: cannot capture context, so `opaque` carries the registry key.
+let listenCallback:
+    @convention(c) (
+        UnsafeMutableRawPointer?, SRTSOCKET, Int32, UnsafePointer<sockaddr>?, UnsafePointer<CChar>?
+    ) -> Int32 = { opaque, socket, handshakeVersion, peer, streamID in
+        let reason = ListenerRegistry.decide(
+            key: Int(bitPattern: opaque),
+            streamID: streamID.map { String(cString: $0) } ?? "",
+            peer: peer.flatMap { SRTAddress($0) },
+            handshakeVersion: Int(handshakeVersion))
+        guard let reason else { return 0 }
+        srt_setrejectreason(socket, reason.code)
+        return -1
+    }

@@ -1,0 +1,238 @@
+import CSRT
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One libsrt listener on a UDP socket the adapter owns, with the primitives a supervised listener needs:
+/// accept, self-probe, close, and retire-after-death.
+///
+/// ```swift
+/// let listener = try SRTListenSocket.open(try SRTListenerConfiguration(host: "127.0.0.1", port: 0))
+/// print(listener.localAddress)                 // 127.0.0.1:41234
+/// let connection = try await listener.accept()  // cancellable
+///
+/// // After SRTRuntime.receiveThreadDeaths() fired:
+/// if await !listener.probe().isAlive {
+///     let dead = listener.retire()             // closes it and its connections, dup2 /dev/null over its UDP fd
+///     let fresh = try SRTListenSocket.open(listener.configuration.with(port: listener.localAddress.port))
+/// }
+/// ```
+///
+/// The UDP socket is created here and handed to libsrt with `srt_bind_acquire`, so that a dead one can be replaced
+/// by /dev/null (never closed: libsrt may close that number later) and the port bound again at once, on a fresh
+/// multiplexer (`SRT-FACTS.md` §2). The listener is subscribed to the reactor right after `srt_listen`.
+public final class SRTListenSocket: Sendable, CustomStringConvertible {
+    /// The reject code a live listener answers its own probe with (application range, never sent otherwise).
+    public static let probeRejectReason: Int32 = SRTRejectReason.probe.code
+
+    /// What it was opened with.
+    public let configuration: SRTListenerConfiguration
+    /// Where it listens, with the port the kernel chose when the configuration said 0.
+    public let localAddress: SRTAddress
+    /// The stream id this listener rejects with ``probeRejectReason``.
+    public let probeStreamID: String
+
+    let socket: SRTSOCKET
+    /// The UDP socket handed to libsrt; touched again only to retire it after a receive-thread death.
+    let udpDescriptor: Int32
+    private let context: ListenerContext
+    private let registryKey: Int
+    private let reactor: SRTReactor
+    private let closed = Atomic<Bool>(false)
+    private let retired = Atomic<Bool>(false)
+
+    private init(
+        configuration: SRTListenerConfiguration, localAddress: SRTAddress, probeStreamID: String,
+        socket: SRTSOCKET, udpDescriptor: Int32, context: ListenerContext, registryKey: Int, reactor: SRTReactor
+    ) {
+        self.configuration = configuration
+        self.localAddress = localAddress
+        self.probeStreamID = probeStreamID
+        self.socket = socket
+        self.udpDescriptor = udpDescriptor
+        self.context = context
+        self.registryKey = registryKey
+        self.reactor = reactor
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Binds a fresh UDP socket, hands it to libsrt, listens, and subscribes to the reactor.
+    ///
+    /// - Throws: ``SRTError``: 1003 with the errno of the UDP bind (EADDRINUSE, EADDRNOTAVAIL, ...), or the
+    ///   libsrt error of `srt_bind_acquire`/`srt_listen` (5011, 5015, ...). Classify with
+    ///   ``SRTError/failureDecision``.
+    public static func open(_ configuration: SRTListenerConfiguration) throws(SRTError) -> SRTListenSocket {
+        try open(configuration, reactor: .shared)
+    }
+
+    static func open(
+        _ configuration: SRTListenerConfiguration, reactor: SRTReactor
+    ) throws(SRTError) -> SRTListenSocket {
+        SRTRuntime.ensureStarted()
+        let address = configuration.address
+        var bindErrno: Int32 = 0
+        let descriptor = address.withSocketAddress { csrt_udp_bind($0, $1, &bindErrno) }
+        guard descriptor >= 0 else {
+            // The same code libsrt reports when its own bind fails, so one classification table covers both.
+            throw SRTError(
+                code: .socketFailure, systemErrno: bindErrno, operation: .udpBind,
+                message: "cannot bind a UDP socket to \(address)")
+        }
+        let localAddress = address.with(port: Int(csrt_local_port(descriptor)))
+        let socket = srt_create_socket()
+        guard socket != SRT_INVALID_SOCK else {
+            let error = SRTError.last(.createSocket)
+            Glibc.close(descriptor)
+            throw error
+        }
+        let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
+        let context = ListenerContext(
+            probeStreamID: probeStreamID, maxConnections: configuration.maxConnections,
+            accessControl: configuration.accessControl)
+        let key = ListenerRegistry.add(context)
+        var acquired = false
+        do throws(SRTError) {
+            let options = SRTSocketOptions(socket: socket)
+            try options.setCommon(
+                latency: configuration.latency, payloadSize: configuration.payloadSize,
+                passphrase: configuration.passphrase, keyLength: configuration.keyLength,
+                enforcedEncryption: configuration.enforcedEncryption)
+            // Non-blocking accept: 6002 means "nothing pending", and the reactor says when to try again.
+            try options.set(SRTO_RCVSYN, false, "SRTO_RCVSYN")
+            if srt_listen_callback(socket, listenCallback, UnsafeMutableRawPointer(bitPattern: key)) == SRT_ERROR {
+                throw SRTError.last(.listenCallback, socket: socket)
+            }
+            if srt_bind_acquire(socket, descriptor) == SRT_ERROR { throw SRTError.last(.bindAcquire, socket: socket) }
+            acquired = true
+            if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
+                throw SRTError.last(.listen, socket: socket)
+            }
+        } catch {
+            ListenerRegistry.remove(key)
+            srt_close(socket)
+            // Once acquired, the descriptor belongs to libsrt's multiplexer, which closes it.
+            if !acquired { Glibc.close(descriptor) }
+            throw error
+        }
+        // Right after srt_listen: a connection queued before the subscription would raise no event.
+        reactor.register(socket, for: .read)
+        return SRTListenSocket(
+            configuration: configuration, localAddress: localAddress, probeStreamID: probeStreamID, socket: socket,
+            udpDescriptor: descriptor, context: context, registryKey: key, reactor: reactor)
+    }
+
+    /// Waits (cancellably) for the next caller that passed the access control.
+    ///
+    /// - Throws: ``SRTError`` with ``SRTError/Code/closedLocally`` once ``close()`` was called (a `stop`
+    ///   decision), another ``SRTError`` if libsrt fails, or `CancellationError`.
+    public func accept() async throws -> SRTConnection {
+        while true {
+            try checkOpen()
+            try Task.checkCancellation()
+            var storage = sockaddr_storage()
+            var length = Int32(MemoryLayout<sockaddr_storage>.size)
+            let accepted = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
+            }
+            if accepted != SRT_INVALID_SOCK {
+                let connection = try SRTConnection(
+                    adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+                track(connection)
+                return connection
+            }
+            let error = SRTError.last(.accept, socket: socket)
+            try checkOpen()
+            // 6002 means both "nothing pending" and "listener closed"; the state tells them apart.
+            guard error.code == .asyncReceive, error.socketState == .listening else { throw error }
+            try await reactor.wait(for: .read, on: socket)
+        }
+    }
+
+    /// Connects to this listener with its reserved stream id: a live listener rejects at once with
+    /// ``probeRejectReason``; a deaf one (dead receive thread) lets the connect time out with 1001.
+    ///
+    /// Runs entirely on the reactor; costs one short-lived libsrt caller socket.
+    public func probe(timeout: Duration = .milliseconds(500)) async -> SRTProbeResult {
+        let started = ContinuousClock.now
+        let target = localAddress.connectable
+        do {
+            let caller = try SRTCallerConfiguration(
+                host: target.host, port: target.port, streamID: probeStreamID,
+                latency: configuration.latency, passphrase: configuration.passphrase,
+                keyLength: configuration.keyLength, enforcedEncryption: false, connectTimeout: timeout)
+            let connection = try await SRTConnection.connect(caller, reactor: reactor)
+            // Someone accepted the probe: not this listener's callback, so not proof of life.
+            connection.close()
+            return SRTProbeResult(isAlive: false, latency: ContinuousClock.now - started, error: nil)
+        } catch let error as SRTError {
+            let alive = error.code == .connectionRejected && error.rejectReason == Self.probeRejectReason
+            return SRTProbeResult(isAlive: alive, latency: ContinuousClock.now - started, error: error)
+        } catch {
+            return SRTProbeResult(
+                isAlive: false, latency: ContinuousClock.now - started,
+                error: SRTError(code: .unknown, operation: .probe, message: "\(error)"))
+        }
+    }
+
+    /// libsrt's view; ``SRTSocketState/listening`` even when the receive thread is dead (use ``probe(timeout:)``).
+    public var state: SRTSocketState {
+        closed.load(ordering: .acquiring) ? .closed : SRTSocketState(srt_getsockstate(socket))
+    }
+
+    /// The accepted connections that are still open.
+    public var openConnections: [SRTConnection] {
+        context.connections.withLock { $0.values.compactMap(\.connection) }
+    }
+
+    /// Closes the listener; its accepted connections stay open and keep the UDP socket (`SRT-FACTS.md` §3).
+    /// Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
+    public func close() {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        ListenerRegistry.remove(registryKey)
+        // Closing a listener wakes no epoll wait: resume the accepts ourselves, once it is closed.
+        reactor.deregister(socket) { srt_close(socket) }
+    }
+
+    /// Retires a listener whose receive thread died: closes it and every connection accepted from it (they are
+    /// deaf too), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
+    /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
+    ///
+    /// Only after a death: on a live multiplexer libsrt closes the descriptor itself, and the number may since
+    /// belong to someone else.
+    @discardableResult
+    public func retire() -> [SRTConnection] {
+        guard retired.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return [] }
+        close()
+        let victims = openConnections
+        for connection in victims { connection.close() }
+        _ = csrt_retire_fd(udpDescriptor)
+        return victims
+    }
+
+    public var description: String {
+        "SRT listener @\(socket) on \(localAddress)"
+    }
+
+    private func track(_ connection: SRTConnection) {
+        let context = self.context
+        context.connections.withLock { $0[connection.socket] = WeakConnection(connection: connection) }
+        connection.setOnClose { socket in
+            _ = context.connections.withLock { $0.removeValue(forKey: socket) }
+        }
+    }
+
+    private func checkOpen() throws(SRTError) {
+        if closed.load(ordering: .acquiring) {
+            throw SRTError(code: .closedLocally, operation: .accept, message: "the listener was closed")
+        }
+    }
+}

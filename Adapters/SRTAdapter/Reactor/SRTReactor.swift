@@ -1,0 +1,265 @@
+import CSRT
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One dedicated thread that waits on `srt_epoll_uwait` for every SRT socket of the process and resumes the Swift
+/// tasks waiting for them, so that no blocking libsrt call ever runs on the Swift concurrency pool and a thousand
+/// connections need no thread of their own.
+///
+/// Sockets are registered once (a listener right after `srt_listen`: a connection queued before the subscription
+/// raises no event, `epolllate.c`), edge-triggered; an event with no waiter is remembered as a readiness bit, so a
+/// readiness that arrives between a would-block result and the next ``wait(for:on:)`` is never lost.
+///
+/// ```swift
+/// let reactor = SRTReactor.shared
+/// reactor.register(socket, for: [.read, .write])
+/// while true {
+///     let n = srt_recvmsg(socket, buffer, capacity)
+///     if n >= 0 { return n }
+///     let error = SRTError.last(.receive, socket: socket)
+///     guard error.code == .asyncReceive else { throw error }
+///     try await reactor.wait(for: .read, on: socket)  // cancellable; resumes on readiness, error or close
+/// }
+/// ```
+///
+/// The thread wakes at least every `tick` (100 ms by default) even without events, because closing a listener
+/// does not wake `srt_epoll_uwait` (`closewake.c`): on each tick it resumes the waiters of sockets that became
+/// broken or closed, and it notices ``stop()``.
+final class SRTReactor: Sendable {
+    /// What a waiter waits for.
+    struct Interest: OptionSet, Hashable, Sendable {
+        let rawValue: UInt8
+        static let read = Interest(rawValue: 1)
+        static let write = Interest(rawValue: 2)
+    }
+
+    private struct Waiter {
+        let id: UInt64
+        let interest: Interest
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct Entry {
+        var ready: Interest = []
+        var waiters: [Waiter] = []
+    }
+
+    private struct State {
+        var entries: [SRTSOCKET: Entry] = [:]
+        var nextWaiterID: UInt64 = 0
+        var threadStarted = false
+        var stopping = false
+        var stopped = false
+    }
+
+    /// The reactor of the process, started on first use and kept until the process ends.
+    static let shared = SRTReactor()
+
+    private let eid: Int32
+    private let tickMilliseconds: Int64
+    private let state = Mutex(State())
+
+    /// Creates a reactor with its own epoll container; its thread starts with the first registration.
+    init(tick: Duration = .milliseconds(100)) {
+        SRTRuntime.ensureStarted()
+        self.eid = srt_epoll_create()
+        self.tickMilliseconds = max(
+            1, Int64(tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000))
+        // An empty container must time out like any other, not fail with 5014.
+        _ = csrt_epoll_enable_empty(eid)
+    }
+
+    /// Subscribes `socket` for the lifetime of the socket; call before anything can happen on it.
+    func register(_ socket: SRTSOCKET, for interest: Interest) {
+        var events = csrt_epoll_err() | csrt_epoll_et()
+        if interest.contains(.read) { events |= csrt_epoll_in() }
+        if interest.contains(.write) { events |= csrt_epoll_out() }
+        let startThread = state.withLock { state -> Bool in
+            state.entries[socket] = state.entries[socket] ?? Entry()
+            _ = srt_epoll_add_usock(eid, socket, &events)
+            defer { state.threadStarted = true }
+            return !state.threadStarted && !state.stopping
+        }
+        if startThread { startThreadNow() }
+    }
+
+    /// Unsubscribes `socket`, runs `then` (the close), and resumes its waiters, who then see the closed socket.
+    func deregister(_ socket: SRTSOCKET, then: () -> Void = {}) {
+        let waiters = state.withLock { state -> [Waiter] in
+            _ = srt_epoll_remove_usock(eid, socket)
+            return state.entries.removeValue(forKey: socket)?.waiters ?? []
+        }
+        then()
+        for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// Waits until `socket` is ready for `interest`, has an error, or was closed; the caller then retries its call
+    /// and learns which. Throws `CancellationError` as soon as the task is cancelled, and unsubscribes the waiter.
+    func wait(for interest: Interest, on socket: SRTSOCKET) async throws {
+        let id = state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                enum Outcome { case waiting, ready, cancelled }
+                let outcome = state.withLock { state -> Outcome in
+                    // onCancel runs after isCancelled is set, so a cancellation is either seen here or finds the
+                    // waiter below: no window in between (both sides hold the lock).
+                    if Task.isCancelled { return .cancelled }
+                    // A socket that was never registered, or deregistered, has nothing to wait for.
+                    guard var entry = state.entries[socket], !state.stopped else { return .ready }
+                    if !entry.ready.isDisjoint(with: interest) {
+                        entry.ready.subtract(interest)
+                        state.entries[socket] = entry
+                        return .ready
+                    }
+                    entry.waiters.append(Waiter(id: id, interest: interest, continuation: continuation))
+                    state.entries[socket] = entry
+                    return .waiting
+                }
+                switch outcome {
+                case .waiting: break
+                case .ready: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                guard let index = state.entries[socket]?.waiters.firstIndex(where: { $0.id == id }) else {
+                    return nil
+                }
+                return state.entries[socket]?.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// How many tasks wait right now (for tests and metrics).
+    var waiterCount: Int {
+        state.withLock { $0.entries.values.reduce(0) { $0 + $1.waiters.count } }
+    }
+
+    /// Stops the thread within one tick and resumes every waiter; for reactors other than ``shared``.
+    func stop() {
+        let waiters = state.withLock { state -> [Waiter] in
+            state.stopping = true
+            if !state.threadStarted { state.stopped = true }
+            var all: [Waiter] = []
+            for key in state.entries.keys {
+                all += state.entries[key]?.waiters ?? []
+                state.entries[key]?.waiters = []
+            }
+            return all
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// Whether the thread has exited after ``stop()``.
+    var isStopped: Bool {
+        state.withLock { $0.stopped }
+    }
+
+    private func startThreadNow() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        // The thread holds the reactor until it exits; detached, nobody joins it.
+        let result = pthread_create(
+            &thread, nil,
+            { argument in
+                let reactor = Unmanaged<SRTReactor>.fromOpaque(argument!).takeRetainedValue()
+                reactor.loop()
+                return nil
+            }, box)
+        precondition(result == 0, "cannot start the SRT reactor thread: errno \(result)")
+        pthread_detach(thread)
+    }
+
+    private func loop() {
+        csrt_name_current_thread("srt-reactor")
+        let capacity: Int32 = 256
+        let events = UnsafeMutablePointer<SRT_EPOLL_EVENT>.allocate(capacity: Int(capacity))
+        defer { events.deallocate() }
+        let readBits = csrt_epoll_in() | csrt_epoll_err()
+        let writeBits = csrt_epoll_out() | csrt_epoll_err()
+        var lastSweep = ContinuousClock.now
+        let tick = Duration.milliseconds(tickMilliseconds)
+        while !state.withLock({ $0.stopping }) {
+            let count = srt_epoll_uwait(eid, events, capacity, tickMilliseconds)
+            if count > 0 {
+                var ready: [(SRTSOCKET, Interest)] = []
+                ready.reserveCapacity(Int(count))
+                for index in 0..<Int(count) {
+                    var interest: Interest = []
+                    if events[index].events & readBits != 0 { interest.insert(.read) }
+                    if events[index].events & writeBits != 0 { interest.insert(.write) }
+                    ready.append((events[index].fd, interest))
+                }
+                dispatch(ready)
+            } else if count < 0 {
+                // The container is gone (libsrt cleaned up at exit): nothing to wait on; idle one tick.
+                srt_clearlasterror()
+                usleep(UInt32(tickMilliseconds * 1000))
+            }
+            let now = ContinuousClock.now
+            if now - lastSweep >= tick {
+                lastSweep = now
+                sweep()
+            }
+        }
+        let waiters = state.withLock { state -> [Waiter] in
+            state.stopped = true
+            let all = state.entries.values.flatMap(\.waiters)
+            state.entries.removeAll()
+            return all
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+        srt_epoll_release(eid)
+    }
+
+    /// Resumes the waiters that `ready` satisfies; remembers the rest as readiness bits.
+    private func dispatch(_ ready: [(SRTSOCKET, Interest)]) {
+        var resumed: [Waiter] = []
+        state.withLock { state in
+            for (socket, interest) in ready {
+                guard var entry = state.entries[socket] else { continue }
+                var remaining: [Waiter] = []
+                for waiter in entry.waiters {
+                    if waiter.interest.isDisjoint(with: interest) {
+                        remaining.append(waiter)
+                    } else {
+                        resumed.append(waiter)
+                    }
+                }
+                // Edge-triggered: a readiness nobody waited for would never be reported again.
+                let claimed = entry.waiters.reduce(into: Interest()) { bits, waiter in
+                    if !waiter.interest.isDisjoint(with: interest) { bits.formUnion(waiter.interest) }
+                }
+                entry.ready.formUnion(interest.subtracting(claimed))
+                entry.waiters = remaining
+                state.entries[socket] = entry
+            }
+        }
+        for waiter in resumed { waiter.continuation.resume() }
+    }
+
+    /// Resumes the waiters of sockets that broke or closed without an event (a closed listener raises none).
+    private func sweep() {
+        var resumed: [Waiter] = []
+        state.withLock { state in
+            for (socket, entry) in state.entries where !entry.waiters.isEmpty {
+                if SRTSocketState(srt_getsockstate(socket)).isClosedOrBroken {
+                    resumed += entry.waiters
+                    state.entries[socket]?.waiters = []
+                    state.entries[socket]?.ready = [.read, .write]
+                }
+            }
+        }
+        for waiter in resumed { waiter.continuation.resume() }
+    }
+}

@@ -1,0 +1,26 @@
+/// One libsrt receive thread exited: every socket on its UDP port is deaf from now on, though each still reports
+/// its old state (`SRT-FACTS.md` §1). libsrt does not say which port; listeners check themselves with a probe.
+///
+/// ```swift
+/// for await death in SRTRuntime.receiveThreadDeaths() {
+///     logger.critical("receive thread died (#\(death.sequenceNumber)): \(death.message)")
+/// }
+/// ```
+public struct ReceiveThreadDeath: Sendable, Hashable, CustomStringConvertible {
+    /// 1 for the first death this process saw, 2 for the second, ...
+    public let sequenceNumber: Int
+    /// libsrt's critical log line, as it was written.
+    public let message: String
+    /// When the log line arrived.
+    public let instant: ContinuousClock.Instant
+
+    init(sequenceNumber: Int, message: String, instant: ContinuousClock.Instant = .now) {
+        self.sequenceNumber = sequenceNumber
+        self.message = message
+        self.instant = instant
+    }
+
+    public var description: String {
+        "receive thread death #\(sequenceNumber): \(message)"
+    }
+}

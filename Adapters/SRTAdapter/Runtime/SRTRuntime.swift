@@ -1,0 +1,201 @@
+import CSRT
+public import Logging
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The one libsrt runtime of the process: startup, the log bridge to swift-log, the "a receive thread died" signal,
+/// and a way out of the process that cannot hang.
+///
+/// Every adapter type starts the runtime on first use; call ``start(logger:logLevel:)`` yourself only to choose
+/// the logger or the level before the first socket exists.
+///
+/// ```swift
+/// SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .warning)
+///
+/// // Anyone may learn that some receive thread died (libsrt does not say which port: check every listener).
+/// Task {
+///     for await death in SRTRuntime.receiveThreadDeaths() { await listener.checkHealth(after: death) }
+/// }
+///
+/// // At the end of main: never plain `exit()` after a death, libsrt's static destructor would spin forever.
+/// SRTRuntime.exit(0)
+/// ```
+///
+/// Why it exists (`SRT-FACTS.md` §1, §2, §6): `srt_startup`/`srt_cleanup` are reference-counted and process-wide;
+/// the log handler is the *only* notification that a UDP receive thread exited; after such an exit `srt_cleanup`,
+/// and therefore `exit()`, never returns.
+public enum SRTRuntime {
+    /// libsrt's log levels are syslog's: 2 critical, 3 error, 4 warning, 5 notice, 6 info, 7 debug.
+    static let criticalLevel: Int32 = 2
+
+    private struct State {
+        var started = false
+        var logger = Logger(label: "srt")
+        var deaths: [ReceiveThreadDeath] = []
+        var subscribers: [Int: AsyncStream<ReceiveThreadDeath>.Continuation] = [:]
+        var nextSubscriber = 0
+    }
+
+    private static let state = Mutex(State())
+
+    /// Starts libsrt once for the process and installs the log bridge; later calls only replace the logger and
+    /// the level. Thread-safe.
+    ///
+    /// - Parameters:
+    ///   - logger: where libsrt's own messages go; their level is mapped (critical, error, warning, notice, info,
+    ///     debug) and the metadata carries `srt.area`, `srt.file`, `srt.line`.
+    ///   - logLevel: the most verbose level libsrt produces. Critical messages always arrive, whatever the level,
+    ///     because the receive-thread-death signal depends on them.
+    public static func start(logger: Logger? = nil, logLevel: Logger.Level = .error) {
+        let firstTime = state.withLock { state in
+            if let logger { state.logger = logger }
+            defer { state.started = true }
+            return !state.started
+        }
+        if firstTime {
+            // Reference-counted inside libsrt; this process keeps its one reference until exit.
+            srt_startup()
+            // Bare messages: swift-log adds its own time, level and newline.
+            csrt_set_bare_log_messages()
+            srt_setloghandler(nil, logHandler)
+        }
+        srt_setloglevel(max(criticalLevel, srtLevel(for: logLevel)))
+    }
+
+    /// Starts the runtime with its defaults unless it already runs; every adapter entry point calls it.
+    static func ensureStarted() {
+        if !state.withLock({ $0.started }) { start() }
+    }
+
+    /// Whether any libsrt receive thread of this process has died. Once true, stays true: such a process must
+    /// skip `srt_cleanup` and leave through ``exit(_:)``.
+    public static var hasSeenReceiveThreadDeath: Bool {
+        state.withLock { !$0.deaths.isEmpty }
+    }
+
+    /// How many receive-thread deaths this process has seen.
+    public static var receiveThreadDeathCount: Int {
+        state.withLock { $0.deaths.count }
+    }
+
+    /// A stream that yields every receive-thread death from now on, until the subscriber stops iterating.
+    ///
+    /// Deliveries never block libsrt's thread: the stream buffers the newest 16 events.
+    public static func receiveThreadDeaths() -> AsyncStream<ReceiveThreadDeath> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ReceiveThreadDeath.self, bufferingPolicy: .bufferingNewest(16))
+        let id = state.withLock { state in
+            defer { state.nextSubscriber += 1 }
+            state.subscribers[state.nextSubscriber] = continuation
+            return state.nextSubscriber
+        }
+        continuation.onTermination = { _ in
+            _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// Releases libsrt with `srt_cleanup`, unless a receive thread died (then cleanup would spin forever and this
+    /// returns `false` without calling it). Call at most once, after every socket is closed.
+    @discardableResult
+    public static func cleanup() -> Bool {
+        guard !hasSeenReceiveThreadDeath else { return false }
+        let wasStarted = state.withLock { state in
+            defer { state.started = false }
+            return state.started
+        }
+        if wasStarted { srt_cleanup() }
+        return true
+    }
+
+    /// Ends the process with `status` without hanging: after a receive-thread death it flushes standard output and
+    /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever, `exithang.c`);
+    /// otherwise it calls `exit` as usual.
+    public static func exit(_ status: Int32) -> Never {
+        if hasSeenReceiveThreadDeath {
+            fflush(nil)
+            _exit(status)
+        }
+        #if canImport(Glibc)
+            Glibc.exit(status)
+        #else
+            Darwin.exit(status)
+        #endif
+    }
+
+    /// Records a death and notifies subscribers; internal so tests of the bridge can drive it.
+    static func recordReceiveThreadDeath(message: String) {
+        let (death, subscribers) = state.withLock { state in
+            let death = ReceiveThreadDeath(sequenceNumber: state.deaths.count + 1, message: message)
+            state.deaths.append(death)
+            return (death, Array(state.subscribers.values))
+        }
+        for subscriber in subscribers { subscriber.yield(death) }
+    }
+
+    /// Routes one libsrt message; runs on libsrt's threads, sometimes under libsrt's locks, so it only logs and
+    /// yields to streams: it never calls back into libsrt.
+    static func handle(level: Int32, area: String, file: String, line: Int, message: String) {
+        let logger = state.withLock { $0.logger }
+        logger.log(
+            level: isRoutine(message) ? .debug : swiftLogLevel(for: level), "\(message)",
+            metadata: ["srt.area": "\(area)", "srt.file": "\(file)", "srt.line": "\(line)"])
+        if isReceiveThreadDeath(level: level, message: message) {
+            recordReceiveThreadDeath(message: message)
+        }
+    }
+
+    /// The marker of a dead receive thread: a critical message from `queue.cpp`, "... INTERRUPTING worker anyway".
+    static func isReceiveThreadDeath(level: Int32, message: String) -> Bool {
+        level <= criticalLevel && message.contains("INTERRUPTING worker")
+    }
+
+    /// libsrt logs these at error level although the adapter produces them on purpose (non-blocking accept, probe
+    /// rejections, unsubscribing a closed socket); they are debug messages for the adapter's users.
+    static func isRoutine(_ message: String) -> Bool {
+        message.contains("no pending connection available at the moment")
+            || message.contains("not found as either socket or group")
+            || message.contains("which is NOT SUBSCRIBED to")
+            || message.contains("rejected by the listen callback") || message.contains("srt-supervisor-probe")
+    }
+
+    static func swiftLogLevel(for srtLevel: Int32) -> Logger.Level {
+        switch srtLevel {
+        case ...2: .critical
+        case 3: .error
+        case 4: .warning
+        case 5: .notice
+        case 6: .info
+        default: .debug
+        }
+    }
+
+    static func srtLevel(for level: Logger.Level) -> Int32 {
+        switch level {
+        case .critical: 2
+        case .error: 3
+        case .warning: 4
+        case .notice: 5
+        case .info: 6
+        case .debug, .trace: 7
+        }
+    }
+}
+
+/// The C entry point libsrt calls for every message; it cannot capture context, hence the static state.
+private let logHandler:
+    @convention(c) (
+        UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?
+    ) -> Void = { _, level, file, line, area, message in
+        SRTRuntime.handle(
+            level: level,
+            area: area.map { String(cString: $0) } ?? "",
+            file: file.map { String(cString: $0) } ?? "",
+            line: Int(line),
+            message: message.map { String(cString: $0) } ?? "")
+    }

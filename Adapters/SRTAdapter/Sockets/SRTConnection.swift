@@ -1,0 +1,230 @@
+import CSRT
+import Synchronization
+
+/// One SRT connection in live mode: messages in and out, its stream id, its peer, its statistics.
+///
+/// Every call that would block waits on the process's reactor thread instead, so a receive costs a suspended
+/// task, not a thread; every wait ends promptly when the task is cancelled or the connection is closed.
+///
+/// ```swift
+/// let connection = try await SRTConnection.connect(
+///     try SRTCallerConfiguration(host: "127.0.0.1", port: 9000, streamID: "publish/cam1"))
+/// try await connection.send(Array(repeating: 0x47, count: 1316))
+/// let message = try await connection.receive()   // one message, at most the payload size
+/// print(try connection.statistics().bytesReceived)
+/// connection.close()
+/// ```
+public final class SRTConnection: Sendable, CustomStringConvertible {
+    let socket: SRTSOCKET
+    private let reactor: SRTReactor
+    private let closed = Atomic<Bool>(false)
+    private let onClose = Mutex<(@Sendable (SRTSOCKET) -> Void)?>(nil)
+
+    /// The stream id the caller sent (on accepted connections) or that this side sent (on callers).
+    public let streamID: String
+    /// The address of the other side.
+    public let peerAddress: SRTAddress?
+    /// The largest message this connection sends or receives.
+    public let payloadSize: Int
+
+    /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
+    init(adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor) throws(SRTError) {
+        self.socket = socket
+        self.reactor = reactor
+        self.payloadSize = payloadSize
+        do {
+            try SRTSocketOptions(socket: socket).setNonBlocking()
+        } catch {
+            srt_close(socket)
+            throw error
+        }
+        reactor.register(socket, for: [.read, .write])
+        var buffer = [CChar](repeating: 0, count: 513)
+        self.streamID =
+            csrt_get_string(socket, SRTO_STREAMID, &buffer, Int32(buffer.count)) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        self.peerAddress = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                srt_getpeername(socket, address, &length) == 0 ? SRTAddress(address) : nil
+            }
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Connects to a listener without blocking a thread: the handshake runs in libsrt, the task waits on the reactor.
+    ///
+    /// - Throws: ``SRTError`` with code ``SRTError/Code/noServer`` (1001) when nobody answers within
+    ///   ``SRTCallerConfiguration/connectTimeout``, ``SRTError/Code/connectionRejected`` (1002) with the listener's
+    ///   ``SRTError/rejectReason``, or `CancellationError` (the half-open socket is closed).
+    public static func connect(_ configuration: SRTCallerConfiguration) async throws -> SRTConnection {
+        try await connect(configuration, reactor: .shared)
+    }
+
+    static func connect(_ configuration: SRTCallerConfiguration, reactor: SRTReactor) async throws -> SRTConnection {
+        SRTRuntime.ensureStarted()
+        let socket = srt_create_socket()
+        guard socket != SRT_INVALID_SOCK else { throw SRTError.last(.createSocket) }
+        do throws(SRTError) {
+            let options = SRTSocketOptions(socket: socket)
+            try options.setCommon(
+                latency: configuration.latency, payloadSize: configuration.payloadSize,
+                passphrase: configuration.passphrase, keyLength: configuration.keyLength,
+                enforcedEncryption: configuration.enforcedEncryption)
+            try options.set(SRTO_SENDER, true, "SRTO_SENDER")
+            let timeout = configuration.connectTimeout.components
+            try options.set(
+                SRTO_CONNTIMEO, Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000),
+                "SRTO_CONNTIMEO")
+            if !configuration.streamID.isEmpty {
+                try options.set(SRTO_STREAMID, configuration.streamID, "SRTO_STREAMID")
+            }
+            // Non-blocking connect: srt_connect returns at once, the outcome arrives as an epoll event.
+            try options.setNonBlocking()
+        } catch {
+            srt_close(socket)
+            throw error
+        }
+        if let local = configuration.bindAddress,
+            local.withSocketAddress({ srt_bind(socket, $0, $1) }) == SRT_ERROR
+        {
+            let error = SRTError.last(.bind, socket: socket)
+            srt_close(socket)
+            throw error
+        }
+        reactor.register(socket, for: [.read, .write])
+        let started = configuration.address.withSocketAddress { srt_connect(socket, $0, $1) }
+        if started == SRT_ERROR {
+            let error = SRTError.last(.connect, socket: socket)
+            reactor.deregister(socket) { srt_close(socket) }
+            throw error
+        }
+        do {
+            while true {
+                let state = SRTSocketState(srt_getsockstate(socket))
+                if state == .connected { break }
+                if state.isClosedOrBroken {
+                    let reason = srt_getrejectreason(socket)
+                    // libsrt's reject reason says what happened; 16 (timeout) is what blocking mode reports as 1001.
+                    let code: SRTError.Code =
+                        reason == Int32(SRT_REJ_TIMEOUT.rawValue) ? .noServer : .connectionRejected
+                    throw SRTError(
+                        code: code, operation: .connect,
+                        message: "connection to \(configuration.address) failed", rejectReason: reason,
+                        socketState: state)
+                }
+                try await reactor.wait(for: .write, on: socket)
+            }
+        } catch {
+            reactor.deregister(socket) { srt_close(socket) }
+            throw error
+        }
+        reactor.deregister(socket)
+        return try SRTConnection(adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor)
+    }
+
+    /// Receives one message; waits (cancellably) until one arrives.
+    ///
+    /// - Throws: ``SRTError`` when the connection broke (2001) or was closed (``SRTError/Code/closedLocally``),
+    ///   `CancellationError` when the task was cancelled.
+    public func receive() async throws -> [UInt8] {
+        // 1500 bytes hold any live-mode message (at most 1456).
+        let capacity = 1500
+        while true {
+            try checkOpen(.receive)
+            try Task.checkCancellation()
+            var received: Int32 = 0
+            let message = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                received = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) {
+                    srt_recvmsg2(socket, $0, Int32(capacity), nil)
+                }
+                count = max(0, Int(received))
+            }
+            if received >= 0 { return message }
+            let error = SRTError.last(.receive, socket: socket)
+            guard error.code == .asyncReceive else { throw closedOr(error) }
+            try await reactor.wait(for: .read, on: socket)
+        }
+    }
+
+    /// Sends one message of at most ``payloadSize`` bytes; waits (cancellably) while the send buffer is full.
+    public func send(_ message: [UInt8]) async throws {
+        // libsrt would say 5009 (message API) with only a log line for the reason.
+        guard message.count <= payloadSize else {
+            throw SRTError(
+                code: .messageTooLarge, operation: .send,
+                message: "a message of \(message.count) bytes exceeds the payload size \(payloadSize)")
+        }
+        while true {
+            try checkOpen(.send)
+            try Task.checkCancellation()
+            let sent = message.withUnsafeBytes { bytes in
+                srt_sendmsg2(socket, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+            }
+            if sent >= 0 { return }
+            let error = SRTError.last(.send, socket: socket)
+            guard error.code == .asyncSend else { throw closedOr(error) }
+            try await reactor.wait(for: .write, on: socket)
+        }
+    }
+
+    /// libsrt's counters for this connection (`srt_bstats`); `clear` resets the interval counters.
+    public func statistics(clear: Bool = false) throws(SRTError) -> SRTStatistics {
+        try checkOpen(.statistics)
+        var raw = SRT_TRACEBSTATS()
+        guard srt_bstats(socket, &raw, clear ? 1 : 0) == 0 else { throw SRTError.last(.statistics, socket: socket) }
+        return SRTStatistics(raw)
+    }
+
+    /// What libsrt says about the socket; see ``SRTSocketState`` for why ``SRTSocketState/connected`` may lie.
+    public var state: SRTSocketState {
+        closed.load(ordering: .acquiring) ? .closed : SRTSocketState(srt_getsockstate(socket))
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool {
+        closed.load(ordering: .acquiring)
+    }
+
+    /// Closes the connection; pending receives and sends end with ``SRTError/Code/closedLocally``. Idempotent.
+    public func close() {
+        guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        // Closed between unsubscribing and waking the waiters: they must find the socket closed, not quiet.
+        reactor.deregister(socket) { srt_close(socket) }
+        onClose.withLock { $0 }?(socket)
+    }
+
+    /// Called once after ``close()``; the listener uses it to count its open connections.
+    func setOnClose(_ body: @escaping @Sendable (SRTSOCKET) -> Void) {
+        onClose.withLock { $0 = body }
+    }
+
+    public var description: String {
+        "SRT connection @\(socket) from \(peerAddress.map(String.init(describing:)) ?? "?"), stream id \"\(streamID)\""
+    }
+
+    private func checkOpen(_ operation: SRTError.Operation) throws(SRTError) {
+        if closed.load(ordering: .acquiring) {
+            throw SRTError(code: .closedLocally, operation: operation, message: "the connection was closed")
+        }
+    }
+
+    /// libsrt says 5004 both after our own close and after its garbage collector released a socket the peer
+    /// broke (measured: within about a second); say which of the two happened.
+    private func closedOr(_ error: SRTError) -> SRTError {
+        if closed.load(ordering: .acquiring) {
+            return SRTError(code: .closedLocally, operation: error.operation, message: "the connection was closed")
+        }
+        if error.code == .invalidSocket {
+            return SRTError(
+                code: .connectionLost, operation: error.operation,
+                message: "the connection broke and libsrt released the socket")
+        }
+        return error
+    }
+}

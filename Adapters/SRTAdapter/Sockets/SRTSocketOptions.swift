@@ -1,0 +1,55 @@
+import CSRT
+
+/// Sets libsrt options on a socket and turns a refusal into an ``SRTError`` naming the option.
+struct SRTSocketOptions {
+    let socket: SRTSOCKET
+
+    func set(_ option: SRT_SOCKOPT, _ value: Int32, _ name: String) throws(SRTError) {
+        if csrt_set_int(socket, option, value) == SRT_ERROR { throw failure(name) }
+    }
+
+    func set(_ option: SRT_SOCKOPT, _ value: Bool, _ name: String) throws(SRTError) {
+        if csrt_set_bool(socket, option, value ? 1 : 0) == SRT_ERROR { throw failure(name) }
+    }
+
+    func set(_ option: SRT_SOCKOPT, _ value: String, _ name: String) throws(SRTError) {
+        let result = value.withCString { csrt_set_string(socket, option, $0, Int32(value.utf8.count)) }
+        if result == SRT_ERROR { throw failure(name) }
+    }
+
+    /// Non-blocking in both directions: every wait goes through the reactor.
+    func setNonBlocking() throws(SRTError) {
+        try set(SRTO_RCVSYN, false, "SRTO_RCVSYN")
+        try set(SRTO_SNDSYN, false, "SRTO_SNDSYN")
+    }
+
+    /// Live mode, latency, payload size and encryption; all are pre-bind/pre-connect options.
+    func setCommon(
+        latency: Duration, payloadSize: Int, passphrase: SRTPassphrase?, keyLength: SRTKeyLength,
+        enforcedEncryption: Bool
+    ) throws(SRTError) {
+        try set(SRTO_TRANSTYPE, Int32(SRTT_LIVE.rawValue), "SRTO_TRANSTYPE")
+        let milliseconds = Int32(
+            latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000)
+        try set(SRTO_RCVLATENCY, milliseconds, "SRTO_RCVLATENCY")
+        try set(SRTO_PEERLATENCY, milliseconds, "SRTO_PEERLATENCY")
+        try set(SRTO_PAYLOADSIZE, Int32(payloadSize), "SRTO_PAYLOADSIZE")
+        try set(SRTO_ENFORCEDENCRYPTION, enforcedEncryption, "SRTO_ENFORCEDENCRYPTION")
+        if let passphrase {
+            try set(SRTO_PBKEYLEN, Int32(keyLength.bytes), "SRTO_PBKEYLEN")
+            do {
+                try set(SRTO_PASSPHRASE, passphrase.secret, "SRTO_PASSPHRASE")
+            } catch {
+                // libsrt's message could not contain the secret, but say nothing more than the option anyway.
+                throw SRTError(code: error.code, operation: .setOption, message: "SRTO_PASSPHRASE refused")
+            }
+        }
+    }
+
+    private func failure(_ name: String) -> SRTError {
+        let error = SRTError.last(.setOption)
+        return SRTError(
+            code: error.code, systemErrno: error.systemErrno, operation: .setOption,
+            message: "\(name): \(error.message)")
+    }
+}

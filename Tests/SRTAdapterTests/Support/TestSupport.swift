@@ -1,0 +1,121 @@
+import CSRT
+import Foundation
+import Testing
+
+@testable import SRTAdapter
+
+/// Helpers shared by the SRT adapter's tests; every address is on loopback.
+enum TestSupport {
+    /// A listener configuration on 127.0.0.1 (or ::1) with a port the kernel chooses, so suites run in parallel.
+    static func loopback(
+        ipv6: Bool = false,
+        passphrase: SRTPassphrase? = nil,
+        maxConnections: Int = 1024,
+        backlog: Int = 64,
+        accessControl: SRTAccessControl? = nil
+    ) throws -> SRTListenerConfiguration {
+        try SRTListenerConfiguration(
+            host: ipv6 ? "::1" : "127.0.0.1", port: 0, latency: .milliseconds(40), passphrase: passphrase,
+            backlog: backlog, maxConnections: maxConnections, accessControl: accessControl)
+    }
+
+    /// A caller configuration for `listener`.
+    static func caller(
+        to listener: SRTListenSocket,
+        streamID: String = "",
+        passphrase: SRTPassphrase? = nil,
+        connectTimeout: Duration = .seconds(2)
+    ) throws -> SRTCallerConfiguration {
+        try SRTCallerConfiguration(
+            host: listener.localAddress.host, port: listener.localAddress.port, streamID: streamID,
+            latency: .milliseconds(40), passphrase: passphrase, connectTimeout: connectTimeout)
+    }
+
+    /// Connects a caller and accepts it on `listener`; both ends.
+    static func pair(
+        _ listener: SRTListenSocket, streamID: String = "pair"
+    ) async throws -> (caller: SRTConnection, accepted: SRTConnection) {
+        async let accepted = listener.accept()
+        let caller = try await SRTConnection.connect(caller(to: listener, streamID: streamID))
+        return (caller, try await accepted)
+    }
+
+    /// "Promptly" for close and cancellation: 100 ms is the goal and what an idle machine shows (a few ms); the
+    /// bound is wider because the 1,000-connection child process may hold both cores at the same moment.
+    static let promptly = Duration.milliseconds(300)
+
+    /// Threads of this process (`/proc/self/task`).
+    static var threadCount: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
+    }
+
+    /// Open descriptors of this process (`/proc/self/fd`).
+    static var descriptorCount: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    /// Runs `body`, failing with `TimedOut` after `limit`; the loser task is cancelled.
+    static func within<T: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let result = try await group.next(), let value = result else { throw TimedOut(limit: limit) }
+            return value
+        }
+    }
+
+    /// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
+    static func eventually(
+        within limit: Duration = .seconds(2), _ condition: @Sendable () async -> Bool
+    ) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return await condition()
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let limit: Duration
+    var description: String { "timed out after \(limit)" }
+}
+
+/// A child process that is killed (by its pid) when the test ends, whether it passed or not.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    let standardInput = Pipe()
+    let standardOutput = Pipe()
+    let standardError = Pipe()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = standardInput
+        process.standardOutput = standardOutput
+        process.standardError = standardError
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Stops the child by its pid and reaps it; safe to call twice.
+    func terminate() {
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(2)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
+        process.waitUntilExit()
+    }
+
+    deinit { terminate() }
+}
