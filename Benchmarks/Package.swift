@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "Supervisor", path: ".."),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -16,6 +17,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Supervisor", package: "Supervisor"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/SupervisorBenchmarks",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")],

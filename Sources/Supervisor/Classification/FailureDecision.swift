@@ -57,12 +57,17 @@ public struct FailureDecision: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A short label for logs and metrics: `restart`, `restart-after`, `give-up`, `stop`.
-    public var label: String {
+    public var label: String { Self.labels[ordinal] }
+
+    static let labels = ["restart", "restart-after", "give-up", "stop"]
+
+    /// The index of this decision's label in `labels`.
+    var ordinal: Int {
         switch kind {
-        case .restart: "restart"
-        case .restartAfter: "restart-after"
-        case .giveUp: "give-up"
-        case .stop: "stop"
+        case .restart: 0
+        case .restartAfter: 1
+        case .giveUp: 2
+        case .stop: 3
         }
     }
 

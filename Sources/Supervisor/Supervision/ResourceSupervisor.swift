@@ -39,25 +39,19 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     private let clock: any Clock<Duration>
     private let makeGenerator: @Sendable () -> any RandomNumberGenerator
     private let logger: Logger
-    private let metrics: SupervisorMetrics
+    private let metrics: SupervisorMetrics?
+    /// Where the supervising task waits: backoffs, the running resource, shutdown.
+    private let alarm = Alarm()
     private let shared = Mutex(Shared())
 
-    /// The mutable part, behind one lock: observed state, the wake-up of a pending backoff, event subscribers.
+    /// The mutable part, behind one lock: observed state, shutdown, event subscribers.
     private struct Shared: ~Copyable {
         var state: SupervisorState = .idle
         var hasRun = false
-        var wake: WakeState = .idle
+        var shutdownRequested = false
         var subscribers: [Int: AsyncStream<SupervisorEvent>.Continuation] = [:]
         var nextSubscriber = 0
         var finalReason: SupervisorStopReason?
-    }
-
-    /// Where a backoff's wake-up stands; only `armed`, `waiting` and `woken` occur while backing off.
-    private enum WakeState {
-        case idle
-        case armed
-        case waiting(CheckedContinuation<Void, Never>)
-        case woken
     }
 
     /// Creates a supervisor; nothing runs until ``run()``.
@@ -87,8 +81,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         var logger = logger
         logger[metadataKey: "supervisor"] = "\(name)"
         self.logger = logger
-        self.metrics = SupervisorMetrics(name: name, factory: metricsFactory)
-        metrics.stateChanged(from: "", to: "idle")
+        self.metrics = SupervisorMetrics.make(name: name, factory: metricsFactory)
+        metrics?.stateChanged(from: nil, to: SupervisorState.idle.ordinal)
     }
 
     /// What the resource is doing now.
@@ -122,23 +116,15 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     /// Cuts a pending backoff short: the next attempt starts now. Idempotent, and harmless when the supervisor is
     /// not backing off (it does nothing then). Network-change monitors and operators call it.
     public func wake() {
-        let waiter = shared.withLock { shared -> CheckedContinuation<Void, Never>? in
-            switch shared.wake {
-            case .armed:
-                shared.wake = .woken
-                return nil
-            case .waiting(let continuation):
-                shared.wake = .woken
-                return continuation
-            case .idle, .woken:
-                return nil
-            }
-        }
-        waiter?.resume()
+        alarm.ring(.wake)
     }
 
     /// Supervises the resource until shutdown (returns), a stop decision (returns), or giving up (throws
     /// ``SupervisorError``). A supervisor runs once; a second call throws ``ConfigurationError``.
+    ///
+    /// Cancellation and graceful shutdown stop it at once while it backs off or runs the resource (the resource's
+    /// `run(_:)` is cancelled). A `start()` in progress is left to finish, or is cancelled with the task; the
+    /// instance it returns is stopped at once.
     public func run() async throws {
         let firstRun = shared.withLock { shared in
             defer { shared.hasRun = true }
@@ -147,8 +133,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         guard firstRun else {
             throw ConfigurationError(.inconsistent, option: "run()", "supervisor \(name) has already run")
         }
-        let reason = await cancelWhenGracefulShutdown { await self.supervise() }
+        let reason = await withGracefulShutdownHandler {
+            await supervise()
+        } onGracefulShutdown: {
+            self.shared.withLock { $0.shutdownRequested = true }
+            self.alarm.ring(.always)
+        }
         if case .gaveUp(let error) = reason { throw error }
+    }
+
+    /// Whether supervision must end: the task was cancelled or a graceful shutdown was requested.
+    private var isStopping: Bool {
+        Task.isCancelled || shared.withLock { $0.shutdownRequested }
     }
 
     // MARK: - The loop: carry out what the state machine decides
@@ -158,31 +154,26 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         var machine = SupervisorStateMachine(policy: policy, name: name, generator: makeGenerator())
         var attempt = machine.begin()
         while true {
-            if Task.isCancelled { return finish(machine.shutdown()) }
+            if isStopping { return finish(machine.shutdown()) }
             publish(.starting(attempt: attempt), state: .starting(attempt: attempt))
             let outcome: (SupervisorFailure, SupervisorStateMachine.Next)
             do {
                 let instance = try await resource.start()
-                if Task.isCancelled {
+                if isStopping {
                     await resource.stop(instance)
                     return finish(machine.shutdown())
                 }
                 if let streak = machine.startSucceeded(at: timeline.now()) {
-                    metrics.timeToRecover.record(duration: streak)
+                    metrics?.timeToRecover.record(duration: streak)
                 }
                 publish(.ready(attempt: attempt), state: .ready)
-                var runError: (any Error)?
-                do {
-                    try await resource.run(instance)
-                } catch {
-                    runError = error
-                }
+                let runError = await serve(instance)
                 await resource.stop(instance)
                 // The resource's error during a shutdown is the shutdown itself, not a failure.
-                if Task.isCancelled { return finish(machine.shutdown()) }
+                if isStopping { return finish(machine.shutdown()) }
                 outcome = machine.runEnded(runError, at: timeline.now())
             } catch {
-                if Task.isCancelled { return finish(machine.shutdown()) }
+                if isStopping { return finish(machine.shutdown()) }
                 outcome = machine.startFailed(error, at: timeline.now())
             }
 
@@ -193,7 +184,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 return finish(reason)
             case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
                 publish(.failed(failure), state: nil)
-                metrics.restarts.increment()
+                metrics?.restarts.increment()
                 if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
                     publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
                 }
@@ -208,56 +199,48 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         }
     }
 
-    /// Sleeps until `deadline` unless ``wake()`` or cancellation comes first.
-    private func waitOut(_ deadline: Duration, tolerance: Duration?, on timeline: Timeline) async {
-        shared.withLock { $0.wake = .armed }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await timeline.sleep(deadline, tolerance) }
-            group.addTask { await self.waitForWake() }
-            await group.next()
-            group.cancelAll()
+    /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
+    private func serve(_ instance: Resource.Instance) async -> (any Error)? {
+        _ = alarm.arm(wakeable: false)
+        defer { alarm.disarm() }
+        return await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask {
+                defer { self.alarm.ring(.always) }
+                do {
+                    try await self.resource.run(instance)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
+            if !isStopping { await alarm.park() }
+            if isStopping { group.cancelAll() }
+            return await group.next() ?? nil
         }
-        // Both children have finished here (the group awaited them), so no continuation is left behind.
-        shared.withLock { $0.wake = .idle }
     }
 
-    private func waitForWake() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = shared.withLock { shared -> Bool in
-                    guard case .armed = shared.wake else { return true }  // woken already, or cancelled
-                    shared.wake = .waiting(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = shared.withLock { shared -> CheckedContinuation<Void, Never>? in
-                switch shared.wake {
-                case .waiting(let continuation):
-                    shared.wake = .woken
-                    return continuation
-                case .armed:
-                    shared.wake = .woken  // cancelled before waiting: the wait must not begin
-                    return nil
-                case .idle, .woken:
-                    return nil
-                }
-            }
-            waiter?.resume()
-        }
+    /// Waits until `deadline` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the
+    /// deadline goes to the clock's shared scheduler, which rings the alarm.
+    private func waitOut(_ deadline: Duration, tolerance: Duration?, on timeline: Timeline) async {
+        let generation = alarm.arm(wakeable: true)
+        defer { alarm.disarm() }
+        // Checked after arming, so a shutdown requested just before is not missed.
+        if isStopping { return }
+        timeline.schedule(alarm, generation, deadline, tolerance)
+        await alarm.park()
     }
 
     // MARK: - Reporting: state, events, logs, metrics
 
     private func publish(_ event: SupervisorEvent, state newState: SupervisorState?) {
-        let oldLabel = shared.withLock { shared -> String in
-            let old = shared.state.label
+        let old = shared.withLock { shared -> Int in
+            let old = shared.state.ordinal
             if let newState { shared.state = newState }
             for continuation in shared.subscribers.values { continuation.yield(event) }
             return old
         }
-        if let newState { metrics.stateChanged(from: oldLabel, to: newState.label) }
+        if let newState { metrics?.stateChanged(from: old, to: newState.ordinal) }
         log(event)
     }
 
@@ -279,7 +262,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         case .ready(let attempt):
             logger.info("ready", metadata: ["attempt": "\(attempt)"])
         case .failed(let failure):
-            metrics.failed(failure)
+            metrics?.failed(failure)
             logger.warning(
                 "failed",
                 metadata: [

@@ -106,14 +106,19 @@ public enum SupervisorState: Sendable, CustomStringConvertible {
     }
 
     /// A short label for metrics and logs: `idle`, `starting`, `ready`, `backing-off`, `degraded`, `stopped`.
-    public var label: String {
+    public var label: String { Self.labels[ordinal] }
+
+    static let labels = ["idle", "starting", "ready", "backing-off", "degraded", "stopped"]
+
+    /// The index of this state's label in `labels`.
+    var ordinal: Int {
         switch self {
-        case .idle: "idle"
-        case .starting: "starting"
-        case .ready: "ready"
-        case .backingOff: "backing-off"
-        case .degraded: "degraded"
-        case .stopped: "stopped"
+        case .idle: 0
+        case .starting: 1
+        case .ready: 2
+        case .backingOff: 3
+        case .degraded: 4
+        case .stopped: 5
         }
     }
 

@@ -10,59 +10,51 @@ import Metrics
 /// | `supervisor_state` | gauge | `name`, `state` | 1 for the current state, 0 for the others |
 /// | `supervisor_time_to_recover` | timer | `name` | from the first failure of a streak to ready again |
 /// | `supervisor_uptime` | timer | `name` | how long each run was ready before it ended |
+///
+/// With swift-metrics' no-op factory (no backend bootstrapped) nothing is created at all: a supervisor then
+/// costs no metric objects, which matters when a process parks 100,000 of them.
 struct SupervisorMetrics: Sendable {
-    static let states = ["idle", "starting", "ready", "backing-off", "degraded", "stopped"]
-    static let decisions = ["restart", "restart-after", "give-up", "stop"]
-
-    let startFailures: Counter
-    let runFailures: Counter
-    let decisions: [String: Counter]
+    private let startFailures: Counter
+    private let runFailures: Counter
+    /// Indexed by `FailureDecision.ordinal`.
+    private let decisions: [Counter]
     let restarts: Counter
-    let states: [String: Gauge]
+    /// Indexed by `SupervisorState.ordinal`.
+    private let states: [Gauge]
     let timeToRecover: Metrics.Timer
     let uptime: Metrics.Timer
 
-    init(name: String, factory: any MetricsFactory) {
+    /// The instruments for the supervisor `name`, or `nil` when `factory` records nothing.
+    static func make(name: String, factory: any MetricsFactory) -> SupervisorMetrics? {
+        if factory is NOOPMetricsHandler { return nil }
+        return SupervisorMetrics(name: name, factory: factory)
+    }
+
+    private init(name: String, factory: any MetricsFactory) {
         let dimensions = [("name", name)]
-        startFailures = Counter(
-            label: "supervisor_failures_total",
-            dimensions: dimensions + [("phase", "start")],
-            factory: factory
-        )
-        runFailures = Counter(
-            label: "supervisor_failures_total",
-            dimensions: dimensions + [("phase", "run")],
-            factory: factory
-        )
-        var decisions: [String: Counter] = [:]
-        for decision in Self.decisions {
-            decisions[decision] = Counter(
-                label: "supervisor_decisions_total",
-                dimensions: dimensions + [("decision", decision)],
-                factory: factory
-            )
+        func counter(_ label: String, _ extra: [(String, String)] = []) -> Counter {
+            Counter(label: label, dimensions: dimensions + extra, factory: factory)
         }
-        self.decisions = decisions
-        restarts = Counter(label: "supervisor_restarts_total", dimensions: dimensions, factory: factory)
-        var states: [String: Gauge] = [:]
-        for state in Self.states {
-            states[state] = Gauge(
-                label: "supervisor_state", dimensions: dimensions + [("state", state)], factory: factory)
+        startFailures = counter("supervisor_failures_total", [("phase", "start")])
+        runFailures = counter("supervisor_failures_total", [("phase", "run")])
+        decisions = FailureDecision.labels.map { counter("supervisor_decisions_total", [("decision", $0)]) }
+        restarts = counter("supervisor_restarts_total")
+        states = SupervisorState.labels.map {
+            Gauge(label: "supervisor_state", dimensions: dimensions + [("state", $0)], factory: factory)
         }
-        self.states = states
         timeToRecover = Metrics.Timer(label: "supervisor_time_to_recover", dimensions: dimensions, factory: factory)
         uptime = Metrics.Timer(label: "supervisor_uptime", dimensions: dimensions, factory: factory)
     }
 
     func failed(_ failure: SupervisorFailure) {
         (failure.phase == .start ? startFailures : runFailures).increment()
-        decisions[failure.decision.label]?.increment()
+        decisions[failure.decision.ordinal].increment()
         if let uptime = failure.uptime { self.uptime.record(duration: uptime) }
     }
 
-    func stateChanged(from old: String, to new: String) {
+    func stateChanged(from old: Int?, to new: Int) {
         guard old != new else { return }
-        states[old]?.record(0)
-        states[new]?.record(1)
+        if let old { states[old].record(0) }
+        states[new].record(1)
     }
 }

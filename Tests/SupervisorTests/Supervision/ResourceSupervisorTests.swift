@@ -122,7 +122,7 @@ struct ResourceSupervisorTests {
             #expect(try #require(await harness.nextBackoff()).delay == .seconds(1))
             await harness.clock.advance(by: .seconds(1))
         }
-        let degraded = await harness.recorder.next { if case .degraded = $0 { true } else { false } }
+        let degraded = await harness.next { if case .degraded = $0 { true } else { false } }
         guard case .degraded(let probeInterval)? = degraded else {
             Issue.record("no degraded event")
             return

@@ -1,0 +1,142 @@
+import Benchmark
+import Logging
+import Supervisor
+import Synchronization
+
+/// A start failure the classifier restarts.
+struct Refused: Error {}
+
+/// A resource whose `start()` fails `cycles` times and then stops supervision with a stop-class error.
+struct FailingResource: Restartable {
+    struct Done: ClassifiableError {
+        var failureDecision: FailureDecision? { .stop }
+    }
+
+    let cycles: Int
+    let calls = Counter()
+
+    func start() async throws -> Int {
+        if calls.increment() > cycles { throw Done() }
+        throw Refused()
+    }
+
+    func run(_ instance: Int) async throws {}
+    func stop(_ instance: Int) async {}
+}
+
+/// A resource whose first start fails and whose later starts succeed and run until cancelled.
+struct FailOnceResource: Restartable {
+    let ready: Counter
+
+    func start() async throws -> Int {
+        if ready.increment() == 1 { throw Refused() }
+        return 0
+    }
+
+    func run(_ instance: Int) async throws {
+        try await Task.sleep(for: .seconds(86_400))
+    }
+
+    func stop(_ instance: Int) async {}
+}
+
+final class Counter: Sendable {
+    private let value = Atomic(0)
+
+    /// Adds one and returns the new value.
+    func increment() -> Int { value.add(1, ordering: .relaxed).newValue }
+    var current: Int { value.load(ordering: .relaxed) }
+}
+
+let quietLogger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+
+func supervisorBenchmarks() {
+    let cycleConfiguration = Benchmark.Configuration(
+        metrics: [.wallClock, .mallocCountTotal],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(5),
+        maxIterations: 200
+    )
+
+    // One supervisor goes through `scaledIterations` cycles of: start() throws → classify → zero delay → restart.
+    Benchmark("Supervisor: restart cycle (fail, classify, zero delay, restart)", configuration: cycleConfiguration) {
+        benchmark in
+        let policy = try RestartPolicy(backoff: .constant(.zero))
+        let resource = FailingResource(cycles: benchmark.scaledIterations.count)
+        let supervisor = ResourceSupervisor(resource, name: "bench", policy: policy, logger: quietLogger)
+        benchmark.startMeasurement()
+        try await supervisor.run()
+        benchmark.stopMeasurement()
+        precondition(resource.calls.current == benchmark.scaledIterations.count + 1)
+    }
+
+    // The same work written by hand: call start(), classify the error, take the next delay, loop.
+    Benchmark(
+        "Hand-written loop: restart cycle (fail, classify, zero delay, restart)", configuration: cycleConfiguration
+    ) { benchmark in
+        let resource = FailingResource(cycles: benchmark.scaledIterations.count)
+        let classifier = FailureClassifier.default
+        var schedule = try Backoff.constant(.zero).makeSchedule()
+        var generator = SystemRandomNumberGenerator()
+        benchmark.startMeasurement()
+        loop: while true {
+            do {
+                _ = try await resource.start()
+            } catch {
+                switch classifier.classify(error) {
+                case .stop: break loop
+                default:
+                    let delay = schedule.next(using: &generator) ?? .zero
+                    if delay > .zero { try await Task.sleep(for: delay) }
+                }
+            }
+        }
+        benchmark.stopMeasurement()
+        precondition(resource.calls.current == benchmark.scaledIterations.count + 1)
+    }
+
+    let parkedCount = 100_000
+    Benchmark(
+        "Supervisor: 100,000 parked in a 1-hour backoff, wake() all until all ready",
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResident, .mallocCountTotal],
+            maxDuration: .seconds(60),
+            maxIterations: 3
+        )
+    ) { benchmark in
+        let policy = try RestartPolicy(backoff: .constant(.seconds(3_600)))
+        let ready = Counter()
+        let supervisors = (0..<parkedCount).map { index in
+            ResourceSupervisor(
+                FailOnceResource(ready: Counter()),
+                name: "parked",
+                policy: policy,
+                logger: quietLogger
+            )
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for supervisor in supervisors {
+                group.addTask { try? await supervisor.run() }
+            }
+            // Park: wait until every supervisor is backing off.
+            while supervisors.contains(where: { if case .backingOff = $0.state { false } else { true } }) {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let parkedRSS = residentMemory()
+            benchmark.startMeasurement()
+            for supervisor in supervisors { supervisor.wake() }
+            while supervisors.contains(where: { !$0.state.isReady }) { await Task.yield() }
+            benchmark.stopMeasurement()
+            print("parked RSS: \(parkedRSS / 1_048_576) MiB for \(parkedCount) supervisors")
+            _ = ready
+            group.cancelAll()
+        }
+    }
+}
+
+/// The process's resident memory in bytes, from /proc/self/statm.
+func residentMemory() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+    return pages * 4_096
+}
