@@ -23,28 +23,71 @@
 ///    (a schedule that returns `nil` gives up).
 public struct RestartPolicy: Sendable, CustomStringConvertible {
     /// The delays between restarts after deaths (and after start failures, unless ``startBackoff`` is set).
-    public let backoff: Backoff
+    public var backoff: Backoff { storage.backoff }
     /// The delays between attempts after start failures; `nil` uses ``backoff``.
-    public let startBackoff: Backoff?
+    public var startBackoff: Backoff? { storage.startBackoff }
     /// What a failure means (for start failures too, unless ``startClassifier`` is set).
-    public let classifier: FailureClassifier
+    public var classifier: FailureClassifier { storage.classifier }
     /// What a start failure means; `nil` uses ``classifier``.
-    public let startClassifier: FailureClassifier?
+    public var startClassifier: FailureClassifier? { storage.startClassifier }
     /// At most R restarts within T; `nil` for no limit.
-    public let intensity: RestartIntensity?
+    public var intensity: RestartIntensity? { storage.intensity }
     /// What to do when ``intensity`` trips.
-    public let escalation: Escalation
+    public var escalation: Escalation { storage.escalation }
     /// How long a resource must stay ready, counted from the moment `start()` returned, for its failing streak
     /// to be forgotten.
-    public let stableUptime: Duration
+    public var stableUptime: Duration { storage.stableUptime }
     /// The most consecutive failures before giving up; `nil` for no limit.
-    public let maxAttempts: Int?
+    public var maxAttempts: Int? { storage.maxAttempts }
     /// The longest a failing streak may last before giving up; `nil` for no limit.
-    public let maxFailingDuration: Duration?
+    public var maxFailingDuration: Duration? { storage.maxFailingDuration }
     /// What happens when `run(_:)` returns without an error.
-    public let onCompletion: CompletionBehavior
+    public var onCompletion: CompletionBehavior { storage.onCompletion }
     /// How late backoff timers may fire.
-    public let timerTolerance: TimerTolerance
+    public var timerTolerance: TimerTolerance { storage.timerTolerance }
+
+    /// The values, immutable and shared: a policy is one pointer wide, however many supervisors copy it.
+    private final class Storage: Sendable {
+        let backoff: Backoff
+        let startBackoff: Backoff?
+        let classifier: FailureClassifier
+        let startClassifier: FailureClassifier?
+        let intensity: RestartIntensity?
+        let escalation: Escalation
+        let stableUptime: Duration
+        let maxAttempts: Int?
+        let maxFailingDuration: Duration?
+        let onCompletion: CompletionBehavior
+        let timerTolerance: TimerTolerance
+
+        init(
+            backoff: Backoff,
+            startBackoff: Backoff?,
+            classifier: FailureClassifier,
+            startClassifier: FailureClassifier?,
+            intensity: RestartIntensity?,
+            escalation: Escalation,
+            stableUptime: Duration,
+            maxAttempts: Int?,
+            maxFailingDuration: Duration?,
+            onCompletion: CompletionBehavior,
+            timerTolerance: TimerTolerance
+        ) {
+            self.backoff = backoff
+            self.startBackoff = startBackoff
+            self.classifier = classifier
+            self.startClassifier = startClassifier
+            self.intensity = intensity
+            self.escalation = escalation
+            self.stableUptime = stableUptime
+            self.maxAttempts = maxAttempts
+            self.maxFailingDuration = maxFailingDuration
+            self.onCompletion = onCompletion
+            self.timerTolerance = timerTolerance
+        }
+    }
+
+    private let storage: Storage
 
     /// The backoff supervisors use unless told otherwise: exponential from 100 ms, ×2, at most 30 s, full jitter.
     public static let standardBackoff = Backoff(
@@ -81,17 +124,19 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
                 "must be more than zero, got \(maxFailingDuration)"
             )
         }
-        self.backoff = backoff
-        self.startBackoff = startBackoff
-        self.classifier = classifier
-        self.startClassifier = startClassifier
-        self.intensity = intensity
-        self.escalation = escalation
-        self.stableUptime = stableUptime
-        self.maxAttempts = maxAttempts
-        self.maxFailingDuration = maxFailingDuration
-        self.onCompletion = onCompletion
-        self.timerTolerance = timerTolerance
+        self.storage = Storage(
+            backoff: backoff,
+            startBackoff: startBackoff,
+            classifier: classifier,
+            startClassifier: startClassifier,
+            intensity: intensity,
+            escalation: escalation,
+            stableUptime: stableUptime,
+            maxAttempts: maxAttempts,
+            maxFailingDuration: maxFailingDuration,
+            onCompletion: onCompletion,
+            timerTolerance: timerTolerance
+        )
     }
 
     /// The policy with every default: standard backoff, default classifier, no intensity limit or budget,

@@ -150,52 +150,90 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     // MARK: - The loop: carry out what the state machine decides
 
     private func supervise() async -> SupervisorStopReason {
-        let timeline = Timeline(clock)
-        var machine = SupervisorStateMachine(policy: policy, name: name, generator: makeGenerator())
-        var attempt = machine.begin()
+        // The machine and the timeline live in one heap object: a parked supervisor's async frames then hold a
+        // pointer instead of the machine itself (frames of 100,000 parked tasks add up).
+        let run = SupervisionRun(
+            machine: SupervisorStateMachine(policy: policy, name: name, generator: makeGenerator()),
+            timeline: Timeline(clock)
+        )
+        var attempt = run.machine.begin()
         while true {
-            if isStopping { return finish(machine.shutdown()) }
+            if isStopping { return finish(run.machine.shutdown()) }
             publish(.starting(attempt: attempt), state: .starting(attempt: attempt))
-            let outcome: (SupervisorFailure, SupervisorStateMachine.Next)
+            let step: Step
             do {
                 let instance = try await resource.start()
-                if isStopping {
-                    await resource.stop(instance)
-                    return finish(machine.shutdown())
-                }
-                if let streak = machine.startSucceeded(at: timeline.now()) {
-                    metrics?.timeToRecover.record(duration: streak)
-                }
-                publish(.ready(attempt: attempt), state: .ready)
-                let runError = await serve(instance)
-                await resource.stop(instance)
-                // The resource's error during a shutdown is the shutdown itself, not a failure.
-                if isStopping { return finish(machine.shutdown()) }
-                outcome = machine.runEnded(runError, at: timeline.now())
+                step = await serveStarted(instance, attempt: attempt, run)
             } catch {
-                if isStopping { return finish(machine.shutdown()) }
-                outcome = machine.startFailed(error, at: timeline.now())
+                step = isStopping ? .finish(run.machine.shutdown()) : afterFailure(run, startError: error)
             }
-
-            let (failure, next) = outcome
-            switch next {
+            switch step {
             case .finish(let reason):
-                if case .completed = reason {} else { publish(.failed(failure), state: nil) }
                 return finish(reason)
-            case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
-                publish(.failed(failure), state: nil)
-                metrics?.restarts.increment()
-                if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
-                    publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
-                }
-                let state: SupervisorState =
-                    machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
-                publish(.backingOff(delay: delay, until: until, attempt: nextAttempt), state: state)
+            case .wait(let deadline, let delay):
                 if delay > .zero {
-                    await waitOut(until, tolerance: policy.timerTolerance.tolerance(for: delay), on: timeline)
+                    await waitOut(deadline, tolerance: policy.timerTolerance.tolerance(for: delay), on: run.timeline)
                 }
-                attempt = machine.backoffEnded()
+                attempt = run.machine.backoffEnded()
             }
+        }
+    }
+
+    /// What the loop does after a failure: wait until an instant (then start again), or finish.
+    private enum Step {
+        case wait(until: Duration, delay: Duration)
+        case finish(SupervisorStopReason)
+    }
+
+    /// The state of one supervision, behind a reference (see `supervise()`); touched by the supervising task only.
+    private final class SupervisionRun {
+        var machine: SupervisorStateMachine
+        let timeline: Timeline
+
+        init(machine: SupervisorStateMachine, timeline: Timeline) {
+            self.machine = machine
+            self.timeline = timeline
+        }
+    }
+
+    /// A started instance: ready, serve, stop; then what the machine decides.
+    private func serveStarted(_ instance: Resource.Instance, attempt: Int, _ run: SupervisionRun) async -> Step {
+        if isStopping {
+            await resource.stop(instance)
+            return .finish(run.machine.shutdown())
+        }
+        if let streak = run.machine.startSucceeded(at: run.timeline.now()) {
+            metrics?.timeToRecover.record(duration: streak)
+        }
+        publish(.ready(attempt: attempt), state: .ready)
+        let runError = await serve(instance)
+        await resource.stop(instance)
+        // The resource's error during a shutdown is the shutdown itself, not a failure.
+        if isStopping { return .finish(run.machine.shutdown()) }
+        return report(run.machine.runEnded(runError, at: run.timeline.now()), run)
+    }
+
+    private func afterFailure(_ run: SupervisionRun, startError: any Error) -> Step {
+        report(run.machine.startFailed(startError, at: run.timeline.now()), run)
+    }
+
+    /// Publishes a failure and what was decided, and turns the decision into the loop's next step.
+    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next), _ run: SupervisionRun) -> Step {
+        let (failure, next) = outcome
+        switch next {
+        case .finish(let reason):
+            if case .completed = reason {} else { publish(.failed(failure), state: nil) }
+            return .finish(reason)
+        case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
+            publish(.failed(failure), state: nil)
+            metrics?.restarts.increment()
+            if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
+                publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
+            }
+            let state: SupervisorState =
+                run.machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
+            publish(.backingOff(delay: delay, until: until, attempt: nextAttempt), state: state)
+            return .wait(until: until, delay: delay)
         }
     }
 
