@@ -163,3 +163,37 @@ struct BackoffGoldenTests {
         #expect(decreased)
     }
 }
+
+@Suite("Where the cap applies")
+struct BackoffCapTests {
+    @Test("the curve's maximum applies before jitter: delays at the cap stay spread out, around it or below it")
+    func capBeforeJitter() throws {
+        var generator = SplitMix64(seed: 4)
+        let capped = try Backoff.exponential(initial: .seconds(1), multiplier: 10, maximum: .seconds(10))
+        var full = BackoffSchedule(capped.jitter(.full), resumingAfter: 50)
+        var proportional = BackoffSchedule(try capped.jitter(.proportional(0.5)), resumingAfter: 50)
+        var fullValues: [Double] = []
+        var proportionalValues: [Double] = []
+        for _ in 0..<2_000 {
+            fullValues.append(try full.required(using: &generator).inSeconds)
+            proportionalValues.append(try proportional.required(using: &generator).inSeconds)
+        }
+        // Full jitter: U(0, cap), not a pile of delays at the cap.
+        #expect(fullValues.max()! < 10 && fullValues.min()! < 0.1)
+        #expect(Set(fullValues.map { ($0 * 10).rounded() }).count > 90)
+        // Proportional jitter: around the cap, up to 50% above it.
+        #expect(proportionalValues.max()! > 14.9 && proportionalValues.min()! < 5.1)
+    }
+
+    @Test("clamped(to:) bounds the delay after jitter")
+    func clampAfterJitter() throws {
+        var generator = SplitMix64(seed: 5)
+        let backoff = try Backoff.constant(.seconds(10)).jitter(.proportional(0.5)).clamped(
+            to: .seconds(8) ... .seconds(11))
+        var schedule = backoff.makeSchedule()
+        var values: [Double] = []
+        for _ in 0..<2_000 { values.append(try schedule.required(using: &generator).inSeconds) }
+        #expect(values.min()! == 8 && values.max()! == 11)
+        #expect(values.contains { $0 > 8 && $0 < 11 })
+    }
+}
