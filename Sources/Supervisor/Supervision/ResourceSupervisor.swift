@@ -39,16 +39,20 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     private let clock: any Clock<Duration>
     private let makeGenerator: @Sendable () -> any RandomNumberGenerator
     private let logger: Logger
+    /// The logger's level, read once: our copy of the logger cannot change, and asking its handler on every event
+    /// costs more than the event.
+    private let logLevel: Logger.Level
     private let metrics: SupervisorMetrics?
     /// Where the supervising task waits: backoffs, the running resource, shutdown.
     private let alarm = Alarm()
     private let shared = Mutex(Shared())
+    /// Set once by a graceful shutdown; read on every step, so an atomic rather than the lock.
+    private let shutdownRequested = Atomic(false)
 
     /// The mutable part, behind one lock: observed state, shutdown, event subscribers.
     private struct Shared: ~Copyable {
         var state: SupervisorState = .idle
         var hasRun = false
-        var shutdownRequested = false
         var subscribers: [Int: AsyncStream<SupervisorEvent>.Continuation] = [:]
         var nextSubscriber = 0
         var finalReason: SupervisorStopReason?
@@ -81,6 +85,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         var logger = logger
         logger[metadataKey: "supervisor"] = "\(name)"
         self.logger = logger
+        self.logLevel = logger.logLevel
         self.metrics = SupervisorMetrics.make(name: name, factory: metricsFactory)
         metrics?.stateChanged(from: nil, to: SupervisorState.idle.ordinal)
     }
@@ -136,7 +141,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         let reason = await withGracefulShutdownHandler {
             await supervise()
         } onGracefulShutdown: {
-            self.shared.withLock { $0.shutdownRequested = true }
+            self.shutdownRequested.store(true, ordering: .releasing)
             self.alarm.ring(.always)
         }
         if case .gaveUp(let error) = reason { throw error }
@@ -144,7 +149,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     /// Whether supervision must end: the task was cancelled or a graceful shutdown was requested.
     private var isStopping: Bool {
-        Task.isCancelled || shared.withLock { $0.shutdownRequested }
+        Task.isCancelled || shutdownRequested.load(ordering: .acquiring)
     }
 
     // MARK: - The loop: carry out what the state machine decides
@@ -187,7 +192,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     /// The state of one supervision, behind a reference (see `supervise()`); touched by the supervising task only.
     private final class SupervisionRun {
-        var machine: SupervisorStateMachine
+        // Only the supervising task touches it, one access at a time: the dynamic exclusivity checks on every
+        // access would cost more than a whole decision.
+        @exclusivity(unchecked) var machine: SupervisorStateMachine
         let timeline: Timeline
 
         init(machine: SupervisorStateMachine, timeline: Timeline) {
@@ -225,14 +232,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
             if case .completed = reason {} else { publish(.failed(failure), state: nil) }
             return .finish(reason)
         case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
-            publish(.failed(failure), state: nil)
             metrics?.restarts.increment()
-            if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
-                publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
-            }
             let state: SupervisorState =
                 run.machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
-            publish(.backingOff(delay: delay, until: until, attempt: nextAttempt), state: state)
+            let backingOff = SupervisorEvent.backingOff(delay: delay, until: until, attempt: nextAttempt)
+            if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
+                publish(.failed(failure), state: nil)
+                publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
+                publish(backingOff, state: state)
+            } else {
+                // The common case in one lock: the failure, then the backoff it leads to.
+                publish(.failed(failure), then: backingOff, state: state)
+            }
             return .wait(until: until, delay: delay)
         }
     }
@@ -275,11 +286,31 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         let old = shared.withLock { shared -> Int in
             let old = shared.state.ordinal
             if let newState { shared.state = newState }
-            for continuation in shared.subscribers.values { continuation.yield(event) }
+            if !shared.subscribers.isEmpty {
+                for continuation in shared.subscribers.values { continuation.yield(event) }
+            }
             return old
         }
         if let newState { metrics?.stateChanged(from: old, to: newState.ordinal) }
         log(event)
+    }
+
+    /// Two events in order under one lock, the state changing with the second.
+    private func publish(_ first: SupervisorEvent, then second: SupervisorEvent, state newState: SupervisorState) {
+        let old = shared.withLock { shared -> Int in
+            let old = shared.state.ordinal
+            shared.state = newState
+            if !shared.subscribers.isEmpty {
+                for continuation in shared.subscribers.values {
+                    continuation.yield(first)
+                    continuation.yield(second)
+                }
+            }
+            return old
+        }
+        metrics?.stateChanged(from: old, to: newState.ordinal)
+        log(first)
+        log(second)
     }
 
     private func finish(_ reason: SupervisorStopReason) -> SupervisorStopReason {
@@ -294,13 +325,15 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     }
 
     private func log(_ event: SupervisorEvent) {
+        if case .failed(let failure) = event { metrics?.failed(failure) }
+        // Every event logs at error or below; under a stricter logger there is nothing more to do.
+        guard logLevel <= .error else { return }
         switch event {
         case .starting(let attempt):
             logger.debug("starting", metadata: ["attempt": "\(attempt)"])
         case .ready(let attempt):
             logger.info("ready", metadata: ["attempt": "\(attempt)"])
         case .failed(let failure):
-            metrics?.failed(failure)
             logger.warning(
                 "failed",
                 metadata: [

@@ -11,7 +11,15 @@ struct Timeline: Sendable {
     let schedule: @Sendable (_ alarm: Alarm, _ generation: UInt64, _ deadline: Duration, _ tolerance: Duration?) -> Void
 
     init(_ clock: any Clock<Duration>) {
-        self = Timeline.opening(clock)
+        // The system clocks by their concrete types, so that reading them is specialized code rather than
+        // generic code working through witness tables on every read.
+        if let continuous = clock as? ContinuousClock {
+            self = Timeline.opening(continuous)
+        } else if let suspending = clock as? SuspendingClock {
+            self = Timeline.opening(suspending)
+        } else {
+            self = Timeline.opening(clock)
+        }
     }
 
     private init(
