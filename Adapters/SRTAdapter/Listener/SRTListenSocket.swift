@@ -44,6 +44,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     private let reactor: SRTReactor
     private let closed = Atomic<Bool>(false)
     private let retired = Atomic<Bool>(false)
+    private let dead = Atomic<Bool>(false)
 
     private init(
         configuration: SRTListenerConfiguration, localAddress: SRTAddress, probeStreamID: String,
@@ -86,10 +87,30 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 message: "cannot bind a UDP socket to \(address)")
         }
         let localAddress = address.with(port: Int(csrt_local_port(descriptor)))
+        return try make(
+            configuration, localAddress: localAddress, descriptor: descriptor, shared: false, reactor: reactor)
+    }
+
+    /// Opens a listener on the live UDP socket of `previous`, which was closed while its connections live: the
+    /// kernel port is still theirs, so a fresh bind would fail with EADDRINUSE; `srt_bind` joins the same
+    /// multiplexer instead (same settings), and old connections keep flowing (`SRT-FACTS.md` §3).
+    ///
+    /// Never after a death: that would reattach to the dead multiplexer (§2); retire and ``open(_:)`` instead.
+    static func reopen(sharingWith previous: SRTListenSocket, reactor: SRTReactor) throws(SRTError) -> SRTListenSocket {
+        precondition(!previous.isDead, "a dead listener is retired, never shared")
+        return try make(
+            previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
+            shared: true, reactor: reactor)
+    }
+
+    private static func make(
+        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
+        reactor: SRTReactor
+    ) throws(SRTError) -> SRTListenSocket {
         let socket = srt_create_socket()
         guard socket != SRT_INVALID_SOCK else {
             let error = SRTError.last(.createSocket)
-            Glibc.close(descriptor)
+            if !shared { Glibc.close(descriptor) }
             throw error
         }
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
@@ -109,7 +130,16 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             if srt_listen_callback(socket, listenCallback, UnsafeMutableRawPointer(bitPattern: key)) == SRT_ERROR {
                 throw SRTError.last(.listenCallback, socket: socket)
             }
-            if srt_bind_acquire(socket, descriptor) == SRT_ERROR { throw SRTError.last(.bindAcquire, socket: socket) }
+            if shared {
+                if localAddress.withSocketAddress({ srt_bind(socket, $0, $1) }) == SRT_ERROR {
+                    throw SRTError.last(.bind, socket: socket)
+                }
+            } else {
+                if srt_bind_acquire(socket, descriptor) == SRT_ERROR {
+                    throw SRTError.last(.bindAcquire, socket: socket)
+                }
+            }
+            // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
             if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
                 throw SRTError.last(.listen, socket: socket)
@@ -118,7 +148,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             ListenerRegistry.remove(key)
             srt_close(socket)
             // Once acquired, the descriptor belongs to libsrt's multiplexer, which closes it.
-            if !acquired { Glibc.close(descriptor) }
+            if !acquired && !shared { Glibc.close(descriptor) }
             throw error
         }
         // Right after srt_listen: a connection queued before the subscription would raise no event.
@@ -142,8 +172,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
             }
             if accepted != SRT_INVALID_SOCK {
-                let connection = try SRTConnection(
-                    adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+                // A caller that broke between the handshake and here is its own failure, not the listener's.
+                guard
+                    let connection = try? SRTConnection(
+                        adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+                else { continue }
                 track(connection)
                 return connection
             }
@@ -179,6 +212,21 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 isAlive: false, latency: ContinuousClock.now - started,
                 error: SRTError(code: .unknown, operation: .probe, message: "\(error)"))
         }
+    }
+
+    /// Whether the bound address is on some interface now (always true for wildcards). When it is not, the
+    /// listener is alive and waits for it: a failed probe then means "address gone", not "restart" (§5).
+    public var addressIsLocal: Bool {
+        csrt_address_is_local(localAddress.host) != 0
+    }
+
+    /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.
+    public var isDead: Bool {
+        dead.load(ordering: .acquiring)
+    }
+
+    func markDead() {
+        dead.store(true, ordering: .releasing)
     }
 
     /// libsrt's view; ``SRTSocketState/listening`` even when the receive thread is dead (use ``probe(timeout:)``).

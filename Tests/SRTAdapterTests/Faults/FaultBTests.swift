@@ -4,23 +4,25 @@ import Testing
 
 @testable import SRTAdapter
 
-/// Fault B (no root): /dev/null is put over a listener's UDP descriptor, so its receive thread's next `recvmsg`
-/// fails with ENOTSOCK and the thread exits (`SRT-FACTS.md` §8, `inject.c dup2null`).
-///
-/// The scenario runs in a child process (an exit test): a process that has seen a receive thread die can never
-/// run libsrt's cleanup, so it must leave through `_exit`, which the test runner itself must not do.
-@Suite("Fault B: a listener's UDP socket replaced by /dev/null")
-struct FaultBTests {
-    @Test("the log signal fires, the probe says dead, retire and rebind bring it back; a bystander is untouched")
-    func deadReceiveThread() async throws {
-        let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
-            await FaultBScenario.run()
+extension Loopback {
+    /// Fault B (no root): /dev/null is put over a listener's UDP descriptor, so its receive thread's next `recvmsg`
+    /// fails with ENOTSOCK and the thread exits (`SRT-FACTS.md` §8, `inject.c dup2null`).
+    ///
+    /// The scenario runs in a child process (an exit test): a process that has seen a receive thread die can never
+    /// run libsrt's cleanup, so it must leave through `_exit`, which the test runner itself must not do.
+    @Suite("Fault B: a listener's UDP socket replaced by /dev/null")
+    struct FaultBTests {
+        @Test("the log signal fires, the probe says dead, retire and rebind bring it back; a bystander is untouched")
+        func deadReceiveThread() async throws {
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await FaultBScenario.run()
+            }
+            let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+            for line in output.split(separator: "\n") where line.hasPrefix("FAULT-B") || line.hasPrefix("FAIL") {
+                print(line)
+            }
+            #expect(output.contains("FAULT-B OK"), "\(output)")
         }
-        let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
-        for line in output.split(separator: "\n") where line.hasPrefix("FAULT-B") || line.hasPrefix("FAIL") {
-            print(line)
-        }
-        #expect(output.contains("FAULT-B OK"), "\(output)")
     }
 }
 

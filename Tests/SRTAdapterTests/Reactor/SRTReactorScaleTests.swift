@@ -4,21 +4,23 @@ import Testing
 
 @testable import SRTAdapter
 
-/// A thousand connections, each with a pending receive, cost no thread of the adapter's.
-///
-/// Runs in a child process (an exit test) so that no other suite's sockets change the thread count.
-@Suite("Reactor at scale")
-struct SRTReactorScaleTests {
-    @Test("1,000 connections with a pending receive each: /proc/self/task stays constant")
-    func thousandConnections() async throws {
-        let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
-            await ReactorScaleScenario.run()
+extension Loopback {
+    /// A thousand connections, each with a pending receive, cost no thread of the adapter's.
+    ///
+    /// Runs in a child process (an exit test) so that no other suite's sockets change the thread count.
+    @Suite("Reactor at scale")
+    struct SRTReactorScaleTests {
+        @Test("1,000 connections with a pending receive each: /proc/self/task stays constant")
+        func thousandConnections() async throws {
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await ReactorScaleScenario.run()
+            }
+            let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+            for line in output.split(separator: "\n") where line.hasPrefix("SCALE") || line.hasPrefix("FAIL") {
+                print(line)
+            }
+            #expect(output.contains("SCALE OK"), "\(output)")
         }
-        let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
-        for line in output.split(separator: "\n") where line.hasPrefix("SCALE") || line.hasPrefix("FAIL") {
-            print(line)
-        }
-        #expect(output.contains("SCALE OK"), "\(output)")
     }
 }
 
