@@ -253,10 +253,15 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// deaf too), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
     /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
     ///
-    /// Only after a death: on a live multiplexer libsrt closes the descriptor itself, and the number may since
-    /// belong to someone else.
+    /// Only after a death: on a live multiplexer the /dev/null would itself kill the receive thread, libsrt closes
+    /// the descriptor itself, and the number may since belong to someone else. So unless a probe found this
+    /// listener dead or the process has seen a receive thread die, this only closes the listener and returns `[]`.
     @discardableResult
     public func retire() -> [SRTConnection] {
+        guard isDead || SRTRuntime.hasSeenReceiveThreadDeath else {
+            close()
+            return []
+        }
         guard retired.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return [] }
         close()

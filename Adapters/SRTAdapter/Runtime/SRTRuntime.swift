@@ -117,10 +117,9 @@ public enum SRTRuntime {
     /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever, `exithang.c`);
     /// otherwise it calls `exit` as usual.
     public static func exit(_ status: Int32) -> Never {
-        if hasSeenReceiveThreadDeath {
-            fflush(nil)
-            _exit(status)
-        }
+        // Either way, what was printed reaches its pipe or file before anything can go wrong.
+        fflush(nil)
+        if hasSeenReceiveThreadDeath { _exit(status) }
         #if canImport(Glibc)
             Glibc.exit(status)
         #else

@@ -31,7 +31,7 @@ enum FaultBScenario {
     static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
         guard condition else {
             print("FAIL: \(what())")
-            SRTRuntime.exit(1)
+            TestSupport.exitChild(1)
         }
     }
 
@@ -45,9 +45,9 @@ enum FaultBScenario {
             try await scenario()
         } catch {
             print("FAIL: \(error)")
-            SRTRuntime.exit(2)
+            TestSupport.exitChild(2)
         }
-        SRTRuntime.exit(0)
+        TestSupport.exitChild(0)
     }
 
     static func scenario() async throws {

@@ -29,9 +29,9 @@ enum ServerFaultBScenario {
             try await scenario()
         } catch {
             print("FAIL: \(error)")
-            SRTRuntime.exit(2)
+            TestSupport.exitChild(2)
         }
-        SRTRuntime.exit(0)
+        TestSupport.exitChild(0)
     }
 
     static func scenario() async throws {

@@ -100,5 +100,22 @@ extension Loopback {
             #expect(error?.systemErrno == EADDRINUSE)
             #expect(error?.failureDecision == .restart)
         }
+
+        @Test("retire on a listener no probe found dead only closes it: its connections and receive thread live on")
+        func retireHealthyOnlyCloses() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            #expect(!SRTRuntime.hasSeenReceiveThreadDeath)
+            #expect(listener.retire().isEmpty)
+            #expect(listener.state == .closed)
+            #expect(!accepted.isClosed)
+            try await caller.send([42])
+            #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == [42])
+            #expect(!SRTRuntime.hasSeenReceiveThreadDeath)
+        }
     }
 }

@@ -32,9 +32,9 @@ enum ReactorScaleScenario {
             try await scenario()
         } catch {
             print("FAIL: \(error)")
-            SRTRuntime.exit(2)
+            TestSupport.exitChild(2)
         }
-        SRTRuntime.exit(0)
+        TestSupport.exitChild(0)
     }
 
     static func scenario() async throws {
@@ -99,15 +99,15 @@ enum ReactorScaleScenario {
                 + "fds \(descriptors); cancelling all took \(cancelTook)")
         guard waiting, callers.count == count, accepted.count == count else {
             print("FAIL: \(callers.count) callers, \(accepted.count) accepted, waiting \(waiting)")
-            SRTRuntime.exit(3)
+            TestSupport.exitChild(3)
         }
         guard afterConnect == baseline, whileWaiting == baseline else {
             print("FAIL: thread count changed")
-            SRTRuntime.exit(4)
+            TestSupport.exitChild(4)
         }
         guard cancelled == count, reactor.waiterCount == 0, cancelTook < .seconds(1) else {
             print("FAIL: \(cancelled) cancelled, \(reactor.waiterCount) waiters left")
-            SRTRuntime.exit(5)
+            TestSupport.exitChild(5)
         }
         // Data still flows on a sample of them.
         for index in stride(from: 0, to: count, by: 100) {

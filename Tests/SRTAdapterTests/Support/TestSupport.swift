@@ -44,6 +44,13 @@ enum TestSupport {
     /// bound is wider because the 1,000-connection child process may hold both cores at the same moment.
     static let promptly = Duration.milliseconds(300)
 
+    /// Ends an exit test's child: flushes what it printed and leaves with `_exit`. A plain `exit` was seen to lose
+    /// the child's captured output, and after a receive-thread death it would never return (`exithang.c`).
+    static func exitChild(_ status: Int32) -> Never {
+        fflush(nil)
+        _exit(status)
+    }
+
     /// Threads of this process (`/proc/self/task`).
     static var threadCount: Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
