@@ -69,7 +69,7 @@ enum ServerFaultBScenario {
         let failed = ContinuousClock.now
         if case .failed(let details) = failure {
             check((details.error as? SRTError)?.code == .receiveThreadDied, "death reported: \(details)")
-            check(details.decision == .restart, "restart decided")
+            check(details.decision == .restart(after: .zero), "immediate restart decided: \(details.decision)")
         }
         _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
         let ready = ContinuousClock.now

@@ -102,9 +102,12 @@ final class ChildProcess: @unchecked Sendable {
     let standardOutput = Pipe()
     let standardError = Pipe()
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = standardInput
         process.standardOutput = standardOutput
         process.standardError = standardError
