@@ -15,57 +15,15 @@ extension Loopback {
     /// `lo` in it: the test binary itself is started there (`ip netns exec`), running ``FaultAChild``.
     @Suite("Fault A: ICMP net unreachable in a private network namespace")
     struct FaultATests {
-        static let enabled =
-            getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
-            && ProcessInfo.processInfo.environment["SRT_FAULT_A_CHILD"] == nil
+        static let enabled = NamespaceChild.isAvailable
 
         @Test("20 trials: signal, probe, retire, rebind; p99 fault → verified alive ≤ 200 ms", .enabled(if: enabled))
         func twentyTrials() async throws {
-            let namespace = "srtfa\(getpid())"
-            try Self.ip(["netns", "add", namespace])
-            defer { try? Self.ip(["netns", "del", namespace]) }
-            try Self.ip(["netns", "exec", namespace, "ip", "link", "set", "lo", "up"])
-
-            let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-            let child = try ChildProcess(
-                "/usr/sbin/ip",
-                [
-                    "netns", "exec", namespace, binary, "--testing-library", "swift-testing", "--filter",
-                    "FaultAChild",
-                ],
-                environment: ["SRT_FAULT_A_CHILD": "1"])
-            defer { child.terminate() }
-            let output = Mutex<[UInt8]>([])
-            let reader = child.standardOutput.fileHandleForReading
-            // Blocking reads on a Dispatch thread, never on the Swift pool.
-            DispatchQueue.global().async {
-                while true {
-                    let data = reader.availableData
-                    if data.isEmpty { return }
-                    output.withLock { $0 += data }
-                }
-            }
-            let finished = await TestSupport.eventually(within: .seconds(60)) {
-                !child.process.isRunning
-                    || String(decoding: output.withLock { $0 }, as: UTF8.self).contains("FAULT-A END")
-            }
-            let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
+            let text = try await NamespaceChild.run(filter: "FaultAChild", setup: [["ip", "link", "set", "lo", "up"]])
             for line in text.split(separator: "\n") where line.contains("FAULT-A") || line.contains("FAIL") {
                 print(line)
             }
-            #expect(finished, "the child did not finish within 60 s: \(text)")
             #expect(text.contains("FAULT-A OK"), "\(text)")
-        }
-
-        /// Runs `ip` with `arguments` and waits (bounded) for it.
-        static func ip(_ arguments: [String]) throws {
-            let process = try ChildProcess("/usr/sbin/ip", arguments)
-            let deadline = Date().addingTimeInterval(10)
-            while process.process.isRunning, Date() < deadline { usleep(10_000) }
-            process.terminate()
-            guard process.process.terminationStatus == 0 else {
-                throw Missing(what: "ip \(arguments.joined(separator: " ")) succeeding")
-            }
         }
     }
 }
@@ -73,15 +31,14 @@ extension Loopback {
 /// The child's side of ``Loopback/FaultATests``; enabled only inside the namespace.
 @Suite("FaultAChild")
 struct FaultAChild {
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["SRT_FAULT_A_CHILD"] == "1"))
+    @Test(.enabled(if: NamespaceChild.isChild("FaultAChild")))
     func scenario() async {
         do {
             try await FaultAScenario.run()
         } catch {
             print("FAIL: \(error)")
         }
-        print("FAULT-A END")
-        TestSupport.exitChild(0)
+        NamespaceChild.end()
     }
 }
 
