@@ -46,6 +46,8 @@ public struct SRTListener: Restartable {
             var port: Int?
             var current: SRTListenSocket?
             var previous: SRTListenSocket?
+            /// Ends the current run with ``SRTError/Code/restartRequested`` when yielded to.
+            var restartRequests: AsyncStream<Void>.Continuation?
         }
 
         let state = Mutex(State())
@@ -133,10 +135,33 @@ public struct SRTListener: Restartable {
         return try SRTListenSocket.reopen(sharingWith: previous, reactor: shared.reactor)
     }
 
+    /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with
+    /// ``SRTError/Code/restartRequested``, the listener is closed, and a new one joins the live connections' UDP
+    /// socket, which keep flowing. Does nothing when no run is in progress.
+    public func restart() {
+        let requests = shared.state.withLock { $0.restartRequests }
+        requests?.yield()
+    }
+
     public func run(_ listener: SRTListenSocket) async throws {
         // Subscribed before anything else: a death from now on is seen.
         let deaths = SRTRuntime.receiveThreadDeaths()
+        let (requests, requestSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        shared.state.withLock { $0.restartRequests = requestSink }
+        defer {
+            requestSink.finish()
+            shared.state.withLock { $0.restartRequests = nil }
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in requests {
+                    throw SRTError(
+                        code: .restartRequested, operation: .listen,
+                        message: "re-listening on \(listener.localAddress) on request")
+                }
+                // Finished without a request: the run is ending anyway.
+                try await Task.sleep(for: .seconds(365 * 86_400))
+            }
             group.addTask {
                 while true {
                     let connection = try await listener.accept()

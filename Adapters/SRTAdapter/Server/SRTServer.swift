@@ -73,6 +73,12 @@ public final class SRTServer: Service, Sendable {
         self.supervisor = ResourceSupervisor(listener, name: name, policy: policy, logger: logger)
     }
 
+    /// Closes the listener and opens a new one on the same port; live connections keep flowing, new callers are
+    /// accepted by the new listener (a healthy restart, `SRT-FACTS.md` §3).
+    public func restartListener() {
+        supervisor.resource.restart()
+    }
+
     /// Where the server listens now, or `nil` before the first start.
     public var localAddress: SRTAddress? {
         supervisor.resource.localAddress

@@ -1,6 +1,7 @@
 import CSRT
 import Dispatch
 import Foundation
+import Supervisor
 import Synchronization
 import Testing
 
@@ -29,17 +30,24 @@ extension Loopback {
         }
 
         @Test(
-            "srt-live-transmit publishes stdin into our listener; the bytes arrive complete and in order",
+            "srt-live-transmit publishes stdin into an SRTServer; the bytes arrive complete and in order",
             .enabled(if: FileManager.default.isExecutableFile(atPath: tool)))
         func publishIntoListener() async throws {
-            let listener = try SRTListenSocket.open(TestSupport.loopback())
-            defer { listener.close() }
-            let port = listener.localAddress.port
+            let server = SRTServer(configuration: try TestSupport.loopback())
+            let events = server.supervisor.events()
+            let running = Task { try await server.run() }
+            defer { running.cancel() }
+            _ = try await SRTServerTests.waitFor(events, SRTServerTests.isReady)
+            let port = try #require(server.localAddress).port
+            let connections = server.connections
             let child = try ChildProcess(
                 Self.tool, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=publish/interop"])
             defer { child.terminate() }
 
-            let connection = try await TestSupport.within(.seconds(5)) { try await listener.accept() }
+            let connection = try await TestSupport.within(.seconds(5)) {
+                var iterator = connections.makeAsyncIterator()
+                return try await iterator.next().orThrow("a connection from srt-live-transmit")
+            }
             defer { connection.close() }
             #expect(connection.streamID == "publish/interop")
 
@@ -85,12 +93,16 @@ extension Loopback {
         }
 
         @Test(
-            "srt-live-transmit receives from our listener's connection to stdout; the bytes match",
+            "srt-live-transmit receives from an SRTServer's connection to stdout; the bytes match",
             .enabled(if: FileManager.default.isExecutableFile(atPath: tool)))
         func playFromListener() async throws {
-            let listener = try SRTListenSocket.open(TestSupport.loopback())
-            defer { listener.close() }
-            let port = listener.localAddress.port
+            let server = SRTServer(configuration: try TestSupport.loopback())
+            let events = server.supervisor.events()
+            let running = Task { try await server.run() }
+            defer { running.cancel() }
+            _ = try await SRTServerTests.waitFor(events, SRTServerTests.isReady)
+            let port = try #require(server.localAddress).port
+            let connections = server.connections
             let child = try ChildProcess(
                 Self.tool, ["-q", "srt://127.0.0.1:\(port)?mode=caller&streamid=play/interop", "file://con"])
             defer { child.terminate() }
@@ -106,7 +118,10 @@ extension Loopback {
                 }
             }
 
-            let connection = try await TestSupport.within(.seconds(5)) { try await listener.accept() }
+            let connection = try await TestSupport.within(.seconds(5)) {
+                var iterator = connections.makeAsyncIterator()
+                return try await iterator.next().orThrow("a connection from srt-live-transmit")
+            }
             defer { connection.close() }
             #expect(connection.streamID == "play/interop")
             let payload = Self.payload

@@ -112,5 +112,50 @@ extension Loopback {
             #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == Array("old".utf8))
             #expect(try await TestSupport.within(.seconds(3)) { try await newAccepted.receive() } == Array("new".utf8))
         }
+
+        @Test("a restart on purpose under live connections: they keep flowing while the new listener accepts")
+        func healthyRestart() async throws {
+            let server = SRTServer(configuration: try TestSupport.loopback())
+            let events = server.supervisor.events()
+            let running = Task { try await server.run() }
+            defer { running.cancel() }
+            _ = try await Self.waitFor(events, Self.isReady)
+            let address = try #require(server.localAddress)
+            var connections = server.connections.makeAsyncIterator()
+            let oldCaller = try await SRTConnection.connect(
+                try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "old"))
+            defer { oldCaller.close() }
+            let old = try #require(await connections.next())
+            defer { old.close() }
+            let firstListener = try #require(server.supervisor.resource.current)
+
+            server.restartListener()
+            let failure = try await Self.waitFor(events) { event in
+                if case .failed = event { true } else { false }
+            }
+            if case .failed(let details) = failure {
+                #expect((details.error as? SRTError)?.code == .restartRequested)
+                #expect(details.decision == .restart(after: .zero))
+            }
+            _ = try await Self.waitFor(events, Self.isReady)
+            let secondListener = try #require(server.supervisor.resource.current)
+            #expect(secondListener !== firstListener)
+            #expect(secondListener.localAddress == firstListener.localAddress)
+            #expect(!old.isClosed)
+
+            for round in 0..<5 {
+                try await oldCaller.send([UInt8(round)])
+                #expect(try await TestSupport.within(.seconds(3)) { try await old.receive() } == [UInt8(round)])
+            }
+            let newCaller = try await SRTConnection.connect(
+                try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "new"))
+            defer { newCaller.close() }
+            let new = try #require(await connections.next())
+            defer { new.close() }
+            #expect(new.streamID == "new")
+            try await newCaller.send([9])
+            #expect(try await TestSupport.within(.seconds(3)) { try await new.receive() } == [9])
+            #expect(await secondListener.probe().isAlive)
+        }
     }
 }
