@@ -23,6 +23,26 @@ extension Loopback {
             }
             #expect(output.contains("FAULT-B OK"), "\(output)")
         }
+
+        @Test("after a receive-thread death, SRTRuntime.exit leaves at once (plain exit would spin forever)")
+        func exitAfterDeath() async throws {
+            let started = ContinuousClock.now
+            await #expect(processExitsWith: .exitCode(7)) {
+                let listener = try SRTListenSocket.open(TestSupport.loopback())
+                let (caller, accepted) = try await TestSupport.pair(listener)
+                let deaths = SRTRuntime.receiveThreadDeaths()
+                _ = csrt_retire_fd(listener.udpDescriptor)
+                _ = try await TestSupport.within(.seconds(3)) {
+                    for await death in deaths { return death }
+                    throw Missing(what: "a death")
+                }
+                _ = (caller, accepted)
+                // No retire, no close: the worst case for libsrt's cleanup.
+                SRTRuntime.exit(7)
+            }
+            // The child's whole life: start-up, a handshake, the fault, the exit.
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
     }
 }
 
