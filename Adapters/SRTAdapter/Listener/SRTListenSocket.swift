@@ -18,7 +18,8 @@ import Synchronization
 /// // After SRTRuntime.receiveThreadDeaths() fired:
 /// if await !listener.probe().isAlive {
 ///     let dead = listener.retire()             // closes it and its connections, dup2 /dev/null over its UDP fd
-///     let fresh = try SRTListenSocket.open(listener.configuration.with(port: listener.localAddress.port))
+///     let fresh = try SRTListenSocket.open(
+///         try SRTListenerConfiguration(host: listener.localAddress.host, port: listener.localAddress.port))
 /// }
 /// ```
 ///

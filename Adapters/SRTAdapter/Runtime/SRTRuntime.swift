@@ -19,7 +19,9 @@ import Synchronization
 ///
 /// // Anyone may learn that some receive thread died (libsrt does not say which port: check every listener).
 /// Task {
-///     for await death in SRTRuntime.receiveThreadDeaths() { await listener.checkHealth(after: death) }
+///     for await _ in SRTRuntime.receiveThreadDeaths() {
+///         if await !listener.probe(timeout: .milliseconds(100)).isAlive { … }   // SRTListener does this for you
+///     }
 /// }
 ///
 /// // At the end of main: never plain `exit()` after a death, libsrt's static destructor would spin forever.

@@ -10,7 +10,7 @@ public import Supervisor
 /// let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm], logger: logger)
 /// async let running: Void = group.run()
 /// for await connection in server.connections {
-///     Task { for try await message in connection.messages { … } }   // or connection.receive() in a loop
+///     Task { for try await message in connection.messages { … } }   // ends when the connection is closed
 /// }
 /// ```
 ///

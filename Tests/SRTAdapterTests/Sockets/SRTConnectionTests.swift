@@ -138,5 +138,34 @@ extension Loopback {
             }
             #expect(error?.rejectReason == Int32(SRT_REJ_UNSECURE.rawValue))
         }
+
+        @Test("messages: an AsyncSequence that ends on our own close and throws when the peer breaks")
+        func messagesSequence() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            defer { listener.close() }
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer { caller.close() }
+            for index in 0..<3 { try await caller.send([UInt8(index)]) }
+            let reader = Task {
+                var received: [[UInt8]] = []
+                for try await message in accepted.messages {
+                    received.append(message)
+                    // Bounded: three messages, then our own close ends the loop.
+                    if received.count == 3 { accepted.close() }
+                }
+                return received
+            }
+            let received = try await TestSupport.within(.seconds(3)) { try await reader.value }
+            #expect(received == [[0], [1], [2]])
+
+            let (otherCaller, otherAccepted) = try await TestSupport.pair(listener)
+            defer { otherAccepted.close() }
+            otherCaller.close()
+            await #expect(throws: SRTError.self) {
+                try await TestSupport.within(.seconds(5)) {
+                    for try await _ in otherAccepted.messages {}
+                }
+            }
+        }
     }
 }
