@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -173,6 +174,14 @@ static inline int csrt_address_is_local(const char* host) {
     }
     freeifaddrs(list);
     return found;
+}
+
+/// The size of the next datagram waiting unread in `fd` (FIONREAD), 0 when none waits, -1 when `fd` is not a
+/// socket any more (after a dup2 of /dev/null, ENOTTY).
+static inline int csrt_unread_bytes(int fd) {
+    int pending = 0;
+    if (ioctl(fd, FIONREAD, &pending) != 0) return -1;
+    return pending;
 }
 
 /// Retires a UDP socket that libsrt still refers to: /dev/null takes over the fd number, so the kernel port is

@@ -221,6 +221,15 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         csrt_address_is_local(localAddress.host) != 0
     }
 
+    /// Whether the UDP socket has no datagram waiting (`FIONREAD` is 0): someone reads it, so its receive thread
+    /// lives, however slowly it answered. A deaf socket keeps the probe's handshake unread (fault A), or is not a
+    /// socket any more (fault B); both read as `false`.
+    ///
+    /// A veto, not a proof: a live socket under traffic may have a datagram waiting at any instant.
+    public var receiveQueueIsDrained: Bool {
+        csrt_unread_bytes(udpDescriptor) == 0
+    }
+
     /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.
     public var isDead: Bool {
         dead.load(ordering: .acquiring)

@@ -99,6 +99,7 @@ enum FaultBScenario {
         let deadProbe = await listener.probe(timeout: .milliseconds(150))
         check(!deadProbe.isAlive, "probe after the fault: \(deadProbe)")
         check(deadProbe.error?.code == .noServer, "dead probe is 1001: \(deadProbe)")
+        check(!listener.receiveQueueIsDrained, "the deaf socket does not read as drained")
         let detected = ContinuousClock.now
 
         // Recovery: close the listener and its deaf connections, retire the descriptor, bind the port again.

@@ -117,5 +117,15 @@ extension Loopback {
             #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == [42])
             #expect(!SRTRuntime.hasSeenReceiveThreadDeath)
         }
+
+        @Test("a live listener that answers too slowly for a probe's timeout still reads its socket: drained, no death")
+        func slowIsNotDead() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            defer { listener.close() }
+            // 10 ms is shorter than some handshakes take on a busy machine; whatever the verdict, the socket is read.
+            _ = await listener.probe(timeout: .milliseconds(10))
+            #expect(await TestSupport.eventually(within: .seconds(1)) { listener.receiveQueueIsDrained })
+            #expect(!listener.isDead)
+        }
     }
 }
