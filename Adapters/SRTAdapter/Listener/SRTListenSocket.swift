@@ -46,6 +46,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     private let closed = Atomic<Bool>(false)
     private let retired = Atomic<Bool>(false)
     private let dead = Atomic<Bool>(false)
+    /// Closed listeners whose still-open connections share this listener's UDP socket (after ``reopen``): when
+    /// the socket dies, their connections die too and are retired with this one.
+    private let predecessors = Mutex<[SRTListenSocket]>([])
 
     private init(
         configuration: SRTListenerConfiguration, localAddress: SRTAddress, probeStreamID: String,
@@ -99,9 +102,19 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Never after a death: that would reattach to the dead multiplexer (§2); retire and ``open(_:)`` instead.
     static func reopen(sharingWith previous: SRTListenSocket, reactor: SRTReactor) throws(SRTError) -> SRTListenSocket {
         precondition(!previous.isDead, "a dead listener is retired, never shared")
-        return try make(
+        let listener = try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
             shared: true, reactor: reactor)
+        // Only the ones that still hold connections matter; the chain stays as short as the live connections.
+        let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
+        listener.predecessors.withLock { $0 = chain }
+        return listener
+    }
+
+    /// The open connections on this listener's UDP socket: its own, and those of the closed listeners it took the
+    /// socket over from.
+    public var connectionsOnSocket: [SRTConnection] {
+        openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
     }
 
     private static func make(
@@ -259,8 +272,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         reactor.deregister(socket) { srt_close(socket) }
     }
 
-    /// Retires a listener whose receive thread died: closes it and every connection accepted from it (they are
-    /// deaf too), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
+    /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are
+    /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
     /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
     ///
     /// Only after a death: on a live multiplexer the /dev/null would itself kill the receive thread, libsrt closes
@@ -275,7 +288,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         guard retired.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return [] }
         close()
-        let victims = openConnections
+        let victims = connectionsOnSocket
         for connection in victims { connection.close() }
         _ = csrt_retire_fd(udpDescriptor)
         return victims

@@ -99,6 +99,40 @@ enum ServerFaultBScenario {
         check(otherReceived == Array("bystander".utf8), "bystander data")
         check(bystander.supervisor.state.isReady, "bystander never restarted")
 
+        // A second fault after a healthy restart: the connection accepted by the listener before the restart
+        // shares the socket with the new listener, so it dies with it and is reported too.
+        let beforeCaller = try await SRTConnection.connect(
+            try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "before-restart"))
+        let beforeRestart = try await connections.next().orThrow("accepted before the restart")
+        server.restartListener()
+        _ = try await Loopback.SRTServerTests.waitFor(events) { event in
+            if case .failed = event { true } else { false }
+        }
+        _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+        let afterCaller = try await SRTConnection.connect(
+            try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "after-restart"))
+        let afterRestart = try await connections.next().orThrow("accepted after the restart")
+        let shared = try server.supervisor.resource.current.orThrow("listener after the restart")
+        check(
+            Set(shared.connectionsOnSocket.map(\.socket)) == [
+                beforeRestart.socket, afterRestart.socket, newConnection.socket,
+            ],
+            "the socket carries both generations: \(shared.connectionsOnSocket)")
+        check(csrt_retire_fd(shared.udpDescriptor) == 0, "second dup2")
+        let secondReport = try await TestSupport.within(.seconds(2)) {
+            var lost = lostStream.makeAsyncIterator()
+            return try await lost.next().orThrow("second lost report")
+        }
+        check(
+            Set(secondReport.map(\.socket)) == [beforeRestart.socket, afterRestart.socket, newConnection.socket],
+            "both generations reported: \(secondReport)")
+        check(beforeRestart.isClosed && afterRestart.isClosed, "both generations closed")
+        _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+        let third = try server.supervisor.resource.current.orThrow("third listener")
+        check(await third.probe().isAlive, "alive again")
+        beforeCaller.close()
+        afterCaller.close()
+
         print(
             "SERVER-B fault→failed \(milliseconds(failed - injected)) ms, fault→ready \(milliseconds(ready - injected)) ms, "
                 + "fault→verified alive \(milliseconds(verified - injected)) ms")
