@@ -56,6 +56,7 @@ let package = Package(
                 "Supervisor",
                 "CSRT",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Adapters/SRTAdapter",
             swiftSettings: swiftSettings

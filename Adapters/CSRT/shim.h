@@ -8,10 +8,12 @@
 #include <srt/access_control.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -148,6 +150,38 @@ static inline int csrt_local_port(int fd) {
     if (local.ss_family == AF_INET) return ntohs(((struct sockaddr_in*)&local)->sin_port);
     if (local.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6*)&local)->sin6_port);
     return -1;
+}
+
+/// 1 when some interface carries `host` (or `host` is a wildcard), 0 when none does, -1 when it cannot tell.
+/// A listener whose address vanished is alive and waits for it (SRT-FACTS §5): no restart then.
+static inline int csrt_address_is_local(const char* host) {
+    struct sockaddr_storage wanted;
+    if (csrt_make_address(host, 0, &wanted) == 0) return -1;
+    if (wanted.ss_family == AF_INET && ((struct sockaddr_in*)&wanted)->sin_addr.s_addr == htonl(INADDR_ANY)) return 1;
+    if (wanted.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6*)&wanted)->sin6_addr)) return 1;
+    struct ifaddrs* list = NULL;
+    if (getifaddrs(&list) != 0) return -1;
+    int found = 0;
+    for (struct ifaddrs* entry = list; entry != NULL && !found; entry = entry->ifa_next) {
+        if (entry->ifa_addr == NULL || entry->ifa_addr->sa_family != wanted.ss_family) continue;
+        if (wanted.ss_family == AF_INET) {
+            found = ((struct sockaddr_in*)entry->ifa_addr)->sin_addr.s_addr ==
+                    ((struct sockaddr_in*)&wanted)->sin_addr.s_addr;
+        } else {
+            found = memcmp(&((struct sockaddr_in6*)entry->ifa_addr)->sin6_addr,
+                           &((struct sockaddr_in6*)&wanted)->sin6_addr, sizeof(struct in6_addr)) == 0;
+        }
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+/// The size of the next datagram waiting unread in `fd` (FIONREAD), 0 when none waits, -1 when `fd` is not a
+/// socket any more (after a dup2 of /dev/null, ENOTTY).
+static inline int csrt_unread_bytes(int fd) {
+    int pending = 0;
+    if (ioctl(fd, FIONREAD, &pending) != 0) return -1;
+    return pending;
 }
 
 /// Retires a UDP socket that libsrt still refers to: /dev/null takes over the fd number, so the kernel port is

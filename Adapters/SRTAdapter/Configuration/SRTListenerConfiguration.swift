@@ -14,7 +14,7 @@ public import Supervisor
 /// ```
 public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
     /// Where to listen; port 0 lets the kernel choose (read it back from ``SRTListenSocket/localAddress``).
-    public let address: SRTAddress
+    public private(set) var address: SRTAddress
     /// The receive latency (`SRTO_RCVLATENCY`) and the latency asked of peers (`SRTO_PEERLATENCY`).
     public let latency: Duration
     /// Encryption; `nil` for none.
@@ -65,6 +65,13 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
         self.backlog = backlog
         self.maxConnections = maxConnections
         self.accessControl = accessControl
+    }
+
+    /// The same configuration on another port (a supervised listener keeps the port the kernel chose first).
+    func with(port: Int) -> SRTListenerConfiguration {
+        var copy = self
+        copy.address = address.with(port: port)
+        return copy
     }
 
     static func validLatency(_ latency: Duration) throws(ConfigurationError) -> Duration {

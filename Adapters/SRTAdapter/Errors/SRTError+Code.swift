@@ -99,11 +99,14 @@ extension SRTError {
         public static let receiveThreadDied = Code(rawValue: 90_001)
         /// Adapter condition, not a libsrt code: the socket was closed by this process.
         public static let closedLocally = Code(rawValue: 90_002)
+        /// Adapter condition, not a libsrt code: someone asked the listener to re-listen (``SRTServer/restartListener()``).
+        public static let restartRequested = Code(rawValue: 90_003)
 
         public var description: String {
             switch self {
             case .receiveThreadDied: "receive thread died"
             case .closedLocally: "closed by this process"
+            case .restartRequested: "restart requested"
             default: "\(rawValue)"
             }
         }

@@ -18,7 +18,8 @@ import Synchronization
 /// // After SRTRuntime.receiveThreadDeaths() fired:
 /// if await !listener.probe().isAlive {
 ///     let dead = listener.retire()             // closes it and its connections, dup2 /dev/null over its UDP fd
-///     let fresh = try SRTListenSocket.open(listener.configuration.with(port: listener.localAddress.port))
+///     let fresh = try SRTListenSocket.open(
+///         try SRTListenerConfiguration(host: listener.localAddress.host, port: listener.localAddress.port))
 /// }
 /// ```
 ///
@@ -44,6 +45,10 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     private let reactor: SRTReactor
     private let closed = Atomic<Bool>(false)
     private let retired = Atomic<Bool>(false)
+    private let dead = Atomic<Bool>(false)
+    /// Closed listeners whose still-open connections share this listener's UDP socket (after ``reopen``): when
+    /// the socket dies, their connections die too and are retired with this one.
+    private let predecessors = Mutex<[SRTListenSocket]>([])
 
     private init(
         configuration: SRTListenerConfiguration, localAddress: SRTAddress, probeStreamID: String,
@@ -86,10 +91,40 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 message: "cannot bind a UDP socket to \(address)")
         }
         let localAddress = address.with(port: Int(csrt_local_port(descriptor)))
+        return try make(
+            configuration, localAddress: localAddress, descriptor: descriptor, shared: false, reactor: reactor)
+    }
+
+    /// Opens a listener on the live UDP socket of `previous`, which was closed while its connections live: the
+    /// kernel port is still theirs, so a fresh bind would fail with EADDRINUSE; `srt_bind` joins the same
+    /// multiplexer instead (same settings), and old connections keep flowing (`SRT-FACTS.md` §3).
+    ///
+    /// Never after a death: that would reattach to the dead multiplexer (§2); retire and ``open(_:)`` instead.
+    static func reopen(sharingWith previous: SRTListenSocket, reactor: SRTReactor) throws(SRTError) -> SRTListenSocket {
+        precondition(!previous.isDead, "a dead listener is retired, never shared")
+        let listener = try make(
+            previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
+            shared: true, reactor: reactor)
+        // Only the ones that still hold connections matter; the chain stays as short as the live connections.
+        let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
+        listener.predecessors.withLock { $0 = chain }
+        return listener
+    }
+
+    /// The open connections on this listener's UDP socket: its own, and those of the closed listeners it took the
+    /// socket over from.
+    public var connectionsOnSocket: [SRTConnection] {
+        openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
+    }
+
+    private static func make(
+        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
+        reactor: SRTReactor
+    ) throws(SRTError) -> SRTListenSocket {
         let socket = srt_create_socket()
         guard socket != SRT_INVALID_SOCK else {
             let error = SRTError.last(.createSocket)
-            Glibc.close(descriptor)
+            if !shared { Glibc.close(descriptor) }
             throw error
         }
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
@@ -109,7 +144,16 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             if srt_listen_callback(socket, listenCallback, UnsafeMutableRawPointer(bitPattern: key)) == SRT_ERROR {
                 throw SRTError.last(.listenCallback, socket: socket)
             }
-            if srt_bind_acquire(socket, descriptor) == SRT_ERROR { throw SRTError.last(.bindAcquire, socket: socket) }
+            if shared {
+                if localAddress.withSocketAddress({ srt_bind(socket, $0, $1) }) == SRT_ERROR {
+                    throw SRTError.last(.bind, socket: socket)
+                }
+            } else {
+                if srt_bind_acquire(socket, descriptor) == SRT_ERROR {
+                    throw SRTError.last(.bindAcquire, socket: socket)
+                }
+            }
+            // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
             if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
                 throw SRTError.last(.listen, socket: socket)
@@ -118,7 +162,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             ListenerRegistry.remove(key)
             srt_close(socket)
             // Once acquired, the descriptor belongs to libsrt's multiplexer, which closes it.
-            if !acquired { Glibc.close(descriptor) }
+            if !acquired && !shared { Glibc.close(descriptor) }
             throw error
         }
         // Right after srt_listen: a connection queued before the subscription would raise no event.
@@ -142,8 +186,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
             }
             if accepted != SRT_INVALID_SOCK {
-                let connection = try SRTConnection(
-                    adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+                // A caller that broke between the handshake and here is its own failure, not the listener's.
+                guard
+                    let connection = try? SRTConnection(
+                        adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+                else { continue }
                 track(connection)
                 return connection
             }
@@ -181,6 +228,30 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether the bound address is on some interface now (always true for wildcards). When it is not, the
+    /// listener is alive and waits for it: a failed probe then means "address gone", not "restart" (§5).
+    public var addressIsLocal: Bool {
+        csrt_address_is_local(localAddress.host) != 0
+    }
+
+    /// Whether the UDP socket has no datagram waiting (`FIONREAD` is 0): someone reads it, so its receive thread
+    /// lives, however slowly it answered. A deaf socket keeps the probe's handshake unread (fault A), or is not a
+    /// socket any more (fault B); both read as `false`.
+    ///
+    /// A veto, not a proof: a live socket under traffic may have a datagram waiting at any instant.
+    public var receiveQueueIsDrained: Bool {
+        csrt_unread_bytes(udpDescriptor) == 0
+    }
+
+    /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.
+    public var isDead: Bool {
+        dead.load(ordering: .acquiring)
+    }
+
+    func markDead() {
+        dead.store(true, ordering: .releasing)
+    }
+
     /// libsrt's view; ``SRTSocketState/listening`` even when the receive thread is dead (use ``probe(timeout:)``).
     public var state: SRTSocketState {
         closed.load(ordering: .acquiring) ? .closed : SRTSocketState(srt_getsockstate(socket))
@@ -201,18 +272,23 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         reactor.deregister(socket) { srt_close(socket) }
     }
 
-    /// Retires a listener whose receive thread died: closes it and every connection accepted from it (they are
-    /// deaf too), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
+    /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are
+    /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
     /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
     ///
-    /// Only after a death: on a live multiplexer libsrt closes the descriptor itself, and the number may since
-    /// belong to someone else.
+    /// Only after a death: on a live multiplexer the /dev/null would itself kill the receive thread, libsrt closes
+    /// the descriptor itself, and the number may since belong to someone else. So unless a probe found this
+    /// listener dead or the process has seen a receive thread die, this only closes the listener and returns `[]`.
     @discardableResult
     public func retire() -> [SRTConnection] {
+        guard isDead || SRTRuntime.hasSeenReceiveThreadDeath else {
+            close()
+            return []
+        }
         guard retired.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return [] }
         close()
-        let victims = openConnections
+        let victims = connectionsOnSocket
         for connection in victims { connection.close() }
         _ = csrt_retire_fd(udpDescriptor)
         return victims

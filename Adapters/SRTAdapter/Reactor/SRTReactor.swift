@@ -36,6 +36,8 @@ final class SRTReactor: Sendable {
         let rawValue: UInt8
         static let read = Interest(rawValue: 1)
         static let write = Interest(rawValue: 2)
+        /// Only an error or a close (`SRT_EPOLL_ERR`, or the tick's sweep of broken sockets): never data.
+        static let error = Interest(rawValue: 4)
     }
 
     private struct Waiter {
@@ -187,6 +189,7 @@ final class SRTReactor: Sendable {
         defer { events.deallocate() }
         let readBits = csrt_epoll_in() | csrt_epoll_err()
         let writeBits = csrt_epoll_out() | csrt_epoll_err()
+        let errorBits = csrt_epoll_err()
         var lastSweep = ContinuousClock.now
         let tick = Duration.milliseconds(tickMilliseconds)
         while !state.withLock({ $0.stopping }) {
@@ -198,6 +201,7 @@ final class SRTReactor: Sendable {
                     var interest: Interest = []
                     if events[index].events & readBits != 0 { interest.insert(.read) }
                     if events[index].events & writeBits != 0 { interest.insert(.write) }
+                    if events[index].events & errorBits != 0 { interest.insert(.error) }
                     ready.append((events[index].fd, interest))
                 }
                 dispatch(ready)
@@ -256,7 +260,7 @@ final class SRTReactor: Sendable {
                 if SRTSocketState(srt_getsockstate(socket)).isClosedOrBroken {
                     resumed += entry.waiters
                     state.entries[socket]?.waiters = []
-                    state.entries[socket]?.ready = [.read, .write]
+                    state.entries[socket]?.ready = [.read, .write, .error]
                 }
             }
         }

@@ -19,7 +19,9 @@ import Synchronization
 ///
 /// // Anyone may learn that some receive thread died (libsrt does not say which port: check every listener).
 /// Task {
-///     for await death in SRTRuntime.receiveThreadDeaths() { await listener.checkHealth(after: death) }
+///     for await _ in SRTRuntime.receiveThreadDeaths() {
+///         if await !listener.probe(timeout: .milliseconds(100)).isAlive { … }   // SRTListener does this for you
+///     }
 /// }
 ///
 /// // At the end of main: never plain `exit()` after a death, libsrt's static destructor would spin forever.
@@ -117,10 +119,9 @@ public enum SRTRuntime {
     /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever, `exithang.c`);
     /// otherwise it calls `exit` as usual.
     public static func exit(_ status: Int32) -> Never {
-        if hasSeenReceiveThreadDeath {
-            fflush(nil)
-            _exit(status)
-        }
+        // Either way, what was printed reaches its pipe or file before anything can go wrong.
+        fflush(nil)
+        if hasSeenReceiveThreadDeath { _exit(status) }
         #if canImport(Glibc)
             Glibc.exit(status)
         #else

@@ -16,7 +16,7 @@ import Synchronization
 /// ```
 public final class SRTConnection: Sendable, CustomStringConvertible {
     let socket: SRTSOCKET
-    private let reactor: SRTReactor
+    let reactor: SRTReactor
     private let closed = Atomic<Bool>(false)
     private let onClose = Mutex<(@Sendable (SRTSOCKET) -> Void)?>(nil)
 

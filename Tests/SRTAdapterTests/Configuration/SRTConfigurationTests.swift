@@ -109,4 +109,22 @@ struct SRTConfigurationTests {
             #expect(throws: ConfigurationError.self) { try SRTRejectReason(code: code) }
         }
     }
+
+    @Test("health check values out of range name the option")
+    func healthCheck() throws {
+        func option(_ body: () throws -> SRTHealthCheck) -> String? {
+            do {
+                _ = try body()
+                return nil
+            } catch {
+                return (error as? ConfigurationError)?.option ?? "\(error)"
+            }
+        }
+        #expect(option { try SRTHealthCheck(probeInterval: .milliseconds(5)) } == "probeInterval")
+        #expect(option { try SRTHealthCheck(probeTimeout: .seconds(601)) } == "probeTimeout")
+        #expect(option { try SRTHealthCheck(deathProbeTimeout: .zero) } == "deathProbeTimeout")
+        #expect(option { try SRTHealthCheck(failedProbesBeforeDead: 0) } == "failedProbesBeforeDead")
+        #expect(SRTHealthCheck.standard.deathProbeTimeout == .milliseconds(100))
+        #expect(SRTHealthCheck.standard.failedProbesBeforeDead == 2)
+    }
 }

@@ -102,11 +102,13 @@ struct SRTErrorClassificationTests {
         #expect(error.failureDecision == .giveUp)
     }
 
-    @Test("system resources (1000, 3000-3003) and a dead receive thread restart")
+    @Test("system resources (1000, 3000-3003) restart; a dead receive thread restarts at once")
     func resources() {
-        for code in [SRTError.Code.connectionSetup, .resource, .thread, .noBuffer, .systemObject, .receiveThreadDied] {
+        for code in [SRTError.Code.connectionSetup, .resource, .thread, .noBuffer, .systemObject] {
             #expect(SRTError(code: code, operation: .bind).failureDecision == .restart, "\(code)")
         }
+        // A deaf listener is retired and bound anew at once, whatever the backoff has grown to.
+        #expect(SRTError(code: .receiveThreadDied, operation: .probe).failureDecision == .restart(after: .zero))
     }
 
     // MARK: - configuration and API misuse: give up

@@ -4,23 +4,45 @@ import Testing
 
 @testable import SRTAdapter
 
-/// Fault B (no root): /dev/null is put over a listener's UDP descriptor, so its receive thread's next `recvmsg`
-/// fails with ENOTSOCK and the thread exits (`SRT-FACTS.md` §8, `inject.c dup2null`).
-///
-/// The scenario runs in a child process (an exit test): a process that has seen a receive thread die can never
-/// run libsrt's cleanup, so it must leave through `_exit`, which the test runner itself must not do.
-@Suite("Fault B: a listener's UDP socket replaced by /dev/null")
-struct FaultBTests {
-    @Test("the log signal fires, the probe says dead, retire and rebind bring it back; a bystander is untouched")
-    func deadReceiveThread() async throws {
-        let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
-            await FaultBScenario.run()
+extension Loopback {
+    /// Fault B (no root): /dev/null is put over a listener's UDP descriptor, so its receive thread's next `recvmsg`
+    /// fails with ENOTSOCK and the thread exits (`SRT-FACTS.md` §8, `inject.c dup2null`).
+    ///
+    /// The scenario runs in a child process (an exit test): a process that has seen a receive thread die can never
+    /// run libsrt's cleanup, so it must leave through `_exit`, which the test runner itself must not do.
+    @Suite("Fault B: a listener's UDP socket replaced by /dev/null")
+    struct FaultBTests {
+        @Test("the log signal fires, the probe says dead, retire and rebind bring it back; a bystander is untouched")
+        func deadReceiveThread() async throws {
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await FaultBScenario.run()
+            }
+            let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+            for line in output.split(separator: "\n") where line.hasPrefix("FAULT-B") || line.hasPrefix("FAIL") {
+                print(line)
+            }
+            #expect(output.contains("FAULT-B OK"), "\(output)")
         }
-        let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
-        for line in output.split(separator: "\n") where line.hasPrefix("FAULT-B") || line.hasPrefix("FAIL") {
-            print(line)
+
+        @Test("after a receive-thread death, SRTRuntime.exit leaves at once (plain exit would spin forever)")
+        func exitAfterDeath() async throws {
+            let started = ContinuousClock.now
+            await #expect(processExitsWith: .exitCode(7)) {
+                let listener = try SRTListenSocket.open(TestSupport.loopback())
+                let (caller, accepted) = try await TestSupport.pair(listener)
+                let deaths = SRTRuntime.receiveThreadDeaths()
+                _ = csrt_retire_fd(listener.udpDescriptor)
+                _ = try await TestSupport.within(.seconds(3)) {
+                    for await death in deaths { return death }
+                    throw Missing(what: "a death")
+                }
+                _ = (caller, accepted)
+                // No retire, no close: the worst case for libsrt's cleanup.
+                SRTRuntime.exit(7)
+            }
+            // The child's whole life: start-up, a handshake, the fault, the exit.
+            #expect(ContinuousClock.now - started < .seconds(10))
         }
-        #expect(output.contains("FAULT-B OK"), "\(output)")
     }
 }
 
@@ -29,7 +51,7 @@ enum FaultBScenario {
     static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
         guard condition else {
             print("FAIL: \(what())")
-            SRTRuntime.exit(1)
+            TestSupport.exitChild(1)
         }
     }
 
@@ -43,9 +65,9 @@ enum FaultBScenario {
             try await scenario()
         } catch {
             print("FAIL: \(error)")
-            SRTRuntime.exit(2)
+            TestSupport.exitChild(2)
         }
-        SRTRuntime.exit(0)
+        TestSupport.exitChild(0)
     }
 
     static func scenario() async throws {
@@ -77,6 +99,7 @@ enum FaultBScenario {
         let deadProbe = await listener.probe(timeout: .milliseconds(150))
         check(!deadProbe.isAlive, "probe after the fault: \(deadProbe)")
         check(deadProbe.error?.code == .noServer, "dead probe is 1001: \(deadProbe)")
+        check(!listener.receiveQueueIsDrained, "the deaf socket does not read as drained")
         let detected = ContinuousClock.now
 
         // Recovery: close the listener and its deaf connections, retire the descriptor, bind the port again.

@@ -4,135 +4,168 @@ import Testing
 
 @testable import SRTAdapter
 
-@Suite("SRT connections on loopback")
-struct SRTConnectionTests {
-    @Test(
-        "messages go both ways, byte for byte, with the stream id, the peer and statistics", arguments: [false, true])
-    func roundTrip(ipv6: Bool) async throws {
-        let listener = try SRTListenSocket.open(TestSupport.loopback(ipv6: ipv6))
-        defer { listener.close() }
-        let (caller, accepted) = try await TestSupport.pair(listener, streamID: "publish/cam1")
-        defer {
-            caller.close()
+extension Loopback {
+    @Suite("SRT connections on loopback")
+    struct SRTConnectionTests {
+        @Test(
+            "messages go both ways, byte for byte, with the stream id, the peer and statistics",
+            arguments: [false, true])
+        func roundTrip(ipv6: Bool) async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback(ipv6: ipv6))
+            defer { listener.close() }
+            let (caller, accepted) = try await TestSupport.pair(listener, streamID: "publish/cam1")
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            #expect(accepted.streamID == "publish/cam1")
+            #expect(caller.streamID == "publish/cam1")
+            #expect(accepted.peerAddress?.host == (ipv6 ? "::1" : "127.0.0.1"))
+            #expect(accepted.payloadSize == 1316)
+
+            let messages = (0..<50).map { index in (0..<1316).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) } }
+            for message in messages { try await caller.send(message) }
+            var received: [[UInt8]] = []
+            for _ in messages.indices {
+                received.append(try await TestSupport.within(.seconds(3)) { try await accepted.receive() })
+            }
+            #expect(received == messages)
+
+            try await accepted.send(Array("pong".utf8))
+            let reply = try await TestSupport.within(.seconds(3)) { try await caller.receive() }
+            #expect(reply == Array("pong".utf8))
+
+            let statistics = try accepted.statistics()
+            #expect(statistics.packetsReceived >= 50)
+            #expect(statistics.bytesReceived >= UInt64(50 * 1316))
+            #expect(try caller.statistics().packetsSent >= 50)
+        }
+
+        @Test("a cancelled receive returns promptly and leaves no waiter behind")
+        func cancelReceive() async throws {
+            let reactor = SRTReactor()
+            defer { reactor.stop() }
+            let listener = try SRTListenSocket.open(TestSupport.loopback(), reactor: reactor)
+            defer { listener.close() }
+            async let acceptedConnection = listener.accept()
+            let caller = try await SRTConnection.connect(TestSupport.caller(to: listener), reactor: reactor)
+            let accepted = try await acceptedConnection
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            let pending = Task { try await accepted.receive() }
+            #expect(await TestSupport.eventually { reactor.waiterCount == 1 })
+            let started = ContinuousClock.now
+            pending.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await pending.value }
+            #expect(ContinuousClock.now - started < TestSupport.promptly)
+            #expect(reactor.waiterCount == 0)
+            // The connection still works afterwards.
+            try await caller.send([1, 2, 3])
+            #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == [1, 2, 3])
+        }
+
+        @Test("close wakes a pending receive promptly with closedLocally")
+        func closeWakesReceive() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            defer { listener.close() }
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer { caller.close() }
+            let pending = Task { try await accepted.receive() }
+            try await Task.sleep(for: .milliseconds(50))
+            let started = ContinuousClock.now
             accepted.close()
+            let error = await #expect(throws: SRTError.self) { _ = try await pending.value }
+            #expect(ContinuousClock.now - started < TestSupport.promptly)
+            #expect(error?.code == .closedLocally)
+            #expect(error?.failureDecision == .stop)
+            #expect(accepted.state == .closed)
         }
-        #expect(accepted.streamID == "publish/cam1")
-        #expect(caller.streamID == "publish/cam1")
-        #expect(accepted.peerAddress?.host == (ipv6 ? "::1" : "127.0.0.1"))
-        #expect(accepted.payloadSize == 1316)
 
-        let messages = (0..<50).map { index in (0..<1316).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) } }
-        for message in messages { try await caller.send(message) }
-        var received: [[UInt8]] = []
-        for _ in messages.indices {
-            received.append(try await TestSupport.within(.seconds(3)) { try await accepted.receive() })
+        @Test("closing the listener wakes a pending accept promptly; cancelling one too")
+        func closeAndCancelAccept() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            let pending = Task { try await listener.accept() }
+            try await Task.sleep(for: .milliseconds(50))
+            var started = ContinuousClock.now
+            listener.close()
+            let error = await #expect(throws: SRTError.self) { _ = try await pending.value }
+            #expect(ContinuousClock.now - started < TestSupport.promptly)
+            #expect(error?.failureDecision == .stop)
+
+            let other = try SRTListenSocket.open(TestSupport.loopback())
+            defer { other.close() }
+            let cancelled = Task { try await other.accept() }
+            try await Task.sleep(for: .milliseconds(50))
+            started = ContinuousClock.now
+            cancelled.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
+            #expect(ContinuousClock.now - started < TestSupport.promptly)
         }
-        #expect(received == messages)
 
-        try await accepted.send(Array("pong".utf8))
-        let reply = try await TestSupport.within(.seconds(3)) { try await caller.receive() }
-        #expect(reply == Array("pong".utf8))
-
-        let statistics = try accepted.statistics()
-        #expect(statistics.packetsReceived >= 50)
-        #expect(statistics.bytesReceived >= UInt64(50 * 1316))
-        #expect(try caller.statistics().packetsSent >= 50)
-    }
-
-    @Test("a cancelled receive returns promptly and leaves no waiter behind")
-    func cancelReceive() async throws {
-        let reactor = SRTReactor()
-        defer { reactor.stop() }
-        let listener = try SRTListenSocket.open(TestSupport.loopback(), reactor: reactor)
-        defer { listener.close() }
-        async let acceptedConnection = listener.accept()
-        let caller = try await SRTConnection.connect(TestSupport.caller(to: listener), reactor: reactor)
-        let accepted = try await acceptedConnection
-        defer {
-            caller.close()
-            accepted.close()
+        @Test("a connection outlives its listener's close and keeps transferring (healthy case)")
+        func outlivesListener() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            listener.close()
+            try await caller.send(Array("still here".utf8))
+            #expect(
+                try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == Array("still here".utf8))
         }
-        let pending = Task { try await accepted.receive() }
-        #expect(await TestSupport.eventually { reactor.waiterCount == 1 })
-        let started = ContinuousClock.now
-        pending.cancel()
-        await #expect(throws: CancellationError.self) { _ = try await pending.value }
-        #expect(ContinuousClock.now - started < TestSupport.promptly)
-        #expect(reactor.waiterCount == 0)
-        // The connection still works afterwards.
-        try await caller.send([1, 2, 3])
-        #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == [1, 2, 3])
-    }
 
-    @Test("close wakes a pending receive promptly with closedLocally")
-    func closeWakesReceive() async throws {
-        let listener = try SRTListenSocket.open(TestSupport.loopback())
-        defer { listener.close() }
-        let (caller, accepted) = try await TestSupport.pair(listener)
-        defer { caller.close() }
-        let pending = Task { try await accepted.receive() }
-        try await Task.sleep(for: .milliseconds(50))
-        let started = ContinuousClock.now
-        accepted.close()
-        let error = await #expect(throws: SRTError.self) { _ = try await pending.value }
-        #expect(ContinuousClock.now - started < TestSupport.promptly)
-        #expect(error?.code == .closedLocally)
-        #expect(error?.failureDecision == .stop)
-        #expect(accepted.state == .closed)
-    }
+        @Test("encrypted: the matching passphrase transfers; a plain caller is refused by enforced encryption")
+        func encryption() async throws {
+            let secret = try SRTPassphrase("0123456789abcdef")
+            let listener = try SRTListenSocket.open(TestSupport.loopback(passphrase: secret))
+            defer { listener.close() }
+            async let acceptedConnection = listener.accept()
+            let caller = try await SRTConnection.connect(TestSupport.caller(to: listener, passphrase: secret))
+            let accepted = try await acceptedConnection
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            try await caller.send(Array("secret".utf8))
+            #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == Array("secret".utf8))
 
-    @Test("closing the listener wakes a pending accept promptly; cancelling one too")
-    func closeAndCancelAccept() async throws {
-        let listener = try SRTListenSocket.open(TestSupport.loopback())
-        let pending = Task { try await listener.accept() }
-        try await Task.sleep(for: .milliseconds(50))
-        var started = ContinuousClock.now
-        listener.close()
-        let error = await #expect(throws: SRTError.self) { _ = try await pending.value }
-        #expect(ContinuousClock.now - started < TestSupport.promptly)
-        #expect(error?.failureDecision == .stop)
-
-        let other = try SRTListenSocket.open(TestSupport.loopback())
-        defer { other.close() }
-        let cancelled = Task { try await other.accept() }
-        try await Task.sleep(for: .milliseconds(50))
-        started = ContinuousClock.now
-        cancelled.cancel()
-        await #expect(throws: CancellationError.self) { _ = try await cancelled.value }
-        #expect(ContinuousClock.now - started < TestSupport.promptly)
-    }
-
-    @Test("a connection outlives its listener's close and keeps transferring (healthy case)")
-    func outlivesListener() async throws {
-        let listener = try SRTListenSocket.open(TestSupport.loopback())
-        let (caller, accepted) = try await TestSupport.pair(listener)
-        defer {
-            caller.close()
-            accepted.close()
+            let error = await #expect(throws: SRTError.self) {
+                _ = try await SRTConnection.connect(TestSupport.caller(to: listener))
+            }
+            #expect(error?.rejectReason == Int32(SRT_REJ_UNSECURE.rawValue))
         }
-        listener.close()
-        try await caller.send(Array("still here".utf8))
-        #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == Array("still here".utf8))
-    }
 
-    @Test("encrypted: the matching passphrase transfers; a plain caller is refused by enforced encryption")
-    func encryption() async throws {
-        let secret = try SRTPassphrase("0123456789abcdef")
-        let listener = try SRTListenSocket.open(TestSupport.loopback(passphrase: secret))
-        defer { listener.close() }
-        async let acceptedConnection = listener.accept()
-        let caller = try await SRTConnection.connect(TestSupport.caller(to: listener, passphrase: secret))
-        let accepted = try await acceptedConnection
-        defer {
-            caller.close()
-            accepted.close()
-        }
-        try await caller.send(Array("secret".utf8))
-        #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == Array("secret".utf8))
+        @Test("messages: an AsyncSequence that ends on our own close and throws when the peer breaks")
+        func messagesSequence() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            defer { listener.close() }
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer { caller.close() }
+            for index in 0..<3 { try await caller.send([UInt8(index)]) }
+            let reader = Task {
+                var received: [[UInt8]] = []
+                for try await message in accepted.messages {
+                    received.append(message)
+                    // Bounded: three messages, then our own close ends the loop.
+                    if received.count == 3 { accepted.close() }
+                }
+                return received
+            }
+            let received = try await TestSupport.within(.seconds(3)) { try await reader.value }
+            #expect(received == [[0], [1], [2]])
 
-        let error = await #expect(throws: SRTError.self) {
-            _ = try await SRTConnection.connect(TestSupport.caller(to: listener))
+            let (otherCaller, otherAccepted) = try await TestSupport.pair(listener)
+            defer { otherAccepted.close() }
+            otherCaller.close()
+            await #expect(throws: SRTError.self) {
+                try await TestSupport.within(.seconds(5)) {
+                    for try await _ in otherAccepted.messages {}
+                }
+            }
         }
-        #expect(error?.rejectReason == Int32(SRT_REJ_UNSECURE.rawValue))
     }
 }

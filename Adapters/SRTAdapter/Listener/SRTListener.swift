@@ -1,0 +1,237 @@
+import CSRT
+public import Logging
+public import Supervisor
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An SRT listener as a ``Restartable``: a ``ResourceSupervisor`` keeps it accepting through receive-thread deaths,
+/// start failures and restarts. ``SRTServer`` wraps one; use this type directly to put it in your own supervisor.
+///
+/// ```swift
+/// let listener = SRTListener(
+///     configuration: try SRTListenerConfiguration(host: "0.0.0.0", port: 9000),
+///     onConnection: { connection in Task { await handle(connection) } },
+///     onConnectionsLost: { lost in logger.warning("\(lost.count) connections died with their UDP socket") })
+/// let supervisor = ResourceSupervisor(listener, name: "srt-ingest")
+/// try await supervisor.run()
+/// ```
+///
+/// - `start()` binds a fresh UDP socket (``SRTListenSocket/open(_:)``); the port the kernel chose for port 0 is
+///   kept for every restart. When the port is still held by the live connections of the previous listener
+///   (a restart for any reason but a death), it joins their multiplexer instead, so they keep flowing.
+/// - `run(_:)` accepts and hands each connection to `onConnection`; it throws
+///   ``SRTError/Code/receiveThreadDied`` when the death signal's probe, or enough periodic probes, find the
+///   listener deaf and its address still present. A vanished address is waited out: no restart (§5).
+/// - `stop(_:)` retires a dead listener (its connections are deaf too: closed and passed to
+///   `onConnectionsLost`, the UDP descriptor replaced by /dev/null) and merely closes a live one (its connections
+///   go on).
+public struct SRTListener: Restartable {
+    public typealias Instance = SRTListenSocket
+
+    /// What every start binds.
+    public let configuration: SRTListenerConfiguration
+    /// When to suspect and confirm a death.
+    public let health: SRTHealthCheck
+    private let shared: Shared
+    private let logger: Logger
+
+    /// The mutable part, shared by copies of the struct: the port in use and the instance that runs now.
+    final class Shared: Sendable {
+        struct State {
+            var port: Int?
+            var current: SRTListenSocket?
+            var previous: SRTListenSocket?
+            /// Ends the current run with ``SRTError/Code/restartRequested`` when yielded to.
+            var restartRequests: AsyncStream<Void>.Continuation?
+        }
+
+        let state = Mutex(State())
+        let onConnection: @Sendable (SRTConnection) -> Void
+        let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
+        let reactor: SRTReactor
+
+        init(
+            onConnection: @escaping @Sendable (SRTConnection) -> Void,
+            onConnectionsLost: @escaping @Sendable ([SRTConnection]) -> Void,
+            reactor: SRTReactor
+        ) {
+            self.onConnection = onConnection
+            self.onConnectionsLost = onConnectionsLost
+            self.reactor = reactor
+        }
+    }
+
+    /// Creates the resource; nothing binds until the supervisor calls `start()`.
+    ///
+    /// - Parameters:
+    ///   - onConnection: receives every accepted connection; called from the accept loop, so it must not block.
+    ///   - onConnectionsLost: receives the connections closed because their UDP socket died with the listener.
+    public init(
+        configuration: SRTListenerConfiguration,
+        health: SRTHealthCheck = .standard,
+        logger: Logger = Logger(label: "srt.listener"),
+        onConnection: @escaping @Sendable (SRTConnection) -> Void,
+        onConnectionsLost: @escaping @Sendable ([SRTConnection]) -> Void = { _ in }
+    ) {
+        self.init(
+            configuration: configuration, health: health, logger: logger, reactor: .shared,
+            onConnection: onConnection, onConnectionsLost: onConnectionsLost)
+    }
+
+    init(
+        configuration: SRTListenerConfiguration,
+        health: SRTHealthCheck,
+        logger: Logger,
+        reactor: SRTReactor,
+        onConnection: @escaping @Sendable (SRTConnection) -> Void,
+        onConnectionsLost: @escaping @Sendable ([SRTConnection]) -> Void
+    ) {
+        self.configuration = configuration
+        self.health = health
+        var logger = logger
+        logger[metadataKey: "srt.listener"] = "\(configuration.address)"
+        self.logger = logger
+        self.shared = Shared(onConnection: onConnection, onConnectionsLost: onConnectionsLost, reactor: reactor)
+    }
+
+    /// Where the listener listens now (with the port the kernel chose), or `nil` before the first start.
+    public var localAddress: SRTAddress? {
+        shared.state.withLock { state in state.port.map { configuration.address.with(port: $0) } }
+    }
+
+    /// The instance that runs now, if any (tests inject faults into it).
+    var current: SRTListenSocket? {
+        shared.state.withLock { $0.current }
+    }
+
+    public func start() async throws -> SRTListenSocket {
+        let (port, previous) = shared.state.withLock { ($0.port, $0.previous) }
+        let wanted = port.map { configuration.with(port: $0) } ?? configuration
+        let listener = try open(wanted, previous: previous)
+        shared.state.withLock { state in
+            state.port = listener.localAddress.port
+            state.current = listener
+        }
+        logger.info("listening on \(listener.localAddress)")
+        return listener
+    }
+
+    /// A fresh listener; or, when the previous listener's live connections still hold the port, one that joins
+    /// their multiplexer.
+    private func open(_ wanted: SRTListenerConfiguration, previous: SRTListenSocket?) throws(SRTError)
+        -> SRTListenSocket
+    {
+        let fresh = Result { () throws(SRTError) in try SRTListenSocket.open(wanted, reactor: shared.reactor) }
+        guard case .failure(let error) = fresh else { return try fresh.get() }
+        guard error.code == .socketFailure, error.systemErrno == EADDRINUSE, let previous, !previous.isDead,
+            !previous.openConnections.isEmpty
+        else { throw error }
+        logger.info("re-listening on the live UDP socket of \(previous.openConnections.count) connections")
+        return try SRTListenSocket.reopen(sharingWith: previous, reactor: shared.reactor)
+    }
+
+    /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with
+    /// ``SRTError/Code/restartRequested``, the listener is closed, and a new one joins the live connections' UDP
+    /// socket, which keep flowing. Does nothing when no run is in progress.
+    public func restart() {
+        let requests = shared.state.withLock { $0.restartRequests }
+        requests?.yield()
+    }
+
+    public func run(_ listener: SRTListenSocket) async throws {
+        // Subscribed before anything else: a death from now on is seen.
+        let deaths = SRTRuntime.receiveThreadDeaths()
+        let (requests, requestSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        shared.state.withLock { $0.restartRequests = requestSink }
+        defer {
+            requestSink.finish()
+            shared.state.withLock { $0.restartRequests = nil }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in requests {
+                    throw SRTError(
+                        code: .restartRequested, operation: .listen,
+                        message: "re-listening on \(listener.localAddress) on request")
+                }
+                // Finished without a request: the run is ending anyway.
+                try await Task.sleep(for: .seconds(365 * 86_400))
+            }
+            group.addTask {
+                while true {
+                    let connection = try await listener.accept()
+                    shared.onConnection(connection)
+                }
+            }
+            group.addTask {
+                for await death in deaths {
+                    logger.warning("a receive thread died; probing", metadata: ["srt.death": "\(death.sequenceNumber)"])
+                    if try await confirmDeath(listener, timeout: health.deathProbeTimeout, attempts: 1) {
+                        throw deadError(listener)
+                    }
+                }
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: health.probeInterval)
+                    let attempts = health.failedProbesBeforeDead
+                    if try await confirmDeath(listener, timeout: health.probeTimeout, attempts: attempts) {
+                        throw deadError(listener)
+                    }
+                }
+            }
+            // The first child to end (with an error: they never return) ends the run.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    public func stop(_ listener: SRTListenSocket) async {
+        shared.state.withLock { state in
+            if state.current === listener { state.current = nil }
+            state.previous = listener
+        }
+        if listener.isDead {
+            let lost = listener.retire()
+            logger.error(
+                "retired a deaf listener and closed its \(lost.count) connections",
+                metadata: ["srt.lost": "\(lost.map(\.description))"])
+            shared.onConnectionsLost(lost)
+        } else {
+            listener.close()
+        }
+    }
+
+    /// Probes up to `attempts` times; dead only if every probe fails and the address is still on an interface.
+    private func confirmDeath(_ listener: SRTListenSocket, timeout: Duration, attempts: Int) async throws -> Bool {
+        for _ in 0..<attempts {
+            let result = await listener.probe(timeout: timeout)
+            try Task.checkCancellation()
+            if result.isAlive { return false }
+            logger.warning("self-probe failed: \(result)")
+        }
+        guard listener.addressIsLocal else {
+            logger.warning("address \(listener.localAddress.host) is on no interface: waiting for it, no restart")
+            return false
+        }
+        // The probe's handshake reached the socket and was read: the thread lives, only slowly (a starved machine
+        // was measured answering live probes after 1.4 s). Retiring it would cost every connection on it.
+        guard !listener.receiveQueueIsDrained else {
+            logger.warning("self-probe unanswered, but the UDP socket is being read: slow, not dead; no restart")
+            return false
+        }
+        listener.markDead()
+        return true
+    }
+
+    private func deadError(_ listener: SRTListenSocket) -> SRTError {
+        SRTError(
+            code: .receiveThreadDied, operation: .probe,
+            message: "the receive thread of \(listener.localAddress) died: the listener is deaf")
+    }
+}

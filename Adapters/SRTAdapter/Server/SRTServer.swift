@@ -1,0 +1,95 @@
+public import Logging
+public import ServiceLifecycle
+public import Supervisor
+
+/// A long-lived SRT server: a supervised ``SRTListener`` whose accepted connections arrive on one
+/// `AsyncSequence` that survives every restart. A swift-service-lifecycle `Service`.
+///
+/// ```swift
+/// let server = try SRTServer(configuration: SRTListenerConfiguration(host: "0.0.0.0", port: 9000))
+/// let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// async let running: Void = group.run()
+/// for await connection in server.connections {
+///     Task { for try await message in connection.messages { … } }   // ends when the connection is closed
+/// }
+/// ```
+///
+/// After a receive-thread death the listener is retired and bound again within milliseconds; the connections that
+/// died with it are closed and appear on ``lostConnections``. Connections of other listeners, and of this one when
+/// it restarts for any other reason, are left alone.
+public final class SRTServer: Service, Sendable {
+    /// The supervisor that keeps the listener up; read its `state` or `events()`.
+    public let supervisor: ResourceSupervisor<SRTListener>
+    /// Every accepted connection, across restarts; ends when ``run()`` returns. One consumer.
+    public let connections: AsyncStream<SRTConnection>
+    /// Connections closed because their UDP socket died with the listener, one batch per death.
+    public let lostConnections: AsyncStream<[SRTConnection]>
+
+    private let connectionSink: AsyncStream<SRTConnection>.Continuation
+    private let lostSink: AsyncStream<[SRTConnection]>.Continuation
+
+    /// The restart policy unless told otherwise: exponential backoff from 50 ms to 10 s with full jitter, stable
+    /// after 10 s. Start failures (a port in use, an address not there yet) and deaths restart; bad settings give up.
+    public static let defaultPolicy: RestartPolicy = {
+        do {
+            return try RestartPolicy(
+                backoff: Backoff.exponential(initial: .milliseconds(50), multiplier: 2, maximum: .seconds(10))
+                    .jitter(.full))
+        } catch {
+            fatalError("the default SRT policy is valid: \(error)")
+        }
+    }()
+
+    /// Creates the server; nothing binds until ``run()``.
+    public convenience init(
+        configuration: SRTListenerConfiguration,
+        name: String = "srt-server",
+        policy: RestartPolicy = SRTServer.defaultPolicy,
+        health: SRTHealthCheck = .standard,
+        logger: Logger = Logger(label: "srt.server")
+    ) {
+        self.init(
+            configuration: configuration, name: name, policy: policy, health: health, logger: logger,
+            reactor: .shared)
+    }
+
+    init(
+        configuration: SRTListenerConfiguration, name: String, policy: RestartPolicy, health: SRTHealthCheck,
+        logger: Logger, reactor: SRTReactor
+    ) {
+        let (connections, connectionSink) = AsyncStream.makeStream(of: SRTConnection.self)
+        let (lost, lostSink) = AsyncStream.makeStream(of: [SRTConnection].self)
+        self.connections = connections
+        self.lostConnections = lost
+        self.connectionSink = connectionSink
+        self.lostSink = lostSink
+        let listener = SRTListener(
+            configuration: configuration, health: health, logger: logger, reactor: reactor,
+            onConnection: { connection in
+                // The stream is gone once run() ended: close instead of leaking the socket.
+                if case .terminated = connectionSink.yield(connection) { connection.close() }
+            },
+            onConnectionsLost: { lostSink.yield($0) })
+        self.supervisor = ResourceSupervisor(listener, name: name, policy: policy, logger: logger)
+    }
+
+    /// Closes the listener and opens a new one on the same port; live connections keep flowing, new callers are
+    /// accepted by the new listener (a healthy restart, `SRT-FACTS.md` §3).
+    public func restartListener() {
+        supervisor.resource.restart()
+    }
+
+    /// Where the server listens now, or `nil` before the first start.
+    public var localAddress: SRTAddress? {
+        supervisor.resource.localAddress
+    }
+
+    /// Runs until shutdown, a stop decision or giving up (then throws ``SupervisorError``); ends both streams.
+    public func run() async throws {
+        defer {
+            connectionSink.finish()
+            lostSink.finish()
+        }
+        try await supervisor.run()
+    }
+}

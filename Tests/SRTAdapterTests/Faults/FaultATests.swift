@@ -1,0 +1,189 @@
+import CSRT
+import Foundation
+import Supervisor
+import Synchronization
+import Testing
+
+@testable import SRTAdapter
+
+extension Loopback {
+    /// Fault A, the production error through the real kernel path: the listener's UDP socket gets `IP_RECVERR`,
+    /// then one raw ICMP "net unreachable" quoting a packet from its port makes the next `recvmsg` fail with
+    /// ENETUNREACH and the receive thread exit (`SRT-FACTS.md` §8, `inject.c recverr`).
+    ///
+    /// Needs root (a raw socket) and runs in a private network namespace the test creates and deletes, with only
+    /// `lo` in it: the test binary itself is started there (`ip netns exec`), running ``FaultAChild``.
+    @Suite("Fault A: ICMP net unreachable in a private network namespace")
+    struct FaultATests {
+        static let enabled = NamespaceChild.isAvailable
+
+        @Test("20 trials: signal, probe, retire, rebind; p99 fault → verified alive ≤ 200 ms", .enabled(if: enabled))
+        func twentyTrials() async throws {
+            let text = try await NamespaceChild.run(filter: "FaultAChild", setup: [["ip", "link", "set", "lo", "up"]])
+            for line in text.split(separator: "\n") where line.contains("FAULT-A") || line.contains("FAIL") {
+                print(line)
+            }
+            #expect(text.contains("FAULT-A OK"), "\(text)")
+        }
+    }
+}
+
+/// The child's side of ``Loopback/FaultATests``; enabled only inside the namespace.
+@Suite("FaultAChild")
+struct FaultAChild {
+    @Test(.enabled(if: NamespaceChild.isChild("FaultAChild")))
+    func scenario() async {
+        do {
+            try await FaultAScenario.run()
+        } catch {
+            print("FAIL: \(error)")
+        }
+        NamespaceChild.end()
+    }
+}
+
+enum FaultAScenario {
+    static func run() async throws {
+        let check = FaultBScenario.check
+        let milliseconds = FaultBScenario.milliseconds
+        let policy = try RestartPolicy(
+            backoff: Backoff.exponential(initial: .milliseconds(5), multiplier: 2, maximum: .seconds(1)))
+        let server = SRTServer(configuration: try TestSupport.loopback(), name: "victim", policy: policy)
+        let bystander = SRTServer(configuration: try TestSupport.loopback(), name: "bystander")
+        let events = server.supervisor.events()
+        let bystanderEvents = bystander.supervisor.events()
+        let running = Task { try await server.run() }
+        let bystanderRunning = Task { try await bystander.run() }
+        _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+        _ = try await Loopback.SRTServerTests.waitFor(bystanderEvents, Loopback.SRTServerTests.isReady)
+        let address = try server.localAddress.orThrow("address")
+        let bystanderAddress = try bystander.localAddress.orThrow("bystander address")
+        var connections = server.connections.makeAsyncIterator()
+        var bystanderConnections = bystander.connections.makeAsyncIterator()
+        let otherCaller = try await SRTConnection.connect(
+            try SRTCallerConfiguration(host: bystanderAddress.host, port: bystanderAddress.port, streamID: "other"))
+        let other = try await bystanderConnections.next().orThrow("bystander accepted")
+        let lostStream = server.lostConnections
+        let lostReports = Mutex<[[SRTConnection]]>([])
+        let lostWatcher = Task {
+            for await report in lostStream { lostReports.withLock { $0.append(report) } }
+        }
+
+        var recoveries: [Duration] = []
+        for trial in 0..<20 {
+            // One live connection per trial: it dies with the socket and must be reported.
+            let victimCaller = try await SRTConnection.connect(
+                try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "victim\(trial)"))
+            let victim = try await connections.next().orThrow("victim accepted")
+            let instance = try server.supervisor.resource.current.orThrow("current listener")
+            var one: Int32 = 1
+            check(setsockopt(instance.udpDescriptor, 0, 11, &one, 4) == 0, "IP_RECVERR")  // IPPROTO_IP, IP_RECVERR
+
+            let injected = ContinuousClock.now
+            try sendNetUnreachable(port: UInt16(address.port))
+            // A caller that starts connecting at the moment of the fault.
+            let duringFault = Task {
+                try await SRTConnection.connect(
+                    try SRTCallerConfiguration(
+                        host: address.host, port: address.port, streamID: "during\(trial)", connectTimeout: .seconds(3))
+                )
+            }
+            _ = try await Loopback.SRTServerTests.waitFor(events) { event in
+                if case .failed = event { true } else { false }
+            }
+            // The ICMP-killed socket keeps the probe's handshake unread.
+            check(!instance.receiveQueueIsDrained, "trial \(trial): the deaf socket has unread datagrams")
+            _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+            let fresh = try server.supervisor.resource.current.orThrow("fresh listener")
+            let probe = await fresh.probe()
+            check(probe.isAlive, "trial \(trial): fresh listener alive: \(probe)")
+            recoveries.append(ContinuousClock.now - injected)
+
+            let caller = try await duringFault.value
+            let accepted = try await connections.next().orThrow("accepted the caller of the fault's moment")
+            check(accepted.streamID == "during\(trial)", "trial \(trial): the fault-time caller got through")
+            try await caller.send([UInt8(trial)])
+            let received = try await TestSupport.within(.seconds(3)) { try await accepted.receive() }
+            check(received == [UInt8(trial)], "trial \(trial): data after recovery")
+            check(victim.isClosed, "trial \(trial): victim closed")
+
+            try await otherCaller.send([UInt8(trial)])
+            let otherReceived = try await TestSupport.within(.seconds(3)) { try await other.receive() }
+            check(otherReceived == [UInt8(trial)], "trial \(trial): bystander data")
+            victimCaller.close()
+            caller.close()
+            accepted.close()
+        }
+        check(bystander.supervisor.state.isReady, "bystander never restarted")
+        let reported = await TestSupport.eventually { lostReports.withLock { $0.count } == 20 }
+        check(reported, "20 lost reports, got \(lostReports.withLock { $0.count })")
+        check(lostReports.withLock { $0.allSatisfy { $0.count == 1 } }, "one victim per report")
+
+        let sorted = recoveries.sorted()
+        let p50 = sorted[sorted.count / 2]
+        let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+        print(
+            "FAULT-A 20 trials fault→verified alive: min \(milliseconds(sorted[0])) ms, p50 \(milliseconds(p50)) ms, "
+                + "p99 \(milliseconds(p99)) ms, max \(milliseconds(sorted.last!)) ms")
+        check(p99 <= .milliseconds(200), "p99 ≤ 200 ms")
+
+        let stopping = ContinuousClock.now
+        running.cancel()
+        bystanderRunning.cancel()
+        try await running.value
+        try await bystanderRunning.value
+        lostWatcher.cancel()
+        print("FAULT-A stop took \(milliseconds(ContinuousClock.now - stopping)) ms")
+        otherCaller.close()
+        print("FAULT-A OK")
+    }
+
+    /// One raw ICMP type 3 code 0 to 127.0.0.1 quoting a UDP packet from `port` to 127.0.0.77:4444.
+    static func sendNetUnreachable(port: UInt16) throws {
+        var packet = [UInt8](repeating: 0, count: 36)
+        packet[0] = 3  // destination unreachable
+        packet[1] = 0  // net unreachable
+        // The quoted IP header: version 4, 20 bytes, UDP, 127.0.0.1 → 127.0.0.77.
+        packet[8] = 0x45
+        packet[10] = 0
+        packet[11] = 44
+        packet[16] = 64
+        packet[17] = 17
+        packet.replaceSubrange(20..<24, with: [127, 0, 0, 1])
+        packet.replaceSubrange(24..<28, with: [127, 0, 0, 77])
+        let ipChecksum = checksum(packet[8..<28])
+        packet[18] = UInt8(ipChecksum >> 8)
+        packet[19] = UInt8(ipChecksum & 0xFF)
+        // The quoted UDP header: from the listener's port.
+        packet[28] = UInt8(port >> 8)
+        packet[29] = UInt8(port & 0xFF)
+        packet[30] = 0x11
+        packet[31] = 0x5C
+        packet[33] = 24
+        let icmpChecksum = checksum(packet[0..<36])
+        packet[2] = UInt8(icmpChecksum >> 8)
+        packet[3] = UInt8(icmpChecksum & 0xFF)
+
+        let raw = socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_ICMP))
+        guard raw >= 0 else { throw Missing(what: "a raw ICMP socket (root)") }
+        defer { close(raw) }
+        let sent = SRTAddress(validHost: "127.0.0.1", port: 0).withSocketAddress { address, length in
+            sendto(raw, packet, packet.count, 0, address, socklen_t(length))
+        }
+        guard sent == packet.count else { throw Missing(what: "the ICMP packet sent") }
+    }
+
+    /// The Internet checksum of `bytes`, big-endian words.
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+        var sum: UInt32 = 0
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let high = UInt32(bytes[index])
+            let low = index + 1 < bytes.endIndex ? UInt32(bytes[index + 1]) : 0
+            sum += high << 8 | low
+            index += 2
+        }
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+}

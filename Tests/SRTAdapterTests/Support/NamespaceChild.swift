@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// Runs one test of this binary in a private network namespace that exists only for that run.
+///
+/// The parent creates the namespace, runs the `setup` commands in it, starts this test binary there
+/// (`ip netns exec NAME <binary> --filter <child suite>`, with `SRT_NETNS_CHILD` naming the suite so that only it is
+/// enabled), collects its standard output, and deletes the namespace, whatever happened. Every address the child
+/// uses lives in that namespace. Needs root and iproute2.
+enum NamespaceChild {
+    static let variable = "SRT_NETNS_CHILD"
+    static let endMarker = "NETNS-CHILD END"
+
+    /// Root, `ip` present, and not already a child.
+    static var isAvailable: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+            && ProcessInfo.processInfo.environment[variable] == nil
+    }
+
+    /// Whether this process is the namespace child for `suite`.
+    static func isChild(_ suite: String) -> Bool {
+        ProcessInfo.processInfo.environment[variable] == suite
+    }
+
+    /// Ends the child: the marker tells the parent it finished, `_exit` skips libsrt's destructor.
+    static func end() -> Never {
+        print(endMarker)
+        TestSupport.exitChild(0)
+    }
+
+    /// Runs the child suite `filter` in a fresh namespace; returns what it printed.
+    static func run(filter: String, setup: [[String]], limit: Duration = .seconds(90)) async throws -> String {
+        let namespace = "srt\(filter.prefix(6).lowercased())\(getpid())"
+        try ip(["netns", "add", namespace])
+        defer { try? ip(["netns", "del", namespace]) }
+        for command in setup { try ip(["netns", "exec", namespace] + command) }
+
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let child = try ChildProcess(
+            "/usr/sbin/ip",
+            ["netns", "exec", namespace, binary, "--testing-library", "swift-testing", "--filter", filter],
+            environment: [variable: filter])
+        defer { child.terminate() }
+        let output = Mutex<[UInt8]>([])
+        let reader = child.standardOutput.fileHandleForReading
+        // Blocking reads on a Dispatch thread, never on the Swift pool.
+        DispatchQueue.global().async {
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { return }
+                output.withLock { $0 += data }
+            }
+        }
+        let finished = await TestSupport.eventually(within: limit) {
+            !child.process.isRunning || String(decoding: output.withLock { $0 }, as: UTF8.self).contains(endMarker)
+        }
+        let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
+        #expect(finished, "the child did not finish within \(limit): \(text)")
+        return text
+    }
+
+    /// Runs `ip` with `arguments`, bounded to 10 s.
+    static func ip(_ arguments: [String]) throws {
+        let process = try ChildProcess("/usr/sbin/ip", arguments)
+        let deadline = Date().addingTimeInterval(10)
+        while process.process.isRunning, Date() < deadline { usleep(10_000) }
+        process.terminate()
+        guard process.process.terminationStatus == 0 else {
+            throw Missing(what: "ip \(arguments.joined(separator: " ")) succeeding")
+        }
+    }
+}
