@@ -1,9 +1,9 @@
 # The two commands of the README: `make run` (the main job) and `make test` (everything CI checks).
 # Each installs the Debian packages it needs first.
 SHELL := /bin/bash
-SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift Benchmarks/Benchmarks
+SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: run test deps format lint build bench
+.PHONY: run test deps format lint build bench soak
 
 deps:
 	@./scripts/install-deps.sh
@@ -26,3 +26,7 @@ build:
 # Benchmarks live in their own package so the library stays light; see Docs/benchmarks.md.
 bench: deps
 	./Benchmarks/run.sh
+
+# The long forms of the soak tests: 10,000 supervisors × 1,000 faults (10⁷) under virtual time.
+soak: deps build
+	SUPERVISOR_SOAK_SUPERVISORS=10000 swift test --skip-build --filter SupervisorSoakTests

@@ -28,7 +28,7 @@ let package = Package(
         .executableTarget(
             name: "contention-simulation",
             dependencies: [.product(name: "Supervisor", package: "Supervisor")],
-            path: "Benchmarks/contention-simulation",
+            path: "Sources/contention-simulation",
             swiftSettings: [
                 .enableUpcomingFeature("ExistentialAny"),
                 .enableUpcomingFeature("MemberImportVisibility"),
