@@ -85,7 +85,14 @@ let package = Package(
         ),
         .testTarget(
             name: "SRTAdapterTests",
-            dependencies: ["SRTAdapter", "Supervisor", "CSRT"],
+            dependencies: [
+                "SRTAdapter",
+                "Supervisor",
+                "CSRT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,5 +1,6 @@
 import CSRT
 import Foundation
+import Supervisor
 import Testing
 
 @testable import SRTAdapter
@@ -10,7 +11,9 @@ extension Loopback {
     /// other suite's sockets move the counts.
     @Suite("Close leaves nothing behind")
     struct CloseCleanupTests {
-        @Test("pending accepts and receives end within 100 ms of close; fds and threads return to the baseline")
+        @Test(
+            "pending accepts and receives end within 100 ms of close or cancellation; fds and threads return to the baseline"
+        )
         func nothingLeftBehind() async throws {
             let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
                 await CloseCleanupScenario.run()
@@ -64,6 +67,55 @@ enum CloseCleanupScenario {
             print("CLEANUP round \(round): close woke 3 waiters in \(took)")
             check(took < .milliseconds(100), "woken within 100 ms, took \(took)")
         }
+
+        // Cancellation instead of close: the waiting tasks are cancelled, then everything is closed.
+        for round in 0..<2 {
+            let listener = try SRTListenSocket.open(TestSupport.loopback(ipv6: round == 1))
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            let pending = [
+                Task { _ = try await listener.accept() },
+                Task { _ = try await accepted.receive() },
+                Task { _ = try await caller.receive() },
+            ]
+            try await Task.sleep(for: .milliseconds(50))
+            let started = ContinuousClock.now
+            for task in pending { task.cancel() }
+            for task in pending {
+                check((try? await task.value) == nil, "a cancelled wait ended with an error")
+            }
+            let took = ContinuousClock.now - started
+            print("CLEANUP cancel round \(round): cancelling woke 3 waiters in \(took)")
+            check(took < .milliseconds(100), "cancelled within 100 ms, took \(took)")
+            listener.close()
+            accepted.close()
+            caller.close()
+        }
+
+        // A whole server: cancelling run() while a connection is read ends the run within 100 ms.
+        let server = SRTServer(configuration: try TestSupport.loopback())
+        let running = Task { try await server.run() }
+        let up = await TestSupport.eventually(within: .seconds(3)) { server.supervisor.state.isReady }
+        check(up, "server ready")
+        let address = try server.localAddress.orThrow("server address")
+        let serverCaller = try await SRTConnection.connect(
+            try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "cleanup"))
+        var connections = server.connections.makeAsyncIterator()
+        let served = try await connections.next().orThrow("served connection")
+        let reading = Task {
+            for try await _ in served.messages {}
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let stopping = ContinuousClock.now
+        running.cancel()
+        reading.cancel()
+        _ = try? await running.value
+        _ = try? await reading.value
+        let stopTook = ContinuousClock.now - stopping
+        print("CLEANUP server: cancelling run() and a pending read took \(stopTook)")
+        check(stopTook < .milliseconds(100), "server stopped within 100 ms, took \(stopTook)")
+        check(await connections.next() == nil, "the connection stream ended")
+        served.close()
+        serverCaller.close()
 
         // libsrt releases closed sockets and their multiplexers (threads, UDP sockets) from its GC thread. The
         // baseline may hold transient Dispatch workers, so "back" means "not above it".

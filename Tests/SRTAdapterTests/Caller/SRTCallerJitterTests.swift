@@ -1,0 +1,142 @@
+import Foundation
+import Supervisor
+import Synchronization
+import Testing
+
+@testable import SRTAdapter
+
+extension Loopback {
+    /// Many callers dropped at once by one listener restart: with jitter they come back spread over the backoff
+    /// window, each exactly when its own drawn delay says; without it they come back in lockstep.
+    @Suite("SRTCaller reconnect spread")
+    struct SRTCallerJitterTests {
+        static let callers = 20
+        /// The first delay after a break is `U(0, window)` with full jitter, exactly `window` without.
+        static let window = Duration.seconds(1)
+        /// Detection of the break, the handshake, and scheduling on two busy cores; measured well under 50 ms.
+        static let slack = Duration.milliseconds(300)
+
+        /// The server's accepted connections, collected by a task.
+        final class Accepted: Sendable {
+            let list = Mutex<[SRTConnection]>([])
+        }
+
+        /// What one restart did to every caller: its drawn delay and when it was back, both from the break.
+        struct Measurement {
+            var delays: [Duration]
+            var reconnects: [Duration]
+
+            var spread: Duration { reconnects.max()! - reconnects.min()! }
+            var delaySpread: Duration { delays.max()! - delays.min()! }
+
+            /// The most reconnects within any window of `width`: how hard the listener is hit at its worst.
+            func peak(within width: Duration) -> Int {
+                let sorted = reconnects.sorted()
+                return sorted.indices.map { start in sorted[start...].prefix { $0 - sorted[start] < width }.count }
+                    .max() ?? 0
+            }
+
+            var summary: String {
+                let milliseconds = reconnects.sorted().map { Int(CallerTesting.seconds($0) * 1000) }
+                return "spread \(Int(CallerTesting.seconds(spread) * 1000)) ms, drawn delays spread "
+                    + "\(Int(CallerTesting.seconds(delaySpread) * 1000)) ms, at most \(peak(within: .milliseconds(50))) "
+                    + "reconnects in 50 ms; reconnects (ms after the break): \(milliseconds)"
+            }
+        }
+
+        @Test("20 callers dropped by a listener restart reconnect spread over the jitter window, not in lockstep")
+        func spreadAfterRestart() async throws {
+            let server = SRTServer(configuration: try TestSupport.loopback())
+            let serverLog = CallerTesting.EventLog(server.supervisor.events())
+            let serverRunning = Task { try await server.run() }
+            defer { serverRunning.cancel() }
+            #expect(await TestSupport.eventually(within: .seconds(5)) { serverLog.readyInstants.count == 1 })
+            let address = try #require(server.localAddress)
+            let accepted = Accepted()
+            let accepting = Task {
+                for await connection in server.connections { accepted.list.withLock { $0.append(connection) } }
+            }
+            defer {
+                accepting.cancel()
+                for connection in accepted.list.withLock({ $0 }) { connection.close() }
+            }
+
+            let jittered = try await measure(jitter: .full, server: server, serverLog: serverLog, address, accepted)
+            print("CALLER-SPREAD full jitter: \(jittered.summary)")
+            let lockstep = try await measure(jitter: .none, server: server, serverLog: serverLog, address, accepted)
+            print("CALLER-SPREAD no jitter: \(lockstep.summary)")
+
+            // Each caller came back when its own delay said, no sooner and not much later.
+            for (delay, reconnect) in zip(jittered.delays + lockstep.delays, jittered.reconnects + lockstep.reconnects)
+            {
+                #expect(reconnect >= delay, "back \(reconnect) after the break, before its delay \(delay)")
+                #expect(reconnect <= delay * 1.1 + Self.slack, "back \(reconnect) after the break, delay \(delay)")
+            }
+            // Full jitter: the delays are U(0, 1 s) (seeded: the same on every run), and the reconnects spread as
+            // wide as they do.
+            #expect(jittered.delays.allSatisfy { $0 >= .zero && $0 < Self.window })
+            #expect(jittered.delaySpread >= .milliseconds(600))
+            #expect(jittered.spread >= .milliseconds(500))
+            #expect(
+                abs(CallerTesting.seconds(jittered.spread - jittered.delaySpread)) <= CallerTesting.seconds(Self.slack))
+            #expect(jittered.peak(within: .milliseconds(50)) <= 8)
+            // Without jitter every delay is the window, and everyone is back at once.
+            #expect(lockstep.delays.allSatisfy { $0 == Self.window })
+            #expect(lockstep.spread < Self.slack)
+            #expect(lockstep.peak(within: .milliseconds(50)) * 2 >= Self.callers)
+        }
+
+        /// Connects `callers` callers, restarts the server's listener, drops every connection at once, and waits
+        /// until every caller is back.
+        private func measure(
+            jitter: Jitter, server: SRTServer, serverLog: CallerTesting.EventLog, _ address: SRTAddress,
+            _ accepted: Accepted
+        ) async throws -> Measurement {
+            let policy = try RestartPolicy(
+                backoff: Backoff.exponential(initial: Self.window, maximum: Self.window).jitter(jitter),
+                classifier: SRTConnector.classifier)
+            let callers = try (0..<Self.callers).map { index in
+                SRTCaller(
+                    configuration: try CallerTesting.configuration(address, streamID: "publish/\(index)"),
+                    name: "caller-\(index)", policy: policy,
+                    generator: { SplitMix64(seed: UInt64(index + 1)) })
+            }
+            let logs = callers.map { CallerTesting.EventLog($0.supervisor.events()) }
+            let running = callers.map { caller in Task { try await caller.run() } }
+            defer { for task in running { task.cancel() } }
+            #expect(
+                await TestSupport.eventually(within: .seconds(10)) {
+                    logs.allSatisfy { $0.readyInstants.count == 1 }
+                        && accepted.list.withLock { $0.count } == Self.callers
+                })
+
+            // The listener restarts (a new listener on the same port), and every connection it had is dropped.
+            let restarts = serverLog.readyInstants.count
+            server.restartListener()
+            #expect(await TestSupport.eventually { serverLog.readyInstants.count == restarts + 1 })
+            let dropped = accepted.list.withLock { connections in
+                defer { connections.removeAll() }
+                return connections
+            }
+            let broken = ContinuousClock.now
+            for connection in dropped { connection.close() }
+
+            let back = await TestSupport.eventually(within: Self.window * 1.1 + .seconds(3)) {
+                logs.allSatisfy { $0.readyInstants.count == 2 }
+            }
+            #expect(back, "\(logs.filter { $0.readyInstants.count < 2 }.count) callers not back")
+            #expect(logs.allSatisfy { $0.failures.count == 1 && $0.failures[0].phase == .run })
+            for task in running { task.cancel() }
+            for task in running { try? await task.value }
+            for connection in accepted.list.withLock({ list in
+                defer { list.removeAll() }
+                return list
+            }) {
+                connection.close()
+            }
+            return Measurement(
+                delays: try logs.map { try $0.delays.first.orThrow("a backoff") },
+                reconnects: try logs.map { try $0.readyInstants.dropFirst().first.orThrow("a reconnect") - broken })
+        }
+    }
+}
