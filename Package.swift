@@ -40,7 +40,10 @@ let package = Package(
         // Scripted resources, seeded generators and virtual-time helpers for users' tests.
         .target(
             name: "SupervisorTestKit",
-            dependencies: ["Supervisor"],
+            dependencies: [
+                "Supervisor",
+                .product(name: "Clocks", package: "swift-clocks"),
+            ],
             swiftSettings: swiftSettings
         ),
         // libsrt 1.5.1 as Debian ships it; C quirks live in shim.h.

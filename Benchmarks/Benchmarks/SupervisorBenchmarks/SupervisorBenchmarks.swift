@@ -24,12 +24,17 @@ struct FailingResource: Restartable {
     func stop(_ instance: Int) async {}
 }
 
-/// A resource whose first start fails and whose later starts succeed and run until cancelled.
+/// A resource whose first start fails and whose later starts succeed and run until cancelled; the second start
+/// counts in `restarts`, which resumes `allRestarted` when it reaches `expected`.
 struct FailOnceResource: Restartable {
-    let ready: Counter
+    let calls = Counter()
+    let restarts: Counter
+    let expected: Int
+    let allRestarted: Latch?
 
     func start() async throws -> Int {
-        if ready.increment() == 1 { throw Refused() }
+        if calls.increment() == 1 { throw Refused() }
+        if restarts.increment() == expected { allRestarted?.open() }
         return 0
     }
 
@@ -38,6 +43,23 @@ struct FailOnceResource: Restartable {
     }
 
     func stop(_ instance: Int) async {}
+}
+
+/// Resumes one waiting task, once.
+final class Latch: Sendable {
+    private let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+    /// Runs `body` (which leads to `open()`), then waits until `open()` was called.
+    func wait(after body: () -> Void) async {
+        await withCheckedContinuation { continuation in
+            waiter.withLock { $0 = continuation }
+            body()
+        }
+    }
+
+    func open() {
+        waiter.withLock { $0.take() }?.resume()
+    }
 }
 
 final class Counter: Sendable {
@@ -130,7 +152,7 @@ func supervisorBenchmarks() {
 
     let parkedCount = 100_000
     let parkedMemory = BenchmarkMetric.custom("RSS while parked (MiB)", useScalingFactor: false)
-    let wakeToResumed = BenchmarkMetric.custom("wake() all → all resumed (ms)", useScalingFactor: false)
+    let wakeToResumed = BenchmarkMetric.custom("wake() all → all started again (ms)", useScalingFactor: false)
     let wakeToReady = BenchmarkMetric.custom("wake() all → all ready (ms)", useScalingFactor: false)
     Benchmark(
         "Supervisor: 100,000 parked in a 1-hour backoff, wake() all until all ready",
@@ -141,9 +163,11 @@ func supervisorBenchmarks() {
         )
     ) { benchmark in
         let policy = try RestartPolicy(backoff: .constant(.seconds(3_600)))
+        let restarts = Counter()
+        let allRestarted = Latch()
         let supervisors = (0..<parkedCount).map { _ in
             ResourceSupervisor(
-                FailOnceResource(ready: Counter()),
+                FailOnceResource(restarts: restarts, expected: parkedCount, allRestarted: allRestarted),
                 name: "parked",
                 policy: policy,
                 logger: quietLogger
@@ -160,9 +184,9 @@ func supervisorBenchmarks() {
             let parkedRSS = residentMemory()
             let clock = ContinuousClock()
             let start = clock.now
-            for supervisor in supervisors { supervisor.wake() }
-            while supervisors.contains(where: { if case .backingOff = $0.state { true } else { false } }) {
-                await Task.yield()
+            // No polling while measuring: the last restart resumes this task.
+            await allRestarted.wait {
+                for supervisor in supervisors { supervisor.wake() }
             }
             let resumed = clock.now
             while supervisors.contains(where: { !$0.state.isReady }) { await Task.yield() }
@@ -172,6 +196,35 @@ func supervisorBenchmarks() {
             benchmark.measurement(parkedMemory, parkedRSS / 1_048_576)
             group.cancelAll()
         }
+    }
+}
+
+/// How long a supervisor parked in a one-hour backoff takes to return from `run()` once asked to stop.
+func shutdownBenchmarks() {
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock],
+        timeUnits: .microseconds,
+        maxDuration: .seconds(5),
+        maxIterations: 200
+    )
+    Benchmark("Supervisor: cancellation in a one-hour backoff → run() returned", configuration: configuration) {
+        benchmark in
+        let policy = try RestartPolicy(backoff: .constant(.seconds(3_600)))
+        let supervisor = ResourceSupervisor(
+            FailOnceResource(restarts: Counter(), expected: 0, allRestarted: nil),
+            name: "cancel",
+            policy: policy,
+            logger: quietLogger
+        )
+        let task = Task { try await supervisor.run() }
+        while true {
+            if case .backingOff = supervisor.state { break }
+            await Task.yield()
+        }
+        benchmark.startMeasurement()
+        task.cancel()
+        try await task.value
+        benchmark.stopMeasurement()
     }
 }
 

@@ -45,18 +45,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     private let metrics: SupervisorMetrics?
     /// Where the supervising task waits: backoffs, the running resource, shutdown.
     private let alarm = Alarm()
-    private let shared = Mutex(Shared())
+    private let shared = Mutex(SupervisorShared())
     /// Set once by a graceful shutdown; read on every step, so an atomic rather than the lock.
     private let shutdownRequested = Atomic(false)
-
-    /// The mutable part, behind one lock: observed state, shutdown, event subscribers.
-    private struct Shared: ~Copyable {
-        var state: SupervisorState = .idle
-        var hasRun = false
-        var subscribers: [Int: AsyncStream<SupervisorEvent>.Continuation] = [:]
-        var nextSubscriber = 0
-        var finalReason: SupervisorStopReason?
-    }
 
     /// Creates a supervisor; nothing runs until ``run()``.
     ///
@@ -165,7 +156,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         while true {
             if isStopping { return finish(run.machine.shutdown()) }
             publish(.starting(attempt: attempt), state: .starting(attempt: attempt))
-            let step: Step
+            let step: SupervisionStep
             do {
                 let instance = try await resource.start()
                 step = await serveStarted(instance, attempt: attempt, run)
@@ -184,27 +175,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         }
     }
 
-    /// What the loop does after a failure: wait until an instant (then start again), or finish.
-    private enum Step {
-        case wait(until: Duration, delay: Duration)
-        case finish(SupervisorStopReason)
-    }
-
-    /// The state of one supervision, behind a reference (see `supervise()`); touched by the supervising task only.
-    private final class SupervisionRun {
-        // Only the supervising task touches it, one access at a time: the dynamic exclusivity checks on every
-        // access would cost more than a whole decision.
-        @exclusivity(unchecked) var machine: SupervisorStateMachine
-        let timeline: Timeline
-
-        init(machine: SupervisorStateMachine, timeline: Timeline) {
-            self.machine = machine
-            self.timeline = timeline
-        }
-    }
-
     /// A started instance: ready, serve, stop; then what the machine decides.
-    private func serveStarted(_ instance: Resource.Instance, attempt: Int, _ run: SupervisionRun) async -> Step {
+    private func serveStarted(_ instance: Resource.Instance, attempt: Int, _ run: SupervisionRun) async
+        -> SupervisionStep
+    {
         if isStopping {
             await resource.stop(instance)
             return .finish(run.machine.shutdown())
@@ -220,12 +194,14 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         return report(run.machine.runEnded(runError, at: run.timeline.now()), run)
     }
 
-    private func afterFailure(_ run: SupervisionRun, startError: any Error) -> Step {
+    private func afterFailure(_ run: SupervisionRun, startError: any Error) -> SupervisionStep {
         report(run.machine.startFailed(startError, at: run.timeline.now()), run)
     }
 
     /// Publishes a failure and what was decided, and turns the decision into the loop's next step.
-    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next), _ run: SupervisionRun) -> Step {
+    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next), _ run: SupervisionRun)
+        -> SupervisionStep
+    {
         let (failure, next) = outcome
         switch next {
         case .finish(let reason):
@@ -352,5 +328,36 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 logger.info("stopped", metadata: ["reason": "\(reason)"])
             }
         }
+    }
+}
+
+// Outside the generic class on purpose: types nested in a generic type are generic too, and their metadata is
+// looked up at run time on every use in unspecialized code.
+
+/// The mutable part, behind one lock: observed state, shutdown, event subscribers.
+struct SupervisorShared: ~Copyable {
+    var state: SupervisorState = .idle
+    var hasRun = false
+    var subscribers: [Int: AsyncStream<SupervisorEvent>.Continuation] = [:]
+    var nextSubscriber = 0
+    var finalReason: SupervisorStopReason?
+}
+
+/// What the loop does after a failure: wait until an instant (then start again), or finish.
+enum SupervisionStep {
+    case wait(until: Duration, delay: Duration)
+    case finish(SupervisorStopReason)
+}
+
+/// The state of one supervision, behind a reference (see `supervise()`); touched by the supervising task only.
+final class SupervisionRun {
+    // Only the supervising task touches it, one access at a time: the dynamic exclusivity checks on every
+    // access would cost more than a whole decision.
+    @exclusivity(unchecked) var machine: SupervisorStateMachine
+    let timeline: Timeline
+
+    init(machine: SupervisorStateMachine, timeline: Timeline) {
+        self.machine = machine
+        self.timeline = timeline
     }
 }

@@ -42,32 +42,10 @@ struct SupervisorHarness {
         recorder = EventRecorder(supervisor)
     }
 
-    /// The next event for which `predicate` holds; `nil` when the supervisor stopped first.
-    ///
-    /// While it waits, it keeps advancing the test clock by zero. A timer that registers with `TestClock` only after
-    /// the test advanced the clock exactly to its deadline is otherwise never fired (TestClock resumes a sleep at
-    /// `deadline <= now` only during an `advance`), and under a loaded machine the timer task may well register late.
-    /// Advancing by zero fires only what is already due, so virtual time stays exactly where the test put it.
+    /// The next event for which `predicate` holds; `nil` when the supervisor stopped first. Keeps the test clock
+    /// firing what is due while it waits (see `EventRecorder.next(advancing:where:)`).
     func next(where predicate: @escaping @Sendable (SupervisorEvent) -> Bool) async -> SupervisorEvent? {
-        enum Outcome: Sendable {
-            case event(SupervisorEvent?)
-            case nudgerDone
-        }
-        return await withTaskGroup(of: Outcome.self) { group in
-            group.addTask { .event(await recorder.next(where: predicate)) }
-            group.addTask {
-                for _ in 0..<1_000_000 where !Task.isCancelled {
-                    await clock.advance(by: .zero)
-                    await Task.yield()
-                }
-                return .nudgerDone
-            }
-            defer { group.cancelAll() }
-            while let outcome = await group.next() {
-                if case .event(let event) = outcome { return event }
-            }
-            return nil
-        }
+        await recorder.next(advancing: clock, where: predicate)
     }
 
     /// The next backoff's delay and deadline.
