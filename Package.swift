@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Supervisor", targets: ["Supervisor"]),
         .library(name: "SupervisorTestKit", targets: ["SupervisorTestKit"]),
         .library(name: "SRTAdapter", targets: ["SRTAdapter"]),
+        .library(name: "NIOAdapter", targets: ["NIOAdapter"]),
         .executable(name: "supervisor-demo", targets: ["supervisor-demo"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // The transport-agnostic core: backoff, classification, supervision, retry.
@@ -64,6 +66,17 @@ let package = Package(
             path: "Adapters/SRTAdapter",
             swiftSettings: swiftSettings
         ),
+        // SwiftNIO servers and datagram channels, supervised: rebinds on transient bind errors and unexpected closes.
+        .target(
+            name: "NIOAdapter",
+            dependencies: [
+                "Supervisor",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Adapters/NIOAdapter",
+            swiftSettings: swiftSettings
+        ),
         // The runnable demonstration behind `make run` until srt-relay exists.
         .executableTarget(
             name: "supervisor-demo",
@@ -83,6 +96,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NIOAdapterTests",
+            dependencies: [
+                "NIOAdapter",
+                "Supervisor",
+                "SupervisorTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,22 @@
+public import NIOCore
+
+/// Serves with a bound channel until its task is cancelled (then closes it) or it closes by itself (then throws
+/// ``NIOAdapterError/Code-swift.struct/closedUnexpectedly``, which restarts it). Shared by the server and
+/// datagram resources.
+enum NIOChannelLifetime {
+    static func serve(_ channel: any Channel, address: String) async throws {
+        try await withTaskCancellationHandler {
+            // A close we did not ask for is a failure of the resource, whatever the future's result.
+            _ = try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        if Task.isCancelled { throw CancellationError() }
+        throw NIOAdapterError(.closedUnexpectedly, address: address)
+    }
+
+    static func close(_ channel: any Channel) async {
+        // Already closed (the usual case after a failure) is fine.
+        try? await channel.close()
+    }
+}
