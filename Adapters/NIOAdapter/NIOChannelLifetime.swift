@@ -1,11 +1,11 @@
-public import NIOCore
+import NIOCore
 
 /// Serves with a bound channel until its task is cancelled (then closes it) or it closes by itself (then throws
-/// ``NIOAdapterError/Code-swift.struct/closedUnexpectedly``, which restarts it). Shared by the server and
+/// `NIOAdapterError.Code.closedUnexpectedly`, which restarts it). Shared by the server and
 /// datagram resources.
 enum NIOChannelLifetime {
     static func serve(_ channel: any Channel, address: String) async throws {
-        try await withTaskCancellationHandler {
+        await withTaskCancellationHandler {
             // A close we did not ask for is a failure of the resource, whatever the future's result.
             _ = try? await channel.closeFuture.get()
         } onCancel: {
