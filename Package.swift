@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SupervisorTestKit", targets: ["SupervisorTestKit"]),
         .library(name: "SRTAdapter", targets: ["SRTAdapter"]),
         .library(name: "NIOAdapter", targets: ["NIOAdapter"]),
+        .library(name: "NetworkMonitor", targets: ["NetworkMonitor"]),
         .executable(name: "supervisor-demo", targets: ["supervisor-demo"]),
     ],
     dependencies: [
@@ -77,6 +78,20 @@ let package = Package(
             path: "Adapters/NIOAdapter",
             swiftSettings: swiftSettings
         ),
+        // rtnetlink for the network-change monitor (Linux; empty elsewhere).
+        .systemLibrary(name: "CNetlink", path: "Adapters/CNetlink"),
+        // Wakes supervisors when links, addresses or routes come back.
+        .target(
+            name: "NetworkMonitor",
+            dependencies: [
+                "Supervisor",
+                "CNetlink",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Adapters/NetworkMonitor",
+            swiftSettings: swiftSettings
+        ),
         // The runnable demonstration behind `make run` until srt-relay exists.
         .executableTarget(
             name: "supervisor-demo",
@@ -120,6 +135,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "NetworkMonitor",
             ],
             swiftSettings: swiftSettings
         ),
