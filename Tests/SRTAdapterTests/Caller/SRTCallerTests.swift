@@ -45,6 +45,7 @@ extension Loopback {
                 #expect(connection.streamID == "publish/a")
                 #expect(accepted.streamID == "publish/a")
                 #expect(caller.connection === connection)
+                #expect(connection.peerAddress == address)
                 if let previous {
                     #expect(previous.caller !== connection)
                     #expect(previous.caller.isClosed, "stop() closed the broken connection")
