@@ -57,7 +57,12 @@ final class SRTReactor: Sendable {
         var threadStarted = false
         var stopping = false
         var stopped = false
+        /// Stopping because the process exits: waiters stay suspended, libsrt is about to go.
+        var exiting = false
     }
+
+    /// The reactors whose thread runs, so that the process's exit can stop them before libsrt's destructor.
+    private static let running = Mutex<[ObjectIdentifier: SRTReactor]>([:])
 
     /// The reactor of the process, started on first use and kept until the process ends.
     static let shared = SRTReactor()
@@ -167,7 +172,27 @@ final class SRTReactor: Sendable {
         state.withLock { $0.stopped }
     }
 
+    /// Stops every reactor thread and waits (at most 500 ms) until each has left libsrt; waiters are not resumed.
+    ///
+    /// Runs from the `atexit` handler ``SRTRuntime`` installs, which runs before libsrt's static destructor: a
+    /// thread still inside `srt_epoll_uwait` while that destructor frees libsrt's state crashed the process in about
+    /// one exit out of three (SIGSEGV, or "double free or corruption" in libsrt's GC thread).
+    static func quiesceForExit() {
+        let reactors = running.withLock { Array($0.values) }
+        for reactor in reactors {
+            reactor.state.withLock { state in
+                state.stopping = true
+                state.exiting = true
+            }
+        }
+        let deadline = ContinuousClock.now + .milliseconds(500)
+        while ContinuousClock.now < deadline, reactors.contains(where: { !$0.isStopped }) {
+            usleep(1000)
+        }
+    }
+
     private func startThreadNow() {
+        Self.running.withLock { $0[ObjectIdentifier(self)] = self }
         let box = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         // The thread holds the reactor until it exits; detached, nobody joins it.
@@ -216,12 +241,15 @@ final class SRTReactor: Sendable {
                 sweep()
             }
         }
-        let waiters = state.withLock { state -> [Waiter] in
+        let (waiters, exiting) = state.withLock { state -> ([Waiter], Bool) in
             state.stopped = true
             let all = state.entries.values.flatMap(\.waiters)
             state.entries.removeAll()
-            return all
+            return (all, state.exiting)
         }
+        _ = Self.running.withLock { $0.removeValue(forKey: ObjectIdentifier(self)) }
+        // At exit, resumed waiters would call into libsrt while its destructor runs: leave them suspended.
+        if exiting { return }
         for waiter in waiters { waiter.continuation.resume() }
         srt_epoll_release(eid)
     }

@@ -65,6 +65,8 @@ public enum SRTRuntime {
             // Bare messages: swift-log adds its own time, level and newline.
             csrt_set_bare_log_messages()
             srt_setloghandler(nil, logHandler)
+            // Runs before libsrt's static destructors (registered earlier, so run later).
+            atexit { SRTRuntime.prepareForExit() }
         }
         srt_setloglevel(max(criticalLevel, srtLevel(for: logLevel)))
     }
@@ -103,7 +105,8 @@ public enum SRTRuntime {
     }
 
     /// Releases libsrt with `srt_cleanup`, unless a receive thread died (then cleanup would spin forever and this
-    /// returns `false` without calling it). Call at most once, after every socket is closed.
+    /// returns `false` without calling it). Call at most once, after every socket is closed; a normal `exit` calls
+    /// it too (after the reactor thread stopped), and does nothing more if it already ran.
     @discardableResult
     public static func cleanup() -> Bool {
         guard !hasSeenReceiveThreadDeath else { return false }
@@ -117,7 +120,8 @@ public enum SRTRuntime {
 
     /// Ends the process with `status` without hanging: after a receive-thread death it flushes standard output and
     /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever, `exithang.c`);
-    /// otherwise it calls `exit` as usual.
+    /// otherwise it calls `exit` as usual, whose `atexit` handler (installed by ``start(logger:logLevel:)``) stops
+    /// the reactor thread and releases libsrt before libsrt's own static destructors run.
     public static func exit(_ status: Int32) -> Never {
         // Either way, what was printed reaches its pipe or file before anything can go wrong.
         fflush(nil)
@@ -127,6 +131,18 @@ public enum SRTRuntime {
         #else
             Darwin.exit(status)
         #endif
+    }
+
+    /// The process is exiting (`atexit`): stop the reactor thread, then, unless a receive thread died, release
+    /// libsrt with `srt_cleanup` while everything it uses still exists.
+    ///
+    /// Left to libsrt's static destructor, the cleanup races with it: the destructors of libsrt's other globals
+    /// ran while its garbage-collector thread still used them, and 9 of 20 healthy exits crashed (SIGSEGV, or
+    /// "double free or corruption", in the thread `SRT:GC`). After a death, cleanup would spin forever: the process
+    /// should leave through ``exit(_:)``, which skips all of this.
+    static func prepareForExit() {
+        SRTReactor.quiesceForExit()
+        cleanup()
     }
 
     /// Records a death and notifies subscribers; internal so tests of the bridge can drive it.

@@ -28,7 +28,12 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     public let payloadSize: Int
 
     /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
-    init(adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor) throws(SRTError) {
+    ///
+    /// - Parameter knownPeer: the peer when `srt_getpeername` cannot say: libsrt 1.5.1 answers it on a connected
+    ///   caller socket with success and an empty address, so a caller passes the address it connected to.
+    init(adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor, knownPeer: SRTAddress? = nil)
+        throws(SRTError)
+    {
         self.socket = socket
         self.reactor = reactor
         self.payloadSize = payloadSize
@@ -45,11 +50,12 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
-        self.peerAddress = withUnsafeMutablePointer(to: &storage) { pointer in
+        let reported = withUnsafeMutablePointer(to: &storage) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 srt_getpeername(socket, address, &length) == 0 ? SRTAddress(address) : nil
             }
         }
+        self.peerAddress = reported ?? knownPeer
     }
 
     deinit {
@@ -124,7 +130,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             throw error
         }
         reactor.deregister(socket)
-        return try SRTConnection(adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor)
+        return try SRTConnection(
+            adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor, knownPeer: configuration.address
+        )
     }
 
     /// Receives one message; waits (cancellably) until one arrives.

@@ -1,5 +1,7 @@
 import CSRT
 import Foundation
+import Logging
+import ServiceLifecycle
 import Supervisor
 import Testing
 
@@ -21,9 +23,11 @@ extension Loopback {
             return (server, running)
         }
 
-        @Test("each connection reaches the application on one sequence; a break reconnects and data flows again")
-        func reconnectsAfterBreak() async throws {
-            let (server, serverRunning) = try await startServer(TestSupport.loopback())
+        @Test(
+            "each connection reaches the application on one sequence; a break reconnects and data flows again",
+            arguments: [false, true])
+        func reconnectsAfterBreak(ipv6: Bool) async throws {
+            let (server, serverRunning) = try await startServer(TestSupport.loopback(ipv6: ipv6))
             defer { serverRunning.cancel() }
             let address = try #require(server.localAddress)
             let caller = SRTCaller(
@@ -41,6 +45,7 @@ extension Loopback {
                 #expect(connection.streamID == "publish/a")
                 #expect(accepted.streamID == "publish/a")
                 #expect(caller.connection === connection)
+                #expect(connection.peerAddress == address)
                 if let previous {
                     #expect(previous.caller !== connection)
                     #expect(previous.caller.isClosed, "stop() closed the broken connection")
@@ -194,6 +199,49 @@ extension Loopback {
             #expect(await iterator.next() == nil)
             let stoppedOnRequest = if case .stopped(.requested) = caller.supervisor.state { true } else { false }
             #expect(stoppedOnRequest, "state \(caller.supervisor.state)")
+        }
+
+        @Test("in a ServiceGroup, a graceful shutdown stops the caller, closes its connection and ends the sequence")
+        func gracefulShutdown() async throws {
+            let (server, serverRunning) = try await startServer(TestSupport.loopback())
+            defer { serverRunning.cancel() }
+            let caller = SRTCaller(configuration: try CallerTesting.configuration(try #require(server.localAddress)))
+            let group = ServiceGroup(services: [caller], logger: Logger(label: "test.group"))
+            let running = Task { try await group.run() }
+            defer { running.cancel() }
+            let connection = try await CallerTesting.next(caller.connections, "connection")
+            let started = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await TestSupport.within(.seconds(3)) { try await running.value }
+            #expect(ContinuousClock.now - started < TestSupport.promptly)
+            #expect(connection.isClosed)
+            var iterator = caller.connections.makeAsyncIterator()
+            #expect(await iterator.next() == nil)
+        }
+
+        @Test("SRTConnector in a supervisor of one's own, as its documentation shows")
+        func connectorInOwnSupervisor() async throws {
+            let (server, serverRunning) = try await startServer(TestSupport.loopback())
+            defer { serverRunning.cancel() }
+            let (delivered, sink) = AsyncStream.makeStream(of: SRTConnection.self)
+            let connector = SRTConnector(
+                configuration: try CallerTesting.configuration(try #require(server.localAddress)),
+                onConnection: { sink.yield($0) })
+            let supervisor = ResourceSupervisor(
+                connector, name: "srt-uplink",
+                policy: try RestartPolicy(backoff: SRTCaller.defaultBackoff, classifier: SRTConnector.classifier))
+            let running = Task { try await supervisor.run() }
+            defer { running.cancel() }
+            let connection = try await CallerTesting.next(delivered, "connection")
+            #expect(connector.connection === connection)
+            let accepted = try await CallerTesting.next(server.connections, "accepted")
+            defer { accepted.close() }
+            try await connection.send([1, 2, 3])
+            #expect(try await CallerTesting.receive(3, on: accepted) == [1, 2, 3])
+            running.cancel()
+            try await running.value
+            #expect(connection.isClosed)
+            #expect(connector.connection == nil)
         }
 
         /// Runs `caller` and expects it to give up at its first start with `code` and `rejectReason`.
