@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "NIOAdapter", targets: ["NIOAdapter"]),
         .library(name: "NetworkMonitor", targets: ["NetworkMonitor"]),
         .executable(name: "supervisor-demo", targets: ["supervisor-demo"]),
+        .executable(name: "srt-relay", targets: ["srt-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.6.0"),
     ],
     targets: [
         // The transport-agnostic core: backoff, classification, supervision, retry.
@@ -98,6 +100,19 @@ let package = Package(
             dependencies: ["Supervisor", "SRTAdapter"],
             swiftSettings: swiftSettings
         ),
+        // The main job: records or relays SRT publishers, supervised; thin over SRTAdapter.
+        .executableTarget(
+            name: "srt-relay",
+            dependencies: [
+                "Supervisor",
+                "SRTAdapter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SupervisorTests",
             dependencies: [
@@ -137,6 +152,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "NetworkMonitor",
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Acceptance of srt-relay: the built binary against srt-live-transmit, plus its parsing helpers.
+        .testTarget(
+            name: "SRTRelayTests",
+            dependencies: ["srt-relay"],
             swiftSettings: swiftSettings
         ),
     ],

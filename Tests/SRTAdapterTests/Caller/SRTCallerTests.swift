@@ -260,8 +260,9 @@ extension Loopback {
             let inside = error?.lastFailure as? SRTError
             #expect(inside?.code == code, "\(String(describing: error))")
             #expect(inside?.rejectReason == rejectReason, "\(String(describing: error))")
-            // A rejection is answered within a round trip, not a connect timeout.
-            #expect(elapsed < .seconds(1), "gave up after \(elapsed)")
+            // A rejection is answered within a round trip (measured about 20 ms); the bound leaves room for a stalled
+            // pool, and the single start above is what proves there was no retry.
+            #expect(elapsed < .seconds(3), "gave up after \(elapsed)")
             var iterator = caller.connections.makeAsyncIterator()
             #expect(await iterator.next() == nil)
         }

@@ -1,0 +1,55 @@
+import SRTAdapter
+import Synchronization
+
+/// The relay's open connections, the bytes they carried and the restarts so far, read by the status line.
+///
+/// Connections are registered when accepted and removed when their stream ended; ``closeAll()`` closes the open
+/// ones, which ends their streams (the recorders then flush and close).
+final class ConnectionTable: Sendable {
+    private struct State {
+        var open: [ObjectIdentifier: SRTConnection] = [:]
+        var closing = false
+    }
+
+    private let state = Mutex(State())
+    /// Payload bytes received by every connection since start, ever increasing.
+    let totalBytes = Atomic<UInt64>(0)
+    /// Listener restarts since start (the reporter counts them).
+    let restarts = Atomic<Int>(0)
+    /// Connections accepted since start.
+    let accepted = Atomic<Int>(0)
+
+    /// Registers `connection`; returns `false` (and closes it) once shutdown began.
+    func add(_ connection: SRTConnection) -> Bool {
+        let admitted = state.withLock { state in
+            guard !state.closing else { return false }
+            state.open[ObjectIdentifier(connection)] = connection
+            return true
+        }
+        if admitted { accepted.add(1, ordering: .relaxed) } else { connection.close() }
+        return admitted
+    }
+
+    func remove(_ connection: SRTConnection) {
+        _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    /// How many connections are open now.
+    var count: Int {
+        state.withLock { $0.open.count }
+    }
+
+    /// Whether ``closeAll()`` was called: a connection closed locally now is closed for the shutdown.
+    var isClosing: Bool {
+        state.withLock { $0.closing }
+    }
+
+    /// Closes every open connection and refuses new ones.
+    func closeAll() {
+        let connections = state.withLock { state in
+            state.closing = true
+            return Array(state.open.values)
+        }
+        for connection in connections { connection.close() }
+    }
+}

@@ -1,0 +1,108 @@
+import SRTAdapter
+import ServiceLifecycle
+import Synchronization
+
+/// Takes every connection the ``SRTServer`` accepts and copies its messages to a ``StreamSink``, one task per
+/// connection; prints a line when each stream opens and closes. A `Service`: when the server's connection
+/// stream ends (graceful shutdown) or the task is cancelled, it closes the open connections and returns once
+/// every recording is flushed and closed.
+struct Relay: Service {
+    let server: SRTServer
+    let destination: RelaySettings.Destination
+    let table: ConnectionTable
+    let console: Console
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Connections closed because their UDP socket died: their streams end on their own (closed locally),
+                // and the restart line says why. Drained so the stream does not grow.
+                for await _ in server.lostConnections {}
+            }
+            for await connection in server.connections {
+                guard table.add(connection) else { continue }
+                group.addTask { await serve(connection) }
+            }
+            // The server stopped (shutdown) or this task was cancelled: end every stream, then wait for the flushes.
+            table.closeAll()
+            await group.waitForAll()
+        }
+        // A service that ends before its turn in the group's shutdown would fail the group: wait for the turn
+        // (at once when it came already; an error when the group was cancelled: either way, done).
+        try? await gracefulShutdown()
+    }
+
+    /// Copies one connection's messages to its sink until it ends; then closes both and prints the summary.
+    private func serve(_ connection: SRTConnection) async {
+        defer { table.remove(connection) }
+        let started = ContinuousClock.now
+        let name = connection.streamID.isEmpty ? "(no stream id)" : connection.streamID
+        let peer = connection.peerAddress.map { "\($0)" } ?? "?"
+        let sink: any StreamSink
+        do {
+            sink = try makeSink(for: connection, peer: peer)
+        } catch {
+            console.emit(
+                "connection-refused", "✗ \(name) from \(peer): \(error)",
+                ["stream_id": .string(connection.streamID), "peer": .string(peer), "error": .string("\(error)")])
+            connection.close()
+            return
+        }
+        console.emit(
+            "connection-opened", "+ \(name) from \(peer) → \(sink.destination)",
+            ["stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination)])
+        var bytes: UInt64 = 0
+        var reason = "publisher left"
+        do {
+            for try await message in connection.messages {
+                try sink.write(message)
+                bytes += UInt64(message.count)
+                table.totalBytes.add(UInt64(message.count), ordering: .relaxed)
+            }
+            // Closed here: by the shutdown, or with a listener whose UDP socket died.
+            reason = table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
+        } catch let error as SinkError {
+            reason = "output failed: \(error)"
+        } catch is CancellationError {
+            reason = "shutdown"
+        } catch let error as SRTError where error.isPerConnection {
+            reason = "publisher left (\(error.code))"
+        } catch {
+            reason = "\(error)"
+        }
+        connection.close()
+        do {
+            try sink.close()
+        } catch {
+            reason += "; closing the output failed: \(error)"
+        }
+        let duration = ContinuousClock.now - started
+        let bitrate = Units.bitsPerSecond(bytes, over: duration)
+        console.emit(
+            "connection-closed",
+            "- \(name) from \(peer): \(Units.bytes(bytes)) in \(Units.duration(duration)) "
+                + "(\(Units.bitrate(bitrate))), \(reason)",
+            [
+                "stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination),
+                "bytes": .int(Int64(bytes)), "duration_s": .double(Self.seconds(duration)),
+                "bitrate_bps": .double(bitrate.rounded()), "reason": .string(reason),
+            ])
+    }
+
+    private func makeSink(for connection: SRTConnection, peer: String) throws(SinkError) -> any StreamSink {
+        switch destination {
+        case .record(let directory):
+            let time = Timestamp.now().compact
+            return try FileRecorder.create(in: directory) { counter in
+                RecordingName.make(streamID: connection.streamID, peer: peer, time: time, counter: counter)
+            }
+        case .forward(let target):
+            return try UDPForwarder(to: target)
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return (seconds * 1000).rounded() / 1000
+    }
+}

@@ -1,0 +1,99 @@
+import Dispatch
+import Logging
+import SRTAdapter
+import ServiceLifecycle
+import Supervisor
+import UnixSignals
+
+/// Wires the relay together and runs it until SIGINT/SIGTERM: the ``SRTServer`` (the supervised listener), the
+/// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, and a shutdown
+/// deadline, in one `ServiceGroup`.
+struct RelayApplication {
+    let settings: RelaySettings
+
+    /// Graceful shutdown escalates to cancellation after this long…
+    static let gracefulShutdownLimit = Duration.milliseconds(1200)
+    /// …and the process leaves on its own this long after the signal, whatever still runs (exit 0 within 2 s).
+    static let shutdownDeadline = Duration.milliseconds(1900)
+
+    /// Runs to the end; returns the exit status (0 after a requested shutdown, 1 when the listener gave up).
+    func run() async -> Int32 {
+        let console = Console(json: settings.json)
+        var logger = Logger(label: "srt-relay", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = settings.logLevel
+        SRTRuntime.start(logger: logger, logLevel: max(settings.logLevel, .warning))
+
+        let server = SRTServer(
+            configuration: settings.listener, name: "srt-relay", policy: settings.policy, logger: logger)
+        let table = ConnectionTable()
+        let relay = Relay(server: server, destination: settings.destination, table: table, console: console)
+        let reporter = Reporter(server: server, table: table, console: console, interval: settings.statusInterval)
+        // Shut down in reverse order: the deadline starts, chaos stops, the listener closes (the connection stream
+        // ends, so the relay closes every connection and flushes), then the lines stop.
+        var services: [any Service] = [relay, reporter, server]
+        if settings.chaosPeriod != nil || settings.chaosOnSignal {
+            services.append(
+                Chaos(server: server, console: console, period: settings.chaosPeriod, onSignal: settings.chaosOnSignal))
+        }
+        services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))
+
+        var configuration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        console.emit(
+            "started", "srt-relay: \(settings.summary)",
+            ["listener": .string("\(settings.listener)"), "output": .string(settings.destinationDescription)])
+        do {
+            try await ServiceGroup(configuration: configuration).run()
+            console.emit("exit", "srt-relay: stopped; every recording closed", ["status": .int(0)])
+            return 0
+        } catch {
+            console.emit("exit", "srt-relay: \(error)", ["status": .int(1), "error": .string("\(error)")])
+            return 1
+        }
+    }
+}
+
+extension RelaySettings {
+    /// Where streams go, for the first line.
+    var destinationDescription: String {
+        switch destination {
+        case .record(let directory): directory
+        case .forward(let target): target.description
+        }
+    }
+
+    /// The first line: what the relay does, with which settings (the passphrase shows as its length only).
+    var summary: String {
+        let action =
+            switch destination {
+            case .record(let directory): "recording each stream to \(directory)/"
+            case .forward(let target): "relaying each stream to \(target)"
+            }
+        var text = "\(action); \(listener); restarts: \(policy)"
+        if let chaosPeriod { text += "; chaos every \(Units.duration(chaosPeriod))" }
+        if chaosOnSignal { text += "; chaos on SIGUSR1" }
+        return text
+    }
+}
+
+/// Starts a deadline when the shutdown begins: if the process is still there after `limit`, it says so and
+/// leaves at once with 70 (EX_SOFTWARE) — a bug to fix, but never a hang. Placed last, it hears the shutdown first.
+struct ShutdownDeadline: Service {
+    let limit: Duration
+    let console: Console
+
+    func run() async {
+        // Returns on graceful shutdown, and throws on cancellation (the group failed): either way, the end began.
+        try? await gracefulShutdown()
+        let console = self.console
+        let milliseconds =
+            Int(limit.components.seconds) * 1000 + Int(limit.components.attoseconds / 1_000_000_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+            console.emit(
+                "exit", "srt-relay: the shutdown took longer than \(Units.duration(limit)); leaving now",
+                ["status": .int(70)])
+            SRTRuntime.exit(70)
+        }
+    }
+}

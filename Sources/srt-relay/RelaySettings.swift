@@ -1,0 +1,25 @@
+import Logging
+import SRTAdapter
+import Supervisor
+
+/// Everything the relay runs with, validated: built from the command line by ``SRTRelay/settings()``.
+struct RelaySettings: Sendable {
+    /// Where each accepted stream goes.
+    enum Destination: Sendable {
+        /// One file per stream in this directory.
+        case record(directory: String)
+        /// Every stream's messages to one UDP address.
+        case forward(ForwardTarget)
+    }
+
+    var listener: SRTListenerConfiguration
+    var policy: RestartPolicy
+    var destination: Destination
+    var json: Bool
+    /// `nil`: no status lines.
+    var statusInterval: Duration?
+    /// `nil`: no periodic fault injection.
+    var chaosPeriod: Duration?
+    var chaosOnSignal: Bool
+    var logLevel: Logger.Level
+}

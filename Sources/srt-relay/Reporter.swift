@@ -1,0 +1,108 @@
+import SRTAdapter
+import ServiceLifecycle
+import Supervisor
+import Synchronization
+
+/// Prints the listener's life as lines (listening, restart with the reason and the next delay, degraded, stopped)
+/// and, every `interval`, a status line: state, open connections, total bitrate, restarts.
+///
+/// Subscribes to the supervisor's events when created, so that it misses nothing of the run that follows.
+struct Reporter: Service {
+    let server: SRTServer
+    let table: ConnectionTable
+    let console: Console
+    let interval: Duration?
+    private let events: AsyncStream<SupervisorEvent>
+
+    init(server: SRTServer, table: ConnectionTable, console: Console, interval: Duration?) {
+        self.server = server
+        self.table = table
+        self.console = console
+        self.interval = interval
+        self.events = server.supervisor.events()
+    }
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await report() }
+            if let interval {
+                group.addTask { await status(every: interval) }
+            }
+            // The events end with the supervisor; the status lines stop with them.
+            await group.next()
+            group.cancelAll()
+        }
+        // Ending before its turn in the group's shutdown would fail the group.
+        try? await gracefulShutdown()
+    }
+
+    /// One line per supervisor event that matters to people; ends when the supervisor stopped.
+    private func report() async {
+        var lastFailure: SupervisorFailure?
+        for await event in events {
+            switch event {
+            case .starting:
+                break
+            case .ready(let attempt):
+                let address = server.localAddress.map { "\($0)" } ?? "?"
+                console.emit(
+                    "listening", "listening on \(address)" + (attempt > 1 ? " (attempt \(attempt))" : ""),
+                    ["address": .string(address), "attempt": .int(Int64(attempt))])
+            case .failed(let failure):
+                lastFailure = failure
+                if failure.decision == .giveUp {
+                    console.emit(
+                        "failed", "giving up: \(Self.reason(failure.error))", ["error": .string("\(failure.error)")])
+                }
+            case .backingOff(let delay, _, let attempt):
+                let count = table.restarts.add(1, ordering: .relaxed).newValue
+                let reason = lastFailure.map { Self.reason($0.error) } ?? "unknown"
+                let phase = lastFailure.map { $0.phase == .start ? "start failed" : "listener died" } ?? "failed"
+                console.emit(
+                    "restart",
+                    "restart #\(count): \(phase): \(reason); next attempt (#\(attempt)) in \(Units.duration(delay))",
+                    [
+                        "restart": .int(Int64(count)), "phase": .string(phase), "reason": .string(reason),
+                        "delay_ms": .double((Relay.seconds(delay) * 1000).rounded()), "attempt": .int(Int64(attempt)),
+                    ])
+            case .degraded(let probeInterval):
+                console.emit(
+                    "degraded", "degraded: too many restarts; probing every \(Units.duration(probeInterval))",
+                    ["probe_interval_ms": .double((Relay.seconds(probeInterval) * 1000).rounded())])
+            case .stopped(let reason):
+                console.emit("stopped", "listener stopped: \(reason)", ["reason": .string("\(reason)")])
+            }
+        }
+    }
+
+    /// A status line every `interval`, with the bitrate over that interval.
+    private func status(every interval: Duration) async {
+        var lastBytes = table.totalBytes.load(ordering: .relaxed)
+        var lastTime = ContinuousClock.now
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            let bytes = table.totalBytes.load(ordering: .relaxed)
+            let now = ContinuousClock.now
+            let bitrate = Units.bitsPerSecond(bytes - lastBytes, over: now - lastTime)
+            (lastBytes, lastTime) = (bytes, now)
+            let state = server.supervisor.state.label
+            let open = table.count
+            let restarts = table.restarts.load(ordering: .relaxed)
+            console.emit(
+                "status",
+                "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
+                    + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received",
+                [
+                    "state": .string(state), "connections": .int(Int64(open)),
+                    "bitrate_bps": .double(bitrate.rounded()),
+                    "restarts": .int(Int64(restarts)), "bytes": .int(Int64(bytes)),
+                ])
+        }
+    }
+
+    /// The error without the library's repetition: an SRT error's message, or the description.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? SRTError, error.code == .receiveThreadDied { return error.message }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Logging
+import SRTAdapter
+import Supervisor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension SRTRelay {
+    /// Turns the flags into validated settings; every mistake becomes a `ValidationError` naming the flag, so the
+    /// user sees one line and the process exits with 64. The passphrase's value never appears in a message.
+    func settings() throws -> RelaySettings {
+        let (host, port) = try flag("--listen") { () throws(ParseFailure) in
+            try ListenAddress.split(listen, defaultPort: 9000)
+        }
+        let passphrase = try loadPassphrase()
+        let key = try flag("--key-length") { () throws(ConfigurationError) in try SRTKeyLength(bytes: keyLength) }
+        let allowed = Set(allow)
+        let accessControl: SRTAccessControl? =
+            allowed.isEmpty ? nil : SRTAccessControl { allowed.contains($0.streamID) ? .accept : .reject(.forbidden) }
+        let listener = try flag("--listen") { () throws(ConfigurationError) in
+            try SRTListenerConfiguration(
+                host: host, port: port, latency: .milliseconds(latency), passphrase: passphrase,
+                keyLength: key, maxConnections: maxConnections, accessControl: accessControl)
+        }
+        let destination: RelaySettings.Destination
+        if let forward {
+            destination = .forward(
+                try flag("--forward") { () throws(ParseFailure) in try ForwardTarget(parsing: forward) })
+        } else {
+            guard !output.isEmpty else { throw ValidationError("--output: must not be empty") }
+            destination = .record(directory: output)
+        }
+        guard statusInterval >= 0, statusInterval.isFinite, statusInterval <= 86_400 else {
+            throw ValidationError("--status-interval: must be 0 to 86400 seconds, got \(statusInterval)")
+        }
+        if let chaos, !(chaos.isFinite && chaos >= 0.1 && chaos <= 86_400) {
+            throw ValidationError("--chaos: must be 0.1 to 86400 seconds, got \(chaos)")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
+        }
+        return RelaySettings(
+            listener: listener,
+            policy: try restarts.policy(),
+            destination: destination,
+            json: json,
+            statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
+            chaosPeriod: chaos.map { .seconds($0) },
+            chaosOnSignal: chaosOnSignal,
+            logLevel: level)
+    }
+
+    /// The passphrase from `--passphrase-env` or `--passphrase-file` (one of them at most), or `nil`.
+    private func loadPassphrase() throws -> SRTPassphrase? {
+        let secret: String
+        switch (passphraseEnv, passphraseFile) {
+        case (nil, nil):
+            return nil
+        case (.some, .some):
+            throw ValidationError("--passphrase-env and --passphrase-file: give one of them, not both")
+        case (let name?, nil):
+            guard let value = getenv(name) else {
+                throw ValidationError("--passphrase-env: the environment variable \(name) is not set")
+            }
+            secret = String(cString: value)
+        case (nil, let path?):
+            secret = try flag("--passphrase-file") { () throws(ParseFailure) in try Self.readSecret(path) }
+        }
+        return try flag("passphrase") { () throws(ConfigurationError) in try SRTPassphrase(secret) }
+    }
+
+    /// The first line of a small file, without its line ending.
+    static func readSecret(_ path: String) throws(ParseFailure) -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ParseFailure("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = read(descriptor, &bytes, bytes.count)
+        guard count >= 0 else { throw ParseFailure("cannot read \(path): \(String(cString: strerror(errno)))") }
+        let line = bytes[..<count].prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
+        return String(decoding: line, as: UTF8.self)
+    }
+}
+
+/// Runs `body`; a `ConfigurationError` or `ParseFailure` becomes a `ValidationError` that names the flag (the
+/// library's option name translated to the flag that set it, else `flag`).
+func flag<T, E: Error>(_ flag: String, _ body: () throws(E) -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ConfigurationError {
+        throw ValidationError("\(flagNames[error.option] ?? flag): \(error.message)")
+    } catch {
+        throw ValidationError("\(flag): \(error)")
+    }
+}
+
+/// The library's option names (`ConfigurationError.option`) and the flags that set them.
+private let flagNames: [String: String] = [
+    "host": "--listen", "port": "--listen", "latency": "--latency", "maxConnections": "--max-connections",
+    "passphrase": "passphrase", "keyLength": "--key-length", "initial": "--backoff-initial",
+    "base": "--backoff-initial", "median": "--backoff-initial", "first": "--backoff-initial",
+    "delay": "--backoff-initial", "increment": "--backoff-initial", "maximum": "--backoff-max",
+    "maxRestarts": "--intensity", "period": "--intensity", "probeInterval": "--backoff-max",
+]

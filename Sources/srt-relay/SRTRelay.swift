@@ -1,0 +1,114 @@
+import ArgumentParser
+import Logging
+import SRTAdapter
+import ServiceLifecycle
+import Supervisor
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `srt-relay`: listens for SRT publishers and records each stream to a file, or relays it to a UDP address;
+/// the listener is supervised (backoff, jitter, restart intensity) and survives the faults of `SRT-FACTS.md`.
+///
+/// ```sh
+/// srt-relay                                   # record to recordings/<stream id>-<UTC time>.ts, port 9000
+/// srt-relay --forward udp://127.0.0.1:5000    # relay every publisher to one UDP address
+/// SRT_PASSPHRASE=... srt-relay --passphrase-env SRT_PASSPHRASE --allow cam1 --allow cam2 --json
+/// ```
+@main
+struct SRTRelay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "srt-relay",
+        abstract: "Record SRT publishers to files, or relay them to UDP, with a listener that recovers by itself.",
+        discussion: """
+            Publish with: srt-live-transmit file://con "srt://127.0.0.1:9000?mode=caller&streamid=cam1" < input.ts
+            Invalid options exit with 64 (EX_USAGE); SIGINT and SIGTERM close every recording and exit with 0.
+            """)
+
+    @Option(name: .long, help: "Where to listen: HOST:PORT, [IPv6]:PORT, HOST or PORT (numeric addresses only).")
+    var listen = "0.0.0.0:9000"
+
+    @Option(name: .long, help: ArgumentHelp("The directory recordings go to.", valueName: "directory"))
+    var output = "recordings"
+
+    @Option(name: .long, help: ArgumentHelp("Relay to udp://HOST:PORT instead of recording.", valueName: "url"))
+    var forward: String?
+
+    @Option(name: .long, help: ArgumentHelp("The SRT latency in milliseconds (0...60000).", valueName: "ms"))
+    var latency = 120
+
+    @Option(name: .long, help: ArgumentHelp("Read the passphrase from this environment variable.", valueName: "name"))
+    var passphraseEnv: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the passphrase from this file (one line).", valueName: "path"))
+    var passphraseFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("The AES key length with a passphrase: 16, 24 or 32.", valueName: "bytes"))
+    var keyLength = 16
+
+    @Option(
+        name: .long, help: ArgumentHelp("Accept only this stream id (repeatable); all when absent.", valueName: "id"))
+    var allow: [String] = []
+
+    @Option(name: .long, help: "Refuse publishers beyond this many open connections.")
+    var maxConnections = 64
+
+    @OptionGroup(title: "Restarts")
+    var restarts: RestartOptions
+
+    @Flag(name: .long, help: "Print JSON lines instead of text.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("Seconds between status lines; 0 for none.", valueName: "seconds"))
+    var statusInterval: Double = 10
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Inject fault B (a dead UDP receive thread) every so many seconds.", valueName: "seconds"))
+    var chaos: Double?
+
+    @Flag(name: .long, help: "Inject fault B whenever the process receives SIGUSR1 (tests, demos).")
+    var chaosOnSignal = false
+
+    @Option(name: .long, help: "The level of the library's own log on standard error (trace...critical).")
+    var logLevel = "error"
+
+    /// `EX_USAGE` from sysexits.h: the command was used incorrectly.
+    static let usageExitCode: Int32 = 64
+
+    /// Parses, validates (a one-line error and exit code 64 on any mistake), runs, and leaves through
+    /// ``SRTRuntime/exit(_:)``, which cannot hang after a dead receive thread.
+    static func main() async {
+        let settings: RelaySettings
+        do {
+            let command = try parse()
+            settings = try command.settings()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help, --version: the full text, as usual.
+                print(fullMessage(for: error))
+                SRTRuntime.exit(0)
+            }
+            Console.usageError(oneLine(message(for: error)))
+            SRTRuntime.exit(usageExitCode)
+        }
+        let status = await RelayApplication(settings: settings).run()
+        SRTRuntime.exit(status)
+    }
+
+    /// ArgumentParser's messages may span lines (suggestions); the contract is one line.
+    static func oneLine(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
+            .joined(separator: " ")
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

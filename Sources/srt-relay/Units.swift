@@ -1,0 +1,53 @@
+/// Human-readable sizes, rates and durations for the relay's lines.
+///
+/// ```swift
+/// Units.bytes(1_234_567)       // "1.2 MB"
+/// Units.bitrate(4_200_000)     // "4.2 Mbit/s"
+/// Units.duration(.seconds(75)) // "1m15s"
+/// ```
+enum Units {
+    /// Decimal units (kB = 1000 B), as network rates are.
+    static func bytes(_ count: UInt64) -> String {
+        scaled(Double(count), units: ["B", "kB", "MB", "GB", "TB"])
+    }
+
+    /// Bits per second.
+    static func bitrate(_ bitsPerSecond: Double) -> String {
+        scaled(bitsPerSecond, units: ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"])
+    }
+
+    /// `850 ms`, `12.3 s`, `4m05s`, `2h03m`.
+    static func duration(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+        if seconds < 60 { return "\(oneDecimal(seconds)) s" }
+        let whole = Int(seconds)
+        if whole < 3600 { return "\(whole / 60)m\(twoDigits(whole % 60))s" }
+        return "\(whole / 3600)h\(twoDigits(whole / 60 % 60))m"
+    }
+
+    /// The average bitrate of `bytes` over `duration`, 0 for an empty duration.
+    static func bitsPerSecond(_ bytes: UInt64, over duration: Duration) -> Double {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(bytes) * 8 / seconds : 0
+    }
+
+    private static func scaled(_ value: Double, units: [String]) -> String {
+        var value = value
+        var index = 0
+        while value >= 999.95 && index < units.count - 1 {
+            value /= 1000
+            index += 1
+        }
+        return index == 0 ? "\(Int(value.rounded())) \(units[0])" : "\(oneDecimal(value)) \(units[index])"
+    }
+
+    private static func oneDecimal(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    private static func twoDigits(_ value: Int) -> String {
+        value < 10 ? "0\(value)" : "\(value)"
+    }
+}
