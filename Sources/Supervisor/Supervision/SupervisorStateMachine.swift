@@ -125,7 +125,8 @@ struct SupervisorStateMachine {
         at now: Duration
     ) -> (SupervisorFailure, Next) {
         let decision = decision ?? policy.classifier(for: failurePhase).classify(error)
-        if decision.isRestart {
+        // Every failure counts, the fatal one too (a stop decision is not a failure).
+        if decision != .stop {
             failures = failures == .max ? .max : failures + 1
             if streakStartedAt == nil { streakStartedAt = now }
         }

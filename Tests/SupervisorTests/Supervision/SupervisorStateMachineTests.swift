@@ -64,7 +64,7 @@ struct SupervisorStateMachineTests {
             return
         }
         #expect(supervisorError.code == .fatal && supervisorError.lastFailure is Fatal)
-        #expect(supervisorError.phase == .start)
+        #expect(supervisorError.phase == .start && supervisorError.failures == 1)
     }
 
     @Test("a restart-after hint replaces the delay, and the schedule still advances")
