@@ -48,7 +48,7 @@ struct RelayAcceptanceTests {
             RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=second"])
         defer { publisher.terminate() }
         _ = try await log.next("connection-opened")
-        Self.feed(publisher, Array(second[..<half]), close: false)
+        await Self.feed(publisher, Array(second[..<half]), close: false)
         try await log.waitForBytes(first.count + half)
         let beforeFault = log.mark
         let injected = ContinuousClock.now
@@ -62,7 +62,7 @@ struct RelayAcceptanceTests {
         #expect(relistened["attempt"] as? Int == 2)
         #expect(restart["reason"] as? String ?? "" != "")
         // The rest goes nowhere: the socket it went to is gone.
-        Self.feed(publisher, Array(second[half...]), close: true)
+        await Self.feed(publisher, Array(second[half...]), close: true)
         publisher.terminate()
         print("srt-relay: fault B → listening again in \(recovery) (observed through the relay's lines)")
         #expect(recovery < .seconds(2))
@@ -79,14 +79,15 @@ struct RelayAcceptanceTests {
             RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=fourth"])
         defer { streaming.terminate() }
         _ = try await log.next("connection-opened")
-        Self.feed(streaming, fourth, close: false)
+        await Self.feed(streaming, fourth, close: false)
         try await log.waitForBytes(first.count + secondBytes + third.count + fourth.count)
         let stopping = ContinuousClock.now
         relay.signal(SIGTERM)
-        let status = relay.waitForExit(within: .seconds(3))
+        let status = await relay.exitStatus(within: .seconds(3))
         let shutdown = ContinuousClock.now - stopping
         print("srt-relay: SIGTERM with a live stream → exit \(status.map(String.init) ?? "none") in \(shutdown)")
-        #expect(status == 0, "\(relay.standardErrorAtExit())")
+        let errors = await relay.standardErrorAtExit()
+        #expect(status == 0, "\(errors)")
         #expect(shutdown < .seconds(2))
 
         for line in relay.lines where !line.contains("\"event\":\"status\"") { print(line) }
@@ -103,6 +104,42 @@ struct RelayAcceptanceTests {
         #expect(partial.count == secondBytes)
         #expect(try recorded("third") == third)
         #expect(try recorded("fourth") == fourth)
+    }
+
+    @Test("--forward: every message of a stream arrives as UDP datagrams, in order", .timeLimit(.minutes(1)))
+    func forwardsToUDP() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let receiver = try UDPReceiver()
+        defer { receiver.close() }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--forward", "udp://127.0.0.1:\(receiver.port)", "--json",
+                "--status-interval", "0.1", "--latency", "40",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        let payload = Self.payload(seed: 0x55)
+        try await publish(payload, streamID: "relayed", port: port, log: log, expectedTotal: payload.count)
+        let complete = await Self.eventually { receiver.bytes.count >= payload.count }
+        #expect(complete, "\(receiver.bytes.count) of \(payload.count) bytes")
+        #expect(receiver.bytes == payload)
+        relay.signal(SIGTERM)
+        let code = await relay.exitStatus(within: .seconds(2))
+        let errors = await relay.standardErrorAtExit()
+        #expect(code == 0, "\(errors)")
+    }
+
+    /// Polls `condition` every 10 ms for at most `limit`.
+    static func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
     }
 
     @Test("--chaos: fault B on a period, and the listener is back after each", .timeLimit(.minutes(1)))
@@ -127,7 +164,9 @@ struct RelayAcceptanceTests {
             #expect(back["attempt"] as? Int ?? 0 >= 2, "round \(round)")
         }
         relay.signal(SIGINT)
-        #expect(relay.waitForExit(within: .seconds(2)) == 0, "\(relay.standardErrorAtExit())")
+        let code = await relay.exitStatus(within: .seconds(2))
+        let errors = await relay.standardErrorAtExit()
+        #expect(code == 0, "\(errors)")
     }
 
     /// Publishes `payload` with srt-live-transmit, waits until the relay counted `expectedTotal` bytes in all, then
@@ -140,7 +179,7 @@ struct RelayAcceptanceTests {
         defer { publisher.terminate() }
         let opened = try await log.next("connection-opened")
         #expect(opened["stream_id"] as? String == streamID)
-        Self.feed(publisher, payload, close: true)
+        await Self.feed(publisher, payload, close: true)
         try await log.waitForBytes(expectedTotal)
         publisher.signal(SIGINT)
         let closed = try await log.next("connection-closed")
@@ -150,17 +189,17 @@ struct RelayAcceptanceTests {
 
     /// Writes `bytes` to the publisher's stdin from a Dispatch thread, paced like a live stream (about 40 Mbit/s:
     /// a burst would overflow the sender and live mode would drop it), 1456 bytes at a time.
-    static func feed(_ publisher: TestProcess, _ bytes: [UInt8], close: Bool) {
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            defer { done.signal() }
-            for (index, start) in stride(from: 0, to: bytes.count, by: 1456).enumerated() {
-                guard publisher.write(bytes[start..<min(start + 1456, bytes.count)]) else { return }
-                if index % 16 == 15 { usleep(4000) }
+    static func feed(_ publisher: TestProcess, _ bytes: [UInt8], close: Bool) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                defer { done.resume() }
+                for (index, start) in stride(from: 0, to: bytes.count, by: 1456).enumerated() {
+                    guard publisher.write(bytes[start..<min(start + 1456, bytes.count)]) else { return }
+                    if index % 16 == 15 { usleep(4000) }
+                }
+                if close { publisher.closeInput() }
             }
-            if close { publisher.closeInput() }
         }
-        done.wait()
     }
 
     @Test(
@@ -176,26 +215,27 @@ struct RelayAcceptanceTests {
             ["--passphrase-file", "/nonexistent/secret"], ["--chaos", "0"], ["--status-interval", "-1"],
             ["--log-level", "loud"], ["--no-such-flag"], ["extra-argument"],
         ])
-    func usageErrors(arguments: [String]) throws {
+    func usageErrors(arguments: [String]) async throws {
         let binary = try #require(RelayBinary.path)
         let relay = try TestProcess(binary, arguments)
         defer { relay.terminate() }
-        let status = relay.waitForExit(within: .seconds(5))
+        let status = await relay.exitStatus(within: .seconds(5))
         #expect(status == 64)
-        let errors = relay.standardErrorAtExit()
+        let errors = await relay.standardErrorAtExit()
         #expect(errors.hasPrefix("srt-relay: ") && errors.hasSuffix("\n"), "\(errors)")
         #expect(errors.split(separator: "\n").count == 1, "\(errors)")
         #expect(relay.lines.isEmpty)
     }
 
     @Test("a short passphrase is refused without printing it")
-    func passphraseNeverEchoed() throws {
+    func passphraseNeverEchoed() async throws {
         let binary = try #require(RelayBinary.path)
         let relay = try TestProcess(
             binary, ["--passphrase-env", "SRT_RELAY_TEST_SECRET"], environment: ["SRT_RELAY_TEST_SECRET": "tiny-key"])
         defer { relay.terminate() }
-        #expect(relay.waitForExit(within: .seconds(5)) == 64)
-        #expect(relay.standardErrorAtExit().contains("got 8"))
-        #expect(!relay.standardError.contains("tiny-key"))
+        #expect(await relay.exitStatus(within: .seconds(5)) == 64)
+        let errors = await relay.standardErrorAtExit()
+        #expect(errors.contains("got 8"))
+        #expect(!errors.contains("tiny-key"))
     }
 }

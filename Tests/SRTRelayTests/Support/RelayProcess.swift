@@ -14,7 +14,7 @@ final class TestProcess: Sendable {
     private let errors = Locked<[UInt8]>([])
     private let status = Locked<Int32?>(nil)
     private let exited = DispatchSemaphore(value: 0)
-    private let errorsDrained = DispatchSemaphore(value: 0)
+    private let drained = Locked(false)
     private let inputClosed = Atomic(false)
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -59,7 +59,7 @@ final class TestProcess: Sendable {
         pid = child
         input = stdin[1]
         let (outputReader, errorReader, spawned) = (stdout[0], stderr[0], child)
-        let (output, errors, status, exited, drained) = (self.output, self.errors, self.status, exited, errorsDrained)
+        let (output, errors, status, exited, drained) = (self.output, self.errors, self.status, exited, self.drained)
         // Blocking reads and the wait stay off the Swift concurrency pool.
         DispatchQueue.global().async {
             Self.drain(outputReader) { data in
@@ -74,7 +74,7 @@ final class TestProcess: Sendable {
         }
         DispatchQueue.global().async {
             Self.drain(errorReader) { data in errors.state.withLock { $0 += data } }
-            drained.signal()
+            drained.state.withLock { $0 = true }
         }
         DispatchQueue.global().async {
             var raw: Int32 = 0
@@ -92,9 +92,13 @@ final class TestProcess: Sendable {
     /// Standard error so far.
     var standardError: String { String(decoding: errors.state.withLock { $0 }, as: UTF8.self) }
 
-    /// Standard error once the child closed it (it exited), waiting at most 2 s for the reader.
-    func standardErrorAtExit() -> String {
-        if errorsDrained.wait(timeout: .now() + 2) == .success { errorsDrained.signal() }
+    /// Standard error once the child closed it (it exited), waiting at most 2 s for the reader; polls, so that no
+    /// thread of the concurrency pool blocks.
+    func standardErrorAtExit() async -> String {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !drained.state.withLock({ $0 }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
         return standardError
     }
 
@@ -123,7 +127,18 @@ final class TestProcess: Sendable {
     }
 
     /// Waits up to `limit` for the exit; returns the status (128 + n after signal n), or `nil` if it still runs.
-    func waitForExit(within limit: Duration) -> Int32? {
+    /// Polls every 2 ms: no thread of the concurrency pool blocks.
+    func exitStatus(within limit: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let code = status.state.withLock({ $0 }) { return code }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return status.state.withLock { $0 }
+    }
+
+    /// The blocking form, for cleanup (`deinit`, `defer`) only.
+    private func waitForExit(within limit: Duration) -> Int32? {
         let milliseconds = Int(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
         guard exited.wait(timeout: .now() + .milliseconds(milliseconds)) == .success else { return nil }
         exited.signal()
