@@ -8,8 +8,10 @@ SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift B
 deps:
 	@./scripts/install-deps.sh
 
+# srt-relay with no arguments listens on port 9000 and records each SRT publisher to recordings/;
+# pass flags with ARGS, e.g. make run ARGS="--chaos 10" (see swift run srt-relay --help).
 run: deps
-	swift run -c release supervisor-demo
+	swift run -c release srt-relay $(ARGS)
 
 # The CPU-heavy soak runs on its own, after the rest: run beside the timing-sensitive SRT fault suites, it would
 # only slow them down.

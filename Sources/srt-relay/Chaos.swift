@@ -1,18 +1,42 @@
 import SRTAdapter
 import ServiceLifecycle
 import Supervisor
+import Synchronization
 import UnixSignals
 
 /// Injects fault B (``FaultInjector``) every `period`, and on SIGUSR1 when asked, while the listener is ready:
 /// recovery, live. Prints a line for each injection.
+///
+/// Only into a listener that has been ready for ``settleTime``: a death in the instant between `start()` and the
+/// listener's subscription to death signals is seen by the periodic probe only, seconds later, and a demonstration
+/// should show the fast path.
 struct Chaos: Service {
     let server: SRTServer
     let console: Console
     let period: Duration?
     let onSignal: Bool
+    /// When the listener last became ready, `nil` while it is not.
+    private let readySince = Shared<ContinuousClock.Instant?>(nil)
+    private let events: AsyncStream<SupervisorEvent>
+    static let settleTime = Duration.milliseconds(100)
+
+    init(server: SRTServer, console: Console, period: Duration?, onSignal: Bool) {
+        self.server = server
+        self.console = console
+        self.period = period
+        self.onSignal = onSignal
+        self.events = server.supervisor.events()
+    }
 
     func run() async {
         await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events {
+                    readySince.value.withLock { since in
+                        if case .ready = event { since = .now } else { since = nil }
+                    }
+                }
+            }
             if let period {
                 group.addTask {
                     while true {
@@ -33,7 +57,8 @@ struct Chaos: Service {
     }
 
     private func inject(because trigger: String) {
-        guard server.supervisor.state.isReady, let port = server.localAddress?.port else {
+        let since = readySince.value.withLock { $0 }
+        guard let since, since.duration(to: .now) >= Self.settleTime, let port = server.localAddress?.port else {
             console.emit(
                 "chaos-skipped", "chaos: the listener is not up; nothing injected", ["trigger": .string(trigger)])
             return

@@ -65,6 +65,28 @@ enum FaultAScenario {
         let otherCaller = try await SRTConnection.connect(
             try SRTCallerConfiguration(host: bystanderAddress.host, port: bystanderAddress.port, streamID: "other"))
         let other = try await bystanderConnections.next().orThrow("bystander accepted")
+        // The bystander streams throughout: one numbered message every 5 ms, arrivals timed.
+        let arrivals = Mutex<[(sequence: UInt32, at: ContinuousClock.Instant)]>([])
+        let sendTimes = Mutex<[ContinuousClock.Instant]>([])
+        let sender = Task {
+            var sequence: UInt32 = 0
+            while !Task.isCancelled {
+                try await otherCaller.send(withUnsafeBytes(of: sequence.bigEndian, Array.init))
+                sendTimes.withLock { $0.append(ContinuousClock.now) }
+                sequence += 1
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        let receiver = Task {
+            for try await message in other.messages where message.count == 4 {
+                let sequence = message.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }
+                arrivals.withLock { $0.append((sequence, ContinuousClock.now)) }
+            }
+        }
+        // Delivery lags sending by the latency (TSBPD): start the faults once the stream flows.
+        let flowing = await TestSupport.eventually(within: .seconds(3)) { arrivals.withLock { $0.count } >= 20 }
+        check(flowing, "the bystander's stream flows")
+        var windows: [Range<ContinuousClock.Instant>] = []
         let lostStream = server.lostConnections
         let lostReports = Mutex<[[SRTConnection]]>([])
         let lostWatcher = Task {
@@ -100,6 +122,7 @@ enum FaultAScenario {
             let probe = await fresh.probe()
             check(probe.isAlive, "trial \(trial): fresh listener alive: \(probe)")
             recoveries.append(ContinuousClock.now - injected)
+            windows.append(injected..<ContinuousClock.now)
 
             let caller = try await duringFault.value
             let accepted = try await connections.next().orThrow("accepted the caller of the fault's moment")
@@ -109,14 +132,32 @@ enum FaultAScenario {
             check(received == [UInt8(trial)], "trial \(trial): data after recovery")
             check(victim.isClosed, "trial \(trial): victim closed")
 
-            try await otherCaller.send([UInt8(trial)])
-            let otherReceived = try await TestSupport.within(.seconds(3)) { try await other.receive() }
-            check(otherReceived == [UInt8(trial)], "trial \(trial): bystander data")
             victimCaller.close()
             caller.close()
             accepted.close()
         }
         check(bystander.supervisor.state.isReady, "bystander never restarted")
+        sender.cancel()
+        _ = try? await sender.value
+        try await Task.sleep(for: .milliseconds(200))
+        receiver.cancel()
+        let received = arrivals.withLock { $0 }
+        let sent = sendTimes.withLock { $0.count }
+        check(
+            zip(received, received.dropFirst()).allSatisfy { $0.sequence < $1.sequence },
+            "the bystander's messages arrive in order")
+        let perWindow = windows.map { window in received.filter { window.contains($0.at) }.count }
+        let sentPerWindow = windows.map { window in sendTimes.withLock { $0 }.filter { window.contains($0) }.count }
+        let gaps = zip(received, received.dropFirst()).map { $0.at.duration(to: $1.at) }
+        let longestGap = gaps.max() ?? .zero
+        print(
+            "FAULT-A bystander: \(received.count) of \(sent) messages received in order, longest gap between "
+                + "arrivals \(milliseconds(longestGap)) ms; per fault→alive window sent \(sentPerWindow), received "
+                + "\(perWindow)")
+        // Every message arrives, in order, and the stream never pauses for long. Gaps of up to 140 ms were measured on
+        // a loaded 2-core machine, in the same windows as stalls of the sending task itself.
+        check(longestGap < .milliseconds(500), "the bystander's stream never paused 500 ms: \(longestGap)")
+        check(received.count == sent, "the bystander lost nothing: \(received.count) of \(sent)")
         let reported = await TestSupport.eventually { lostReports.withLock { $0.count } == 20 }
         check(reported, "20 lost reports, got \(lostReports.withLock { $0.count })")
         check(lostReports.withLock { $0.allSatisfy { $0.count == 1 } }, "one victim per report")

@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 
+@testable import SRTAdapter
+
 /// Runs one test of this binary in a private network namespace that exists only for that run.
 ///
 /// The parent creates the namespace, runs the `setup` commands in it, starts this test binary there
@@ -23,10 +25,11 @@ enum NamespaceChild {
         ProcessInfo.processInfo.environment[variable] == suite
     }
 
-    /// Ends the child: the marker tells the parent it finished, `_exit` skips libsrt's destructor.
+    /// Ends the child: the marker tells the parent it finished; ``SRTRuntime/exit(_:)`` leaves the way a program
+    /// would (`_exit` once a receive thread died, which skips libsrt's destructor), and the parent times it.
     static func end() -> Never {
         print(endMarker)
-        TestSupport.exitChild(0)
+        SRTRuntime.exit(0)
     }
 
     /// Runs the child suite `filter` in a fresh namespace; returns what it printed.
@@ -55,8 +58,12 @@ enum NamespaceChild {
         let finished = await TestSupport.eventually(within: limit) {
             !child.process.isRunning || String(decoding: output.withLock { $0 }, as: UTF8.self).contains(endMarker)
         }
+        let marked = ContinuousClock.now
+        let exited = await TestSupport.eventually(within: .seconds(5)) { !child.process.isRunning }
         let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
         #expect(finished, "the child did not finish within \(limit): \(text)")
+        #expect(exited, "the child did not exit within 5 s of its end marker")
+        print("NETNS child \(filter) exited \(marked.duration(to: .now)) after its end marker was read")
         return text
     }
 

@@ -1,0 +1,241 @@
+import Foundation
+import Testing
+
+/// srt-relay as a user runs it: the built binary, real publishers (srt-live-transmit), a fault in the middle, the
+/// recordings compared byte for byte, and the exit codes.
+@Suite(
+    "srt-relay acceptance",
+    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+struct RelayAcceptanceTests {
+    init() {
+        // A child that dies early must not take the test process down with SIGPIPE on its stdin.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// 291,200 bytes (200 chunks of 1456, srt-live-transmit's stdin read) of a pattern that shows reordering,
+    /// loss and duplication; `seed` makes each stream's bytes different.
+    static func payload(seed: UInt8) -> [UInt8] {
+        (0..<(200 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) ^ seed }
+    }
+
+    @Test(
+        "records a stream, survives fault B mid-stream, records the next stream, and exits 0 within 2 s on SIGTERM",
+        .timeLimit(.minutes(1)))
+    func recordsThroughAFault() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0.1",
+                "--latency", "40", "--chaos-on-signal", "--backoff-initial", "10", "--backoff-max", "1000",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+
+        // 1. A whole stream, closed by its publisher.
+        let first = Self.payload(seed: 0x11)
+        try await publish(first, streamID: "first", port: port, log: log, expectedTotal: first.count)
+
+        // 2. A stream that loses its listener's UDP socket halfway.
+        let second = Self.payload(seed: 0x22)
+        let half = second.count / 2
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=second"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        await Self.feed(publisher, Array(second[..<half]), close: false)
+        try await log.waitForBytes(first.count + half)
+        let beforeFault = log.mark
+        let injected = ContinuousClock.now
+        relay.signal(SIGUSR1)
+        _ = try await log.next("chaos")
+        let restart = try await log.next("restart")
+        let relistened = try await log.next("listening")
+        let recovery = ContinuousClock.now - injected
+        let (lost, _) = try await log.first("connection-closed", since: beforeFault)
+        #expect(lost["reason"] as? String == "lost with the listener's UDP socket")
+        #expect(relistened["attempt"] as? Int == 2)
+        #expect(restart["reason"] as? String ?? "" != "")
+        // The rest goes nowhere: the socket it went to is gone.
+        await Self.feed(publisher, Array(second[half...]), close: true)
+        publisher.terminate()
+        print("srt-relay: fault B → listening again in \(recovery) (observed through the relay's lines)")
+        #expect(recovery < .seconds(2))
+
+        // 3. A whole stream after the recovery.
+        let third = Self.payload(seed: 0x33)
+        let secondBytes = try #require(lost["bytes"] as? Int)
+        try await publish(
+            third, streamID: "third", port: port, log: log, expectedTotal: first.count + secondBytes + third.count)
+
+        // 4. SIGTERM while a publisher streams: its recording is flushed and closed, exit 0 within 2 s.
+        let fourth = Self.payload(seed: 0x44)
+        let streaming = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=fourth"])
+        defer { streaming.terminate() }
+        _ = try await log.next("connection-opened")
+        await Self.feed(streaming, fourth, close: false)
+        try await log.waitForBytes(first.count + secondBytes + third.count + fourth.count)
+        let stopping = ContinuousClock.now
+        relay.signal(SIGTERM)
+        let status = await relay.exitStatus(within: .seconds(3))
+        let shutdown = ContinuousClock.now - stopping
+        print("srt-relay: SIGTERM with a live stream → exit \(status.map(String.init) ?? "none") in \(shutdown)")
+        let errors = await relay.standardErrorAtExit()
+        #expect(status == 0, "\(errors)")
+        #expect(shutdown < .seconds(2))
+
+        for line in relay.lines where !line.contains("\"event\":\"status\"") { print(line) }
+        let recordings = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(recordings.count == 4, "\(recordings)")
+        let recorded = { (prefix: String) throws -> [UInt8] in
+            let name = try #require(recordings.first { $0.hasPrefix(prefix + "-") && $0.hasSuffix(".ts") })
+            return try [UInt8](Data(contentsOf: directory.appendingPathComponent(name)))
+        }
+        #expect(try recorded("first") == first)
+        let partial = try recorded("second")
+        #expect(partial.count >= half && partial.count <= second.count, "\(partial.count) bytes of the second")
+        #expect(partial == Array(second.prefix(partial.count)), "the second recording is a prefix of what was sent")
+        #expect(partial.count == secondBytes)
+        #expect(try recorded("third") == third)
+        #expect(try recorded("fourth") == fourth)
+    }
+
+    @Test("--forward: every message of a stream arrives as UDP datagrams, in order", .timeLimit(.minutes(1)))
+    func forwardsToUDP() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let receiver = try UDPReceiver()
+        defer { receiver.close() }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--forward", "udp://127.0.0.1:\(receiver.port)", "--json",
+                "--status-interval", "0.1", "--latency", "40",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        let payload = Self.payload(seed: 0x55)
+        try await publish(payload, streamID: "relayed", port: port, log: log, expectedTotal: payload.count)
+        let complete = await Self.eventually { receiver.bytes.count >= payload.count }
+        #expect(complete, "\(receiver.bytes.count) of \(payload.count) bytes")
+        #expect(receiver.bytes == payload)
+        relay.signal(SIGTERM)
+        let code = await relay.exitStatus(within: .seconds(2))
+        let errors = await relay.standardErrorAtExit()
+        #expect(code == 0, "\(errors)")
+    }
+
+    /// Polls `condition` every 10 ms for at most `limit`.
+    static func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    @Test("--chaos: fault B on a period, and the listener is back after each", .timeLimit(.minutes(1)))
+    func periodicChaos() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--chaos", "0.4",
+                "--status-interval", "0",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        for round in 1...3 {
+            _ = try await log.next("chaos")
+            _ = try await log.next("restart")
+            let back = try await log.next("listening")
+            #expect(back["attempt"] as? Int ?? 0 >= 2, "round \(round)")
+        }
+        relay.signal(SIGINT)
+        let code = await relay.exitStatus(within: .seconds(2))
+        let errors = await relay.standardErrorAtExit()
+        #expect(code == 0, "\(errors)")
+    }
+
+    /// Publishes `payload` with srt-live-transmit, waits until the relay counted `expectedTotal` bytes in all, then
+    /// ends the publisher with SIGINT (it does not leave at the end of its input) and waits for the closed line.
+    private func publish(
+        _ payload: [UInt8], streamID: String, port: Int, log: RelayLog, expectedTotal: Int
+    ) async throws {
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)"])
+        defer { publisher.terminate() }
+        let opened = try await log.next("connection-opened")
+        #expect(opened["stream_id"] as? String == streamID)
+        await Self.feed(publisher, payload, close: true)
+        try await log.waitForBytes(expectedTotal)
+        publisher.signal(SIGINT)
+        let closed = try await log.next("connection-closed")
+        #expect(closed["stream_id"] as? String == streamID)
+        #expect(closed["bytes"] as? Int == payload.count)
+    }
+
+    /// Writes `bytes` to the publisher's stdin from a Dispatch thread, paced like a live stream (about 40 Mbit/s:
+    /// a burst would overflow the sender and live mode would drop it), 1456 bytes at a time.
+    static func feed(_ publisher: TestProcess, _ bytes: [UInt8], close: Bool) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                defer { done.resume() }
+                for (index, start) in stride(from: 0, to: bytes.count, by: 1456).enumerated() {
+                    guard publisher.write(bytes[start..<min(start + 1456, bytes.count)]) else { return }
+                    if index % 16 == 15 { usleep(4000) }
+                }
+                if close { publisher.closeInput() }
+            }
+        }
+    }
+
+    @Test(
+        "bad flags and bad URLs: one line on standard error, exit 64, no trap",
+        arguments: [
+            ["--forward", "http://127.0.0.1:5000"], ["--forward", "udp://127.0.0.1"], ["--forward", "udp://host:5000"],
+            ["--forward", "udp://127.0.0.1:70000"], ["--listen", "127.0.0.1:99999"], ["--listen", "not-an-address"],
+            ["--latency", "-1"], ["--latency", "999999"], ["--key-length", "20"], ["--max-connections", "0"],
+            ["--backoff", "fibonacci"], ["--backoff-initial", "0"],
+            ["--backoff-initial", "500", "--backoff-max", "10"],
+            ["--jitter", "2"], ["--intensity", "five"], ["--intensity", "5/0"],
+            ["--passphrase-env", "SRT_RELAY_UNSET"],
+            ["--passphrase-file", "/nonexistent/secret"], ["--chaos", "0"], ["--status-interval", "-1"],
+            ["--log-level", "loud"], ["--no-such-flag"], ["extra-argument"],
+        ])
+    func usageErrors(arguments: [String]) async throws {
+        let binary = try #require(RelayBinary.path)
+        let relay = try TestProcess(binary, arguments)
+        defer { relay.terminate() }
+        let status = await relay.exitStatus(within: .seconds(5))
+        #expect(status == 64)
+        let errors = await relay.standardErrorAtExit()
+        #expect(errors.hasPrefix("srt-relay: ") && errors.hasSuffix("\n"), "\(errors)")
+        #expect(errors.split(separator: "\n").count == 1, "\(errors)")
+        #expect(relay.lines.isEmpty)
+    }
+
+    @Test("a short passphrase is refused without printing it")
+    func passphraseNeverEchoed() async throws {
+        let binary = try #require(RelayBinary.path)
+        let relay = try TestProcess(
+            binary, ["--passphrase-env", "SRT_RELAY_TEST_SECRET"], environment: ["SRT_RELAY_TEST_SECRET": "tiny-key"])
+        defer { relay.terminate() }
+        #expect(await relay.exitStatus(within: .seconds(5)) == 64)
+        let errors = await relay.standardErrorAtExit()
+        #expect(errors.contains("got 8"))
+        #expect(!errors.contains("tiny-key"))
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// The relay's JSON lines, read in order: `next("listening")` waits (bounded) for the next event of that kind
+/// after the last one taken.
+final class RelayLog: @unchecked Sendable {
+    private let relay: TestProcess
+    private var position = 0
+
+    init(_ relay: TestProcess) {
+        self.relay = relay
+    }
+
+    /// How many lines were read so far: pass it to ``first(_:since:within:)`` to look back from here.
+    var mark: Int { position }
+
+    /// The next `event` line after the previous match, within `limit`.
+    func next(_ event: String, within limit: Duration = .seconds(10)) async throws -> [String: Any] {
+        let (object, index) = try await first(event, since: position, within: limit)
+        position = index + 1
+        return object
+    }
+
+    /// The first `event` line at or after line `start`, within `limit`; does not move the position.
+    func first(_ event: String, since start: Int, within limit: Duration = .seconds(10)) async throws -> (
+        [String: Any], Int
+    ) {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let lines = relay.lines
+            for index in start..<max(start, lines.count) {
+                if let object = Self.decode(lines[index]), object["event"] as? String == event {
+                    return (object, index)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw RelayLogError(
+            description:
+                "no \"\(event)\" line within \(limit); output:\n\(relay.lines.joined(separator: "\n"))\n\(relay.standardError)"
+        )
+    }
+
+    /// Waits until a status line counts at least `bytes` received in all (without moving the position).
+    func waitForBytes(_ bytes: Int, within limit: Duration = .seconds(15)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let counted =
+                relay.lines.compactMap(Self.decode).filter { $0["event"] as? String == "status" }
+                .compactMap { $0["bytes"] as? Int }.max() ?? 0
+            if counted >= bytes { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw RelayLogError(
+            description:
+                "the relay did not count \(bytes) bytes within \(limit); output:\n\(relay.lines.suffix(5).joined(separator: "\n"))"
+        )
+    }
+
+    static func decode(_ line: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+}
+
+struct RelayLogError: Error, CustomStringConvertible {
+    let description: String
+}
