@@ -192,8 +192,14 @@ extension Loopback {
                     }
                 }
                 // A restart on purpose logs the listener's configuration path too.
+                let before = server.supervisor.resource.current
                 server.restartListener()
-                #expect(await TestSupport.eventually(within: .seconds(3)) { server.supervisor.state.isReady })
+                // Ready with a new listener: `isReady` alone is still true before the restart begins.
+                let restarted = await TestSupport.eventually(within: .seconds(3)) {
+                    let current = server.supervisor.resource.current
+                    return server.supervisor.state.isReady && current != nil && current !== before
+                }
+                #expect(restarted)
             }
             let logged = handler.entries.map { entry in "\(entry.message) \(entry.metadata)" }
             #expect(logged.count > 5, "the capture saw the server's and libsrt's lines")
