@@ -6,8 +6,8 @@ import Supervisor
 import UnixSignals
 
 /// Wires the relay together and runs it until SIGINT/SIGTERM: the ``SRTServer`` (the supervised listener), the
-/// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, and a shutdown
-/// deadline, in one `ServiceGroup`.
+/// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, the
+/// ``SystemdNotifier`` under systemd, and a shutdown deadline, in one `ServiceGroup`.
 struct RelayApplication {
     let settings: RelaySettings
 
@@ -35,6 +35,7 @@ struct RelayApplication {
             services.append(
                 Chaos(server: server, console: console, period: settings.chaosPeriod, onSignal: settings.chaosOnSignal))
         }
+        if let notifier = SystemdNotifier(server: server) { services.append(notifier) }
         services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))
 
         var configuration = ServiceGroupConfiguration(

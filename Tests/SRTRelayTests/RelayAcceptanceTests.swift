@@ -142,6 +142,31 @@ struct RelayAcceptanceTests {
         return condition()
     }
 
+    @Test("systemd: READY=1 when listening, STATUS= on changes, WATCHDOG=1 pings, STOPPING=1", .timeLimit(.minutes(1)))
+    func systemdNotify() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let notify = try NotifySocket()
+        defer { notify.close() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            ["--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--chaos-on-signal"],
+            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        #expect(await Self.eventually { notify.messages.contains { $0.hasPrefix("READY=1\nSTATUS=listening on") } })
+        relay.signal(SIGUSR1)
+        _ = try await log.next("listening")
+        #expect(await Self.eventually { notify.messages.contains { $0.hasPrefix("STATUS=backing off") } })
+        #expect(await Self.eventually { notify.messages.filter { $0 == "WATCHDOG=1" }.count >= 3 })
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(2)) == 0)
+        #expect(notify.messages.last == "STOPPING=1", "\(notify.messages)")
+    }
+
     @Test("--chaos: fault B on a period, and the listener is back after each", .timeLimit(.minutes(1)))
     func periodicChaos() async throws {
         let binary = try #require(RelayBinary.path)
@@ -191,7 +216,7 @@ struct RelayAcceptanceTests {
     /// a burst would overflow the sender and live mode would drop it), 1456 bytes at a time.
     static func feed(_ publisher: TestProcess, _ bytes: [UInt8], close: Bool) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 defer { done.resume() }
                 for (index, start) in stride(from: 0, to: bytes.count, by: 1456).enumerated() {
                     guard publisher.write(bytes[start..<min(start + 1456, bytes.count)]) else { return }

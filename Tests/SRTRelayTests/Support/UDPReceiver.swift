@@ -33,7 +33,7 @@ final class UDPReceiver: Sendable {
         descriptor = socket
         port = Int(UInt16(bigEndian: address.sin_port))
         let (received, done, stop) = (self.received, done, self.stop)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while !stop.state.withLock({ $0 }) {
                 let count = recv(socket, &buffer, buffer.count, 0)
