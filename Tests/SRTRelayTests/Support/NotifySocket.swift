@@ -11,7 +11,7 @@ final class NotifySocket: Sendable {
 
     init() throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID()).sock").path
-        let socket = Foundation.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let socket = Foundation.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw POSIXError(.EMFILE) }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
