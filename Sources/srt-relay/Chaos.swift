@@ -7,9 +7,9 @@ import UnixSignals
 /// Injects fault B (``FaultInjector``) every `period`, and on SIGUSR1 when asked, while the listener is ready:
 /// recovery, live. Prints a line for each injection.
 ///
-/// Only into a listener that has been ready for ``settleTime``: a death in the instant between `start()` and the
-/// listener's subscription to death signals is seen by the periodic probe only, seconds later, and a demonstration
-/// should show the fast path.
+/// Only into a listener that has been ready for ``settleTime`` (it waits for that much when the listener has just
+/// come up): a death in the instant between `start()` and the listener's subscription to death signals is seen by
+/// the periodic probe only, seconds later, and a demonstration should show the fast path.
 struct Chaos: Service {
     let server: SRTServer
     let console: Console
@@ -41,13 +41,13 @@ struct Chaos: Service {
                 group.addTask {
                     while true {
                         do { try await Task.sleep(for: period) } catch { return }
-                        inject(because: "every \(Units.duration(period))")
+                        await inject(because: "every \(Units.duration(period))")
                     }
                 }
             }
             if onSignal {
                 group.addTask {
-                    for await _ in await UnixSignalsSequence(trapping: .sigusr1) { inject(because: "SIGUSR1") }
+                    for await _ in await UnixSignalsSequence(trapping: .sigusr1) { await inject(because: "SIGUSR1") }
                 }
             }
             // Ends with a graceful shutdown or cancellation: no fault during the shutdown.
@@ -56,7 +56,11 @@ struct Chaos: Service {
         }
     }
 
-    private func inject(because trigger: String) {
+    private func inject(because trigger: String) async {
+        // Just up: wait until it has settled (and is still up).
+        if let since = readySince.value.withLock({ $0 }), since.duration(to: .now) < Self.settleTime {
+            try? await Task.sleep(for: Self.settleTime - since.duration(to: .now))
+        }
         let since = readySince.value.withLock { $0 }
         guard let since, since.duration(to: .now) >= Self.settleTime, let port = server.localAddress?.port else {
             console.emit(

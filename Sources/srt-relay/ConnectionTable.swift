@@ -1,3 +1,4 @@
+import Metrics
 import SRTAdapter
 import Synchronization
 
@@ -18,6 +19,10 @@ final class ConnectionTable: Sendable {
     let restarts = Atomic<Int>(0)
     /// Connections accepted since start.
     let accepted = Atomic<Int>(0)
+    /// The same figures for `/metrics` (a no-op unless a metrics backend was bootstrapped first).
+    let receivedBytesMetric = Counter(label: "srt_relay_received_bytes_total")
+    private let acceptedMetric = Counter(label: "srt_relay_accepted_connections_total")
+    private let openMetric = Gauge(label: "srt_relay_open_connections")
 
     /// Registers `connection`; returns `false` (and closes it) once shutdown began.
     func add(_ connection: SRTConnection) -> Bool {
@@ -26,12 +31,22 @@ final class ConnectionTable: Sendable {
             state.open[ObjectIdentifier(connection)] = connection
             return true
         }
-        if admitted { accepted.add(1, ordering: .relaxed) } else { connection.close() }
+        if admitted {
+            accepted.add(1, ordering: .relaxed)
+            acceptedMetric.increment()
+            openMetric.record(count)
+        } else {
+            connection.close()
+        }
         return admitted
     }
 
     func remove(_ connection: SRTConnection) {
-        _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(connection)) }
+        let open = state.withLock { state in
+            state.open.removeValue(forKey: ObjectIdentifier(connection))
+            return state.open.count
+        }
+        openMetric.record(open)
     }
 
     /// How many connections are open now.

@@ -1,3 +1,4 @@
+import Metrics
 import SRTAdapter
 import ServiceLifecycle
 import Synchronization
@@ -58,6 +59,7 @@ struct Relay: Service {
                 try sink.write(message)
                 bytes += UInt64(message.count)
                 table.totalBytes.add(UInt64(message.count), ordering: .relaxed)
+                table.receivedBytesMetric.increment(by: Int64(message.count))
             }
             // Closed here: by the shutdown, or with a listener whose UDP socket died.
             reason = table.isClosing ? "shutdown" : "lost with the listener's UDP socket"

@@ -1,13 +1,15 @@
 import Dispatch
 import Logging
+import Metrics
+import Prometheus
 import SRTAdapter
 import ServiceLifecycle
 import Supervisor
 import UnixSignals
 
 /// Wires the relay together and runs it until SIGINT/SIGTERM: the ``SRTServer`` (the supervised listener), the
-/// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, and a shutdown
-/// deadline, in one `ServiceGroup`.
+/// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, the
+/// ``SystemdNotifier`` under systemd, and a shutdown deadline, in one `ServiceGroup`.
 struct RelayApplication {
     let settings: RelaySettings
 
@@ -22,6 +24,9 @@ struct RelayApplication {
         var logger = Logger(label: "srt-relay", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = settings.logLevel
         SRTRuntime.start(logger: logger, logLevel: max(settings.logLevel, .warning))
+        // Before the server exists: its supervisor takes the metrics factory when it is created.
+        let registry = PrometheusCollectorRegistry()
+        if settings.metrics != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
 
         let server = SRTServer(
             configuration: settings.listener, name: "srt-relay", policy: settings.policy, logger: logger)
@@ -35,6 +40,12 @@ struct RelayApplication {
             services.append(
                 Chaos(server: server, console: console, period: settings.chaosPeriod, onSignal: settings.chaosOnSignal))
         }
+        if let metrics = settings.metrics {
+            services.append(
+                MetricsServer(
+                    host: metrics.host, port: metrics.port, registry: registry, server: server, console: console))
+        }
+        if let notifier = SystemdNotifier(server: server) { services.append(notifier) }
         services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))
 
         var configuration = ServiceGroupConfiguration(

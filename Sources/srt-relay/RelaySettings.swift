@@ -21,5 +21,7 @@ struct RelaySettings: Sendable {
     /// `nil`: no periodic fault injection.
     var chaosPeriod: Duration?
     var chaosOnSignal: Bool
+    /// Where to serve `/metrics` and `/healthz`; `nil`: nowhere.
+    var metrics: (host: String, port: Int)?
     var logLevel: Logger.Level
 }

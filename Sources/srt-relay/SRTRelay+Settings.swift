@@ -40,6 +40,17 @@ extension SRTRelay {
         if let chaos, !(chaos.isFinite && chaos >= 0.1 && chaos <= 86_400) {
             throw ValidationError("--chaos: must be 0.1 to 86400 seconds, got \(chaos)")
         }
+        var metrics: (host: String, port: Int)?
+        if let metricsPort {
+            guard (1...65_535).contains(metricsPort) else {
+                throw ValidationError("--metrics-port: must be 1 to 65535, got \(metricsPort)")
+            }
+            guard (try? SRTAddress(host: metricsAddress, port: metricsPort)) != nil else {
+                throw ValidationError(
+                    "--metrics-address: must be a numeric IPv4 or IPv6 address, got \"\(metricsAddress)\"")
+            }
+            metrics = (metricsAddress, metricsPort)
+        }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
         }
@@ -51,6 +62,7 @@ extension SRTRelay {
             statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
             chaosPeriod: chaos.map { .seconds($0) },
             chaosOnSignal: chaosOnSignal,
+            metrics: metrics,
             logLevel: level)
     }
 

@@ -73,6 +73,14 @@ struct SRTRelay: AsyncParsableCommand {
     @Flag(name: .long, help: "Inject fault B whenever the process receives SIGUSR1 (tests, demos).")
     var chaosOnSignal = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Serve Prometheus /metrics and /healthz over HTTP on this TCP port.", valueName: "port"))
+    var metricsPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("The address the metrics server binds.", valueName: "host"))
+    var metricsAddress = "127.0.0.1"
+
     @Option(name: .long, help: "The level of the library's own log on standard error (trace...critical).")
     var logLevel = "error"
 

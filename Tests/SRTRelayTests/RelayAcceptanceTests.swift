@@ -142,6 +142,69 @@ struct RelayAcceptanceTests {
         return condition()
     }
 
+    @Test("systemd: READY=1 when listening, STATUS= on changes, WATCHDOG=1 pings, STOPPING=1", .timeLimit(.minutes(1)))
+    func systemdNotify() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let notify = try NotifySocket()
+        defer { notify.close() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            ["--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--chaos-on-signal"],
+            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        #expect(await Self.eventually { notify.messages.contains { $0.hasPrefix("READY=1\nSTATUS=listening on") } })
+        relay.signal(SIGUSR1)
+        _ = try await log.next("listening")
+        #expect(await Self.eventually { notify.messages.contains { $0.hasPrefix("STATUS=backing off") } })
+        #expect(await Self.eventually { notify.messages.filter { $0 == "WATCHDOG=1" }.count >= 3 })
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(2)) == 0)
+        #expect(notify.messages.last == "STOPPING=1", "\(notify.messages)")
+    }
+
+    @Test(
+        "--metrics-port: /healthz is 503 while the port is held and 200 once it listens; /metrics is Prometheus text",
+        .timeLimit(.minutes(1)))
+    func metricsAndHealth() async throws {
+        let binary = try #require(RelayBinary.path)
+        let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
+        // Another process's plain UDP socket holds the SRT port: the relay backs off until it is released.
+        let holder = try UDPReceiver()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(holder.port)", "--output", directory.path, "--json", "--metrics-port",
+                "\(metricsPort)", "--backoff-initial", "100", "--backoff-max", "300", "--status-interval", "0",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("metrics")
+        _ = try await log.next("restart")
+        let unhealthy = await HTTP.get(port: metricsPort, path: "/healthz")
+        #expect(unhealthy?.status == 503, "\(String(describing: unhealthy))")
+        #expect(["backing-off", "starting"].contains(unhealthy?.body.trimmingCharacters(in: .whitespacesAndNewlines)))
+        holder.close()
+        _ = try await log.next("listening")
+        let healthy = await HTTP.get(port: metricsPort, path: "/healthz")
+        #expect(healthy?.status == 200)
+        #expect(healthy?.body == "ready\n")
+        let metrics = try #require(await HTTP.get(port: metricsPort, path: "/metrics"))
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("# TYPE supervisor_restarts_total counter"))
+        #expect(metrics.body.contains("srt_relay_open_connections"))
+        let missing = await HTTP.get(port: metricsPort, path: "/nothing")
+        #expect(missing?.status == 404)
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(2)) == 0)
+    }
+
     @Test("--chaos: fault B on a period, and the listener is back after each", .timeLimit(.minutes(1)))
     func periodicChaos() async throws {
         let binary = try #require(RelayBinary.path)
@@ -191,7 +254,7 @@ struct RelayAcceptanceTests {
     /// a burst would overflow the sender and live mode would drop it), 1456 bytes at a time.
     static func feed(_ publisher: TestProcess, _ bytes: [UInt8], close: Bool) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 defer { done.resume() }
                 for (index, start) in stride(from: 0, to: bytes.count, by: 1456).enumerated() {
                     guard publisher.write(bytes[start..<min(start + 1456, bytes.count)]) else { return }
@@ -213,7 +276,8 @@ struct RelayAcceptanceTests {
             ["--jitter", "2"], ["--intensity", "five"], ["--intensity", "5/0"],
             ["--passphrase-env", "SRT_RELAY_UNSET"],
             ["--passphrase-file", "/nonexistent/secret"], ["--chaos", "0"], ["--status-interval", "-1"],
-            ["--log-level", "loud"], ["--no-such-flag"], ["extra-argument"],
+            ["--log-level", "loud"], ["--no-such-flag"], ["extra-argument"], ["--metrics-port", "0"],
+            ["--metrics-port", "9100", "--metrics-address", "localhost"],
         ])
     func usageErrors(arguments: [String]) async throws {
         let binary = try #require(RelayBinary.path)

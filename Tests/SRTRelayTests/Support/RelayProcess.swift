@@ -60,8 +60,9 @@ final class TestProcess: Sendable {
         input = stdin[1]
         let (outputReader, errorReader, spawned) = (stdout[0], stderr[0], child)
         let (output, errors, status, exited, drained) = (self.output, self.errors, self.status, exited, self.drained)
-        // Blocking reads and the wait stay off the Swift concurrency pool.
-        DispatchQueue.global().async {
+        // Blocking reads and the wait get threads of their own: off the Swift concurrency pool, and not Dispatch's
+        // width-limited pool, which many children at once (the parameterized tests) would exhaust.
+        Thread.detachNewThread {
             Self.drain(outputReader) { data in
                 output.state.withLock { state in
                     state.partial += data
@@ -72,11 +73,11 @@ final class TestProcess: Sendable {
                 }
             }
         }
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             Self.drain(errorReader) { data in errors.state.withLock { $0 += data } }
             drained.state.withLock { $0 = true }
         }
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             var raw: Int32 = 0
             while waitpid(spawned, &raw, 0) < 0 && errno == EINTR {}
             // Exit status, or 128 + the signal that ended it (as a shell says).

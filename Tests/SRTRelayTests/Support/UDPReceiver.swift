@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// A UDP socket on 127.0.0.1 that collects every datagram it receives, on a Dispatch thread, until closed.
+/// A UDP socket on 127.0.0.1 that collects every datagram it receives, on a thread of its own, until closed.
+/// Close-on-exec, like every socket of these tests: a child that inherited it would hold its port.
 final class UDPReceiver: Sendable {
     let port: Int
     private let descriptor: Int32
@@ -10,7 +11,7 @@ final class UDPReceiver: Sendable {
     private let stop = Locked(false)
 
     init() throws {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw POSIXError(.EMFILE) }
         var size: Int32 = 8 << 20
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -33,7 +34,7 @@ final class UDPReceiver: Sendable {
         descriptor = socket
         port = Int(UInt16(bigEndian: address.sin_port))
         let (received, done, stop) = (self.received, done, self.stop)
-        DispatchQueue.global().async {
+        Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while !stop.state.withLock({ $0 }) {
                 let count = recv(socket, &buffer, buffer.count, 0)
