@@ -17,6 +17,10 @@ extension Loopback {
         @Test(
             "the listener keeps accepting, the live connection's data arrives intact, nothing restarts, CPU goes idle")
         func flood() async throws {
+            // libsrt logs every rejected handshake at error level: 100,000 lines nobody needs to read.
+            SRTRuntime.start(
+                logger: Logger(label: "srt", factory: { _ in SwiftLogNoOpLogHandler() }), logLevel: .critical)
+            defer { SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .error) }
             let server = SRTServer(
                 configuration: try SRTListenerConfiguration(host: "127.0.0.1", port: 0, latency: .milliseconds(200)),
                 name: "garbage",
