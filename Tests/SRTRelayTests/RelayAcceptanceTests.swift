@@ -205,6 +205,60 @@ struct RelayAcceptanceTests {
         #expect(await relay.exitStatus(within: .seconds(2)) == 0)
     }
 
+    @Test(
+        "IPv6, a passphrase from a file, AES-256 and an allow-list: the allowed stream is recorded, another refused",
+        .timeLimit(.minutes(1)))
+    func encryptedIPv6AllowList() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = "passphrase-for-the-test"
+        let secretFile = directory.appendingPathComponent("secret")
+        try Data((secret + "\n").utf8).write(to: secretFile)
+        let recordings = directory.appendingPathComponent("recordings")
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "[::1]:\(port)", "--output", recordings.path, "--json", "--status-interval", "0.1",
+                "--passphrase-file", secretFile.path, "--key-length", "32", "--allow", "cam", "--latency", "40",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        let refused = try TestProcess(
+            RelayBinary.publisher,
+            [
+                "-q", "file://con",
+                "srt://[::1]:\(port)?mode=caller&streamid=other&passphrase=\(secret)&pbkeylen=32",
+            ])
+        defer { refused.terminate() }
+        // The listener rejects it in the handshake (1403); srt-live-transmit then waits on its stdin, so give it a
+        // second and end it. The first connection-opened line below must be the allowed one.
+        try await Task.sleep(for: .seconds(1))
+        refused.terminate()
+        let payload = Self.payload(seed: 0x66)
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://[::1]:\(port)?mode=caller&streamid=cam&passphrase=\(secret)&pbkeylen=32"])
+        defer { publisher.terminate() }
+        let opened = try await log.next("connection-opened")
+        #expect(opened["stream_id"] as? String == "cam")
+        await Self.feed(publisher, payload, close: true)
+        try await log.waitForBytes(payload.count)
+        publisher.signal(SIGINT)
+        _ = try await log.next("connection-closed")
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(2)) == 0)
+        #expect(!relay.lines.joined().contains(secret))
+        #expect(!(await relay.standardErrorAtExit()).contains(secret))
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings.path)
+        #expect(files.count == 1 && files[0].hasPrefix("cam-"), "\(files)")
+        let recorded = try [UInt8](Data(contentsOf: recordings.appendingPathComponent(files.first ?? "")))
+        #expect(recorded == payload)
+    }
+
     @Test("--chaos: fault B on a period, and the listener is back after each", .timeLimit(.minutes(1)))
     func periodicChaos() async throws {
         let binary = try #require(RelayBinary.path)
