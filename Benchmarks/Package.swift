@@ -35,6 +35,16 @@ let package = Package(
                 .enableUpcomingFeature("InternalImportsByDefault"),
             ]
         ),
+        // 100,000 parked supervisors outside the harness (see Docs/benchmarks.md).
+        .executableTarget(
+            name: "parked-supervisors",
+            dependencies: [
+                .product(name: "Supervisor", package: "Supervisor"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/parked-supervisors",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
