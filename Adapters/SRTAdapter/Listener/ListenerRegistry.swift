@@ -10,6 +10,12 @@ final class ListenerContext: Sendable {
     let accessControl: SRTAccessControl?
     /// Accepted connections still open, by socket; weak, the application owns them.
     let connections = Mutex<[SRTSOCKET: WeakConnection]>([:])
+    /// Handshakes admitted by the listen callback and not accepted yet, with the instant of admission. They count
+    /// against the cap too: under a flood many handshakes pass the callback before the first is accepted.
+    let admitted = Mutex<[SRTSOCKET: ContinuousClock.Instant]>([:])
+
+    /// How long an admitted handshake holds its slot without being accepted (libsrt gives up on it long before).
+    static let admissionLifetime = Duration.seconds(10)
 
     init(probeStreamID: String, maxConnections: Int, accessControl: SRTAccessControl?) {
         self.probeStreamID = probeStreamID
@@ -19,6 +25,23 @@ final class ListenerContext: Sendable {
 
     var openConnectionCount: Int {
         connections.withLock { $0.count }
+    }
+
+    /// Admits `socket` if the open and admitted connections leave room under the cap; forgets stale admissions.
+    func admit(_ socket: SRTSOCKET) -> Bool {
+        let open = openConnectionCount
+        let now = ContinuousClock.now
+        return admitted.withLock { admitted in
+            admitted = admitted.filter { now - $0.value < Self.admissionLifetime }
+            guard open + admitted.count < maxConnections else { return false }
+            admitted[socket] = now
+            return true
+        }
+    }
+
+    /// The admitted handshake became a connection (now counted among the open ones), or was given up.
+    func settle(_ socket: SRTSOCKET) {
+        _ = admitted.withLock { $0.removeValue(forKey: socket) }
     }
 }
 
@@ -53,13 +76,15 @@ enum ListenerRegistry {
     }
 
     /// Decides one handshake; runs on libsrt's receive thread under its lock, so it must stay quick.
-    static func decide(key: Int, streamID: String, peer: SRTAddress?, handshakeVersion: Int) -> SRTRejectReason? {
+    static func decide(
+        key: Int, socket: SRTSOCKET, streamID: String, peer: SRTAddress?, handshakeVersion: Int
+    ) -> SRTRejectReason? {
         // A listener closed while this handshake was in flight.
         guard let context = context(key) else { return .unavailable }
         // The self-probe: a live listener answers it at once with the private code.
         if streamID == context.probeStreamID { return .probe }
         if context.openConnectionCount >= context.maxConnections { return .overload }
-        guard let accessControl = context.accessControl else { return nil }
+        guard let accessControl = context.accessControl else { return context.admit(socket) ? nil : .overload }
         let started = ContinuousClock.now
         let decision = accessControl.decide(
             SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion))
@@ -69,7 +94,8 @@ enum ListenerRegistry {
                 "access control took \(took): it runs on libsrt's receive thread and stalls every connection on the port"
             )
         }
-        return decision.rejectReason
+        if let reason = decision.rejectReason { return reason }
+        return context.admit(socket) ? nil : .overload
     }
 }
 
@@ -80,6 +106,7 @@ let listenCallback:
     ) -> Int32 = { opaque, socket, handshakeVersion, peer, streamID in
         let reason = ListenerRegistry.decide(
             key: Int(bitPattern: opaque),
+            socket: socket,
             streamID: streamID.map { String(cString: $0) } ?? "",
             peer: peer.flatMap { SRTAddress($0) },
             handshakeVersion: Int(handshakeVersion))

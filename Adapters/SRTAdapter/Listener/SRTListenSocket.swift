@@ -301,6 +301,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     private func track(_ connection: SRTConnection) {
         let context = self.context
         context.connections.withLock { $0[connection.socket] = WeakConnection(connection: connection) }
+        context.settle(connection.socket)
         connection.setOnClose { socket in
             _ = context.connections.withLock { $0.removeValue(forKey: socket) }
         }

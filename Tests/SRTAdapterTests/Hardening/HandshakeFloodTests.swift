@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import Supervisor
+import Synchronization
+import Testing
+
+@testable import SRTAdapter
+
+extension Loopback {
+    /// Issue 8: a handshake flood at a live `SRTServer` with a connection cap: 1,000 concurrent callers, then
+    /// repeated connect-and-abort, while a legitimate caller keeps getting in. The flood's callers share one local
+    /// UDP port (one libsrt multiplexer), so the test process does not need thousands of threads to make them.
+    @Suite("Handshake flood")
+    struct HandshakeFloodTests {
+        @Test(
+            "1,000 concurrent callers and connect-and-abort: the cap holds with its reason, a legitimate caller gets in within 1 s"
+        )
+        func flood() async throws {
+            // In a child process (an exit test), so that its memory figures are its own.
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await HandshakeFloodScenario.run()
+            }
+            let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+            for line in output.split(separator: "\n") where line.hasPrefix("FLOOD") || line.hasPrefix("FAIL") {
+                print(line)
+            }
+            #expect(output.contains("FLOOD OK"), "\(output)")
+        }
+
+    }
+}
+
+enum HandshakeFloodScenario {
+    static let flood = 1_000
+    static let cap = 100
+    static let aborts = 300
+
+    static func run() async -> Never {
+        do {
+            try await scenario()
+        } catch {
+            print("FAIL: \(error)")
+            TestSupport.exitChild(2)
+        }
+        TestSupport.exitChild(0)
+    }
+
+    static func scenario() async throws {
+        let check = FaultBScenario.check
+        SRTRuntime.start(
+            logger: Logger(label: "srt", factory: { _ in SwiftLogNoOpLogHandler() }), logLevel: .critical)
+        defer { SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .error) }
+        let server = SRTServer(
+            configuration: try SRTListenerConfiguration(
+                host: "127.0.0.1", port: 0, latency: .milliseconds(40), backlog: 1_024, maxConnections: cap),
+            name: "flood",
+            logger: Logger(label: "flood", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let running = Task { try await server.run() }
+        defer { running.cancel() }
+        check(
+            await TestSupport.eventually(within: .seconds(5)) { server.supervisor.state.isReady }, "the server is ready"
+        )
+        let port = try server.localAddress.orThrow("the server's address").port
+        // Everything accepted is kept open (the cap counts open connections) until the phase ends.
+        let accepted = Mutex<[SRTConnection]>([])
+        let acceptor = Task {
+            for await connection in server.connections { accepted.withLock { $0.append(connection) } }
+        }
+        defer { acceptor.cancel() }
+        let residentBefore = residentBytes()
+
+        // Phase 1, three rounds: 1,000 callers at once, from one local port. The rounds show the memory is
+        // bounded: what one round takes (libsrt's per-socket buffers, on both sides in this process) is given
+        // back, not added up.
+        let local = try SRTAddress(host: "127.0.0.1", port: freeUDPPort())
+        var residentAfterRound: [Int] = []
+        for round in 0..<3 {
+            let outcomes = await connectAll(port: port, local: local, round: round)
+            let connected = outcomes.compactMap { try? $0.get() }
+            let reasons = outcomes.compactMap { outcome -> Int32? in
+                guard case .failure(let error) = outcome else { return nil }
+                return (error as? SRTError)?.rejectReason
+            }
+            print(
+                "FLOOD round \(round + 1): \(flood) callers, \(connected.count) connected, \(reasons.count) rejected"
+            )
+            check(connected.count == cap, "the cap: \(connected.count) connected")
+            check(reasons.count == flood - cap, "the others rejected: \(reasons.count)")
+            check(reasons.allSatisfy { $0 == SRTRejectReason.overload.code }, "rejected as overload: \(Set(reasons))")
+            for connection in connected { connection.close() }
+            // The server side has accepted them all by now; close them too, so the slots free up.
+            _ = await TestSupport.eventually { accepted.withLock { $0.count } >= cap }
+            for connection in accepted.withLock({ list in
+                defer { list.removeAll() }
+                return list
+            }) {
+                connection.close()
+            }
+            // libsrt releases closed sockets in its garbage collector, about a second later.
+            try await Task.sleep(for: .milliseconds(1_500))
+            residentAfterRound.append(residentBytes())
+        }
+        let perRound = residentAfterRound.map { ($0 - residentBefore) / 1_048_576 }
+        print("FLOOD resident memory above the start after each round: \(perRound) MiB")
+        check(
+            residentAfterRound[2] - residentAfterRound[0] < 100 * 1_048_576, "memory grows per round: \(perRound) MiB")
+
+        // Phase 2: connect-and-abort, with a legitimate caller arriving in the middle.
+        let legitimate = Task { () -> Duration in
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            let caller = try await SRTConnection.connect(
+                try SRTCallerConfiguration(
+                    host: "127.0.0.1", port: port, streamID: "legitimate", latency: .milliseconds(40),
+                    connectTimeout: .seconds(5)))
+            defer { caller.close() }
+            return ContinuousClock.now - started
+        }
+        for index in 0..<aborts {
+            let caller = try? await SRTConnection.connect(
+                try SRTCallerConfiguration(
+                    host: "127.0.0.1", port: port, streamID: "abort/\(index)", latency: .milliseconds(40),
+                    connectTimeout: .seconds(2), bindAddress: local))
+            caller?.close()
+            if index % 10 == 0 {
+                for connection in accepted.withLock({ list in
+                    defer { list.removeAll() }
+                    return list
+                }) {
+                    connection.close()
+                }
+            }
+        }
+        let legitimateTook = try await legitimate.value
+        print("FLOOD legitimate caller connected in \(legitimateTook) during \(aborts) connect-and-abort")
+        check(legitimateTook < .seconds(1), "the legitimate caller within 1 s")
+        check(server.supervisor.state.isReady, "the listener never stopped")
+
+        for connection in accepted.withLock({ $0 }) { connection.close() }
+        print("FLOOD OK")
+
+    }
+
+    /// Starts `flood` callers at once from `local` and waits for every outcome.
+    static func connectAll(port: Int, local: SRTAddress, round: Int) async -> [Result<SRTConnection, any Error>] {
+        await withTaskGroup(of: Result<SRTConnection, any Error>.self) { group in
+            for index in 0..<flood {
+                group.addTask {
+                    do {
+                        return .success(
+                            try await SRTConnection.connect(
+                                try SRTCallerConfiguration(
+                                    host: "127.0.0.1", port: port, streamID: "flood/\(round)/\(index)",
+                                    latency: .milliseconds(40), connectTimeout: .seconds(5), bindAddress: local)))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            var outcomes: [Result<SRTConnection, any Error>] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+    }
+
+    static func residentBytes() -> Int {
+        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
+        return (statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 4_096
+    }
+
+    /// A UDP port on 127.0.0.1 that was free a moment ago.
+    static func freeUDPPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 ? getsockname(fd, $0, &length) : -1
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
