@@ -191,10 +191,9 @@ extension Loopback {
                         texts += ["\(error)", String(reflecting: error)]
                     }
                 }
-                // A restart on purpose logs the listener's configuration path too.
+                // A restart on purpose logs the listener's configuration path too; wait for the new listener.
                 let before = server.supervisor.resource.current
                 server.restartListener()
-                // Ready with a new listener: `isReady` alone is still true before the restart begins.
                 let restarted = await TestSupport.eventually(within: .seconds(3)) {
                     let current = server.supervisor.resource.current
                     return server.supervisor.state.isReady && current != nil && current !== before
