@@ -83,7 +83,7 @@ final class FileRecorder: StreamSink {
     }
 
     /// `mkdir -p`.
-    private static func makeDirectories(_ path: String) throws(SinkError) {
+    static func makeDirectories(_ path: String) throws(SinkError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
             prefix += component

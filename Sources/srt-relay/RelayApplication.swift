@@ -7,6 +7,12 @@ import ServiceLifecycle
 import Supervisor
 import UnixSignals
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Wires the relay together and runs it until SIGINT/SIGTERM: the ``SRTServer`` (the supervised listener), the
 /// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, the
 /// ``SystemdNotifier`` under systemd, and a shutdown deadline, in one `ServiceGroup`.
@@ -18,8 +24,24 @@ struct RelayApplication {
     /// …and the process leaves on its own this long after the signal, whatever still runs (exit 0 within 2 s).
     static let shutdownDeadline = Duration.milliseconds(1900)
 
-    /// Runs to the end; returns the exit status (0 after a requested shutdown, 1 when the listener gave up).
+    /// `EX_CANTCREAT` from sysexits.h: the output directory cannot be created or written.
+    static let cannotCreateExitCode: Int32 = 73
+
+    /// Runs to the end; returns the exit status (0 after a requested shutdown, 1 when the listener gave up, 73 when
+    /// the recordings directory is not writable).
     func run() async -> Int32 {
+        // Checked before listening: a publisher must not be accepted only to find nowhere to write.
+        if case .record(let directory) = settings.destination {
+            do {
+                try FileRecorder.makeDirectories(directory)
+                guard access(directory, W_OK) == 0 else {
+                    throw SinkError(operation: "write to \(directory)", errno: errno)
+                }
+            } catch {
+                Console.usageError("--output: \(error)")
+                return Self.cannotCreateExitCode
+            }
+        }
         let console = Console(json: settings.json)
         var logger = Logger(label: "srt-relay", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = settings.logLevel

@@ -345,6 +345,17 @@ struct RelayAcceptanceTests {
         #expect(relay.lines.isEmpty)
     }
 
+    @Test("an output directory that cannot be created: one line, exit 73, nothing listens")
+    func unwritableOutput() async throws {
+        let binary = try #require(RelayBinary.path)
+        let relay = try TestProcess(binary, ["--output", "/proc/srt-relay-cannot-be-here", "--listen", "127.0.0.1:0"])
+        defer { relay.terminate() }
+        #expect(await relay.exitStatus(within: .seconds(5)) == 73)
+        let errors = await relay.standardErrorAtExit()
+        #expect(errors.hasPrefix("srt-relay: --output: ") && errors.split(separator: "\n").count == 1, "\(errors)")
+        #expect(relay.lines.isEmpty)
+    }
+
     @Test("a short passphrase is refused without printing it")
     func passphraseNeverEchoed() async throws {
         let binary = try #require(RelayBinary.path)
