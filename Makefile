@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
 
-.PHONY: run test deps format lint build bench soak
+.PHONY: run test deps format lint build docs bench soak
 
 deps:
 	@./scripts/install-deps.sh
@@ -15,7 +15,7 @@ run: deps
 
 # The CPU-heavy soak runs on its own, after the rest: run beside the timing-sensitive SRT fault suites, it would
 # only slow them down.
-test: deps lint build
+test: deps lint build docs
 	swift test --skip-build --skip SupervisorSoakTests
 	swift test --skip-build --filter SupervisorSoakTests
 
@@ -27,6 +27,10 @@ format:
 
 build:
 	./scripts/check-warnings.sh
+
+# The DocC catalogs, with --warnings-as-errors.
+docs:
+	./scripts/check-docs.sh
 
 # Benchmarks live in their own package so the library stays light; see Docs/benchmarks.md.
 bench: deps

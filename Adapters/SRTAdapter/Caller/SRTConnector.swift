@@ -2,7 +2,7 @@ public import Logging
 public import Supervisor
 import Synchronization
 
-/// An outgoing SRT connection as a ``Restartable``: a ``ResourceSupervisor`` keeps it connected through a listener
+/// An outgoing SRT connection as a `Restartable`: a `ResourceSupervisor` keeps it connected through a listener
 /// that is down, restarting, or that dropped it. ``SRTCaller`` wraps one; use this type directly to put it in your
 /// own supervisor.
 ///
@@ -45,8 +45,11 @@ public struct SRTConnector: Restartable {
 
     /// Creates the resource; nothing connects until the supervisor calls `start()`.
     ///
-    /// - Parameter onConnection: receives every new connection, once, before the connector starts watching it;
-    ///   called from the supervisor's task, so it must not block.
+    /// - Parameters:
+    ///   - configuration: where to connect and how; validated already.
+    ///   - logger: where the connector's own lines go.
+    ///   - onConnection: receives every new connection, once, before the connector starts watching it;
+    ///     called from the supervisor's task, so it must not block.
     public init(
         configuration: SRTCallerConfiguration,
         logger: Logger = Logger(label: "srt.caller"),

@@ -1,6 +1,6 @@
 public import Supervisor
 
-/// Everything a listener needs, validated at construction: a bad value throws a ``ConfigurationError`` naming the
+/// Everything a listener needs, validated at construction: a bad value throws a `ConfigurationError` naming the
 /// option, never a libsrt error at bind time, and never a trap.
 ///
 /// ```swift
@@ -34,7 +34,7 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
 
     /// Validates every value.
     ///
-    /// - Throws: ``ConfigurationError`` for a host that is not a numeric IPv4/IPv6 address, a port outside
+    /// - Throws: `ConfigurationError` for a host that is not a numeric IPv4/IPv6 address, a port outside
     ///   0...65535, a latency outside 0...60 s, a payload size outside 1...1456, a backlog outside 1...4096, a
     ///   connection cap outside 1...100000, or a passphrase/key length libsrt refuses.
     public init(

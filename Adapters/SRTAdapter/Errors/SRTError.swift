@@ -19,7 +19,7 @@ import CSRT
 /// ```
 ///
 /// libsrt keeps its last error per thread, and its errno is stale unless the code is 1000 or 1003
-/// (`SRT-FACTS.md` §4), so ``last(_:socket:)`` must run right after the failing call, on the same thread, with no
+/// (`SRT-FACTS.md` §4), so `last(_:socket:)` must run right after the failing call, on the same thread, with no
 /// `await` in between; it drops the errno for other codes.
 public struct SRTError: Error, Hashable, Sendable, CustomStringConvertible {
     /// libsrt's error code (`SRT_ERRNO`), or one of the adapter's own conditions.
@@ -35,7 +35,7 @@ public struct SRTError: Error, Hashable, Sendable, CustomStringConvertible {
     /// For ambiguous codes (6002 from accept): the socket's state when the error was read.
     public let socketState: SRTSocketState?
 
-    /// Creates an error; adapters normally use ``last(_:socket:)``.
+    /// Creates an error; adapters normally use `last(_:socket:)`.
     public init(
         code: Code,
         systemErrno: Int32 = 0,

@@ -9,7 +9,7 @@ import Synchronization
     import Darwin
 #endif
 
-/// An SRT listener as a ``Restartable``: a ``ResourceSupervisor`` keeps it accepting through receive-thread deaths,
+/// An SRT listener as a `Restartable`: a `ResourceSupervisor` keeps it accepting through receive-thread deaths,
 /// start failures and restarts. ``SRTServer`` wraps one; use this type directly to put it in your own supervisor.
 ///
 /// ```swift
@@ -69,6 +69,9 @@ public struct SRTListener: Restartable {
     /// Creates the resource; nothing binds until the supervisor calls `start()`.
     ///
     /// - Parameters:
+    ///   - configuration: where to listen and how; validated already.
+    ///   - health: how often and how patiently the listener probes itself.
+    ///   - logger: where the listener's own lines go.
     ///   - onConnection: receives every accepted connection; called from the accept loop, so it must not block.
     ///   - onConnectionsLost: receives the connections closed because their UDP socket died with the listener.
     public init(

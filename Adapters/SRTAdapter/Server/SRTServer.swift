@@ -84,7 +84,7 @@ public final class SRTServer: Service, Sendable {
         supervisor.resource.localAddress
     }
 
-    /// Runs until shutdown, a stop decision or giving up (then throws ``SupervisorError``); ends both streams.
+    /// Runs until shutdown, a stop decision or giving up (then throws `SupervisorError`); ends both streams.
     public func run() async throws {
         defer {
             connectionSink.finish()

@@ -27,6 +27,7 @@ public import Logging
 ///   - clock: what backoffs sleep on.
 ///   - generator: the randomness of the jitter; pass a seeded generator for a reproducible run.
 ///   - logger: if given, each failure and backoff is logged at `warning`.
+///   - isolation: the caller's actor, inherited so that `operation` runs where the caller does.
 ///   - operation: the work to retry; it runs in the caller's isolation.
 /// - Throws: the last error of `operation`, `CancellationError`, or ``ConfigurationError`` for `maxAttempts < 1`.
 public func retry<Value, Generator: RandomNumberGenerator>(

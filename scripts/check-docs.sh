@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the DocC catalogs with --warnings-as-errors: a broken symbol link or an undocumented parameter fails CI.
+set -euo pipefail
+swift package dump-symbol-graph --minimum-access-level public > /dev/null
+graphs=$(swift build --show-bin-path)/../symbolgraph
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for entry in "Supervisor:Sources/Supervisor/Documentation.docc" "SRTAdapter:Adapters/SRTAdapter/Documentation.docc"; do
+    module=${entry%%:*}
+    catalog=${entry#*:}
+    mkdir -p "$work/$module"
+    cp "$graphs/$module.symbols.json" "$work/$module/"
+    docc convert "$catalog" --fallback-display-name "$module" --fallback-bundle-identifier "$module" \
+        --additional-symbol-graph-dir "$work/$module" --output-path "$work/$module.doccarchive" --warnings-as-errors
+    echo "DocC: $module builds without warnings"
+done
