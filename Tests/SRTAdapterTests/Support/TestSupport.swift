@@ -128,3 +128,17 @@ final class ChildProcess: @unchecked Sendable {
 
     deinit { terminate() }
 }
+
+extension TestSupport {
+    /// Judges an exit test's child by the markers it printed: shows its `marker` and `FAIL` lines, and expects
+    /// `<marker> OK` (children always exit 0, see ``exitChild(_:)``, so the output is what says how it went).
+    static func expectChild(
+        _ result: ExitTest.Result?, marker: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let output = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+        for line in output.split(separator: "\n") where line.hasPrefix(marker) || line.hasPrefix("FAIL") {
+            print(line)
+        }
+        #expect(output.contains("\(marker) OK"), "\(output)", sourceLocation: sourceLocation)
+    }
+}
