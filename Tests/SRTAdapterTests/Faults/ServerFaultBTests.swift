@@ -21,13 +21,7 @@ extension Loopback {
 
 enum ServerFaultBScenario {
     static func run() async -> Never {
-        do {
-            try await scenario()
-        } catch {
-            print("FAIL: \(error)")
-            TestSupport.exitChild(2)
-        }
-        TestSupport.exitChild(0)
+        await TestSupport.runChild(scenario)
     }
 
     static func scenario() async throws {

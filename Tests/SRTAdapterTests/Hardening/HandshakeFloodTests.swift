@@ -33,13 +33,7 @@ enum HandshakeFloodScenario {
     static let aborts = 300
 
     static func run() async -> Never {
-        do {
-            try await scenario()
-        } catch {
-            print("FAIL: \(error)")
-            TestSupport.exitChild(2)
-        }
-        TestSupport.exitChild(0)
+        await TestSupport.runChild(scenario)
     }
 
     static func scenario() async throws {

@@ -142,3 +142,17 @@ extension TestSupport {
         #expect(output.contains("\(marker) OK"), "\(output)", sourceLocation: sourceLocation)
     }
 }
+
+extension TestSupport {
+    /// The body of an exit test's child: runs `scenario`, prints `FAIL:` with its error if it throws, and leaves
+    /// through ``exitChild(_:)`` either way.
+    static func runChild(_ scenario: () async throws -> Void) async -> Never {
+        do {
+            try await scenario()
+        } catch {
+            print("FAIL: \(error)")
+            exitChild(2)
+        }
+        exitChild(0)
+    }
+}
