@@ -45,6 +45,13 @@ let package = Package(
             path: "Sources/parked-supervisors",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // The library's receiver in the SRT throughput comparison (Benchmarks/srt-throughput, Docs/benchmarks.md).
+        .executableTarget(
+            name: "srt-drain",
+            dependencies: [.product(name: "SRTAdapter", package: "Supervisor")],
+            path: "Sources/srt-drain",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
