@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /// SRT_VERSION_VALUE is a function-like macro; this is the version the headers were compiled against.
@@ -41,6 +42,11 @@ static inline int csrt_epoll_enable_empty(int eid) {
 /// Names the calling thread as `ps -T` and /proc/self/task/*/comm show it (at most 15 characters).
 static inline void csrt_name_current_thread(const char* name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+/// The kernel's id of the calling thread (`/proc/self/task/<id>`); glibc's gettid() is not visible to Swift.
+static inline int csrt_thread_id(void) {
+    return (int)syscall(SYS_gettid);
 }
 
 // MARK: - log flags and levels (object-like macros from logging_api.h and syslog.h, gathered in one place)
