@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""SRT live-mode throughput and CPU: srt-live-transmit against the library's SRTServer, same sender, same run.
+
+Usage (run.sh builds the programs, raises the kernel's UDP buffer limits and calls this):
+  run.py --sender PATH --drain PATH --csv OUT.csv [--rates 50,200,500] [--seconds 10] [--repetitions 3]
+
+For every repetition and rate, both receivers run one after the other (their order alternates between
+repetitions), each fed by the same paced C sender (sender.c): MESSAGES = a multiple of 1,000 minus one messages of
+1316 bytes, about --seconds long. Each trial's figures:
+
+  delivered   messages handed to the application. srt-drain counts them and checks the sequence numbers;
+              srt-live-transmit writes a libsrt statistics line after every 1,000th message it reads (`-s:1000`),
+              so its count is 1,000 x lines - 1: exact when nothing is lost (the last line comes with the last
+              message), a lower bound otherwise.
+  loss        sent - delivered.
+  Mbit/s      delivered payload bits / the sender's sending time.
+  CPU s/GB    the receiver's user+system CPU time from the moment it listens (before the caller connects) to its
+              exit (wait4's rusage minus /proc/PID/stat at the start), per 10^9 payload bytes delivered.
+"""
+import argparse
+import csv
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PAYLOAD = 1316
+STATS_EVERY = 1000
+LATENCY_MS = 120
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def udp_bound(port):
+    """Whether some socket is bound to UDP `port` on 127.0.0.1 (from /proc/net/udp)."""
+    with open("/proc/net/udp", encoding="ascii") as f:
+        next(f)
+        for line in f:
+            local = line.split()[1]
+            if local == f"0100007F:{port:04X}":
+                return True
+    return False
+
+
+def receive_buffer(port):
+    """The kernel receive buffer limit of the UDP socket on `port` (`ss -m`, rb), to show both sides got the same."""
+    out = subprocess.run(["ss", "-Hunam", f"sport = :{port}"], capture_output=True, text=True).stdout
+    for part in out.replace("(", ",").replace(")", ",").split(","):
+        if part.startswith("rb"):
+            return int(part[2:])
+    return -1
+
+
+def cpu_seconds_now(pid):
+    """User + system CPU seconds of the whole process so far (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def wait_exit(pid, timeout):
+    """Waits (bounded) for our child `pid`; returns its rusage CPU seconds, or None after killing it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, _, usage = os.wait4(pid, os.WNOHANG)
+        if done == pid:
+            return usage.ru_utime + usage.ru_stime
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.wait4(pid, 0)
+    return None
+
+
+def free_port(start):
+    port = start
+    while udp_bound(port):
+        port += 1
+    return port
+
+
+def trial(kind, rate, messages, args, port, workdir):
+    """One receiver, one sender run; returns a dict of figures."""
+    stats_path = os.path.join(workdir, f"slt-{port}.csv")
+    if kind == "srt-live-transmit":
+        command = [
+            "srt-live-transmit", "-a:no", f"-c:{PAYLOAD}", f"-s:{STATS_EVERY}", "-f", "-pf:csv",
+            f"-statsout:{stats_path}",
+            f"srt://127.0.0.1:{port}?mode=listener&latency={LATENCY_MS}&payloadsize={PAYLOAD}",
+            "file://con",
+        ]
+    else:
+        command = [args.drain, str(port), str(LATENCY_MS)]
+    stdout = subprocess.DEVNULL if kind == "srt-live-transmit" else subprocess.PIPE
+    receiver = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not udp_bound(port):
+            if time.monotonic() > deadline or receiver.poll() is not None:
+                raise RuntimeError(f"{kind} did not listen on port {port}")
+            time.sleep(0.01)
+        cpu_start = cpu_seconds_now(receiver.pid)
+        rcvbuf = receive_buffer(port)
+        load = os.getloadavg()[0]
+        sent = subprocess.run(
+            [args.sender, "127.0.0.1", str(port), str(rate), str(messages), str(LATENCY_MS)],
+            capture_output=True, text=True, timeout=args.seconds * 3 + 30, check=True,
+        )
+        sender = json.loads(sent.stdout.strip().splitlines()[-1])
+        cpu_total = wait_exit(receiver.pid, 15)
+        # wait4 reaped it: tell Popen, so that it does not wait for the pid again.
+        receiver.returncode = 0
+        output = receiver.stdout.read() if receiver.stdout else ""
+    except BaseException:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.wait()
+        raise
+    if cpu_total is None:
+        raise RuntimeError(f"{kind} did not exit after the sender closed")
+    if kind == "srt-live-transmit":
+        with open(stats_path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        delivered = len(rows) * STATS_EVERY - 1 if rows else 0
+        last = rows[-1] if rows else {}
+        drops, losses = int(last.get("pktRcvDrop", -1)), int(last.get("pktRcvLoss", -1))
+        os.unlink(stats_path)
+    else:
+        drained = json.loads(output.strip().splitlines()[-1])
+        check_sequence(drained, sender)
+        delivered = drained["messages"]
+        drops, losses = drained["pktRcvDrop"], drained["pktRcvLoss"]
+    cpu = cpu_total - cpu_start
+    gigabytes = delivered * PAYLOAD / 1e9
+    return {
+        "rate_mbps": rate,
+        "receiver": kind,
+        "sent": sender["messages"],
+        "delivered": delivered,
+        "loss": sender["messages"] - delivered,
+        "srt_rcv_drop": drops,
+        "srt_rcv_loss": losses,
+        "retransmitted": sender["pktRetrans"],
+        "send_seconds": round(sender["seconds"], 4),
+        "throughput_mbps": round(delivered * PAYLOAD * 8 / sender["seconds"] / 1e6, 2),
+        "cpu_seconds": round(cpu, 3),
+        "cpu_s_per_gb": round(cpu / gigabytes, 3) if gigabytes else "",
+        "udp_rcvbuf": rcvbuf,
+        "load_1min": round(load, 2),
+    }
+
+
+def check_sequence(drained, sender):
+    """srt-drain's sequence gaps can only come from messages it did not get; say so if they do not."""
+    undelivered = sender["messages"] - drained["messages"]
+    if drained["missing"] > undelivered or drained["backwards"]:
+        print(f"  warning: srt-drain saw {drained['missing']} skipped and {drained['backwards']} backward sequence "
+              f"numbers for {undelivered} undelivered messages", file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sender", required=True)
+    parser.add_argument("--drain", required=True)
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--rates", default="50,200,500")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--port", type=int, default=9870)
+    parser.add_argument("--workdir", default=None, help="where srt-live-transmit's statistics go (a temporary folder)")
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    workdir = args.workdir or tempfile.mkdtemp(prefix="srt-throughput-")
+    kinds = ["srt-live-transmit", "srt-drain"]
+    results = []
+    port = args.port
+    for repetition in range(1, args.repetitions + 1):
+        for rate in rates:
+            per_second = rate * 1e6 / 8 / PAYLOAD
+            # A multiple of 1,000 minus one: srt-live-transmit's last statistics line then comes with the last message.
+            messages = max(1, round(per_second * args.seconds / STATS_EVERY)) * STATS_EVERY - 1
+            order = kinds if repetition % 2 else list(reversed(kinds))
+            for kind in order:
+                port = free_port(port + 1)
+                row = trial(kind, rate, messages, args, port, workdir)
+                row["repetition"] = repetition
+                results.append(row)
+                print(f"  {repetition} {rate:>4} Mbit/s {kind:<18} {row['throughput_mbps']:>8} Mbit/s "
+                      f"loss {row['loss']:>5}  CPU {row['cpu_seconds']:.2f} s = {row['cpu_s_per_gb']} s/GB  "
+                      f"load {row['load_1min']}", flush=True)
+    fields = ["repetition", "rate_mbps", "receiver", "sent", "delivered", "loss", "srt_rcv_drop", "srt_rcv_loss",
+              "retransmitted", "send_seconds", "throughput_mbps", "cpu_seconds", "cpu_s_per_gb", "udp_rcvbuf",
+              "load_1min"]
+    with open(args.csv, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(results)
+    summarize(results, rates)
+
+
+def summarize(results, rates):
+    """Medians per rate and receiver, and SRTServer's ratios to srt-live-transmit against the goal."""
+    print()
+    print("| rate | receiver | Mbit/s | loss (msgs) | CPU s/GB | throughput ratio | CPU ratio |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for rate in rates:
+        medians = {}
+        for kind in ["srt-live-transmit", "srt-drain"]:
+            rows = [r for r in results if r["rate_mbps"] == rate and r["receiver"] == kind]
+            medians[kind] = (
+                statistics.median(r["throughput_mbps"] for r in rows),
+                statistics.median(r["loss"] for r in rows),
+                statistics.median(r["cpu_s_per_gb"] for r in rows),
+            )
+        base = medians["srt-live-transmit"]
+        for kind, (mbps, loss, cpu) in medians.items():
+            ratio = "" if kind == "srt-live-transmit" else f"{mbps / base[0]:.3f}"
+            cpu_ratio = "" if kind == "srt-live-transmit" else f"{cpu / base[2]:.2f}"
+            print(f"| {rate} | {kind} | {mbps:.1f} | {loss:g} | {cpu:.2f} | {ratio} | {cpu_ratio} |")
+    print("\ngoal: throughput ratio >= 0.95 at CPU ratio <= 1.2 (medians; the CSV has every trial)")
+
+
+if __name__ == "__main__":
+    main()

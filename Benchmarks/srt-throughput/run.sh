@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SRT live-mode throughput and CPU: srt-live-transmit and the library's SRTServer (srt-drain) receive the same paced
+# stream on loopback, alternately, in one run; prints the table Docs/benchmarks.md records, writes every trial to
+# Docs/data/srt-throughput.csv and draws Docs/images/srt-throughput.svg.
+#
+# Usage: Benchmarks/srt-throughput/run.sh [--rates 50,200,500] [--seconds 10] [--repetitions 3]
+# Needs root to raise net.core.rmem_max/wmem_max (restored on exit). SCRATCH_PATH picks the Swift build folder.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+"$root/scripts/install-deps.sh" gcc python3
+
+scratch=${SCRATCH_PATH:-.build}
+(cd "$root/Benchmarks" && swift build -c release --scratch-path "$scratch" --product srt-drain >&2)
+drain="$(cd "$root/Benchmarks" && swift build -c release --scratch-path "$scratch" --show-bin-path)/srt-drain"
+
+out=$(mktemp -d)
+gcc -O2 -Wall -Wextra -o "$out/sender" "$here/sender.c" $(pkg-config --cflags --libs srt)
+
+# libsrt asks for a 12 MB UDP receive buffer (SRTO_UDP_RCVBUF's default, 8192 x 1500 B), and the kernel caps it at
+# rmem_max (Linux's default is 208 KiB): raise the cap for the run, so both receivers get the same 12 MB whatever the
+# machine's setting, and put it back afterwards.
+old_rmem=$(sysctl -n net.core.rmem_max)
+old_wmem=$(sysctl -n net.core.wmem_max)
+restore() {
+    sysctl -qw net.core.rmem_max="$old_rmem" net.core.wmem_max="$old_wmem"
+    rm -rf "$out"
+}
+trap restore EXIT
+sysctl -qw net.core.rmem_max=33554432 net.core.wmem_max=33554432
+
+echo "== SRT throughput: $(nproc) cores, $(uname -r), $(srt-live-transmit -version 2>&1 | grep -m1 -o 'SRT Library version: [0-9.]*')"
+mkdir -p "$root/Docs/data" "$root/Docs/images"
+python3 "$here/run.py" --sender "$out/sender" --drain "$drain" --csv "$root/Docs/data/srt-throughput.csv" \
+    --workdir "$out" "$@"
+python3 "$here/plot.py" "$root/Docs/data/srt-throughput.csv" "$root/Docs/images/srt-throughput.svg"
