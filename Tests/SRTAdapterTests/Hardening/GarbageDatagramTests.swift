@@ -1,3 +1,4 @@
+import CSRT
 import Foundation
 import Glibc
 import Logging
