@@ -52,6 +52,16 @@ let package = Package(
             path: "Sources/srt-drain",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // 1,000 callers into one SRTServer, and its accept rate against a C accept loop (Benchmarks/srt-scale/run.sh).
+        .executableTarget(
+            name: "srt-scale-server",
+            dependencies: [
+                .product(name: "SRTAdapter", package: "Supervisor"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/srt-scale-server",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Turns the key=value lines of srt-scale-server, callers.c, accept_loop.c and connector.c into the tables of
+Docs/benchmarks.md.
+Usage: report.py scale SWIFT_SERVER_OUT SWIFT_CALLERS_OUT C_RECEIVER_OUT C_CALLERS_OUT
+       report.py accept DIRECTORY REPETITIONS"""
+import statistics
+import sys
+
+
+def lines(path, tag):
+    """Every line of `path` starting with `tag`, as a dict of its key=value words."""
+    found = []
+    try:
+        with open(path) as file:
+            for line in file:
+                words = line.split()
+                if words and words[0] == tag:
+                    found.append(dict(word.split("=", 1) for word in words[1:] if "=" in word))
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def mib(kib):
+    return f"{int(kib) / 1024:,.0f}"
+
+
+def scale(swift_server, swift_callers, c_server, c_callers):
+    sides = []
+    for server_path, callers_path in ((swift_server, swift_callers), (c_server, c_callers)):
+        callers = {}
+        for entry in lines(callers_path, "CALLERS"):
+            callers.update(entry)
+        sides.append({
+            "figures": {entry["phase"]: entry for entry in lines(server_path, "FIGURES")},
+            "result": (lines(server_path, "RESULT") or [{}])[0],
+            "latency": (lines(server_path, "LATENCY") or [{}])[0].get("ms_p50_p99_p999_max", "?"),
+            "streaming": (lines(server_path, "STREAMING") or [{}])[0],
+            "threads": (lines(server_path, "THREADS") or [{}])[0],
+            "callers": callers,
+        })
+    print()
+    print("| moment | `SRTServer`: threads (libsrt's `SRT:TsbPd`) | resident MiB"
+          " | C receiver: threads (`SRT:TsbPd`) | resident MiB |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    names = {
+        "baseline": "baseline (listening, nothing connected)",
+        "accepted": "all accepted",
+        "streaming-middle": "streaming (the middle sample)",
+        "streaming-peak": "streaming (the most of any 1 s sample)",
+        "end": "end (every caller gone)",
+    }
+    for phase, name in names.items():
+        cells = []
+        for side in sides:
+            entry = side["figures"].get(phase)
+            if not entry:
+                cells += ["missing", ""]
+                continue
+            tsbpd = int(entry["threads"]) - int(entry["threads_besides_tsbpd"])
+            cells += [f"{entry['threads']} ({tsbpd})", mib(entry["rss_kib"])]
+        if phase == "accepted":
+            after = [side["figures"].get(phase, {}).get("after_s") for side in sides]
+            name += " (after " + " / ".join(f"{float(a):.2f}" for a in after if a) + " s)"
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    swift = sides[0]
+    print()
+    print(f"`SRTServer`'s threads at the baseline: {swift['figures'].get('baseline', {}).get('thread_names', '?')}.")
+    threads = swift["threads"]
+    if threads:
+        print(f"Its threads besides `SRT:TsbPd`: {threads['baseline']} at the baseline; the same when all were"
+              f" accepted, in every streaming sample and at the end: {threads['constant_besides_tsbpd']}"
+              f" (per 1 s sample while streaming: {swift['streaming'].get('threads_besides_tsbpd', '?')}; beyond the"
+              f" baseline: {swift['streaming'].get('extra_threads', '?')}). Besides the self-probe's port threads"
+              f" too: {threads['baseline_besides_probe']} throughout: {threads['constant_besides_tsbpd_and_probe']}.")
+    print()
+    print("| | `SRTServer` | C receiver |")
+    print("| --- | ---: | ---: |")
+
+    def row(label, render):
+        print(f"| {label} | " + " | ".join(render(side["result"], side["callers"], side) for side in sides) + " |")
+
+    row("callers connected (caller side)", lambda r, c, s: f"{c.get('connected', '?')} of {c.get('of', '?')}"
+        f" in {c.get('connect_s', '?')} s")
+    row("connections accepted", lambda r, c, s: f"{r.get('accepted', '?')} of {r.get('connections', '?')}")
+    row("messages sent (caller side), send errors", lambda r, c, s: f"{c.get('sent', '?')}, {c.get('send_errors', '?')}")
+    row("messages received", lambda r, c, s: r.get("received", "?"))
+    row("lost (sequence numbers never received)", lambda r, c, s: f"{r.get('lost', '?')}"
+        f" on {r.get('lossy_connections', '?')} connections")
+    row("duplicates / wrong connection", lambda r, c, s: f"{r.get('duplicates', '?')} / {r.get('foreign', '?')}")
+    row("sender retransmissions / too-late drops", lambda r, c, s: f"{c.get('retransmitted', '?')} /"
+        f" {c.get('dropped_too_late', '?')}")
+    row("send → read by the application, ms: p50 / p99 / p99.9 / max", lambda r, c, s: s["latency"])
+    row("server CPU while streaming, % of one core", lambda r, c, s:
+        f"{float(s['streaming'].get('cpu_percent', 'nan')):.0f}")
+    row("callers process: threads, resident MiB, CPU s while sending", lambda r, c, s: f"{c.get('threads', '?')},"
+        f" {mib(c.get('rss_kib', 0))}, {c.get('cpu_streaming_s', '?')}")
+
+
+def accept(directory, repetitions):
+    rows = {"c": [], "swift": []}
+    print()
+    print("| repetition | server | accepted/s (server side) | connected/s (connector side) | CPU ms per 1,000"
+          " | duplicate accepts | failed attempts | resident MiB after |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for repetition in range(1, repetitions + 1):
+        for side in ("c", "swift"):
+            base = f"{directory}/accept-{side}-{repetition}"
+            server = (lines(f"{base}.server", "ACCEPTED") or [None])[0]
+            connector = (lines(f"{base}.connector", "CONNECTOR") or [None])[0]
+            label = "C accept loop" if side == "c" else "SRTServer"
+            if not server or not connector:
+                print(f"| {repetition} | {label} | no result | | | | | |")
+                continue
+            start = int(connector["start_ns"])
+            wanted = int(server["n"])
+            accepted = int(server["accepted"])
+            server_rate = wanted / ((int(server["last_ns"]) - start) / 1e9)
+            connector_rate = int(connector["connected"]) / ((int(connector["last_ns"]) - start) / 1e9)
+            cpu = float(server["cpu_s"]) / accepted * 1e6
+            rows[side].append((server_rate, connector_rate, cpu))
+            print(f"| {repetition} | {label} | {server_rate:,.0f} | {connector_rate:,.0f} | {cpu:,.0f} |"
+                  f" {accepted - wanted} | {connector['failed_attempts']} | {mib(server['rss_kib'])} |")
+    if not rows["c"] or not rows["swift"]:
+        print("\nno comparison: a side has no result")
+        return
+    medians = {side: [statistics.median(column) for column in zip(*values)] for side, values in rows.items()}
+    print()
+    print("| median over the repetitions | accepted/s (server side) | connected/s (connector side)"
+          " | CPU ms per 1,000 accepts |")
+    print("| --- | ---: | ---: | ---: |")
+    for side, label in (("c", "C accept loop (`accept_loop.c`)"), ("swift", "`SRTServer` (`server.connections`)")):
+        rate, connected, cpu = medians[side]
+        print(f"| {label} | {rate:,.0f} | {connected:,.0f} | {cpu:,.0f} |")
+    ratio = medians["swift"][0] / medians["c"][0]
+    cpu_ratio = medians["swift"][2] / medians["c"][2]
+    print(f"| SRTServer ÷ C | {ratio:.2f} | {medians['swift'][1] / medians['c'][1]:.2f} | {cpu_ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "scale":
+        scale(*sys.argv[2:6])
+    elif len(sys.argv) == 4 and sys.argv[1] == "accept":
+        accept(sys.argv[2], int(sys.argv[3]))
+    else:
+        print(__doc__)
+        sys.exit(2)
