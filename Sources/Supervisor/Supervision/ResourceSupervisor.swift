@@ -145,68 +145,92 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     // MARK: - The loop: carry out what the state machine decides
 
+    // Every async function below keeps its frame small, and the synchronous work (decisions, events, logs) sits in
+    // functions that are never inlined into them: a task's frames come from its task allocator, whose slabs are
+    // kept for the task's whole life, so the deepest moment of a cycle sets what a parked supervisor costs.
+
+    @inline(__always)  // into run()'s closure: one frame less in every parked task
     private func supervise() async -> SupervisorStopReason {
-        // The machine and the timeline live in one heap object: a parked supervisor's async frames then hold a
-        // pointer instead of the machine itself (frames of 100,000 parked tasks add up).
-        let run = SupervisionRun(
+        let run = makeRun()
+        var attempt = run.machine.begin()
+        while await self.attempt(attempt, run) {
+            if run.backoff.delay > .zero { await waitOut(run) }
+            attempt = run.machine.backoffEnded()
+        }
+        return run.reason
+    }
+
+    /// The machine and the timeline live in one heap object: async frames then hold a pointer instead of the machine.
+    @inline(never)
+    private func makeRun() -> SupervisionRun {
+        SupervisionRun(
             machine: SupervisorStateMachine(policy: policy, name: name, generator: makeGenerator()),
             timeline: Timeline(clock)
         )
-        var attempt = run.machine.begin()
-        while true {
-            if isStopping { return finish(run.machine.shutdown()) }
-            publish(.starting(attempt: attempt), state: .starting(attempt: attempt))
-            let step: SupervisionStep
-            do {
-                let instance = try await resource.start()
-                step = await serveStarted(instance, attempt: attempt, run)
-            } catch {
-                step = isStopping ? .finish(run.machine.shutdown()) : afterFailure(run, startError: error)
-            }
-            switch step {
-            case .finish(let reason):
-                return finish(reason)
-            case .wait(let deadline, let delay):
-                if delay > .zero {
-                    await waitOut(deadline, tolerance: policy.timerTolerance.tolerance(for: delay), on: run.timeline)
-                }
-                attempt = run.machine.backoffEnded()
-            }
+    }
+
+    /// One attempt: start, then serve until the instance fails or ends. Returns whether another attempt follows,
+    /// after `run.backoff`; when not, supervision is over and `run.reason` says why.
+    private func attempt(_ attempt: Int, _ run: SupervisionRun) async -> Bool {
+        if isStopping { return finish(run.machine.shutdown(), run) }
+        starting(attempt)
+        do {
+            let instance = try await resource.start()
+            return await serveStarted(instance, attempt: attempt, run)
+        } catch {
+            return startFailed(error, run)
         }
     }
 
     /// A started instance: ready, serve, stop; then what the machine decides.
-    private func serveStarted(_ instance: Resource.Instance, attempt: Int, _ run: SupervisionRun) async
-        -> SupervisionStep
-    {
+    private func serveStarted(_ instance: Resource.Instance, attempt: Int, _ run: SupervisionRun) async -> Bool {
         if isStopping {
             await resource.stop(instance)
-            return .finish(run.machine.shutdown())
+            return finish(run.machine.shutdown(), run)
         }
+        becameReady(attempt, run)
+        let runError = await serve(instance)
+        await resource.stop(instance)
+        return runEnded(runError, run)
+    }
+
+    @inline(never)
+    private func starting(_ attempt: Int) {
+        publish(.starting(attempt: attempt), state: .starting(attempt: attempt))
+    }
+
+    @inline(never)
+    private func becameReady(_ attempt: Int, _ run: SupervisionRun) {
         if let streak = run.machine.startSucceeded(at: run.timeline.now()) {
             metrics?.timeToRecover.record(duration: streak)
         }
         publish(.ready(attempt: attempt), state: .ready)
-        let runError = await serve(instance)
-        await resource.stop(instance)
+    }
+
+    @inline(never)
+    private func startFailed(_ error: any Error, _ run: SupervisionRun) -> Bool {
+        // A start that fails because supervision is stopping is the shutdown, not a failure.
+        if isStopping { return finish(run.machine.shutdown(), run) }
+        return report(run.machine.startFailed(error, at: run.timeline.now()), run)
+    }
+
+    @inline(never)
+    private func runEnded(_ error: (any Error)?, _ run: SupervisionRun) -> Bool {
         // The resource's error during a shutdown is the shutdown itself, not a failure.
-        if isStopping { return .finish(run.machine.shutdown()) }
-        return report(run.machine.runEnded(runError, at: run.timeline.now()), run)
+        if isStopping { return finish(run.machine.shutdown(), run) }
+        return report(run.machine.runEnded(error, at: run.timeline.now()), run)
     }
 
-    private func afterFailure(_ run: SupervisionRun, startError: any Error) -> SupervisionStep {
-        report(run.machine.startFailed(startError, at: run.timeline.now()), run)
-    }
-
-    /// Publishes a failure and what was decided, and turns the decision into the loop's next step.
+    /// Publishes a failure and what was decided; returns whether it leads to another attempt (after `run.backoff`).
+    @inline(never)
     private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next), _ run: SupervisionRun)
-        -> SupervisionStep
+        -> Bool
     {
         let (failure, next) = outcome
         switch next {
         case .finish(let reason):
             if case .completed = reason {} else { publish(.failed(failure), state: nil) }
-            return .finish(reason)
+            return finish(reason, run)
         case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
             metrics?.restarts.increment()
             let state: SupervisorState =
@@ -220,7 +244,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 // The common case in one lock: the failure, then the backoff it leads to.
                 publish(.failed(failure), then: backingOff, state: state)
             }
-            return .wait(until: until, delay: delay)
+            run.backoff = PendingBackoff(
+                until: until, delay: delay, tolerance: policy.timerTolerance.tolerance(for: delay))
+            return true
         }
     }
 
@@ -245,19 +271,20 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         }
     }
 
-    /// Waits until `deadline` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the
-    /// deadline goes to the clock's shared scheduler, which rings the alarm.
-    private func waitOut(_ deadline: Duration, tolerance: Duration?, on timeline: Timeline) async {
+    /// Waits out `run.backoff` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the deadline
+    /// goes to the clock's shared scheduler, which rings the alarm.
+    private func waitOut(_ run: SupervisionRun) async {
         let generation = alarm.arm(wakeable: true)
         defer { alarm.disarm() }
         // Checked after arming, so a shutdown requested just before is not missed.
         if isStopping { return }
-        timeline.schedule(alarm, generation, deadline, tolerance)
+        run.timeline.schedule(alarm, generation, run.backoff.until, run.backoff.tolerance)
         await alarm.park()
     }
 
     // MARK: - Reporting: state, events, logs, metrics
 
+    @inline(never)
     private func publish(_ event: SupervisorEvent, state newState: SupervisorState?) {
         let old = shared.withLock { shared -> Int in
             let old = shared.state.ordinal
@@ -272,6 +299,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     }
 
     /// Two events in order under one lock, the state changing with the second.
+    @inline(never)
     private func publish(_ first: SupervisorEvent, then second: SupervisorEvent, state newState: SupervisorState) {
         let old = shared.withLock { shared -> Int in
             let old = shared.state.ordinal
@@ -289,7 +317,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         log(second)
     }
 
-    private func finish(_ reason: SupervisorStopReason) -> SupervisorStopReason {
+    /// Supervision is over: the last event, the end of every subscription. Always `false`: no further attempt.
+    @inline(never)
+    private func finish(_ reason: SupervisorStopReason, _ run: SupervisionRun) -> Bool {
+        run.reason = reason
         publish(.stopped(reason), state: .stopped(reason))
         let subscribers = shared.withLock { shared in
             shared.finalReason = reason
@@ -297,9 +328,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
             return Array(shared.subscribers.values)
         }
         for continuation in subscribers { continuation.finish() }
-        return reason
+        return false
     }
 
+    @inline(never)
     private func log(_ event: SupervisorEvent) {
         if case .failed(let failure) = event { metrics?.failed(failure) }
         // Every event logs at error or below; under a stricter logger there is nothing more to do.
@@ -343,10 +375,12 @@ struct SupervisorShared: ~Copyable {
     var finalReason: SupervisorStopReason?
 }
 
-/// What the loop does after a failure: wait until an instant (then start again), or finish.
-enum SupervisionStep {
-    case wait(until: Duration, delay: Duration)
-    case finish(SupervisorStopReason)
+/// A backoff the loop waits out before the next attempt: the instant it ends (an offset on the run's timeline),
+/// its length, and the timer tolerance for it.
+struct PendingBackoff {
+    let until: Duration
+    let delay: Duration
+    let tolerance: Duration?
 }
 
 /// The state of one supervision, behind a reference (see `supervise()`); touched by the supervising task only.
@@ -355,6 +389,10 @@ final class SupervisionRun {
     // access would cost more than a whole decision.
     @exclusivity(unchecked) var machine: SupervisorStateMachine
     let timeline: Timeline
+    /// Why supervision ended, once it has.
+    @exclusivity(unchecked) var reason: SupervisorStopReason = .requested
+    /// The backoff before the next attempt, once a failure decided one.
+    @exclusivity(unchecked) var backoff = PendingBackoff(until: .zero, delay: .zero, tolerance: nil)
 
     init(machine: SupervisorStateMachine, timeline: Timeline) {
         self.machine = machine
