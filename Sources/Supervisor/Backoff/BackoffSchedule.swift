@@ -46,16 +46,7 @@ public struct BackoffSchedule: Sendable {
     /// says stop. Each call advances the schedule by one attempt.
     @inlinable
     public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration? {
-        // `Int.max` as the limit means "no limit": a schedule resumed at attempt Int.max goes on.
-        guard attemptsMade < backoff.attemptLimit || backoff.attemptLimit == .max else { return nil }
-        // Saturate: at Int.max the schedule stays on its last attempt instead of overflowing.
-        if attemptsMade < .max { attemptsMade += 1 }
-        guard let raw = backoff.curve.delay(attempt: attemptsMade, memory: &memory, using: &generator) else {
-            return nil
-        }
-        let jittered = backoff.jitterKind.apply(to: raw, using: &generator)
-        let bounded = Swift.min(Swift.max(jittered, backoff.lowerBound), backoff.upperBound)
-        return .delay(seconds: bounded)
+        backoff.delay(advancing: &attemptsMade, memory: &memory, using: &generator)
     }
 
     /// The delay before the next attempt, drawn from the system's random number generator.
@@ -68,5 +59,41 @@ public struct BackoffSchedule: Sendable {
     public mutating func reset() {
         attemptsMade = 0
         memory = backoff.curve.initialMemory
+    }
+}
+
+extension Backoff {
+    /// One step of a schedule whose position is kept elsewhere: the delay after attempt `attemptsMade`, which it
+    /// advances (saturating at `Int.max`), with the curve's `memory`. `nil` past the attempt limit.
+    @inlinable
+    func delay<G: RandomNumberGenerator>(
+        advancing attemptsMade: inout Int, memory: inout Double, using generator: inout G
+    ) -> Duration? {
+        // `Int.max` as the limit means "no limit": a schedule resumed at attempt Int.max goes on.
+        guard attemptsMade < attemptLimit || attemptLimit == .max else { return nil }
+        // Saturate: at Int.max the schedule stays on its last attempt instead of overflowing.
+        if attemptsMade < .max { attemptsMade += 1 }
+        guard let raw = curve.delay(attempt: attemptsMade, memory: &memory, using: &generator) else { return nil }
+        let jittered = jitterKind.apply(to: raw, using: &generator)
+        return .delay(seconds: Swift.min(Swift.max(jittered, lowerBound), upperBound))
+    }
+}
+
+/// A schedule's position without its backoff, for the supervisor's state machine, which reads the backoff from
+/// its policy: 16 bytes instead of a whole ``BackoffSchedule`` for each of the two schedules of every supervisor.
+struct BackoffCursor {
+    private var attemptsMade = 0
+    private var memory: Double
+
+    init(_ backoff: Backoff) {
+        memory = backoff.curve.initialMemory
+    }
+
+    mutating func next<G: RandomNumberGenerator>(_ backoff: Backoff, using generator: inout G) -> Duration? {
+        backoff.delay(advancing: &attemptsMade, memory: &memory, using: &generator)
+    }
+
+    mutating func reset(_ backoff: Backoff) {
+        self = BackoffCursor(backoff)
     }
 }

@@ -44,7 +44,7 @@ public func retry<Value, Generator: RandomNumberGenerator>(
     guard maxAttempts >= 1 else {
         throw ConfigurationError(.outOfRange, option: "maxAttempts", "must be at least 1, got \(maxAttempts)")
     }
-    let timeline = Timeline(clock)
+    let timeline = Timeline.of(clock)
     var schedule = backoff.makeSchedule()
     var generator = generator
     var attempt = 1

@@ -7,7 +7,10 @@ import Synchronization
 /// the shared `DeadlineScheduler`), which is what lets 100,000 supervisors park in a backoff cheaply.
 ///
 /// Each wait has a generation, so a deadline scheduled for an earlier wait can never ring a later one.
-final class Alarm: Sendable {
+///
+/// Not final: `SupervisionRun` extends it, to save an allocation per supervisor. Sendable because all of its
+/// state is behind the mutex.
+class Alarm: @unchecked Sendable {
     /// Who rings.
     enum Ringer: Sendable {
         /// The deadline of the wait with this generation.

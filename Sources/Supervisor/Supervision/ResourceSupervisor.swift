@@ -36,15 +36,14 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     /// The policy every decision follows.
     public let policy: RestartPolicy
 
-    private let clock: any Clock<Duration>
-    private let makeGenerator: @Sendable () -> any RandomNumberGenerator
     private let logger: Logger
     /// The logger's level, read once: our copy of the logger cannot change, and asking its handler on every event
     /// costs more than the event.
     private let logLevel: Logger.Level
     private let metrics: SupervisorMetrics?
-    /// Where the supervising task waits: backoffs, the running resource, shutdown.
-    private let alarm = Alarm()
+    /// The one supervision: its state machine, its timeline, and the alarm its task waits on (backoffs, the
+    /// running resource, shutdown). Made here, so that the clock and the generator factory need not be kept.
+    private let run: SupervisionRun
     private let shared = Mutex(SupervisorShared())
     /// Set once by a graceful shutdown; read on every step, so an atomic rather than the lock.
     private let shutdownRequested = Atomic(false)
@@ -56,7 +55,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     ///   - name: identifies the supervisor in logs (`supervisor` metadata), metrics (`name` dimension) and errors.
     ///   - policy: backoff, classification, intensity, budgets.
     ///   - clock: the clock backoffs sleep on; tests pass a `TestClock` or an `ImmediateClock`.
-    ///   - generator: makes the random number generator of one run (pass a seeded one for reproducible runs).
+    ///   - generator: makes the random number generator of the run, called once, here (pass a seeded one for
+    ///     reproducible runs).
     ///   - logger: where events are logged.
     ///   - metricsFactory: where metrics are recorded; the process-wide `MetricsSystem.factory` by default.
     public init(
@@ -71,10 +71,12 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         self.resource = resource
         self.name = name
         self.policy = policy
-        self.clock = clock
-        self.makeGenerator = generator
-        var logger = logger
-        logger[metadataKey: "supervisor"] = "\(name)"
+        self.run = SupervisionRun(
+            machine: SupervisorStateMachine(policy: policy, name: name, generator: generator()),
+            timeline: Timeline.of(clock)
+        )
+        // Not `logger[metadataKey:]`: that copies the logger's storage, 72 bytes for each supervisor; the name goes
+        // into each message's metadata instead (see `log(_:)`).
         self.logger = logger
         self.logLevel = logger.logLevel
         self.metrics = SupervisorMetrics.make(name: name, factory: metricsFactory)
@@ -112,7 +114,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     /// Cuts a pending backoff short: the next attempt starts now. Idempotent, and harmless when the supervisor is
     /// not backing off (it does nothing then). Network-change monitors and operators call it.
     public func wake() {
-        alarm.ring(.wake)
+        run.ring(.wake)
     }
 
     /// Supervises the resource until shutdown (returns), a stop decision (returns), or giving up (throws
@@ -133,7 +135,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
             await supervise()
         } onGracefulShutdown: {
             self.shutdownRequested.store(true, ordering: .releasing)
-            self.alarm.ring(.always)
+            self.run.ring(.always)
         }
         if case .gaveUp(let error) = reason { throw error }
     }
@@ -151,47 +153,39 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     @inline(__always)  // into run()'s closure: one frame less in every parked task
     private func supervise() async -> SupervisorStopReason {
-        let run = makeRun()
+        run.origin = run.timeline.now()
         var attempt = run.machine.begin()
-        while await self.attempt(attempt, run) {
-            if run.backoff.delay > .zero { await waitOut(run) }
+        while await self.attempt(attempt) {
+            if run.backoff.delay > .zero { await waitOut() }
             attempt = run.machine.backoffEnded()
         }
-        return run.reason
-    }
-
-    /// The machine and the timeline live in one heap object: async frames then hold a pointer instead of the machine.
-    @inline(never)
-    private func makeRun() -> SupervisionRun {
-        SupervisionRun(
-            machine: SupervisorStateMachine(policy: policy, name: name, generator: makeGenerator()),
-            timeline: Timeline(clock)
-        )
+        // Set by `finish(_:)`, which every way out of the loop goes through.
+        return shared.withLock { $0.finalReason } ?? .requested
     }
 
     /// One attempt: start, then serve until the instance fails or ends. Returns whether another attempt follows,
-    /// after `run.backoff`; when not, supervision is over and `run.reason` says why.
-    private func attempt(_ attempt: Int, _ run: SupervisionRun) async -> Bool {
-        if isStopping { return finish(run.machine.shutdown(), run) }
+    /// after `run.backoff`; when not, supervision is over (`finish(_:)` recorded why).
+    private func attempt(_ attempt: Int) async -> Bool {
+        if isStopping { return finish(run.machine.shutdown()) }
         starting(attempt)
         do {
             let instance = try await resource.start()
-            return await serveStarted(instance, attempt: attempt, run)
+            return await serveStarted(instance, attempt: attempt)
         } catch {
-            return startFailed(error, run)
+            return startFailed(error)
         }
     }
 
     /// A started instance: ready, serve, stop; then what the machine decides.
-    private func serveStarted(_ instance: Resource.Instance, attempt: Int, _ run: SupervisionRun) async -> Bool {
+    private func serveStarted(_ instance: Resource.Instance, attempt: Int) async -> Bool {
         if isStopping {
             await resource.stop(instance)
-            return finish(run.machine.shutdown(), run)
+            return finish(run.machine.shutdown())
         }
-        becameReady(attempt, run)
+        becameReady(attempt)
         let runError = await serve(instance)
         await resource.stop(instance)
-        return runEnded(runError, run)
+        return runEnded(runError)
     }
 
     @inline(never)
@@ -200,37 +194,35 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     }
 
     @inline(never)
-    private func becameReady(_ attempt: Int, _ run: SupervisionRun) {
-        if let streak = run.machine.startSucceeded(at: run.timeline.now()) {
+    private func becameReady(_ attempt: Int) {
+        if let streak = run.machine.startSucceeded(at: run.now()) {
             metrics?.timeToRecover.record(duration: streak)
         }
         publish(.ready(attempt: attempt), state: .ready)
     }
 
     @inline(never)
-    private func startFailed(_ error: any Error, _ run: SupervisionRun) -> Bool {
+    private func startFailed(_ error: any Error) -> Bool {
         // A start that fails because supervision is stopping is the shutdown, not a failure.
-        if isStopping { return finish(run.machine.shutdown(), run) }
-        return report(run.machine.startFailed(error, at: run.timeline.now()), run)
+        if isStopping { return finish(run.machine.shutdown()) }
+        return report(run.machine.startFailed(error, at: run.now()))
     }
 
     @inline(never)
-    private func runEnded(_ error: (any Error)?, _ run: SupervisionRun) -> Bool {
+    private func runEnded(_ error: (any Error)?) -> Bool {
         // The resource's error during a shutdown is the shutdown itself, not a failure.
-        if isStopping { return finish(run.machine.shutdown(), run) }
-        return report(run.machine.runEnded(error, at: run.timeline.now()), run)
+        if isStopping { return finish(run.machine.shutdown()) }
+        return report(run.machine.runEnded(error, at: run.now()))
     }
 
     /// Publishes a failure and what was decided; returns whether it leads to another attempt (after `run.backoff`).
     @inline(never)
-    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next), _ run: SupervisionRun)
-        -> Bool
-    {
+    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> Bool {
         let (failure, next) = outcome
         switch next {
         case .finish(let reason):
             if case .completed = reason {} else { publish(.failed(failure), state: nil) }
-            return finish(reason, run)
+            return finish(reason)
         case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
             metrics?.restarts.increment()
             let state: SupervisorState =
@@ -244,19 +236,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 // The common case in one lock: the failure, then the backoff it leads to.
                 publish(.failed(failure), then: backingOff, state: state)
             }
-            run.backoff = PendingBackoff(
-                until: until, delay: delay, tolerance: policy.timerTolerance.tolerance(for: delay))
+            run.backoff = PendingBackoff(until: until, delay: delay)
             return true
         }
     }
 
     /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
     private func serve(_ instance: Resource.Instance) async -> (any Error)? {
-        _ = alarm.arm(wakeable: false)
-        defer { alarm.disarm() }
+        _ = run.arm(wakeable: false)
+        defer { run.disarm() }
         return await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
-                defer { self.alarm.ring(.always) }
+                defer { self.run.ring(.always) }
                 do {
                     try await self.resource.run(instance)
                     return nil
@@ -265,7 +256,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 }
             }
             // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
-            if !isStopping { await alarm.park() }
+            if !isStopping { await run.park() }
             if isStopping { group.cancelAll() }
             return await group.next() ?? nil
         }
@@ -273,13 +264,14 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     /// Waits out `run.backoff` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the deadline
     /// goes to the clock's shared scheduler, which rings the alarm.
-    private func waitOut(_ run: SupervisionRun) async {
-        let generation = alarm.arm(wakeable: true)
-        defer { alarm.disarm() }
+    private func waitOut() async {
+        let generation = run.arm(wakeable: true)
+        defer { run.disarm() }
         // Checked after arming, so a shutdown requested just before is not missed.
         if isStopping { return }
-        run.timeline.schedule(alarm, generation, run.backoff.until, run.backoff.tolerance)
-        await alarm.park()
+        let tolerance = policy.timerTolerance.tolerance(for: run.backoff.delay)
+        run.timeline.schedule(run, generation, run.origin + run.backoff.until, tolerance)
+        await run.park()
     }
 
     // MARK: - Reporting: state, events, logs, metrics
@@ -319,8 +311,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     /// Supervision is over: the last event, the end of every subscription. Always `false`: no further attempt.
     @inline(never)
-    private func finish(_ reason: SupervisorStopReason, _ run: SupervisionRun) -> Bool {
-        run.reason = reason
+    private func finish(_ reason: SupervisorStopReason) -> Bool {
         publish(.stopped(reason), state: .stopped(reason))
         let subscribers = shared.withLock { shared in
             shared.finalReason = reason
@@ -338,28 +329,34 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         guard logLevel <= .error else { return }
         switch event {
         case .starting(let attempt):
-            logger.debug("starting", metadata: ["attempt": "\(attempt)"])
+            log(.debug, "starting", ["attempt": "\(attempt)"])
         case .ready(let attempt):
-            logger.info("ready", metadata: ["attempt": "\(attempt)"])
+            log(.info, "ready", ["attempt": "\(attempt)"])
         case .failed(let failure):
-            logger.warning(
-                "failed",
-                metadata: [
+            log(
+                .warning, "failed",
+                [
                     "phase": "\(failure.phase)", "error": "\(failure.error)", "decision": "\(failure.decision)",
                     "failures": "\(failure.failures)",
-                ]
-            )
+                ])
         case .backingOff(let delay, _, let attempt):
-            logger.info("backing off", metadata: ["delay": "\(delay)", "attempt": "\(attempt)"])
+            log(.info, "backing off", ["delay": "\(delay)", "attempt": "\(attempt)"])
         case .degraded(let probeInterval):
-            logger.error("restart intensity exceeded, degraded", metadata: ["probe-interval": "\(probeInterval)"])
+            log(.error, "restart intensity exceeded, degraded", ["probe-interval": "\(probeInterval)"])
         case .stopped(let reason):
             if case .gaveUp = reason {
-                logger.error("gave up", metadata: ["reason": "\(reason)"])
+                log(.error, "gave up", ["reason": "\(reason)"])
             } else {
-                logger.info("stopped", metadata: ["reason": "\(reason)"])
+                log(.info, "stopped", ["reason": "\(reason)"])
             }
         }
+    }
+
+    private func log(_ level: Logger.Level, _ message: Logger.Message, _ metadata: @autoclosure () -> Logger.Metadata) {
+        guard logLevel <= level else { return }
+        var metadata = metadata()
+        metadata["supervisor"] = "\(name)"
+        logger.log(level: level, message, metadata: metadata)
     }
 }
 
@@ -375,27 +372,34 @@ struct SupervisorShared: ~Copyable {
     var finalReason: SupervisorStopReason?
 }
 
-/// A backoff the loop waits out before the next attempt: the instant it ends (an offset on the run's timeline),
-/// its length, and the timer tolerance for it.
+/// A backoff the loop waits out before the next attempt: the instant it ends (an offset from the start of `run()`) and
+/// its length.
 struct PendingBackoff {
     let until: Duration
     let delay: Duration
-    let tolerance: Duration?
 }
 
-/// The state of one supervision, behind a reference (see `supervise()`); touched by the supervising task only.
-final class SupervisionRun {
+/// The state of one supervision, and the alarm its task waits on, in one object: a parked supervisor then costs
+/// one allocation besides itself and its task. Everything but the alarm is touched by the supervising task only.
+final class SupervisionRun: Alarm, @unchecked Sendable {
     // Only the supervising task touches it, one access at a time: the dynamic exclusivity checks on every
     // access would cost more than a whole decision.
     @exclusivity(unchecked) var machine: SupervisorStateMachine
     let timeline: Timeline
-    /// Why supervision ended, once it has.
-    @exclusivity(unchecked) var reason: SupervisorStopReason = .requested
+    /// When `run()` began, on the timeline (shared by every supervisor on a system clock): the machine and the
+    /// events count from there.
+    @exclusivity(unchecked) var origin = Duration.zero
     /// The backoff before the next attempt, once a failure decided one.
-    @exclusivity(unchecked) var backoff = PendingBackoff(until: .zero, delay: .zero, tolerance: nil)
+    @exclusivity(unchecked) var backoff = PendingBackoff(until: .zero, delay: .zero)
 
     init(machine: SupervisorStateMachine, timeline: Timeline) {
         self.machine = machine
         self.timeline = timeline
+        super.init()
+    }
+
+    /// The time since `run()` began.
+    func now() -> Duration {
+        timeline.now() - origin
     }
 }

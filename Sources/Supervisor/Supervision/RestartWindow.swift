@@ -1,20 +1,16 @@
 /// The instants of the most recent restarts, to tell whether one more would exceed a ``RestartIntensity``.
 ///
-/// A ring of `maxRestarts` slots, allocated once: recording a restart never allocates.
+/// A ring of `maxRestarts` slots, allocated at the first restart and then reused: recording a restart allocates
+/// once at most. The intensity is passed in rather than kept, as the policy already holds it.
 struct RestartWindow: Sendable {
-    let intensity: RestartIntensity
     private var instants: [Duration] = []
     private var oldest = 0
 
-    init(_ intensity: RestartIntensity) {
-        self.intensity = intensity
-        instants.reserveCapacity(intensity.maxRestarts)
-    }
-
-    /// Records a restart at `now`; returns `false` when it is one more than the intensity allows within its period.
-    mutating func admit(at now: Duration) -> Bool {
+    /// Records a restart at `now`; returns `false` when it is one more than `intensity` allows within its period.
+    mutating func admit(at now: Duration, within intensity: RestartIntensity) -> Bool {
         let limit = intensity.maxRestarts
         guard limit > 0 else { return false }
+        if instants.isEmpty { instants.reserveCapacity(limit) }
         if instants.count < limit {
             instants.append(now)
             return true

@@ -65,7 +65,10 @@ public enum SupervisorEvent: Sendable, CustomStringConvertible {
 }
 
 /// Why a supervisor stopped.
-public enum SupervisorStopReason: Sendable, CustomStringConvertible {
+///
+/// `indirect`, so that the current state and the final reason a supervisor keeps cost a pointer each rather than
+/// a whole ``SupervisorError``.
+public indirect enum SupervisorStopReason: Sendable, CustomStringConvertible {
     /// The task was cancelled or a graceful shutdown was requested.
     case requested
     /// The classifier decided ``FailureDecision/stop`` for this error.

@@ -13,7 +13,8 @@ import Metrics
 ///
 /// With swift-metrics' no-op factory (no backend bootstrapped) nothing is created at all: a supervisor then
 /// costs no metric objects, which matters when a process parks 100,000 of them.
-struct SupervisorMetrics: Sendable {
+/// A class, so that a supervisor carries a pointer (or `nil`) rather than seven instruments inline.
+final class SupervisorMetrics: Sendable {
     private let startFailures: Counter
     private let runFailures: Counter
     /// Indexed by `FailureDecision.ordinal`.

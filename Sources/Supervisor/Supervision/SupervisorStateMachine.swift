@@ -37,9 +37,10 @@ struct SupervisorStateMachine {
     let policy: RestartPolicy
     let name: String
     private var generator: any RandomNumberGenerator
-    private var runSchedule: BackoffSchedule
-    private var startSchedule: BackoffSchedule?
-    private var window: RestartWindow?
+    // Positions in `policy.backoff` and `policy.startBackoff` (when there is one).
+    private var runSchedule: BackoffCursor
+    private var startSchedule: BackoffCursor
+    private var window = RestartWindow()
 
     private(set) var phase: Phase = .idle
     /// Failures since the last stable run (or the start); the next start is attempt `failures + 1`.
@@ -53,9 +54,8 @@ struct SupervisorStateMachine {
         self.policy = policy
         self.name = name
         self.generator = generator
-        self.runSchedule = policy.backoff.makeSchedule()
-        self.startSchedule = policy.startBackoff?.makeSchedule()
-        self.window = policy.intensity.map(RestartWindow.init)
+        self.runSchedule = BackoffCursor(policy.backoff)
+        self.startSchedule = BackoffCursor(policy.startBackoff ?? policy.backoff)
     }
 
     /// The attempt number of the next (or current) start.
@@ -158,7 +158,7 @@ struct SupervisorStateMachine {
             return giveUp(.failingTooLong, failure)
         }
         var enteredDegraded = false
-        if !isDegraded, window?.admit(at: now) == false {
+        if !isDegraded, let intensity = policy.intensity, !window.admit(at: now, within: intensity) {
             guard policy.escalation.probeInterval != nil else {
                 return giveUp(.intensityExceeded, failure)
             }
@@ -182,10 +182,10 @@ struct SupervisorStateMachine {
     }
 
     private mutating func nextDelay(for failurePhase: FailurePhase) -> Duration? {
-        if failurePhase == .start, startSchedule != nil {
-            return startSchedule?.next(using: &generator)
+        if failurePhase == .start, let startBackoff = policy.startBackoff {
+            return startSchedule.next(startBackoff, using: &generator)
         }
-        return runSchedule.next(using: &generator)
+        return runSchedule.next(policy.backoff, using: &generator)
     }
 
     private func giveUp(_ code: SupervisorError.Code, _ failure: SupervisorFailure) -> Next {
@@ -206,11 +206,11 @@ struct SupervisorStateMachine {
     private mutating func forgetStreak() {
         failures = 0
         streakStartedAt = nil
-        runSchedule.reset()
-        startSchedule?.reset()
+        runSchedule.reset(policy.backoff)
+        startSchedule.reset(policy.startBackoff ?? policy.backoff)
         if isDegraded {
             isDegraded = false
-            window?.removeAll()
+            window.removeAll()
         }
     }
 }

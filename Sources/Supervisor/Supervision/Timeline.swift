@@ -2,7 +2,10 @@
 ///
 /// `any Clock<Duration>` cannot call `now.duration(to:)` or `sleep(until:)` with its own instants; this opens
 /// the existential once, in the one generic initializer, and keeps the elapsed-time arithmetic there.
-struct Timeline: Sendable {
+///
+/// Only differences of offsets mean anything, so every supervisor on a system clock shares one timeline (made
+/// with ``of(_:)``): a parked supervisor then carries a pointer rather than three closures of its own.
+final class Timeline: Sendable {
     /// The time since the origin.
     let now: @Sendable () -> Duration
     /// Sleeps until the offset `deadline` from the origin, with an optional tolerance; throws when cancelled.
@@ -10,17 +13,18 @@ struct Timeline: Sendable {
     /// Rings an alarm at the offset `deadline`, through the clock's shared `DeadlineScheduler`.
     let schedule: @Sendable (_ alarm: Alarm, _ generation: UInt64, _ deadline: Duration, _ tolerance: Duration?) -> Void
 
-    init(_ clock: any Clock<Duration>) {
+    /// The timeline of `clock`: the shared one of a system clock, or a new one for any other clock (a test clock
+    /// is an object with a time of its own).
+    static func of(_ clock: any Clock<Duration>) -> Timeline {
         // The system clocks by their concrete types, so that reading them is specialized code rather than
         // generic code working through witness tables on every read.
-        if let continuous = clock as? ContinuousClock {
-            self = Timeline.opening(continuous)
-        } else if let suspending = clock as? SuspendingClock {
-            self = Timeline.opening(suspending)
-        } else {
-            self = Timeline.opening(clock)
-        }
+        if clock is ContinuousClock { return continuous }
+        if clock is SuspendingClock { return suspending }
+        return opening(clock)
     }
+
+    private static let continuous = opening(ContinuousClock())
+    private static let suspending = opening(SuspendingClock())
 
     private init(
         now: @escaping @Sendable () -> Duration,
