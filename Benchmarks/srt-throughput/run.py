@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PAYLOAD = 1316
@@ -59,6 +60,51 @@ def cpu_seconds_now(pid):
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_group(name):
+    """A thread's role from its name: libsrt numbers its queue threads per multiplexer, Swift's pool threads are
+    libdispatch workers ("...default-qos")."""
+    if name.startswith("SRT:"):
+        return name.rstrip("0123456789").removesuffix(":w")
+    if "qos" in name:
+        return "Swift pool"
+    return name if name == "srt-reactor" else "main"
+
+
+def thread_sample(pid):
+    """{role: [CPU seconds, voluntary context switches]} over the threads of `pid` now; {} once it is gone."""
+    sample = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            base = f"/proc/{pid}/task/{tid}"
+            with open(f"{base}/comm", encoding="utf-8") as f:
+                role = thread_group(f.read().strip())
+            with open(f"{base}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"{base}/status", encoding="ascii") as f:
+                switches = next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+            entry = sample.setdefault(role, [0.0, 0])
+            entry[0] += (int(fields[11]) + int(fields[12])) / TICKS
+            entry[1] += switches
+    except (OSError, StopIteration, ValueError):
+        return {}
+    return sample
+
+
+class ThreadSampler(threading.Thread):
+    """Samples the receiver's threads every 200 ms while the sender runs, and keeps the last complete sample: the
+    per-thread split of the CPU time (threads that ended before are not in it; libsrt's live ones are)."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.last, self.done = pid, {}, threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.2):
+            sample = thread_sample(self.pid)
+            if sample:
+                self.last = sample
 
 
 def wait_exit(pid, timeout):
@@ -104,11 +150,15 @@ def trial(kind, rate, messages, args, port, workdir):
         cpu_start = cpu_seconds_now(receiver.pid)
         rcvbuf = receive_buffer(port)
         load = os.getloadavg()[0]
+        sampler = ThreadSampler(receiver.pid)
+        sampler.start()
         sent = subprocess.run(
             [args.sender, "127.0.0.1", str(port), str(rate), str(messages), str(LATENCY_MS)],
             capture_output=True, text=True, timeout=args.seconds * 3 + 30, check=True,
         )
         sender = json.loads(sent.stdout.strip().splitlines()[-1])
+        sampler.done.set()
+        sampler.join()
         cpu_total = wait_exit(receiver.pid, 15)
         # wait4 reaped it: tell Popen, so that it does not wait for the pid again.
         receiver.returncode = 0
@@ -149,6 +199,8 @@ def trial(kind, rate, messages, args, port, workdir):
         "cpu_s_per_gb": round(cpu / gigabytes, 3) if gigabytes else "",
         "udp_rcvbuf": rcvbuf,
         "load_1min": round(load, 2),
+        "threads": ";".join(f"{role}={cpu:.2f}s/{switches}" for role, (cpu, switches) in sorted(sampler.last.items())
+                            if cpu > 0),
     }
 
 
@@ -192,7 +244,7 @@ def main():
                       f"load {row['load_1min']}", flush=True)
     fields = ["repetition", "rate_mbps", "receiver", "sent", "delivered", "loss", "srt_rcv_drop", "srt_rcv_loss",
               "retransmitted", "send_seconds", "throughput_mbps", "cpu_seconds", "cpu_s_per_gb", "udp_rcvbuf",
-              "load_1min"]
+              "load_1min", "threads"]
     with open(args.csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -220,6 +272,20 @@ def summarize(results, rates):
             cpu_ratio = "" if kind == "srt-live-transmit" else f"{cpu / base[2]:.2f}"
             print(f"| {rate} | {kind} | {mbps:.1f} | {loss:g} | {cpu:.2f} | {ratio} | {cpu_ratio} |")
     print("\ngoal: throughput ratio >= 0.95 at CPU ratio <= 1.2 (medians; the CSV has every trial)")
+    print("\nwhere the receiver's CPU goes (medians): thread role, CPU seconds, voluntary context switches (wake-ups)"
+          " per 1,000 messages delivered")
+    for rate in rates:
+        for kind in ["srt-live-transmit", "srt-drain"]:
+            rows = [r for r in results if r["rate_mbps"] == rate and r["receiver"] == kind]
+            roles = {}
+            for row in rows:
+                for part in filter(None, row["threads"].split(";")):
+                    role, figures = part.split("=")
+                    cpu, switches = figures.split("s/")
+                    roles.setdefault(role, []).append((float(cpu), int(switches) * 1000 / max(1, row["delivered"])))
+            parts = [f"{role} {statistics.median(c for c, _ in v):.2f} s ({statistics.median(w for _, w in v):.0f})"
+                     for role, v in sorted(roles.items(), key=lambda item: -statistics.median(c for c, _ in item[1]))]
+            print(f"  {rate:>4} Mbit/s {kind:<18} " + ", ".join(parts))
 
 
 if __name__ == "__main__":
