@@ -9,32 +9,65 @@
 // Usage: receiver CONNECTIONS MESSAGES
 #include "common.h"
 
-/// This process's threads, and how many are libsrt's per-connection "SRT:TsbPd" ones.
-static void thread_figures(int* threads, int* tsbpd) {
-    *threads = 0;
-    *tsbpd = 0;
+// Threads by kind, named as srt-scale-server names them (its ProcessFigures.Kind): libsrt's per-process and per-port
+// threads, libsrt's per-connection "SRT:TsbPd" threads, and the rest (the main thread). No adapter, no Swift pool.
+enum { kind_adapter, kind_swift_pool, kind_libsrt_ports, kind_tsbpd, kind_other, kinds };
+static const char* kind_names[kinds] = {"adapter", "swift_pool", "libsrt_ports", "tsbpd", "other"};
+// The baseline, then the fewest and the most at any later moment.
+static int kind_baseline[kinds], kind_min[kinds], kind_max[kinds], kind_later_seen;
+
+static int count_threads(int by_kind[kinds]) {
+    memset(by_kind, 0, sizeof(int) * kinds);
+    int threads = 0;
     DIR* directory = opendir("/proc/self/task");
-    if (!directory) return;
+    if (!directory) return 0;
     struct dirent* entry;
     while ((entry = readdir(directory))) {
         if (entry->d_name[0] == '.') continue;
-        (*threads)++;
+        threads++;
         char path[300], name[64] = {0};
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", entry->d_name);
         FILE* file = fopen(path, "r");
         if (file) {
-            if (fgets(name, sizeof name, file) && strncmp(name, "SRT:TsbPd", 9) == 0) (*tsbpd)++;
+            if (!fgets(name, sizeof name, file)) name[0] = 0;
             fclose(file);
+        }
+        if (strncmp(name, "SRT:TsbPd", 9) == 0) {
+            by_kind[kind_tsbpd]++;
+        } else if (strncmp(name, "SRT:", 4) == 0) {
+            by_kind[kind_libsrt_ports]++;
+        } else {
+            by_kind[kind_other]++;
         }
     }
     closedir(directory);
+    return threads;
+}
+
+/// Counts the threads as one later moment (after the baseline) for the THREADS line; returns the total.
+static int record_threads(int* tsbpd) {
+    int by_kind[kinds];
+    int threads = count_threads(by_kind);
+    for (int kind = 0; kind < kinds; kind++) {
+        if (!kind_later_seen || by_kind[kind] < kind_min[kind]) kind_min[kind] = by_kind[kind];
+        if (!kind_later_seen || by_kind[kind] > kind_max[kind]) kind_max[kind] = by_kind[kind];
+    }
+    kind_later_seen = 1;
+    *tsbpd = by_kind[kind_tsbpd];
+    return threads;
 }
 
 static void print_figures(const char* phase, const char* extra) {
-    int threads, tsbpd;
-    thread_figures(&threads, &tsbpd);
+    int by_kind[kinds];
+    int threads = count_threads(by_kind);
+    if (strcmp(phase, "baseline") == 0) {
+        memcpy(kind_baseline, by_kind, sizeof by_kind);
+    } else {
+        int tsbpd;
+        record_threads(&tsbpd);
+    }
     printf("FIGURES phase=%s threads=%d threads_besides_tsbpd=%d rss_kib=%ld cpu_s=%.3f%s\n", phase, threads,
-           threads - tsbpd, rss_kib(), cpu_seconds(), extra);
+           threads - by_kind[kind_tsbpd], rss_kib(), cpu_seconds(), extra);
     fflush(stdout);
 }
 
@@ -148,8 +181,8 @@ int main(int argc, char** argv) {
         if (mono_ns() >= next_sample) {
             next_sample += 1000000000;
             if (received > at_last_sample) {
-                int threads, tsbpd;
-                thread_figures(&threads, &tsbpd);
+                int tsbpd;
+                int threads = record_threads(&tsbpd);
                 long rss = rss_kib();
                 if (threads > most_threads) most_threads = threads;
                 if (threads - tsbpd > most_besides) most_besides = threads - tsbpd;
@@ -174,6 +207,11 @@ int main(int argc, char** argv) {
     double wall = (last_sample - first_sample) / 1e9;
     printf("STREAMING samples=%d cpu_percent=%.1f\n", samples, wall > 0 ? (last_cpu - first_cpu) / wall * 100 : 0);
     print_figures("end", "");
+    printf("THREADS");
+    for (int kind = 0; kind < kinds; kind++) {
+        printf(" %s=%d,%d,%d", kind_names[kind], kind_baseline[kind], kind_min[kind], kind_max[kind]);
+    }
+    printf("\n");
     long long lost = 0;
     int lossy = 0;
     for (int index = 0; index < count; index++) {

@@ -63,16 +63,32 @@ def scale(swift_server, swift_callers, c_server, c_callers):
             after = [side["figures"].get(phase, {}).get("after_s") for side in sides]
             name += " (after " + " / ".join(f"{float(a):.2f}" for a in after if a) + " s)"
         print(f"| {name} | " + " | ".join(cells) + " |")
-    swift = sides[0]
     print()
-    print(f"`SRTServer`'s threads at the baseline: {swift['figures'].get('baseline', {}).get('thread_names', '?')}.")
-    threads = swift["threads"]
-    if threads:
-        print(f"Its threads besides `SRT:TsbPd`: {threads['baseline']} at the baseline; the same when all were"
-              f" accepted, in every streaming sample and at the end: {threads['constant_besides_tsbpd']}"
-              f" (per 1 s sample while streaming: {swift['streaming'].get('threads_besides_tsbpd', '?')}; beyond the"
-              f" baseline: {swift['streaming'].get('extra_threads', '?')}). Besides the self-probe's port threads"
-              f" too: {threads['baseline_besides_probe']} throughout: {threads['constant_besides_tsbpd_and_probe']}.")
+    print("| threads by kind: baseline → fewest–most later (all accepted, each streaming sample, end) | `SRTServer`"
+          " | C receiver |")
+    print("| --- | ---: | ---: |")
+    kinds = {
+        "adapter": "the adapter's reactor (`srt-reactor`)",
+        "swift_pool": "Swift concurrency pool (Dispatch root-queue threads)",
+        "libsrt_ports": "libsrt per process and per UDP port (`SRT:GC`, `SRT:RcvQ`, `SRT:SndQ`)",
+        "tsbpd": "libsrt per receiving connection (`SRT:TsbPd`)",
+        "other": "main thread",
+    }
+    for kind, label in kinds.items():
+        cells = []
+        for side in sides:
+            value = side["threads"].get(kind)
+            if value is None:
+                cells.append("?")
+                continue
+            baseline, fewest, most = value.split(",")
+            later = fewest if fewest == most else f"{fewest}–{most}"
+            cells.append(f"{baseline} → {later}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print()
+    print(f"`SRTServer`'s threads besides `SRT:TsbPd`, per 1 s sample while streaming:"
+          f" {sides[0]['streaming'].get('threads_besides_tsbpd', '?')};"
+          f" its reactor constant: {sides[0]['threads'].get('adapter_constant', '?')}.")
     print()
     print("| | `SRTServer` | C receiver |")
     print("| --- | ---: | ---: |")

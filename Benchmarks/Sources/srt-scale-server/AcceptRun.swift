@@ -10,7 +10,7 @@ enum AcceptRun {
         let server = SRTServer(
             configuration: try SRTListenerConfiguration(
                 host: "127.0.0.1", port: 0, backlog: backlog, maxConnections: connections + 64),
-            name: "srt-accept", logger: Logger(label: "srt-accept", factory: { _ in SwiftLogNoOpLogHandler() }))
+            name: "srt-accept", logger: ServerLog.logger(label: "srt-accept"))
         let running = Task { try await server.run() }
         defer { running.cancel() }
         guard let port = await ServerReadiness.port(of: server) else {

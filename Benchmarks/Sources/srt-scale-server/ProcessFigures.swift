@@ -35,12 +35,44 @@ struct ProcessFigures: CustomStringConvertible {
 
     static let tsbpdThreadName = "SRT:TsbPd"
 
-    /// Threads besides TSBPD ones and besides the receive and send threads of every UDP port but one: in this
-    /// benchmark the one is the listener's, and any other is the self-probe's caller socket, which the listener
-    /// opens every `SRTHealthCheck.probeInterval` and libsrt releases about two seconds later.
-    var threadsBesidesTSBPDAndProbe: Int {
-        let portThreads = threadNames.filter { $0.key.hasPrefix("SRT:RcvQ:") || $0.key.hasPrefix("SRT:SndQ:") }
-        return threadsBesidesTSBPD - max(0, portThreads.values.reduce(0, +) - 2)
+    /// Whose a thread is, by its name.
+    enum Kind: String, CaseIterable {
+        /// The adapter's reactor ("srt-reactor").
+        case adapter
+        /// The Swift concurrency pool (Dispatch's root-queue threads, "…default-qos…").
+        case swiftPool = "swift_pool"
+        /// libsrt's per-process and per-UDP-port threads: "SRT:GC", "SRT:RcvQ:wN", "SRT:SndQ:wN". The listener's
+        /// port has one pair; the listener's self-probe opens a caller on a port of its own every
+        /// `SRTHealthCheck.probeInterval`, whose pair libsrt ends about two seconds later.
+        case libsrtPorts = "libsrt_ports"
+        /// libsrt's per-connection "SRT:TsbPd" threads (see ``threadsBesidesTSBPD``).
+        case tsbpd
+        /// The main thread and anything else.
+        case other
+
+        init(threadName name: String) {
+            if name == "srt-reactor" {
+                self = .adapter
+            } else if name.contains("qos") {
+                self = .swiftPool
+            } else if name == ProcessFigures.tsbpdThreadName {
+                self = .tsbpd
+            } else if name.hasPrefix("SRT:") {
+                self = .libsrtPorts
+            } else {
+                self = .other
+            }
+        }
+    }
+
+    /// Threads of `kind`.
+    func threads(of kind: Kind) -> Int {
+        threadNames.filter { Kind(threadName: $0.key) == kind }.values.reduce(0, +)
+    }
+
+    /// "adapter:1,swift_pool:2,..." in ``Kind`` order.
+    var kindsText: String {
+        Kind.allCases.map { "\($0.rawValue):\(threads(of: $0))" }.joined(separator: ",")
     }
 
     /// "name:count,..." in name order.
@@ -49,7 +81,7 @@ struct ProcessFigures: CustomStringConvertible {
     }
 
     var description: String {
-        "threads=\(threads) threads_besides_tsbpd=\(threadsBesidesTSBPD) rss_kib=\(residentKiB) cpu_s=\(cpuSeconds) thread_names=\(namesText)"
+        "threads=\(threads) threads_besides_tsbpd=\(threadsBesidesTSBPD) rss_kib=\(residentKiB) cpu_s=\(cpuSeconds) kinds=\(kindsText) thread_names=\(namesText)"
     }
 
     /// CLOCK_MONOTONIC in nanoseconds: the clock the C programs of the run read too.

@@ -11,7 +11,7 @@ enum ScaleRun {
         let server = SRTServer(
             configuration: try SRTListenerConfiguration(
                 host: "127.0.0.1", port: 0, backlog: 1_024, maxConnections: connections + 64),
-            name: "srt-scale", logger: Logger(label: "srt-scale", factory: { _ in SwiftLogNoOpLogHandler() }))
+            name: "srt-scale", logger: ServerLog.logger(label: "srt-scale"))
         let running = Task { try await server.run() }
         defer { running.cancel() }
         guard let port = await ServerReadiness.port(of: server) else {
@@ -49,7 +49,7 @@ enum ScaleRun {
             try await Task.sleep(for: deadline)
             work.cancel()
         }
-        let sampler = Task { await StreamingSampler.sample(every: .seconds(1), baseline: baseline) }
+        let sampler = Task { await StreamingSampler.sample(every: .seconds(1)) }
         let (tallies, allAccepted, acceptedAfter) = await work.value
         watchdog.cancel()
         sampler.cancel()
@@ -61,36 +61,32 @@ enum ScaleRun {
         } else {
             print("FAIL only \(tallies.count) of \(connections) connections accepted before the deadline")
         }
-        if let peak = streaming.peak, let middle = streaming.middle {
+        if let middle = streaming.middle {
+            let samples = streaming.samples
             print("FIGURES phase=streaming-middle \(middle)")
             print(
-                "FIGURES phase=streaming-peak threads=\(peak.threads) "
-                    + "threads_besides_tsbpd=\(streaming.timeline.max() ?? 0) rss_kib=\(peak.residentKiB) "
-                    + "thread_names=\(peak.namesText)")
-            let extra = streaming.extraThreads.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
+                "FIGURES phase=streaming-peak threads=\(samples.map(\.threads).max() ?? 0) "
+                    + "threads_besides_tsbpd=\(samples.map(\.threadsBesidesTSBPD).max() ?? 0) "
+                    + "rss_kib=\(samples.map(\.residentKiB).max() ?? 0)")
             print(
-                "STREAMING samples=\(streaming.timeline.count) cpu_percent=\(streaming.cpuPercent) "
-                    + "threads_besides_tsbpd=\(streaming.timeline.map(String.init).joined(separator: ",")) "
-                    + "extra_threads=\(extra.isEmpty ? "-" : extra.joined(separator: ","))")
+                "STREAMING samples=\(samples.count) cpu_percent=\(streaming.cpuPercent) "
+                    + "threads_besides_tsbpd=\(samples.map { String($0.threadsBesidesTSBPD) }.joined(separator: ","))")
         }
         print("FIGURES phase=end \(end)")
         let report = ScaleReport(tallies: tallies, connections: connections, messages: messages)
         print(report)
-        // The adapter's own threads (reactor, Swift pool, libsrt's per-port ones) besides libsrt's per-connection
-        // TSBPD threads: the same with 1,000 connections as with none, at rest (all accepted, end) and in every
-        // streaming sample; strictly, and besides the self-probe's short-lived port threads.
-        // nil (nothing accepted in time) is never constant.
-        let strict: [Int?] =
-            [allAccepted?.threadsBesidesTSBPD, end.threadsBesidesTSBPD] + streaming.timeline.map { $0 }
-        let besidesProbe: [Int?] =
-            [allAccepted?.threadsBesidesTSBPDAndProbe, end.threadsBesidesTSBPDAndProbe]
-            + streaming.timelineBesidesProbe.map { $0 }
-        let constant = besidesProbe.allSatisfy { $0 == baseline.threadsBesidesTSBPDAndProbe }
-        print(
-            "THREADS constant_besides_tsbpd=\(strict.allSatisfy { $0 == baseline.threadsBesidesTSBPD }) "
-                + "constant_besides_tsbpd_and_probe=\(constant) baseline=\(baseline.threadsBesidesTSBPD) "
-                + "baseline_besides_probe=\(baseline.threadsBesidesTSBPDAndProbe)")
-        return report.isComplete && constant ? 0 : 1
+        // Per kind of thread: the baseline, then the fewest and the most at any later moment (all accepted, every
+        // streaming sample, end). The verdict is on the adapter's own thread, the reactor: one, throughout.
+        let later = [allAccepted, end].compactMap { $0 } + streaming.samples
+        var verdict = allAccepted != nil
+        var line = "THREADS"
+        for kind in ProcessFigures.Kind.allCases {
+            let counts = later.map { $0.threads(of: kind) }
+            line += " \(kind.rawValue)=\(baseline.threads(of: kind)),\(counts.min() ?? 0),\(counts.max() ?? 0)"
+            if kind == .adapter { verdict = verdict && counts.allSatisfy { $0 == baseline.threads(of: kind) } }
+        }
+        print("\(line) adapter_constant=\(verdict)")
+        return report.isComplete && verdict ? 0 : 1
     }
 }
 
