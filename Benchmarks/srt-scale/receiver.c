@@ -206,6 +206,13 @@ int main(int argc, char** argv) {
            most_besides, most_rss);
     double wall = (last_sample - first_sample) / 1e9;
     printf("STREAMING samples=%d cpu_percent=%.1f\n", samples, wall > 0 ? (last_cpu - first_cpu) / wall * 100 : 0);
+    // libsrt ends a TSBPD thread a moment after its connection: the end figures wait (at most 5 s) for them.
+    for (int waited = 0; waited < 50; waited++) {
+        int by_kind[kinds];
+        count_threads(by_kind);
+        if (by_kind[kind_tsbpd] == 0) break;
+        sleep_until_ns(mono_ns() + 100000000);
+    }
     print_figures("end", "");
     printf("THREADS");
     for (int kind = 0; kind < kinds; kind++) {

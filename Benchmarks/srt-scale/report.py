@@ -72,7 +72,7 @@ def scale(swift_server, swift_callers, c_server, c_callers):
         "swift_pool": "Swift concurrency pool (Dispatch root-queue threads)",
         "libsrt_ports": "libsrt per process and per UDP port (`SRT:GC`, `SRT:RcvQ`, `SRT:SndQ`)",
         "tsbpd": "libsrt per receiving connection (`SRT:TsbPd`)",
-        "other": "main thread",
+        "other": "main thread (and any thread libsrt has not named yet)",
     }
     for kind, label in kinds.items():
         cells = []

@@ -54,7 +54,13 @@ enum ScaleRun {
         watchdog.cancel()
         sampler.cancel()
         let streaming = await sampler.value
-        let end = ProcessFigures.now()
+        // libsrt ends a TSBPD thread a moment after its connection: the end figures wait (at most 5 s) for them.
+        var end = ProcessFigures.now()
+        let endDeadline = ContinuousClock.now + .seconds(5)
+        while end.threads(of: .tsbpd) > 0, ContinuousClock.now < endDeadline {
+            try? await Task.sleep(for: .milliseconds(100))
+            end = ProcessFigures.now()
+        }
 
         if let allAccepted, let acceptedAfter {
             print("FIGURES phase=accepted \(allAccepted) after_s=\(acceptedAfter.seconds)")
