@@ -2,7 +2,7 @@
 """SRT live-mode throughput and CPU: srt-live-transmit against the library's SRTServer, same sender, same run.
 
 Usage (run.sh builds the programs, raises the kernel's UDP buffer limits and calls this):
-  run.py --sender PATH --drain PATH --csv OUT.csv [--rates 50,200,500] [--seconds 10] [--repetitions 3]
+  run.py --sender PATH --drain PATH --csv OUT.csv [--rates 50,200,500] [--seconds 10] [--repetitions 5]
 
 For every repetition and rate, both receivers run one after the other (their order alternates between
 repetitions), each fed by the same paced C sender (sender.c): MESSAGES = a multiple of 1,000 minus one messages of
@@ -219,7 +219,7 @@ def main():
     parser.add_argument("--csv", required=True)
     parser.add_argument("--rates", default="50,200,500")
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--port", type=int, default=9870)
     parser.add_argument("--workdir", default=None, help="where srt-live-transmit's statistics go (a temporary folder)")
     args = parser.parse_args()

@@ -3,7 +3,7 @@
 # stream on loopback, alternately, in one run; prints the table Docs/benchmarks.md records, writes every trial to
 # Docs/data/srt-throughput.csv and draws Docs/images/srt-throughput.svg.
 #
-# Usage: Benchmarks/srt-throughput/run.sh [--rates 50,200,500] [--seconds 10] [--repetitions 3]
+# Usage: Benchmarks/srt-throughput/run.sh [--rates 50,200,500] [--seconds 10] [--repetitions 5]
 # Needs root to raise net.core.rmem_max/wmem_max (restored on exit). SCRATCH_PATH picks the Swift build folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
