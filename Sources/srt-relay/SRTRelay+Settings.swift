@@ -34,8 +34,9 @@ extension SRTRelay {
             guard !output.isEmpty else { throw ValidationError("--output: must not be empty") }
             destination = .record(directory: output)
         }
-        guard statusInterval >= 0, statusInterval.isFinite, statusInterval <= 86_400 else {
-            throw ValidationError("--status-interval: must be 0 to 86400 seconds, got \(statusInterval)")
+        // 0 turns the lines off; anything else is a period, and one that rounds to no time (1e-320) would spin.
+        guard statusInterval == 0 || (statusInterval >= 0.1 && statusInterval <= 86_400) else {
+            throw ValidationError("--status-interval: must be 0 (none) or 0.1 to 86400 seconds, got \(statusInterval)")
         }
         if let chaos, !(chaos.isFinite && chaos >= 0.1 && chaos <= 86_400) {
             throw ValidationError("--chaos: must be 0.1 to 86400 seconds, got \(chaos)")

@@ -16,14 +16,10 @@ enum Units {
         scaled(bitsPerSecond, units: ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"])
     }
 
-    /// `850 ms`, `12.3 s`, `4m05s`, `2h03m`.
+    /// `850 ms`, `12.3 s`, `4m05s`, `2h03m`; any duration, negative and `Duration`'s extremes included.
     static func duration(_ duration: Duration) -> String {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
-        if seconds < 60 { return "\(oneDecimal(seconds)) s" }
-        let whole = Int(seconds)
-        if whole < 3600 { return "\(whole / 60)m\(twoDigits(whole % 60))s" }
-        return "\(whole / 3600)h\(twoDigits(whole / 60 % 60))m"
+        return seconds < 0 ? "-" + positiveDuration(-seconds) : positiveDuration(seconds)
     }
 
     /// The average bitrate of `bytes` over `duration`, 0 for an empty duration.
@@ -32,7 +28,22 @@ enum Units {
         return seconds > 0 ? Double(bytes) * 8 / seconds : 0
     }
 
+    private static func positiveDuration(_ seconds: Double) -> String {
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+        if seconds < 60 { return "\(oneDecimal(seconds)) s" }
+        // Int(seconds) traps from 2^63 s (Duration's largest values); hours alone fit far beyond any real uptime.
+        guard seconds < 1e15 else { return "\(Int(seconds / 3600))h" }
+        let whole = Int(seconds)
+        if whole < 3600 { return "\(whole / 60)m\(twoDigits(whole % 60))s" }
+        return "\(whole / 3600)h\(twoDigits(whole / 60 % 60))m"
+    }
+
+    /// Total: NaN and infinities are named, negative values keep their sign, huge ones are printed as doubles
+    /// (`Int(_:)` of any of them would trap).
     private static func scaled(_ value: Double, units: [String]) -> String {
+        if value.isNaN { return "n/a" }
+        if value < 0 { return "-" + scaled(-value, units: units) }
+        if value.isInfinite { return "∞ \(units[units.count - 1])" }
         var value = value
         var index = 0
         while value >= 999.95 && index < units.count - 1 {
@@ -43,6 +54,7 @@ enum Units {
     }
 
     private static func oneDecimal(_ value: Double) -> String {
+        guard value < 1e15 else { return "\(value.rounded())" }
         let tenths = Int((value * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Synchronization
 
 /// A Unix datagram socket standing in for systemd's `$NOTIFY_SOCKET`; collects every message, on a Dispatch thread.
