@@ -32,11 +32,12 @@ scratch=${SCRATCH:-.build}
 out=$(mktemp -d)
 pids=()
 cleanup() {
-    # Only what this script started, by pid.
+    # Only what this script started and has not reaped yet, by pid.
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     if [ "${KEEP:-0}" = 1 ]; then echo "raw outputs kept in $out"; else rm -rf "$out"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo "== building (release)"
 swift build -c release --scratch-path "$scratch" --product srt-scale-server 2>&1 | tail -1
@@ -59,6 +60,13 @@ ready_port() {
     return 1
 }
 
+# Drops pid $1 from the list the EXIT trap kills (once reaped, its number may be reused).
+forget() {
+    local kept=() pid
+    for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+    pids=("${kept[@]}")
+}
+
 # Waits for pid $1 to exit, at most $2 seconds; kills it after that. Returns its status.
 wait_bounded() {
     local pid=$1 limit=$2
@@ -69,6 +77,7 @@ wait_bounded() {
     kill "$pid" 2>/dev/null && echo "pid $pid still running after ${limit} s: killed" >&2
     local status=0
     wait "$pid" || status=$?
+    forget "$pid"
     return $status
 }
 
@@ -82,10 +91,14 @@ scale_run() {
     local port
     port=$(ready_port "$out/$label.server")
     local callers_status=0 server_status=0
-    timeout $((stream_seconds + 150)) "$out/callers" "$port" "$connections" "$messages" "$rate" \
-        >"$out/$label.callers" 2>"$out/$label.callers-err" || callers_status=$?
+    # In the background and waited for, so that a signal to this script reaches its trap at once.
+    "$out/callers" "$port" "$connections" "$messages" "$rate" >"$out/$label.callers" 2>"$out/$label.callers-err" &
+    local callers_pid=$!
+    pids+=("$callers_pid")
+    wait_bounded "$callers_pid" $((stream_seconds + 150)) || callers_status=$?
     wait_bounded "$server_pid" 120 || server_status=$?
-    echo "$label: server exit status $server_status, callers $callers_status (0: all accepted, no loss)"
+    echo "$label: server exit status $server_status, callers $callers_status" \
+        "(0: all connected and accepted, nothing lost; for SRTServer also its reactor thread constant)"
     grep -hv '^$' "$out/$label.server-err" "$out/$label.callers-err" | head -5 || true
 }
 
@@ -127,6 +140,7 @@ if [ "$what" != scale ]; then
             done
             kill "$connector_pid" 2>/dev/null || true
             wait "$connector_pid" 2>/dev/null || true
+            forget "$connector_pid"
         done
     done
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
