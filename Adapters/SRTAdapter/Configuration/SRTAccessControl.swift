@@ -1,25 +1,103 @@
+public import Supervisor
+import Synchronization
+
 /// Decides, during the handshake, whether a caller may connect, from its stream id and address.
 ///
 /// ```swift
 /// let access = SRTAccessControl { request in
 ///     request.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden)
 /// }
+/// let patient = try SRTAccessControl(deadline: .milliseconds(200)) { request in
+///     allowList.contains(request.streamID) ? .accept : .reject(.notFound)
+/// }
+/// print(access.statistics)  // answered in time 12, timed out 0, refused while overdue 0
 /// ```
 ///
-/// The closure runs on libsrt's receive thread while libsrt holds a lock (`SRT-FACTS.md` §6): while it runs, no
-/// packet moves on that port. It must return at once: no I/O, no waiting, no libsrt calls (closing the listener
-/// from here deadlocks). Look decisions up in memory prepared beforehand. The adapter logs a warning when a decision
-/// takes longer than 10 ms.
+/// libsrt asks for the decision on its receive thread while it holds the listener lock (`SRT-FACTS.md` §6): while
+/// that thread waits, no packet moves on the port, live connections' data and the listener's self-probe included.
+/// So the closure runs on a thread of the listener's own, and the receive thread waits for it at most ``deadline``
+/// (50 ms by default):
+///
+/// - An answer within the deadline is used as it is: accept, or reject with its reason. The hand-over costs tens of
+///   microseconds.
+/// - No answer within the deadline: the caller is rejected with ``SRTRejectReason/unavailable`` (1503) and a warning
+///   is logged (at most one a second, saying how many were left out). The closure goes on running; its answer is
+///   dropped.
+/// - While a decision is still running past its deadline, every new caller is rejected at once with 1503, without
+///   waiting: handshakes never queue behind a stuck closure. The next caller after it returns is decided normally.
+/// - Closing the listener never waits for the closure: its thread is joined when idle, and otherwise left to end
+///   on its own as soon as the closure returns.
+///
+/// So the receive thread waits at most one ``deadline`` per handshake, and not at all while the closure is known to
+/// be stuck. The self-probe and the connection cap are answered before the closure is asked. The closure may block
+/// (a lookup in a database, say), but every decision that takes longer than the deadline turns a caller away:
+/// prefer decisions from memory prepared beforehand. It must not call libsrt on the listener it decides for.
+///
+/// Keep the deadline well below the health check's probe timeout (``SRTHealthCheck/probeTimeout``, 500 ms): a
+/// self-probe can wait behind one handshake's deadline.
 public struct SRTAccessControl: Sendable {
     let decide: @Sendable (SRTAccessRequest) -> SRTAccessDecision
+    /// How long libsrt's receive thread waits for a decision before it rejects the caller with
+    /// ``SRTRejectReason/unavailable``.
+    public let deadline: Duration
+    /// Shared by copies, so that every listener started with this access control counts in one place.
+    let counters = Counters()
 
-    /// An access control that asks `decide` for every caller.
+    /// The deadline unless one is given: short enough that a live stream on the port barely notices a stuck closure.
+    public static let defaultDeadline = Duration.milliseconds(50)
+
+    /// The shortest and longest ``deadline`` accepted.
+    public static let deadlineRange = Duration.milliseconds(1)...Duration.seconds(1)
+
+    /// An access control that asks `decide` for every caller, waiting at most ``defaultDeadline`` for it.
     public init(_ decide: @escaping @Sendable (SRTAccessRequest) -> SRTAccessDecision) {
         self.decide = decide
+        self.deadline = Self.defaultDeadline
+    }
+
+    /// An access control that asks `decide` for every caller, waiting at most `deadline` for it.
+    ///
+    /// - Throws: `ConfigurationError` (`outOfRange`, option `deadline`) unless `deadline` is 1 ms to 1 s.
+    public init(
+        deadline: Duration, _ decide: @escaping @Sendable (SRTAccessRequest) -> SRTAccessDecision
+    ) throws(ConfigurationError) {
+        guard Self.deadlineRange.contains(deadline) else {
+            throw ConfigurationError(.outOfRange, option: "deadline", "must be 1 ms to 1 s, got \(deadline)")
+        }
+        self.decide = decide
+        self.deadline = deadline
     }
 
     /// Accepts every caller.
     public static let acceptAll = SRTAccessControl { _ in .accept }
+
+    /// How the decisions went so far, over every listener started with this access control.
+    public var statistics: Statistics {
+        Statistics(
+            answeredInTime: counters.answeredInTime.load(ordering: .relaxed),
+            timedOut: counters.timedOut.load(ordering: .relaxed),
+            refusedWhileOverdue: counters.refusedWhileOverdue.load(ordering: .relaxed))
+    }
+
+    /// Counts of decisions, for metrics and tests.
+    public struct Statistics: Sendable, Hashable, CustomStringConvertible {
+        /// Decisions the closure gave within the deadline (accept or reject).
+        public let answeredInTime: Int
+        /// Callers rejected with 1503 because the closure gave no answer within the deadline.
+        public let timedOut: Int
+        /// Callers rejected with 1503 at once because an earlier decision was still running past its deadline.
+        public let refusedWhileOverdue: Int
+
+        public var description: String {
+            "answered in time \(answeredInTime), timed out \(timedOut), refused while overdue \(refusedWhileOverdue)"
+        }
+    }
+
+    final class Counters: Sendable {
+        let answeredInTime = Atomic<Int>(0)
+        let timedOut = Atomic<Int>(0)
+        let refusedWhileOverdue = Atomic<Int>(0)
+    }
 }
 
 /// One caller asking to connect.

@@ -7,7 +7,8 @@ import Synchronization
 final class ListenerContext: Sendable {
     let probeStreamID: String
     let maxConnections: Int
-    let accessControl: SRTAccessControl?
+    /// Runs the access control off the receive thread; `nil` without one.
+    let accessWorker: AccessControlWorker?
     /// Accepted connections still open, by socket; weak, the application owns them.
     let connections = Mutex<[SRTSOCKET: WeakConnection]>([:])
     /// Handshakes admitted by the listen callback and not accepted yet, with the instant of admission. They count
@@ -17,10 +18,21 @@ final class ListenerContext: Sendable {
     /// How long an admitted handshake holds its slot without being accepted (libsrt gives up on it long before).
     static let admissionLifetime = Duration.seconds(10)
 
-    init(probeStreamID: String, maxConnections: Int, accessControl: SRTAccessControl?) {
+    /// - Throws: ``SRTError`` (``SRTError/Code/thread``) when the access control's thread cannot start.
+    init(
+        probeStreamID: String, maxConnections: Int, accessControl: SRTAccessControl?, logger: Logger
+    ) throws(SRTError) {
         self.probeStreamID = probeStreamID
         self.maxConnections = maxConnections
-        self.accessControl = accessControl
+        self.accessWorker = try accessControl.map { access throws(SRTError) in
+            try AccessControlWorker.start(access, logger: logger)
+        }
+    }
+
+    /// Stops the access control's thread (see ``AccessControlWorker/close()``); handshakes still in flight are
+    /// rejected as unavailable. Idempotent.
+    func close() {
+        accessWorker?.close()
     }
 
     var openConnectionCount: Int {
@@ -57,7 +69,7 @@ enum ListenerRegistry {
     }
 
     private static let table = Mutex(Table())
-    private static let logger = Logger(label: "srt.access")
+    static let logger = Logger(label: "srt.access")
 
     static func add(_ context: ListenerContext) -> Int {
         table.withLock { table in
@@ -67,15 +79,18 @@ enum ListenerRegistry {
         }
     }
 
+    /// Forgets the listener and stops its access-control thread.
     static func remove(_ key: Int) {
-        _ = table.withLock { $0.contexts.removeValue(forKey: key) }
+        let context = table.withLock { $0.contexts.removeValue(forKey: key) }
+        context?.close()
     }
 
     static func context(_ key: Int) -> ListenerContext? {
         table.withLock { $0.contexts[key] }
     }
 
-    /// Decides one handshake; runs on libsrt's receive thread under its lock, so it must stay quick.
+    /// Decides one handshake; runs on libsrt's receive thread under its lock, so it waits for the access control
+    /// at most its deadline (``AccessControlWorker``).
     static func decide(
         key: Int, socket: SRTSOCKET, streamID: String, peer: SRTAddress?, handshakeVersion: Int
     ) -> SRTRejectReason? {
@@ -84,17 +99,15 @@ enum ListenerRegistry {
         // The self-probe: a live listener answers it at once with the private code.
         if streamID == context.probeStreamID { return .probe }
         if context.openConnectionCount >= context.maxConnections { return .overload }
-        guard let accessControl = context.accessControl else { return context.admit(socket) ? nil : .overload }
-        let started = ContinuousClock.now
-        let decision = accessControl.decide(
-            SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion))
-        let took = ContinuousClock.now - started
-        if took > .milliseconds(10) {
-            logger.warning(
-                "access control took \(took): it runs on libsrt's receive thread and stalls every connection on the port"
-            )
+        guard let worker = context.accessWorker else { return context.admit(socket) ? nil : .overload }
+        let request = SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion)
+        switch worker.decide(request) {
+        case .decided(let decision):
+            if let reason = decision.rejectReason { return reason }
+        case .timedOut, .busy, .closed:
+            // No answer in time (or no listener any more): "the service is unavailable", try again later.
+            return .unavailable
         }
-        if let reason = decision.rejectReason { return reason }
         return context.admit(socket) ? nil : .overload
     }
 }

@@ -121,16 +121,23 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
         reactor: SRTReactor
     ) throws(SRTError) -> SRTListenSocket {
-        let socket = srt_create_socket()
-        guard socket != SRT_INVALID_SOCK else {
-            let error = SRTError.last(.createSocket)
+        let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
+        let context: ListenerContext
+        do throws(SRTError) {
+            context = try ListenerContext(
+                probeStreamID: probeStreamID, maxConnections: configuration.maxConnections,
+                accessControl: configuration.accessControl, logger: ListenerRegistry.logger)
+        } catch {
             if !shared { Glibc.close(descriptor) }
             throw error
         }
-        let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
-        let context = ListenerContext(
-            probeStreamID: probeStreamID, maxConnections: configuration.maxConnections,
-            accessControl: configuration.accessControl)
+        let socket = srt_create_socket()
+        guard socket != SRT_INVALID_SOCK else {
+            let error = SRTError.last(.createSocket)
+            context.close()
+            if !shared { Glibc.close(descriptor) }
+            throw error
+        }
         let key = ListenerRegistry.add(context)
         var acquired = false
         do throws(SRTError) {
@@ -255,6 +262,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// libsrt's view; ``SRTSocketState/listening`` even when the receive thread is dead (use ``probe(timeout:)``).
     public var state: SRTSocketState {
         closed.load(ordering: .acquiring) ? .closed : SRTSocketState(srt_getsockstate(socket))
+    }
+
+    /// The thread that runs the access control, if there is one (tests measure the receive thread's waits).
+    var accessWorker: AccessControlWorker? {
+        context.accessWorker
     }
 
     /// The accepted connections that are still open.
