@@ -21,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -140,7 +141,10 @@ def trial(kind, rate, messages, args, port, workdir):
     else:
         command = [args.drain, str(port), str(LATENCY_MS)]
     stdout = subprocess.DEVNULL if kind == "srt-live-transmit" else subprocess.PIPE
-    receiver = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    # A file, not a pipe: a receiver that logged more than a pipe holds would block on it and stall the stream.
+    log_path = os.path.join(workdir, f"receiver-{port}.log")
+    with open(log_path, "w", encoding="utf-8") as log:
+        receiver = subprocess.Popen(command, stdout=stdout, stderr=log, text=True)
     try:
         deadline = time.monotonic() + 10
         while not udp_bound(port):
@@ -167,9 +171,12 @@ def trial(kind, rate, messages, args, port, workdir):
         if receiver.poll() is None:
             receiver.kill()
             receiver.wait()
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            print(f"  {kind} said: {log.read()[-2000:]}", file=sys.stderr)
         raise
     if cpu_total is None:
         raise RuntimeError(f"{kind} did not exit after the sender closed")
+    os.unlink(log_path)
     if kind == "srt-live-transmit":
         with open(stats_path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -221,10 +228,20 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--port", type=int, default=9870)
-    parser.add_argument("--workdir", default=None, help="where srt-live-transmit's statistics go (a temporary folder)")
+    parser.add_argument("--workdir", default=None,
+                        help="for the receivers' logs and statistics (default: a temporary folder, removed at the end)")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     workdir = args.workdir or tempfile.mkdtemp(prefix="srt-throughput-")
+    try:
+        measure(args, rates, workdir)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(args, rates, workdir):
+    """Runs every trial, writes the CSV and prints the summary."""
     kinds = ["srt-live-transmit", "srt-drain"]
     results = []
     port = args.port
