@@ -29,7 +29,8 @@ restore() {
 trap restore EXIT
 sysctl -qw net.core.rmem_max=33554432 net.core.wmem_max=33554432
 
-echo "== SRT throughput: $(nproc) cores, $(uname -r), $(srt-live-transmit -version 2>&1 | grep -m1 -o 'SRT Library version: [0-9.]*')"
+libsrt=$(srt-live-transmit -version 2>&1 | grep -m1 -o 'SRT Library version: [0-9.]*')
+echo "== SRT throughput: $(nproc) cores, $(uname -r), $libsrt, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 mkdir -p "$root/Docs/data" "$root/Docs/images"
 python3 "$here/run.py" --sender "$out/sender" --drain "$drain" --csv "$root/Docs/data/srt-throughput.csv" \
     --workdir "$out" "$@"
