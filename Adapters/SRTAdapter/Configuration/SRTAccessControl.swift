@@ -33,8 +33,12 @@ import Synchronization
 /// (a lookup in a database, say), but every decision that takes longer than the deadline turns a caller away:
 /// prefer decisions from memory prepared beforehand. It must not call libsrt on the listener it decides for.
 ///
-/// Keep the deadline well below the health check's probe timeout (``SRTHealthCheck/probeTimeout``, 500 ms): a
-/// self-probe can wait behind one handshake's deadline.
+/// In a process so starved of CPU that the closure's thread does not even start within the deadline, a quick closure's
+/// caller is rejected the same way (the warning says which case it was); callers retry.
+///
+/// Keep the deadline below the health check's ``SRTHealthCheck/deathProbeTimeout`` (100 ms by default): a self-probe
+/// can wait behind one handshake's deadline, and a probe that times out while its handshake is still unread counts
+/// as a death.
 public struct SRTAccessControl: Sendable {
     let decide: @Sendable (SRTAccessRequest) -> SRTAccessDecision
     /// How long libsrt's receive thread waits for a decision before it rejects the caller with

@@ -172,6 +172,8 @@ final class AccessControlWorker: @unchecked Sendable {
         pthread_cond_broadcast(condition)
         var deadline = Self.monotonicInstant(after: access.deadline)
         var outcome: Outcome?
+        // Timed out before the thread even took the request: the machine starved it of CPU, the closure is innocent.
+        var neverStarted = false
         while outcome == nil {
             if let answer, answer.id == id {
                 outcome = .decided(answer.decision)
@@ -182,8 +184,11 @@ final class AccessControlWorker: @unchecked Sendable {
                 if let answer, answer.id == id {
                     outcome = .decided(answer.decision)
                 } else {
-                    // Never started (the thread was not scheduled in time): withdraw it, nobody needs it now.
-                    if pending?.id == id { pending = nil }
+                    // Never started: withdraw it, nobody needs its answer now.
+                    if pending?.id == id {
+                        pending = nil
+                        neverStarted = true
+                    }
                     if running?.id == id { running?.overdue = true }
                     outcome = .timedOut
                 }
@@ -199,8 +204,12 @@ final class AccessControlWorker: @unchecked Sendable {
         default: break
         }
         if let suppressed {
+            let why =
+                neverStarted
+                ? "its thread got no CPU in time (the process is starved)"
+                : "the decision goes on running on its own thread"
             logger.warning(
-                "access control gave no decision within \(access.deadline): caller rejected with \(SRTRejectReason.unavailable.code); the decision goes on running on its own thread",
+                "access control gave no decision within \(access.deadline): caller rejected with \(SRTRejectReason.unavailable.code); \(why)",
                 metadata: ["srt.access.suppressed": "\(suppressed)"])
         }
         return outcome ?? .closed

@@ -163,7 +163,11 @@ extension Loopback {
             "a quick closure: callers are answered as fast as without an access control; the connection cap stays exact"
         )
         func quickClosure() async throws {
-            let access = SRTAccessControl { $0.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden) }
+            // The longest deadline: these decisions are about their answers, and a starved test process once kept a
+            // quick closure's thread off the CPU for more than 50 ms.
+            let access = try SRTAccessControl(deadline: .seconds(1)) {
+                $0.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden)
+            }
             let guarded = try SRTListenSocket.open(Self.configuration(access))
             defer { guarded.close() }
             let open = try SRTListenSocket.open(
@@ -237,8 +241,11 @@ extension Loopback {
         func noThreadLeftBehind() async throws {
             var threads: [Int32] = []
             for _ in 0..<20 {
-                let listener = try SRTListenSocket.open(
-                    Self.configuration(SRTAccessControl { $0.streamID == "in" ? .accept : .reject(.forbidden) }))
+                // 1 s: a starved test process once kept this quick closure's thread off the CPU for more than 50 ms.
+                let access = try SRTAccessControl(deadline: .seconds(1)) {
+                    $0.streamID == "in" ? .accept : .reject(.forbidden)
+                }
+                let listener = try SRTListenSocket.open(Self.configuration(access))
                 let worker = try #require(listener.accessWorker)
                 #expect(await TestSupport.eventually { worker.workerThreadID > 0 })
                 threads.append(worker.workerThreadID)
