@@ -226,7 +226,8 @@ enum SRTSoakScenario {
                 + "\(threads.min()!), max \(threads.max()!)); kept by libsrt for its dead multiplexers: "
                 + "\(retiredDescriptors) descriptors on /dev/null, \(orphanedThreads) send threads; resident "
                 + "\(baseline.residentMiB) → \(final.residentMiB) MiB (max \(resident.max()!) MiB, "
-                + "\((final.residentMiB - baseline.residentMiB) / settings.faults) MiB per fault)")
+                + "\(String(format: "%.2f", Double(final.residentMiB - baseline.residentMiB) / Double(settings.faults))) "
+                + "MiB per fault)")
 
         check(healthyFailure == nil, "the healthy sender failed: \(healthyFailure.map { "\($0)" } ?? "")")
         check(
