@@ -100,7 +100,11 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
             shared.nextSubscriber += 1
             shared.subscribers[id] = continuation
             continuation.onTermination = { [weak self] _ in
-                _ = self?.shared.withLock { $0.subscribers.removeValue(forKey: id) }
+                // Not under our lock from here: a cancelled subscriber's handler runs while the cancelling thread
+                // holds that task's lock, and a publish holding our lock may be resuming that very task: each would
+                // wait for the other for good (EventSubscriptionRaceTests). Meanwhile a yield to it does nothing.
+                guard let self else { return }
+                Task.detached { _ = self.shared.withLock { $0.subscribers.removeValue(forKey: id) } }
             }
             return nil
         }
