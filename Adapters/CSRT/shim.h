@@ -125,14 +125,51 @@ static inline int csrt_describe_address(const struct sockaddr* address, char* ho
     return -1;
 }
 
+// MARK: - descriptors left to the rest of the process
+
+/// How many descriptors the adapter leaves free when it makes one (a UDP socket, an epoll container).
+/// A Swift process on Linux with none free dies: libdispatch opens /proc/<tid>/stat every second while the
+/// concurrency pool has queued work, and crashes (SIGILL, "workq: registered worker exited prematurely") when the
+/// open fails. One free descriptor was measured to be enough; the rest is for logging, metrics and the application.
+#define CSRT_DESCRIPTOR_RESERVE 8
+
+static inline int csrt_descriptor_reserve(void) { return CSRT_DESCRIPTOR_RESERVE; }
+
+/// 1 when `count` more descriptors could be opened right now (each is opened and closed again), 0 when not
+/// (errno EMFILE or ENFILE).
+static inline int csrt_descriptors_free(int count) {
+    int taken[64];
+    if (count > 64) count = 64;
+    int opened = 0;
+    int base = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (base >= 0) {
+        taken[opened++] = base;
+        while (opened < count) {
+            int copy = fcntl(base, F_DUPFD_CLOEXEC, 0);
+            if (copy < 0) break;
+            taken[opened++] = copy;
+        }
+    }
+    int saved = errno;
+    for (int index = 0; index < opened; index++) close(taken[index]);
+    errno = saved;
+    return opened >= count;
+}
+
 // MARK: - the UDP socket the adapter owns (srt_bind_acquire)
 
 /// Creates a UDP socket bound to `address`; returns the fd, or -1 with `*error` set to errno.
 /// IPv6 sockets are IPv6-only so that `[::1]` and `127.0.0.1` on one port are independent listeners.
+/// Fails with EMFILE when the socket would leave fewer than CSRT_DESCRIPTOR_RESERVE descriptors free.
 static inline int csrt_udp_bind(const struct sockaddr* address, int length, int* error) {
     int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *error = errno;
+        return -1;
+    }
+    if (!csrt_descriptors_free(CSRT_DESCRIPTOR_RESERVE)) {
+        *error = errno == ENFILE ? ENFILE : EMFILE;
+        close(fd);
         return -1;
     }
     if (address->sa_family == AF_INET6) {
@@ -199,6 +236,13 @@ static inline int csrt_retire_fd(int fd) {
     int result = dup2(null, fd) < 0 ? errno : 0;
     close(null);
     return result;
+}
+
+/// `csrt_retire_fd` with a /dev/null descriptor opened in advance, so that retiring needs no free descriptor (the
+/// process may be out of them); falls back to opening one when `null_fd` is negative.
+static inline int csrt_retire_fd_using(int fd, int null_fd) {
+    if (null_fd < 0) return csrt_retire_fd(fd);
+    return dup2(null_fd, fd) < 0 ? errno : 0;
 }
 
 #endif

@@ -302,7 +302,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         close()
         let victims = connectionsOnSocket
         for connection in victims { connection.close() }
-        _ = csrt_retire_fd(udpDescriptor)
+        // The /dev/null opened at start-up: the process may be out of descriptors by now.
+        _ = csrt_retire_fd_using(udpDescriptor, SRTRuntime.spareNullDescriptor)
         return victims
     }
 

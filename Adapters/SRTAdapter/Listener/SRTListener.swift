@@ -216,6 +216,11 @@ public struct SRTListener: Restartable {
             let result = await listener.probe(timeout: timeout)
             try Task.checkCancellation()
             if result.isAlive { return false }
+            if result.isInconclusive {
+                // Out of descriptors: no probe, so the UDP socket is the only witness.
+                logger.warning("self-probe impossible (\(result)); watching the UDP socket instead")
+                return try await confirmDeathWithoutProbe(listener, over: timeout)
+            }
             logger.warning("self-probe failed: \(result)")
         }
         guard listener.addressIsLocal else {
@@ -228,6 +233,23 @@ public struct SRTListener: Restartable {
             logger.warning("self-probe unanswered, but the UDP socket is being read: slow, not dead; no restart")
             return false
         }
+        listener.markDead()
+        return true
+    }
+
+    /// Dead only if the UDP socket never drains over `window` (5 looks): a live receive thread empties its queue
+    /// within microseconds, so one look at a busy socket may find a datagram but five in a row do not; a dead one
+    /// keeps what arrived, and a retired one (not a socket any more) never counts as drained. A socket nobody
+    /// sends to looks drained: no verdict then, the next probe decides.
+    private func confirmDeathWithoutProbe(_ listener: SRTListenSocket, over window: Duration) async throws -> Bool {
+        for look in 0..<5 {
+            if listener.receiveQueueIsDrained {
+                logger.warning("the UDP socket is being read: alive as far as can be told; no restart")
+                return false
+            }
+            if look < 4 { try await Task.sleep(for: window / 5) }
+        }
+        guard listener.addressIsLocal else { return false }
         listener.markDead()
         return true
     }

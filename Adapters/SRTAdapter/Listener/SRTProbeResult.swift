@@ -12,7 +12,15 @@ public struct SRTProbeResult: Sendable, CustomStringConvertible {
     /// What the probe's connect ended with (1002 with the private code when alive, 1001 when dead).
     public let error: SRTError?
 
+    /// The probe never reached the listener: this process could not make the probe's socket (out of file
+    /// descriptors, memory or threads: 1000, 1003, 3000–3003). Says nothing about the listener.
+    public var isInconclusive: Bool {
+        guard !isAlive, let error else { return false }
+        return [.connectionSetup, .socketFailure, .resource, .thread, .noBuffer, .systemObject].contains(error.code)
+    }
+
     public var description: String {
-        "\(isAlive ? "alive" : "dead") after \(latency)" + (error.map { ": \($0)" } ?? "")
+        let verdict = isAlive ? "alive" : isInconclusive ? "not sent" : "dead"
+        return "\(verdict) after \(latency)" + (error.map { ": \($0)" } ?? "")
     }
 }

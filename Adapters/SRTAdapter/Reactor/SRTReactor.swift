@@ -30,6 +30,11 @@ import Synchronization
 /// The thread wakes at least every `tick` (100 ms by default) even without events, because closing a listener
 /// does not wake `srt_epoll_uwait` (`closewake.c`): on each tick it resumes the waiters of sockets that became
 /// broken or closed, and it notices ``stop()``.
+///
+/// The epoll container costs a file descriptor (libsrt makes a system epoll for it). A reactor created while the
+/// process is out of them (or within ``SRTRuntime/reservedDescriptors`` of the limit) makes its container later, at
+/// the next registration or tick that can, subscribes every socket registered meanwhile and wakes their waiters
+/// once, so that they retry: the events they missed are not lost.
 final class SRTReactor: Sendable {
     /// What a waiter waits for.
     struct Interest: OptionSet, Hashable, Sendable {
@@ -47,11 +52,15 @@ final class SRTReactor: Sendable {
     }
 
     private struct Entry {
+        /// The libsrt event bits it is subscribed with.
+        var events: Int32 = 0
         var ready: Interest = []
         var waiters: [Waiter] = []
     }
 
     private struct State {
+        /// The epoll container; -1 until one could be made.
+        var eid: Int32 = -1
         var entries: [SRTSOCKET: Entry] = [:]
         var nextWaiterID: UInt64 = 0
         var threadStarted = false
@@ -67,18 +76,16 @@ final class SRTReactor: Sendable {
     /// The reactor of the process, started on first use and kept until the process ends.
     static let shared = SRTReactor()
 
-    private let eid: Int32
     private let tickMilliseconds: Int64
     private let state = Mutex(State())
 
-    /// Creates a reactor with its own epoll container; its thread starts with the first registration.
+    /// Creates a reactor with its own epoll container (or, when no descriptor can be spared, one made later); its
+    /// thread starts with the first registration.
     init(tick: Duration = .milliseconds(100)) {
         SRTRuntime.ensureStarted()
-        self.eid = srt_epoll_create()
         self.tickMilliseconds = max(
             1, Int64(tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000))
-        // An empty container must time out like any other, not fail with 5014.
-        _ = csrt_epoll_enable_empty(eid)
+        state.withLock { $0.eid = Self.makeContainer() }
     }
 
     /// Subscribes `socket` for the lifetime of the socket; call before anything can happen on it.
@@ -86,19 +93,28 @@ final class SRTReactor: Sendable {
         var events = csrt_epoll_err() | csrt_epoll_et()
         if interest.contains(.read) { events |= csrt_epoll_in() }
         if interest.contains(.write) { events |= csrt_epoll_out() }
-        let startThread = state.withLock { state -> Bool in
-            state.entries[socket] = state.entries[socket] ?? Entry()
-            _ = srt_epoll_add_usock(eid, socket, &events)
+        let (startThread, woken) = state.withLock { state -> (Bool, [Waiter]) in
+            var entry = state.entries[socket] ?? Entry()
+            entry.events = events
+            state.entries[socket] = entry
+            var woken: [Waiter] = []
+            if state.eid >= 0 {
+                _ = srt_epoll_add_usock(state.eid, socket, &events)
+            } else {
+                // No container yet: making one now subscribes every registered socket, this one included.
+                woken = Self.adoptContainerIfNeeded(&state)
+            }
             defer { state.threadStarted = true }
-            return !state.threadStarted && !state.stopping
+            return (!state.threadStarted && !state.stopping, woken)
         }
+        for waiter in woken { waiter.continuation.resume() }
         if startThread { startThreadNow() }
     }
 
     /// Unsubscribes `socket`, runs `then` (the close), and resumes its waiters, who then see the closed socket.
     func deregister(_ socket: SRTSOCKET, then: () -> Void = {}) {
         let waiters = state.withLock { state -> [Waiter] in
-            _ = srt_epoll_remove_usock(eid, socket)
+            if state.eid >= 0 { _ = srt_epoll_remove_usock(state.eid, socket) }
             return state.entries.removeValue(forKey: socket)?.waiters ?? []
         }
         then()
@@ -207,6 +223,38 @@ final class SRTReactor: Sendable {
         pthread_detach(thread)
     }
 
+    /// A new epoll container, or -1 when the process cannot spare the descriptor (or libsrt cannot make one).
+    private static func makeContainer() -> Int32 {
+        guard SRTRuntime.hasDescriptorHeadroom else { return -1 }
+        let eid = srt_epoll_create()
+        guard eid >= 0 else {
+            srt_clearlasterror()
+            return -1
+        }
+        // An empty container must time out like any other, not fail with 5014.
+        _ = csrt_epoll_enable_empty(eid)
+        return eid
+    }
+
+    /// Makes the container if there is none yet and subscribes every registered socket to it; returns the waiters
+    /// to wake, since events that came before the subscription are never reported (`epolllate.c`).
+    private static func adoptContainerIfNeeded(_ state: inout State) -> [Waiter] {
+        guard state.eid < 0, !state.stopped else { return [] }
+        state.eid = makeContainer()
+        guard state.eid >= 0 else { return [] }
+        var woken: [Waiter] = []
+        for socket in Array(state.entries.keys) {
+            guard var entry = state.entries[socket] else { continue }
+            var events = entry.events
+            _ = srt_epoll_add_usock(state.eid, socket, &events)
+            woken += entry.waiters
+            entry.waiters = []
+            entry.ready = [.read, .write, .error]
+            state.entries[socket] = entry
+        }
+        return woken
+    }
+
     private func loop() {
         csrt_name_current_thread("srt-reactor")
         let capacity: Int32 = 256
@@ -218,7 +266,13 @@ final class SRTReactor: Sendable {
         var lastSweep = ContinuousClock.now
         let tick = Duration.milliseconds(tickMilliseconds)
         while !state.withLock({ $0.stopping }) {
-            let count = srt_epoll_uwait(eid, events, capacity, tickMilliseconds)
+            let (eid, woken) = state.withLock { state in
+                let woken = Self.adoptContainerIfNeeded(&state)
+                return (state.eid, woken)
+            }
+            for waiter in woken { waiter.continuation.resume() }
+            // No container yet (out of descriptors): try again next tick; the sweep below still runs.
+            let count = eid >= 0 ? srt_epoll_uwait(eid, events, capacity, tickMilliseconds) : -1
             if count > 0 {
                 var ready: [(SRTSOCKET, Interest)] = []
                 ready.reserveCapacity(Int(count))
@@ -231,7 +285,7 @@ final class SRTReactor: Sendable {
                 }
                 dispatch(ready)
             } else if count < 0 {
-                // The container is gone (libsrt cleaned up at exit): nothing to wait on; idle one tick.
+                // No container, or it is gone (libsrt cleaned up at exit): nothing to wait on; idle one tick.
                 srt_clearlasterror()
                 usleep(UInt32(tickMilliseconds * 1000))
             }
@@ -241,17 +295,17 @@ final class SRTReactor: Sendable {
                 sweep()
             }
         }
-        let (waiters, exiting) = state.withLock { state -> ([Waiter], Bool) in
+        let (waiters, exiting, eid) = state.withLock { state -> ([Waiter], Bool, Int32) in
             state.stopped = true
             let all = state.entries.values.flatMap(\.waiters)
             state.entries.removeAll()
-            return (all, state.exiting)
+            return (all, state.exiting, state.eid)
         }
         _ = Self.running.withLock { $0.removeValue(forKey: ObjectIdentifier(self)) }
         // At exit, resumed waiters would call into libsrt while its destructor runs: leave them suspended.
         if exiting { return }
         for waiter in waiters { waiter.continuation.resume() }
-        srt_epoll_release(eid)
+        if eid >= 0 { srt_epoll_release(eid) }
     }
 
     /// Resumes the waiters that `ready` satisfies; remembers the rest as readiness bits.

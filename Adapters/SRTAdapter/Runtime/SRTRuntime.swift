@@ -67,6 +67,8 @@ public enum SRTRuntime {
             srt_setloghandler(nil, logHandler)
             // Runs before libsrt's static destructors (registered earlier, so run later).
             atexit { SRTRuntime.prepareForExit() }
+            // Opened while descriptors are plentiful: retiring a dead socket must work when they are not.
+            _ = spareNullDescriptor
         }
         srt_setloglevel(max(criticalLevel, srtLevel(for: logLevel)))
     }

@@ -66,13 +66,20 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     ///
     /// - Throws: ``SRTError`` with code ``SRTError/Code/noServer`` (1001) when nobody answers within
     ///   ``SRTCallerConfiguration/connectTimeout``, ``SRTError/Code/connectionRejected`` (1002) with the listener's
-    ///   ``SRTError/rejectReason``, or `CancellationError` (the half-open socket is closed).
+    ///   ``SRTError/rejectReason``, ``SRTError/Code/connectionSetup`` (1000) with errno EMFILE when the process is
+    ///   (nearly) out of file descriptors (``SRTRuntime/reservedDescriptors``), or `CancellationError` (the
+    ///   half-open socket is closed).
     public static func connect(_ configuration: SRTCallerConfiguration) async throws -> SRTConnection {
         try await connect(configuration, reactor: .shared)
     }
 
     static func connect(_ configuration: SRTCallerConfiguration, reactor: SRTReactor) async throws -> SRTConnection {
         SRTRuntime.ensureStarted()
+        // An unbound caller gets a UDP socket of its own inside srt_connect; the last descriptors stay free (a
+        // caller bound where other callers are shares their socket and may need none).
+        if configuration.bindAddress == nil, !SRTRuntime.hasDescriptorHeadroom {
+            throw SRTRuntime.descriptorShortage(.connect, code: .connectionSetup)
+        }
         let socket = srt_create_socket()
         guard socket != SRT_INVALID_SOCK else { throw SRTError.last(.createSocket) }
         do throws(SRTError) {
