@@ -3,6 +3,12 @@ import SRTAdapter
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Takes every connection the ``SRTServer`` accepts and copies its messages to a ``StreamSink``, one task per
 /// connection; prints a line when each stream opens and closes. A `Service`: when the server's connection
 /// stream ends (graceful shutdown) or the task is cancelled, it closes the open connections and returns once
@@ -92,6 +98,13 @@ struct Relay: Service {
     }
 
     private func makeSink(for connection: SRTConnection, peer: String) throws(SinkError) -> any StreamSink {
+        // A file or a socket per stream: never one of the last descriptors, whose loss kills a Swift process
+        // (libdispatch, Docs/srt-fault-model.md F). The publisher is refused instead, and the relay lives.
+        guard SRTRuntime.hasDescriptorHeadroom else {
+            throw SinkError(
+                operation: "open the output (fewer than \(SRTRuntime.reservedDescriptors + 1) descriptors free)",
+                errno: EMFILE)
+        }
         switch destination {
         case .record(let directory):
             let time = Timestamp.now().compact
