@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/sock_diag.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -225,6 +226,15 @@ static inline int csrt_unread_bytes(int fd) {
     int pending = 0;
     if (ioctl(fd, FIONREAD, &pending) != 0) return -1;
     return pending;
+}
+
+/// The bytes queued for reading on `fd` (the kernel's receive-memory count, `SO_MEMINFO`), -1 when unknown (not a
+/// socket any more). It falls only when someone reads: a dead reader's queue only grows or stays.
+static inline long csrt_receive_queue_memory(int fd) {
+    unsigned int info[SK_MEMINFO_VARS];
+    socklen_t length = sizeof(info);
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &length) != 0 || length < sizeof(unsigned int)) return -1;
+    return (long)info[SK_MEMINFO_RMEM_ALLOC];
 }
 
 /// Retires a UDP socket that libsrt still refers to: /dev/null takes over the fd number, so the kernel port is

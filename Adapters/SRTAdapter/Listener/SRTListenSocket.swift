@@ -250,6 +250,36 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         csrt_unread_bytes(udpDescriptor) == 0
     }
 
+    /// The kernel's count of bytes queued on the UDP socket, `nil` once it is not a socket: it falls only when
+    /// the receive thread reads.
+    var receiveQueueMemory: Int? {
+        let bytes = csrt_receive_queue_memory(udpDescriptor)
+        return bytes < 0 ? nil : bytes
+    }
+
+    /// Whether anything shows the receive thread reading this listener's UDP socket within `window` (five looks):
+    /// the queue found empty (a live thread empties it within microseconds), the queue's memory falling (only a
+    /// reader makes it fall, so this holds under a flood that never lets it empty), or a connection on the socket
+    /// receiving packets. A dead thread shows none of these: its queue keeps what arrived, the probe's own
+    /// handshakes included, and a retired socket is not a socket any more. Measured: a live listener carrying 1,000
+    /// streams at 10,000 messages/s under `perf` had a datagram waiting at a single look, and was retired.
+    func isBeingRead(over window: Duration) async throws -> Bool {
+        let connections = connectionsOnSocket
+        let received = connections.map { try? $0.statistics().packetsReceived }
+        var lastMemory = receiveQueueMemory
+        for look in 0..<5 {
+            if look > 0 { try await Task.sleep(for: window / 5) }
+            if receiveQueueIsDrained { return true }
+            let memory = receiveQueueMemory
+            if let memory, let last = lastMemory, memory < last { return true }
+            lastMemory = memory
+        }
+        for (connection, before) in zip(connections, received) {
+            if let before, let now = try? connection.statistics().packetsReceived, now > before { return true }
+        }
+        return false
+    }
+
     /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.
     public var isDead: Bool {
         dead.load(ordering: .acquiring)

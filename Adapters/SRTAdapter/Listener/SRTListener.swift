@@ -174,7 +174,11 @@ public struct SRTListener: Restartable {
             group.addTask {
                 for await death in deaths {
                     logger.warning("a receive thread died; probing", metadata: ["srt.death": "\(death.sequenceNumber)"])
-                    if try await confirmDeath(listener, timeout: health.deathProbeTimeout, attempts: 1) {
+                    // A death signal is strong evidence and recovery is timed: a short watch (5 ms by default).
+                    let window = health.deathProbeTimeout / 20
+                    if try await confirmDeath(
+                        listener, timeout: health.deathProbeTimeout, attempts: 1, window: window)
+                    {
                         throw deadError(listener)
                     }
                 }
@@ -183,7 +187,10 @@ public struct SRTListener: Restartable {
                 while true {
                     try await Task.sleep(for: health.probeInterval)
                     let attempts = health.failedProbesBeforeDead
-                    if try await confirmDeath(listener, timeout: health.probeTimeout, attempts: attempts) {
+                    // No signal: only the probe says so, so the socket is watched for as long as a probe waits.
+                    if try await confirmDeath(
+                        listener, timeout: health.probeTimeout, attempts: attempts, window: health.probeTimeout)
+                    {
                         throw deadError(listener)
                     }
                 }
@@ -210,8 +217,11 @@ public struct SRTListener: Restartable {
         }
     }
 
-    /// Probes up to `attempts` times; dead only if every probe fails and the address is still on an interface.
-    private func confirmDeath(_ listener: SRTListenSocket, timeout: Duration, attempts: Int) async throws -> Bool {
+    /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and
+    /// nothing shows the receive thread reading over `window` (`SRTListenSocket.isBeingRead(over:)`).
+    private func confirmDeath(
+        _ listener: SRTListenSocket, timeout: Duration, attempts: Int, window: Duration
+    ) async throws -> Bool {
         for _ in 0..<attempts {
             let result = await listener.probe(timeout: timeout)
             try Task.checkCancellation()
@@ -219,7 +229,7 @@ public struct SRTListener: Restartable {
             if result.isInconclusive {
                 // Out of descriptors: no probe, so the UDP socket is the only witness.
                 logger.warning("self-probe impossible (\(result)); watching the UDP socket instead")
-                return try await confirmDeathWithoutProbe(listener, over: timeout)
+                break
             }
             logger.warning("self-probe failed: \(result)")
         }
@@ -227,29 +237,12 @@ public struct SRTListener: Restartable {
             logger.warning("address \(listener.localAddress.host) is on no interface: waiting for it, no restart")
             return false
         }
-        // The probe's handshake reached the socket and was read: the thread lives, only slowly (a starved machine
-        // was measured answering live probes after 1.4 s). Retiring it would cost every connection on it.
-        guard !listener.receiveQueueIsDrained else {
+        // An unanswered probe on a starved machine is not a death (one was measured answering after 1.4 s):
+        // retiring a live listener would cost every connection on it.
+        if try await listener.isBeingRead(over: window) {
             logger.warning("self-probe unanswered, but the UDP socket is being read: slow, not dead; no restart")
             return false
         }
-        listener.markDead()
-        return true
-    }
-
-    /// Dead only if the UDP socket never drains over `window` (5 looks): a live receive thread empties its queue
-    /// within microseconds, so one look at a busy socket may find a datagram but five in a row do not; a dead one
-    /// keeps what arrived, and a retired one (not a socket any more) never counts as drained. A socket nobody
-    /// sends to looks drained: no verdict then, the next probe decides.
-    private func confirmDeathWithoutProbe(_ listener: SRTListenSocket, over window: Duration) async throws -> Bool {
-        for look in 0..<5 {
-            if listener.receiveQueueIsDrained {
-                logger.warning("the UDP socket is being read: alive as far as can be told; no restart")
-                return false
-            }
-            if look < 4 { try await Task.sleep(for: window / 5) }
-        }
-        guard listener.addressIsLocal else { return false }
         listener.markDead()
         return true
     }

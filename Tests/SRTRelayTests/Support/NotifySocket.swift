@@ -14,7 +14,10 @@ final class NotifySocket: Sendable {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID()).sock").path
         let socket = Foundation.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { throw POSIXError(.EMFILE) }
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        // Field by field: the memberwise initializer needs SwiftOverlayShims visible, which depends on how the
+        // target's files happen to be batched.
+        var timeout = timeval()
+        timeout.tv_usec = 100_000
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

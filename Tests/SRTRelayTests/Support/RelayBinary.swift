@@ -52,7 +52,8 @@ enum HTTP {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { return nil }
         defer { close(socket) }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        var timeout = timeval()  // field by field, as in NotifySocket
+        timeout.tv_sec = 2
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

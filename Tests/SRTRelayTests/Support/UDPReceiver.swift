@@ -16,7 +16,8 @@ final class UDPReceiver: Sendable {
         var size: Int32 = 8 << 20
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         // A receive timeout lets the reader notice the close.
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        var timeout = timeval()  // field by field, as in NotifySocket
+        timeout.tv_usec = 100_000
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
