@@ -45,6 +45,11 @@ static inline void csrt_name_current_thread(const char* name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
+/// Sets how late the kernel may end the calling thread's sleeps (`PR_SET_TIMERSLACK`; 50 µs by default on Linux).
+static inline void csrt_set_current_thread_timer_slack(unsigned long nanoseconds) {
+    prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0);
+}
+
 /// The kernel's id of the calling thread (`/proc/self/task/<id>`); glibc's gettid() is not visible to Swift.
 static inline int csrt_thread_id(void) {
     return (int)syscall(SYS_gettid);
