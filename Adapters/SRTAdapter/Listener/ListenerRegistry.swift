@@ -41,10 +41,13 @@ final class ListenerContext: Sendable {
 
     /// Admits `socket` if the open and admitted connections leave room under the cap; forgets stale admissions.
     func admit(_ socket: SRTSOCKET) -> Bool {
-        let open = openConnectionCount
         let now = ContinuousClock.now
         return admitted.withLock { admitted in
             admitted = admitted.filter { now - $0.value < Self.admissionLifetime }
+            // Counted under this lock: an accept moves a handshake from `admitted` to `connections` (adding, then
+            // settling), so a count read before the lock could miss it in both and let one past the cap (101 of 100
+            // seen under a flood). Lock order: `admitted`, then `connections`.
+            let open = openConnectionCount
             guard open + admitted.count < maxConnections else { return false }
             admitted[socket] = now
             return true
