@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 import Synchronization
 
 /// A Unix datagram socket standing in for systemd's `$NOTIFY_SOCKET`; collects every message, on a Dispatch thread.
