@@ -52,6 +52,36 @@ extension Loopback {
             }
         }
 
+        /// libsrt receive threads of this process, one per multiplexer (UDP socket) still alive.
+        static var libsrtReceiveThreads: Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.count { task in
+                (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix("SRT:RcvQ")
+                    == true
+            }
+        }
+
+        /// Runs `body`, then waits (at most 10 s) until libsrt's garbage collector has torn down the multiplexers of
+        /// the callers and listeners it made. The collector does so a second or two after they close, holding libsrt's
+        /// global lock while it joins their threads: every handshake in the process waits meanwhile, and the next
+        /// suite's self-probe (500 ms) was seen to time out in it. So a test that makes many sockets cleans up within
+        /// its own time.
+        static func cleaningUp(_ label: String, _ body: () async throws -> Void) async throws {
+            let baseline = libsrtReceiveThreads
+            let started = ContinuousClock.now
+            do {
+                try await body()
+            } catch {
+                _ = await TestSupport.eventually(within: .seconds(10)) { libsrtReceiveThreads <= baseline }
+                throw error
+            }
+            let ended = ContinuousClock.now
+            let collected = await TestSupport.eventually(within: .seconds(10)) { libsrtReceiveThreads <= baseline }
+            print(
+                "\(label): libsrt had collected its sockets \(ContinuousClock.now - ended) after it ended (\(collected ? "all" : "not all") of them; it ran \(ended - started))"
+            )
+        }
+
         @Test(
             "a closure stuck for 5 s: the caller gets 1503 within the deadline, a live stream on the port keeps flowing, no restart, normal decisions once it returns"
         )
@@ -114,48 +144,52 @@ extension Loopback {
             "50 handshakes in waves of 5 while the closure is stuck (5 s) or slow (80 ms each): none holds the receive thread longer than the deadline",
             arguments: [Duration.seconds(5), .milliseconds(80)])
         func concurrentHandshakes(blocking: Duration) async throws {
-            let gate = Gate()
-            defer { gate.open() }
-            let access = try Self.access(gate, blocking: blocking)
-            try await SRTServerSecurityTests.withServer(Self.configuration(access)) { server, address, connections in
-                let listener = try #require(server.supervisor.resource.current)
-                let live = try await LiveStream.start(
-                    caller: SRTConnection.connect(Self.caller(address, "live")), accepting: &connections)
-                try await Task.sleep(for: .milliseconds(100))
+            try await Self.cleaningUp("50 handshakes, closure \(blocking)") {
+                let gate = Gate()
+                defer { gate.open() }
+                let access = try Self.access(gate, blocking: blocking)
+                try await SRTServerSecurityTests.withServer(Self.configuration(access)) {
+                    server, address, connections in
+                    let listener = try #require(server.supervisor.resource.current)
+                    let live = try await LiveStream.start(
+                        caller: SRTConnection.connect(Self.caller(address, "live")), accepting: &connections)
+                    try await Task.sleep(for: .milliseconds(100))
 
-                let started = ContinuousClock.now
-                let outcomes = try await withThrowingTaskGroup(of: (Int32?, Duration).self) { group in
-                    for index in 0..<50 {
-                        group.addTask {
-                            // Waves of 5 at once, 40 ms apart: a slow closure frees its thread between waves and
-                            // is timed out again and again; a stuck one never does.
-                            try await Task.sleep(until: started + .milliseconds(40) * (index / 5), clock: .continuous)
-                            let outcome = try await Self.attempt(address, "flood/\(index)")
-                            outcome.connection?.close()
-                            return (outcome.reason, outcome.took)
+                    let started = ContinuousClock.now
+                    let outcomes = try await withThrowingTaskGroup(of: (Int32?, Duration).self) { group in
+                        for index in 0..<50 {
+                            group.addTask {
+                                // Waves of 5 at once, 40 ms apart: a slow closure frees its thread between waves and
+                                // is timed out again and again; a stuck one never does.
+                                try await Task.sleep(
+                                    until: started + .milliseconds(40) * (index / 5), clock: .continuous)
+                                let outcome = try await Self.attempt(address, "flood/\(index)")
+                                outcome.connection?.close()
+                                return (outcome.reason, outcome.took)
+                            }
                         }
+                        return try await group.reduce(into: []) { $0.append($1) }
                     }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                }
-                let floodTook = ContinuousClock.now - started
-                try await Task.sleep(for: .milliseconds(100))
-                gate.open()
+                    let floodTook = ContinuousClock.now - started
+                    try await Task.sleep(for: .milliseconds(100))
+                    gate.open()
 
-                let report = try await live.stop()
-                let longestWait = try #require(listener.accessWorker).longestWait
-                let reasons = Dictionary(grouping: outcomes, by: { $0.0.map { "\($0)" } ?? "connected" })
-                    .mapValues(\.count)
-                print(
-                    "50 handshakes in waves, closure \(blocking): all answered in \(floodTook), reasons \(reasons); receive thread's longest wait \(longestWait); \(report); \(access.statistics)"
-                )
-                // None may pass: no decision came in time. libsrt itself turns the odd handshake away under
-                // churn (reason 0), so most, not all, carry 1503.
-                #expect(outcomes.allSatisfy { $0.0 != nil })
-                #expect(outcomes.filter { $0.0 == SRTRejectReason.unavailable.code }.count >= 45)
-                #expect(longestWait < Self.deadline + Self.slack)
-                #expect(report.lost.isEmpty, "\(report)")
-                #expect(report.largestGap < Self.deadline + Self.slack, "\(report)")
-                #expect(server.supervisor.resource.current === listener)
+                    let report = try await live.stop()
+                    let longestWait = try #require(listener.accessWorker).longestWait
+                    let reasons = Dictionary(grouping: outcomes, by: { $0.0.map { "\($0)" } ?? "connected" })
+                        .mapValues(\.count)
+                    print(
+                        "50 handshakes in waves, closure \(blocking): all answered in \(floodTook), reasons \(reasons); receive thread's longest wait \(longestWait); \(report); \(access.statistics)"
+                    )
+                    // None may pass: no decision came in time. libsrt itself turns the odd handshake away under
+                    // churn (reason 0), so most, not all, carry 1503.
+                    #expect(outcomes.allSatisfy { $0.0 != nil })
+                    #expect(outcomes.filter { $0.0 == SRTRejectReason.unavailable.code }.count >= 45)
+                    #expect(longestWait < Self.deadline + Self.slack)
+                    #expect(report.lost.isEmpty, "\(report)")
+                    #expect(report.largestGap < Self.deadline + Self.slack, "\(report)")
+                    #expect(server.supervisor.resource.current === listener)
+                }
             }
         }
 
@@ -163,53 +197,57 @@ extension Loopback {
             "a quick closure: callers are answered as fast as without an access control; the connection cap stays exact"
         )
         func quickClosure() async throws {
-            // The longest deadline: these decisions are about their answers, and a starved test process once kept a
-            // quick closure's thread off the CPU for more than 50 ms.
-            let access = try SRTAccessControl(deadline: .seconds(1)) {
-                $0.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden)
-            }
-            let guarded = try SRTListenSocket.open(Self.configuration(access))
-            defer { guarded.close() }
-            let open = try SRTListenSocket.open(
-                SRTListenerConfiguration(host: "127.0.0.1", port: 0, latency: .zero))
-            defer { open.close() }
-
-            var withAccess: [Duration] = []
-            var without: [Duration] = []
-            for index in 0..<20 {
-                for (listener, sink) in [(guarded, 0), (open, 1)] {
-                    let started = ContinuousClock.now
-                    let caller = try await SRTConnection.connect(Self.caller(listener.localAddress, "publish/\(index)"))
-                    let took = ContinuousClock.now - started
-                    if sink == 0 { withAccess.append(took) } else { without.append(took) }
-                    // Accepted before the caller closes: a caller gone before accept leaves nothing to accept.
-                    try await TestSupport.within(.seconds(3)) { try await listener.accept() }.close()
-                    caller.close()
+            try await Self.cleaningUp("quick closure") {
+                // The longest deadline: these decisions are about their answers, and a starved test process once kept a
+                // quick closure's thread off the CPU for more than 50 ms.
+                let access = try SRTAccessControl(deadline: .seconds(1)) {
+                    $0.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden)
                 }
-            }
-            withAccess.sort()
-            without.sort()
-            print(
-                "caller connected, median of 20: \(withAccess[10]) through a quick access control, \(without[10]) without one"
-            )
-            #expect(withAccess[10] < without[10] + .milliseconds(20))
-            #expect(try await Self.attempt(guarded.localAddress, "play/x").reason == SRTRejectReason.forbidden.code)
+                let guarded = try SRTListenSocket.open(Self.configuration(access))
+                defer { guarded.close() }
+                let open = try SRTListenSocket.open(
+                    SRTListenerConfiguration(host: "127.0.0.1", port: 0, latency: .zero))
+                defer { open.close() }
 
-            // A cap of 1: the first caller the closure admits is in, the next one is turned away as overload.
-            let capped = try SRTListenSocket.open(
-                SRTListenerConfiguration(
-                    host: "127.0.0.1", port: 0, latency: .zero, maxConnections: 1, accessControl: access))
-            defer { capped.close() }
-            let (caller, accepted) = try await TestSupport.pair(capped, streamID: "publish/first")
-            defer {
-                caller.close()
-                accepted.close()
+                var withAccess: [Duration] = []
+                var without: [Duration] = []
+                for index in 0..<10 {
+                    for (listener, sink) in [(guarded, 0), (open, 1)] {
+                        let started = ContinuousClock.now
+                        let caller = try await SRTConnection.connect(
+                            Self.caller(listener.localAddress, "publish/\(index)"))
+                        let took = ContinuousClock.now - started
+                        if sink == 0 { withAccess.append(took) } else { without.append(took) }
+                        // Accepted before the caller closes: a caller gone before accept leaves nothing to accept.
+                        try await TestSupport.within(.seconds(3)) { try await listener.accept() }.close()
+                        caller.close()
+                    }
+                }
+                withAccess.sort()
+                without.sort()
+                print(
+                    "caller connected, median of 10: \(withAccess[5]) through a quick access control, \(without[5]) without one"
+                )
+                #expect(withAccess[5] < without[5] + .milliseconds(20))
+                #expect(try await Self.attempt(guarded.localAddress, "play/x").reason == SRTRejectReason.forbidden.code)
+
+                // A cap of 1: the first caller the closure admits is in, the next one is turned away as overload.
+                let capped = try SRTListenSocket.open(
+                    SRTListenerConfiguration(
+                        host: "127.0.0.1", port: 0, latency: .zero, maxConnections: 1, accessControl: access))
+                defer { capped.close() }
+                let (caller, accepted) = try await TestSupport.pair(capped, streamID: "publish/first")
+                defer {
+                    caller.close()
+                    accepted.close()
+                }
+                #expect(
+                    try await Self.attempt(capped.localAddress, "publish/second").reason
+                        == SRTRejectReason.overload.code)
+                #expect(access.statistics.timedOut == 0)
+                // 10 admitted, "play/x" and "publish/first"; the cap turned "publish/second" away before asking.
+                #expect(access.statistics.answeredInTime == 12)
             }
-            #expect(
-                try await Self.attempt(capped.localAddress, "publish/second").reason == SRTRejectReason.overload.code)
-            #expect(access.statistics.timedOut == 0)
-            // 20 admitted, "play/x" and "publish/first"; the cap turned "publish/second" away before asking.
-            #expect(access.statistics.answeredInTime == 22)
         }
 
         @Test(
@@ -240,7 +278,7 @@ extension Loopback {
         @Test("20 listeners with an access control, opened and closed: no thread left behind")
         func noThreadLeftBehind() async throws {
             var threads: [Int32] = []
-            for _ in 0..<20 {
+            for index in 0..<20 {
                 // 1 s: a starved test process once kept this quick closure's thread off the CPU for more than 50 ms.
                 let access = try SRTAccessControl(deadline: .seconds(1)) {
                     $0.streamID == "in" ? .accept : .reject(.forbidden)
@@ -249,7 +287,11 @@ extension Loopback {
                 let worker = try #require(listener.accessWorker)
                 #expect(await TestSupport.eventually { worker.workerThreadID > 0 })
                 threads.append(worker.workerThreadID)
-                #expect(try await Self.attempt(listener.localAddress, "out").reason == 1403)
+                // A decision through the thread on a few of them only: every caller is one more UDP socket for
+                // libsrt's collector to tear down later (see ``cleaningUp(_:_:)``).
+                if index.isMultiple(of: 5) {
+                    #expect(try await Self.attempt(listener.localAddress, "out").reason == 1403)
+                }
                 listener.close()
             }
             let started = threads
