@@ -107,21 +107,12 @@ extension Loopback {
         static func sendGarbage(to port: Int, victim: Int32) -> Int {
             let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
             var random = SplitMix64(seed: 0x6A7B)
             var sent = 0
             var previous: [UInt8] = []
             for index in 0..<datagrams {
                 let datagram = garbage(index, &random, victim: victim, previous: previous)
-                let result = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-                if result >= 0 { sent += 1 }
+                if TestSupport.sendToLoopback(fd, port: port, datagram) >= 0 { sent += 1 }
                 previous = datagram
                 // Bounded pace: a short pause every 1,000 datagrams keeps the kernel's buffer from simply dropping.
                 if index % 1_000 == 999 { usleep(2_000) }

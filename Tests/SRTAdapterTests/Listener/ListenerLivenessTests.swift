@@ -56,18 +56,10 @@ extension Loopback {
         static func flood(port: Int, while flag: Switch, for limit: Duration) {
             let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let garbage = [UInt8](repeating: 0xA5, count: 64)
             let end = ContinuousClock.now + limit
             while flag.isOn, ContinuousClock.now < end {
-                _ = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, garbage, garbage.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
+                _ = TestSupport.sendToLoopback(fd, port: port, garbage)
             }
         }
     }

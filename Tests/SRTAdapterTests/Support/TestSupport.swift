@@ -54,6 +54,19 @@ enum TestSupport {
         _exit(0)
     }
 
+    /// Sends `datagram` from the UDP socket `fd` to 127.0.0.1:`port`; `sendto`'s result.
+    static func sendToLoopback(_ fd: Int32, port: Int, _ datagram: [UInt8]) -> Int {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
     /// Threads of this process (`/proc/self/task`).
     static var threadCount: Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
