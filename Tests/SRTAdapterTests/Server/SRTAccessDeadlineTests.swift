@@ -275,10 +275,10 @@ extension Loopback {
             #expect(await TestSupport.eventually { AccessControlWorkerTests.threadName(thread) == nil })
         }
 
-        @Test("20 listeners with an access control, opened and closed: no thread left behind")
+        @Test("5 listeners with an access control, opened and closed: no thread left behind")
         func noThreadLeftBehind() async throws {
             var threads: [Int32] = []
-            for index in 0..<20 {
+            for index in 0..<5 {
                 // 1 s: a starved test process once kept this quick closure's thread off the CPU for more than 50 ms.
                 let access = try SRTAccessControl(deadline: .seconds(1)) {
                     $0.streamID == "in" ? .accept : .reject(.forbidden)
@@ -287,9 +287,9 @@ extension Loopback {
                 let worker = try #require(listener.accessWorker)
                 #expect(await TestSupport.eventually { worker.workerThreadID > 0 })
                 threads.append(worker.workerThreadID)
-                // A decision through the thread on a few of them only: every caller is one more UDP socket for
-                // libsrt's collector to tear down later (see ``cleaningUp(_:_:)``).
-                if index.isMultiple(of: 5) {
+                // Few sockets, and a decision on every other listener only: libsrt's collector tears closed listeners
+                // down 3 s later, after this test, holding its global lock for each (see ``cleaningUp(_:_:)``).
+                if index.isMultiple(of: 2) {
                     #expect(try await Self.attempt(listener.localAddress, "out").reason == 1403)
                 }
                 listener.close()
