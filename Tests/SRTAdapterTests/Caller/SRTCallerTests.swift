@@ -140,7 +140,9 @@ extension Loopback {
 
         @Test("a stream id the listener forbids is fatal: run() throws SupervisorError .fatal with 1403 inside")
         func forbiddenStreamID() async throws {
-            let access = SRTAccessControl { $0.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden) }
+            let access = try SRTAccessControl(deadline: TestSupport.accessDeadline) {
+                $0.streamID.hasPrefix("publish/") ? .accept : .reject(.forbidden)
+            }
             let (server, serverRunning) = try await startServer(TestSupport.loopback(accessControl: access))
             defer { serverRunning.cancel() }
             let address = try #require(server.localAddress)

@@ -285,7 +285,8 @@ struct SRTErrorClassificationTests {
     @Test("rejected by the access control: 1002 with its reason, per connection")
     func rejected() async throws {
         let listener = try SRTListenSocket.open(
-            TestSupport.loopback(accessControl: SRTAccessControl { _ in .reject(.forbidden) }))
+            TestSupport.loopback(
+                accessControl: try SRTAccessControl(deadline: TestSupport.accessDeadline) { _ in .reject(.forbidden) }))
         defer { listener.close() }
         let error = await #expect(throws: SRTError.self) {
             _ = try await SRTConnection.connect(TestSupport.caller(to: listener, streamID: "nope"))

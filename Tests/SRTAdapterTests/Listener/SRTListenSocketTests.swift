@@ -50,7 +50,7 @@ extension Loopback {
             let seen = Mutex<[SRTAccessRequest]>([])
             let listener = try SRTListenSocket.open(
                 TestSupport.loopback(
-                    accessControl: SRTAccessControl { request in
+                    accessControl: try SRTAccessControl(deadline: TestSupport.accessDeadline) { request in
                         seen.withLock { $0.append(request) }
                         return request.streamID.hasPrefix("publish/") ? .accept : .reject(.notFound)
                     }))

@@ -127,7 +127,7 @@ extension Loopback {
             let asked = Mutex<[String]>([])
             let configuration = try SRTListenerConfiguration(
                 host: "127.0.0.1", port: 0, latency: .milliseconds(40),
-                accessControl: SRTAccessControl { request in
+                accessControl: try SRTAccessControl(deadline: TestSupport.accessDeadline) { request in
                     asked.withLock { $0.append(request.streamID) }
                     return request.streamID.hasPrefix("publish/") ? .accept : .reject(reason)
                 })
@@ -165,7 +165,9 @@ extension Loopback {
             let wrong = "Wrong-Passphrase-For-Test-9931"
             let configuration = try SRTListenerConfiguration(
                 host: "127.0.0.1", port: 0, latency: .milliseconds(40), passphrase: passphrase, keyLength: .aes256,
-                accessControl: SRTAccessControl { $0.streamID == "denied" ? .reject(.forbidden) : .accept })
+                accessControl: try SRTAccessControl(deadline: TestSupport.accessDeadline) {
+                    $0.streamID == "denied" ? .reject(.forbidden) : .accept
+                })
             var texts = ["\(configuration)", String(reflecting: configuration)]
             try await Self.withServer(configuration, logger: capture) { server, address, connections in
                 let good = try Self.caller(address, passphrase: passphrase)
