@@ -61,9 +61,7 @@ enum PacedStream {
         defer { reactor.stop() }
         let listener = try SRTListenSocket.open(TestSupport.loopback(), reactor: reactor)
         defer { listener.close() }
-        async let acceptedConnection = listener.accept()
-        let caller = try await SRTConnection.connect(TestSupport.caller(to: listener), reactor: reactor)
-        let accepted = try await acceptedConnection
+        let (caller, accepted) = try await TestSupport.pair(listener, reactor: reactor)
         defer {
             caller.close()
             accepted.close()

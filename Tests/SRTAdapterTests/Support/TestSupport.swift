@@ -33,10 +33,10 @@ enum TestSupport {
 
     /// Connects a caller and accepts it on `listener`; both ends.
     static func pair(
-        _ listener: SRTListenSocket, streamID: String = "pair"
+        _ listener: SRTListenSocket, streamID: String = "pair", reactor: SRTReactor = .shared
     ) async throws -> (caller: SRTConnection, accepted: SRTConnection) {
         async let accepted = listener.accept()
-        let caller = try await SRTConnection.connect(caller(to: listener, streamID: streamID))
+        let caller = try await SRTConnection.connect(caller(to: listener, streamID: streamID), reactor: reactor)
         return (caller, try await accepted)
     }
 
