@@ -43,7 +43,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     private let metrics: SupervisorMetrics?
     /// The one supervision: its state machine, its timeline, and the alarm its task waits on (backoffs, the
     /// running resource, shutdown). Made here, so that the clock and the generator factory need not be kept.
-    private let run: SupervisionRun
+    private let supervision: SupervisionRun
     private let shared = Mutex(SupervisorShared())
     /// Set once by a graceful shutdown; read on every step, so an atomic rather than the lock.
     private let shutdownRequested = Atomic(false)
@@ -71,7 +71,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         self.resource = resource
         self.name = name
         self.policy = policy
-        self.run = SupervisionRun(
+        self.supervision = SupervisionRun(
             machine: SupervisorStateMachine(policy: policy, name: name, generator: generator()),
             timeline: Timeline.of(clock)
         )
@@ -118,7 +118,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     /// Cuts a pending backoff short: the next attempt starts now. Idempotent, and harmless when the supervisor is
     /// not backing off (it does nothing then). Network-change monitors and operators call it.
     public func wake() {
-        run.ring(.wake)
+        supervision.ring(.wake)
     }
 
     /// Supervises the resource until shutdown (returns), a stop decision (returns), or giving up (throws
@@ -139,7 +139,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
             await supervise()
         } onGracefulShutdown: {
             self.shutdownRequested.store(true, ordering: .releasing)
-            self.run.ring(.always)
+            self.supervision.ring(.always)
         }
         if case .gaveUp(let error) = reason { throw error }
     }
@@ -157,20 +157,20 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     @inline(__always)  // into run()'s closure: one frame less in every parked task
     private func supervise() async -> SupervisorStopReason {
-        run.origin = run.timeline.now()
-        var attempt = run.machine.begin()
+        supervision.origin = supervision.timeline.now()
+        var attempt = supervision.machine.begin()
         while await self.attempt(attempt) {
-            if run.backoff.delay > .zero { await waitOut() }
-            attempt = run.machine.backoffEnded()
+            if supervision.backoff.delay > .zero { await waitOut() }
+            attempt = supervision.machine.backoffEnded()
         }
         // Set by `finish(_:)`, which every way out of the loop goes through.
         return shared.withLock { $0.finalReason } ?? .requested
     }
 
     /// One attempt: start, then serve until the instance fails or ends. Returns whether another attempt follows,
-    /// after `run.backoff`; when not, supervision is over (`finish(_:)` recorded why).
+    /// after `supervision.backoff`; when not, supervision is over (`finish(_:)` recorded why).
     private func attempt(_ attempt: Int) async -> Bool {
-        if isStopping { return finish(run.machine.shutdown()) }
+        if isStopping { return finish(supervision.machine.shutdown()) }
         starting(attempt)
         do {
             let instance = try await resource.start()
@@ -184,7 +184,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     private func serveStarted(_ instance: Resource.Instance, attempt: Int) async -> Bool {
         if isStopping {
             await resource.stop(instance)
-            return finish(run.machine.shutdown())
+            return finish(supervision.machine.shutdown())
         }
         becameReady(attempt)
         let runError = await serve(instance)
@@ -199,7 +199,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     @inline(never)
     private func becameReady(_ attempt: Int) {
-        if let streak = run.machine.startSucceeded(at: run.now()) {
+        if let streak = supervision.machine.startSucceeded(at: supervision.now()) {
             metrics?.timeToRecover.record(duration: streak)
         }
         publish(.ready(attempt: attempt), state: .ready)
@@ -208,18 +208,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     @inline(never)
     private func startFailed(_ error: any Error) -> Bool {
         // A start that fails because supervision is stopping is the shutdown, not a failure.
-        if isStopping { return finish(run.machine.shutdown()) }
-        return report(run.machine.startFailed(error, at: run.now()))
+        if isStopping { return finish(supervision.machine.shutdown()) }
+        return report(supervision.machine.startFailed(error, at: supervision.now()))
     }
 
     @inline(never)
     private func runEnded(_ error: (any Error)?) -> Bool {
         // The resource's error during a shutdown is the shutdown itself, not a failure.
-        if isStopping { return finish(run.machine.shutdown()) }
-        return report(run.machine.runEnded(error, at: run.now()))
+        if isStopping { return finish(supervision.machine.shutdown()) }
+        return report(supervision.machine.runEnded(error, at: supervision.now()))
     }
 
-    /// Publishes a failure and what was decided; returns whether it leads to another attempt (after `run.backoff`).
+    /// Publishes a failure and what was decided; returns whether it leads to another attempt (after `supervision.backoff`).
     @inline(never)
     private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> Bool {
         let (failure, next) = outcome
@@ -230,7 +230,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
             metrics?.restarts.increment()
             let state: SupervisorState =
-                run.machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
+                supervision.machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
             let backingOff = SupervisorEvent.backingOff(delay: delay, until: until, attempt: nextAttempt)
             if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
                 publish(.failed(failure), state: nil)
@@ -240,18 +240,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 // The common case in one lock: the failure, then the backoff it leads to.
                 publish(.failed(failure), then: backingOff, state: state)
             }
-            run.backoff = PendingBackoff(until: until, delay: delay)
+            supervision.backoff = PendingBackoff(until: until, delay: delay)
             return true
         }
     }
 
     /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
     private func serve(_ instance: Resource.Instance) async -> (any Error)? {
-        _ = run.arm(wakeable: false)
-        defer { run.disarm() }
+        _ = supervision.arm(wakeable: false)
+        defer { supervision.disarm() }
         return await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
-                defer { self.run.ring(.always) }
+                defer { self.supervision.ring(.always) }
                 do {
                     try await self.resource.run(instance)
                     return nil
@@ -260,22 +260,23 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 }
             }
             // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
-            if !isStopping { await run.park() }
+            if !isStopping { await supervision.park() }
             if isStopping { group.cancelAll() }
             return await group.next() ?? nil
         }
     }
 
-    /// Waits out `run.backoff` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the deadline
+    /// Waits out `supervision.backoff` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the deadline
     /// goes to the clock's shared scheduler, which rings the alarm.
     private func waitOut() async {
-        let generation = run.arm(wakeable: true)
-        defer { run.disarm() }
+        let generation = supervision.arm(wakeable: true)
+        defer { supervision.disarm() }
         // Checked after arming, so a shutdown requested just before is not missed.
         if isStopping { return }
-        let tolerance = policy.timerTolerance.tolerance(for: run.backoff.delay)
-        run.timeline.schedule(run, generation, run.origin + run.backoff.until, tolerance)
-        await run.park()
+        let tolerance = policy.timerTolerance.tolerance(for: supervision.backoff.delay)
+        let deadline = supervision.origin + supervision.backoff.until
+        supervision.timeline.schedule(supervision, generation, deadline, tolerance)
+        await supervision.park()
     }
 
     // MARK: - Reporting: state, events, logs, metrics
