@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "Supervisor", path: ".."),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -41,6 +42,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Supervisor", package: "Supervisor"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/parked-supervisors",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]

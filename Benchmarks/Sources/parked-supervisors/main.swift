@@ -1,11 +1,12 @@
 // 100,000 supervisors parked in a one-hour backoff, measured outside the benchmark harness (whose malloc interposer
 // adds a header to every allocation): resident memory while parked, then wake() of all until every one has started
-// its next attempt. Usage: swift run -c release parked-supervisors [count] [--bare]
+// its next attempt. Usage: swift run -c release parked-supervisors [count] [--bare | --service-group]
 //
 // `--bare` parks plain tasks on a continuation instead, with no supervisor: the floor that the Swift runtime sets for
 // any parked task (its object and its first task-allocator slab), which no supervisor can go below.
 import Glibc
 import Logging
+@_spi(TestKit) import ServiceLifecycle  // the task-local graceful-shutdown manager, for --service-group
 import Supervisor
 import Synchronization
 
@@ -15,53 +16,59 @@ let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 100_000
 let restarted = Atomic(0)
 let allRestarted = Mutex<CheckedContinuation<Void, Never>?>(nil)
 
-/// Fails its first start; every later start succeeds, and the last of them resumes the measuring task. `run`
-/// waits for cancellation on a continuation, as a socket's receive loop waits on its reactor: with `Task.sleep`,
-/// the dispatch timer that each call creates would dominate the wake-up figure, and it is not the supervisor's.
-final class FailOnce: Restartable, Sendable {
-    private struct State {
-        var failed = false
-        var cancelled = false
-        var running: UnsafeContinuation<Void, Never>?
-    }
+/// Whether starts succeed: not until the measurement wakes everyone, so every supervisor's first start fails and
+/// it parks in its one-hour backoff.
+let startsSucceed = Atomic(false)
 
-    private let state = Mutex(State())
-
+/// Refuses to start until `startsSucceed`; the last of the starts after that resumes the measuring task. A value
+/// with nothing in it, as a resource described by a port number would be (8 bytes): the supervisor keeps it inline.
+/// `run` waits for cancellation on a continuation, as a socket's receive loop waits on its reactor: with
+/// `Task.sleep`, the dispatch timer that each call creates would dominate the wake-up figure, and it is not the
+/// supervisor's.
+struct RefusedUntilWoken: Restartable {
     func start() async throws -> Int {
-        if !state.withLock({
-            $0.failed
-                ? true
-                : {
-                    $0.failed = true
-                    return false
-                }(&$0)
-        }) {
-            throw Refused()
-        }
+        guard startsSucceed.load(ordering: .acquiring) else { throw Refused() }
         if restarted.add(1, ordering: .relaxed).newValue == count { allRestarted.withLock { $0.take() }?.resume() }
         return 0
     }
 
     func run(_ instance: Int) async throws {
+        let running = RunningInstance()
         await withTaskCancellationHandler {
-            await withUnsafeContinuation { continuation in
-                let cancelled = state.withLock { state in
-                    if !state.cancelled { state.running = continuation }
-                    return state.cancelled
-                }
-                if cancelled { continuation.resume() }
-            }
+            await withUnsafeContinuation { running.park($0) }
         } onCancel: {
-            state.withLock { state in
-                state.cancelled = true
-                defer { state.running = nil }
-                return state.running
-            }?.resume()
+            running.cancel()
         }
         throw CancellationError()
     }
 
     func stop(_ instance: Int) async {}
+}
+
+/// One running instance's wait for cancellation.
+final class RunningInstance: Sendable {
+    private struct State {
+        var cancelled = false
+        var parked: UnsafeContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func park(_ continuation: UnsafeContinuation<Void, Never>) {
+        let cancelled = state.withLock { state in
+            if !state.cancelled { state.parked = continuation }
+            return state.cancelled
+        }
+        if cancelled { continuation.resume() }
+    }
+
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            defer { state.parked = nil }
+            return state.parked
+        }?.resume()
+    }
 }
 
 /// Resident memory from /proc/self/statm, read without Foundation (whose own footprint would blur the figure).
@@ -108,26 +115,46 @@ if CommandLine.arguments.contains("--bare") {
 
 let quiet = Logger(label: "parked", factory: { _ in SwiftLogNoOpLogHandler() })
 let policy = try RestartPolicy(backoff: .constant(.seconds(3_600)))
+/// `--service-group`: run every supervisor where a graceful shutdown can reach it, as a `ServiceGroup` does (its
+/// task-local shutdown manager); each then runs its resource in a child task that a graceful shutdown can cancel.
+let underServiceGroup = CommandLine.arguments.contains("--service-group")
+/// `PARK_PAUSE=1`: two seconds of quiet before and after the wake-up, to attach `perf record -p` to it alone.
+let pause = getenv("PARK_PAUSE") != nil
 let base = residentBytes()
-let supervisors = (0..<count).map { _ in ResourceSupervisor(FailOnce(), name: "parked", policy: policy, logger: quiet) }
+let supervisors = (0..<count).map { _ in
+    ResourceSupervisor(RefusedUntilWoken(), name: "parked", policy: policy, logger: quiet)
+}
 let created = residentBytes()
 await withTaskGroup(of: Void.self) { group in
-    for supervisor in supervisors { group.addTask { try? await supervisor.run() } }
+    let manager = underServiceGroup ? GracefulShutdownManager() : nil
+    TaskLocals.$gracefulShutdownManager.withValue(manager) {
+        for supervisor in supervisors { group.addTask { try? await supervisor.run() } }
+    }
     while supervisors.contains(where: { if case .backingOff = $0.state { false } else { true } }) {
         try? await Task.sleep(for: .milliseconds(20))
     }
     let parked = residentBytes()
     print(
-        "\(count) supervisors: \((created - base) / count) B each as objects, \((parked - base) / count) B each parked")
+        "\(count) supervisors\(underServiceGroup ? " under a graceful-shutdown manager" : ""): "
+            + "\((created - base) / count) B each as objects, \((parked - base) / count) B each parked"
+    )
     print("resident while parked: \(parked / 1_048_576) MiB")
+    if pause {
+        print("pid \(getpid())")
+        try? await Task.sleep(for: .seconds(2))
+    }
     let clock = ContinuousClock()
     let cpuBefore = cpuTime()
     let start = clock.now
     await withCheckedContinuation { continuation in
         allRestarted.withLock { $0 = continuation }
+        startsSucceed.store(true, ordering: .releasing)
         for supervisor in supervisors { supervisor.wake() }
     }
     let took = clock.now - start
     print("wake() of all → all started again: \(took) (CPU: \(cpuTime() - cpuBefore) on both cores)")
+    try? await Task.sleep(for: .milliseconds(500))
+    print("resident once all run again: \(residentBytes() / 1_048_576) MiB")
+    if pause { try? await Task.sleep(for: .seconds(2)) }
     group.cancelAll()
 }

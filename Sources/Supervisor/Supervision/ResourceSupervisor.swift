@@ -28,25 +28,37 @@ import Synchronization
 ///
 /// Named `ResourceSupervisor` rather than `Supervisor` so that the module name stays usable for qualified names
 /// (`Supervisor.Backoff` would otherwise look inside the type).
-public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable {
+public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecked Sendable {
+    // One object per supervisor, and nothing else while it is parked but its task and a 32-byte entry in the shared
+    // deadline heap: the alarm lives under `shared`'s lock, the decisions in `machine`, and the scheduler rings this
+    // object (see `DeadlineAlarm`). Sendable because `machine`, `originNanoseconds` and `servesInChildTask` are touched by the
+    // supervising task only, everything else is immutable or behind `shared` or an atomic.
+
     /// Identifies this supervisor in logs, metrics and errors.
     public let name: String
-    /// The supervised resource.
-    public let resource: Resource
     /// The policy every decision follows.
     public let policy: RestartPolicy
 
     private let logger: Logger
+    private let metrics: SupervisorMetrics?
+    /// The supervisor's clock, seen as offsets: shared by every supervisor on a system clock.
+    private let timeline: Timeline
+    // Only the supervising task touches the next three, one access at a time: the dynamic exclusivity checks on
+    // every access would cost more than a whole decision.
+    /// When `run()` began, on the timeline, in nanoseconds (8 bytes rather than a `Duration`'s 16: this one made
+    /// the object cross a malloc size class). The machine and the events count from there.
+    @exclusivity(unchecked) private var originNanoseconds: Int64 = 0
+    @exclusivity(unchecked) private var machine: SupervisorStateMachine
+    /// Whether the resource runs in a child task, which only a graceful shutdown needs (`GracefulShutdownReach`).
+    @exclusivity(unchecked) private var servesInChildTask = false
     /// The logger's level, read once: our copy of the logger cannot change, and asking its handler on every event
     /// costs more than the event.
     private let logLevel: Logger.Level
-    private let metrics: SupervisorMetrics?
-    /// The one supervision: its state machine, its timeline, and the alarm its task waits on (backoffs, the
-    /// running resource, shutdown). Made here, so that the clock and the generator factory need not be kept.
-    private let supervision: SupervisionRun
-    private let shared = Mutex(SupervisorShared())
-    /// Set once by a graceful shutdown; read on every step, so an atomic rather than the lock.
+    /// Set once by a graceful shutdown; read on every step, so an atomic.
     private let shutdownRequested = Atomic(false)
+    private let shared = Mutex(SupervisorShared())
+    /// The supervised resource. Last, so that the fields above have fixed offsets in every specialization.
+    public let resource: Resource
 
     /// Creates a supervisor; nothing runs until ``run()``.
     ///
@@ -71,10 +83,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         self.resource = resource
         self.name = name
         self.policy = policy
-        self.supervision = SupervisionRun(
-            machine: SupervisorStateMachine(policy: policy, name: name, generator: generator()),
-            timeline: Timeline.of(clock)
-        )
+        self.machine = SupervisorStateMachine(policy: policy, generator: generator())
+        self.timeline = Timeline.of(clock)
         // Not `logger[metadataKey:]`: that copies the logger's storage, 72 bytes for each supervisor; the name goes
         // into each message's metadata instead (see `log(_:)`).
         self.logger = logger
@@ -97,7 +107,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         let finalReason = shared.withLock { shared -> SupervisorStopReason? in
             if let reason = shared.finalReason { return reason }
             let id = shared.nextSubscriber
-            shared.nextSubscriber += 1
+            shared.nextSubscriber &+= 1
             shared.subscribers[id] = continuation
             continuation.onTermination = { [weak self] _ in
                 // Not under our lock from here: a cancelled subscriber's handler runs while the cancelling thread
@@ -118,7 +128,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
     /// Cuts a pending backoff short: the next attempt starts now. Idempotent, and harmless when the supervisor is
     /// not backing off (it does nothing then). Network-change monitors and operators call it.
     public func wake() {
-        supervision.ring(.wake)
+        ring(.wake)
     }
 
     /// Supervises the resource until shutdown (returns), a stop decision (returns), or giving up (throws
@@ -135,59 +145,98 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         guard firstRun else {
             throw ConfigurationError(.inconsistent, option: "run()", "supervisor \(name) has already run")
         }
-        let reason = await withGracefulShutdownHandler {
+        originNanoseconds = timeline.now().nanosecondsClamped
+        if GracefulShutdownReach.isPossible {
+            servesInChildTask = true
+            await withGracefulShutdownHandler {
+                await supervise()
+            } onGracefulShutdown: {
+                self.requestStop()
+            }
+        } else {
             await supervise()
-        } onGracefulShutdown: {
-            self.shutdownRequested.store(true, ordering: .releasing)
-            self.supervision.ring(.always)
         }
-        if case .gaveUp(let error) = reason { throw error }
+        // Set by `finish(_:)`, which every way out of the loop goes through.
+        if case .gaveUp(let error) = shared.withLock({ $0.finalReason }) { throw error }
     }
 
-    /// Whether supervision must end: the task was cancelled or a graceful shutdown was requested.
+    /// Whether supervision must end: a graceful shutdown was requested, or the task was cancelled (the run's
+    /// cancellation handler sets the flag, so no step has to ask the task, which costs a retain and a release).
     private var isStopping: Bool {
-        Task.isCancelled || shutdownRequested.load(ordering: .acquiring)
+        shutdownRequested.load(ordering: .acquiring)
+    }
+
+    /// A graceful shutdown or a cancellation: end whatever wait is armed; every step checks the flag.
+    private func requestStop() {
+        shutdownRequested.store(true, ordering: .releasing)
+        ring(.always)
     }
 
     // MARK: - The loop: carry out what the state machine decides
+
+    @inline(__always)  // into run() and its closure: no frame of its own
+    private func supervise() async {
+        // One cancellation handler for the whole run, rather than one per wait and a question to the task on every
+        // step.
+        await withTaskCancellationHandler {
+            await loop()
+        } onCancel: {
+            requestStop()
+        }
+    }
 
     // Every async function below keeps its frame small, and the synchronous work (decisions, events, logs) sits in
     // functions that are never inlined into them: a task's frames come from its task allocator, whose slabs are
     // kept for the task's whole life, so the deepest moment of a cycle sets what a parked supervisor costs.
 
-    @inline(__always)  // into run()'s closure: one frame less in every parked task
-    private func supervise() async -> SupervisorStopReason {
-        supervision.origin = supervision.timeline.now()
-        var attempt = supervision.machine.begin()
-        while await self.attempt(attempt) {
-            if supervision.backoff.delay > .zero { await waitOut() }
-            attempt = supervision.machine.backoffEnded()
+    @inline(__always)  // into run() and its closure: one frame less in every parked task
+    private func loop() async {
+        var attempt = machine.begin()
+        while true {
+            switch await self.attempt(attempt) {
+            case .finished:
+                return
+            case .afterWait:
+                await park()
+                shared.withLock { $0.alarm.disarm() }
+            case .now:
+                break
+            }
+            attempt = machine.backoffEnded()
         }
-        // Set by `finish(_:)`, which every way out of the loop goes through.
-        return shared.withLock { $0.finalReason } ?? .requested
     }
 
-    /// One attempt: start, then serve until the instance fails or ends. Returns whether another attempt follows,
-    /// after `supervision.backoff`; when not, supervision is over (`finish(_:)` recorded why).
-    private func attempt(_ attempt: Int) async -> Bool {
-        if isStopping { return finish(supervision.machine.shutdown()) }
+    /// One attempt: start, then serve until the instance fails or ends, then stop it. Returns when the next attempt
+    /// follows; `.finished` when supervision is over (`finish(_:)` recorded why). One function rather than a start
+    /// step and a serve step: a frame less while the resource runs, which leaves it more of the task's first slab.
+    @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
+    private func attempt(_ attempt: Int) async -> NextAttempt {
+        if isStopping { return finish(machine.shutdown()) }
         starting(attempt)
+        let instance: Resource.Instance
         do {
-            let instance = try await resource.start()
-            return await serveStarted(instance, attempt: attempt)
+            instance = try await resource.start()
         } catch {
             return startFailed(error)
         }
+        return await serveStarted(instance, attempt: attempt)
     }
 
-    /// A started instance: ready, serve, stop; then what the machine decides.
-    private func serveStarted(_ instance: Resource.Instance, attempt: Int) async -> Bool {
+    /// A started instance: ready, serve until it fails or ends, stop; then what the machine decides. A function of
+    /// its own, so that its frame is not part of every start (the deepest moment of a cycle that fails to start).
+    private func serveStarted(_ instance: Resource.Instance, attempt: Int) async -> NextAttempt {
         if isStopping {
             await resource.stop(instance)
-            return finish(supervision.machine.shutdown())
+            return finish(machine.shutdown())
         }
         becameReady(attempt)
-        let runError = await serve(instance)
+        var runError: (any Error)?
+        if servesInChildTask {
+            runError = await serveInChildTask(instance)
+        } else {
+            // In this task: cancellation, the only way to stop the resource here, reaches it directly.
+            do { try await resource.run(instance) } catch { runError = error }
+        }
         await resource.stop(instance)
         return runEnded(runError)
     }
@@ -199,38 +248,53 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 
     @inline(never)
     private func becameReady(_ attempt: Int) {
-        if let streak = supervision.machine.startSucceeded(at: supervision.now()) {
+        if let streak = machine.startSucceeded(at: now()) {
             metrics?.timeToRecover.record(duration: streak)
         }
         publish(.ready(attempt: attempt), state: .ready)
     }
 
     @inline(never)
-    private func startFailed(_ error: any Error) -> Bool {
+    private func startFailed(_ error: any Error) -> NextAttempt {
         // A start that fails because supervision is stopping is the shutdown, not a failure.
-        if isStopping { return finish(supervision.machine.shutdown()) }
-        return report(supervision.machine.startFailed(error, at: supervision.now()))
+        if isStopping { return finish(machine.shutdown()) }
+        return report(machine.startFailed(error, at: now()))
     }
 
     @inline(never)
-    private func runEnded(_ error: (any Error)?) -> Bool {
+    private func runEnded(_ error: (any Error)?) -> NextAttempt {
         // The resource's error during a shutdown is the shutdown itself, not a failure.
-        if isStopping { return finish(supervision.machine.shutdown()) }
-        return report(supervision.machine.runEnded(error, at: supervision.now()))
+        if isStopping { return finish(machine.shutdown()) }
+        return report(machine.runEnded(error, at: now()))
     }
 
-    /// Publishes a failure and what was decided; returns whether it leads to another attempt (after `supervision.backoff`).
+    /// Publishes a failure and what was decided; for a restart after a delay, arms the alarm and schedules its
+    /// deadline, so that the loop only has to park.
     @inline(never)
-    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> Bool {
+    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> NextAttempt {
         let (failure, next) = outcome
+        // A resource that saw the task's cancellation before the cancellation handler set `shutdownRequested` may
+        // end or fail because of it: supervision ending then is the shutdown, not a stop decision or a give-up.
+        // (A restart decision instead backs off, and the flag ends the wait.)
+        if case .restart = next {} else if Task.isCancelled { return finish(.requested) }
         switch next {
         case .finish(let reason):
             if case .completed = reason {} else { publish(.failed(failure), state: nil) }
             return finish(reason)
+        case .giveUp(let code, let failure):
+            publish(.failed(failure), state: nil)
+            let error = SupervisorError(
+                code: code,
+                name: name,
+                lastFailure: failure.error,
+                phase: failure.phase,
+                failures: failure.failures
+            )
+            return finish(.gaveUp(error))
         case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
             metrics?.restarts.increment()
             let state: SupervisorState =
-                supervision.machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
+                machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
             let backingOff = SupervisorEvent.backingOff(delay: delay, until: until, attempt: nextAttempt)
             if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
                 publish(.failed(failure), state: nil)
@@ -240,18 +304,34 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 // The common case in one lock: the failure, then the backoff it leads to.
                 publish(.failed(failure), then: backingOff, state: state)
             }
-            supervision.backoff = PendingBackoff(until: until, delay: delay)
-            return true
+            guard delay > .zero else { return .now }
+            return armBackoff(until: until, delay: delay)
         }
     }
 
+    /// Arms the alarm for the backoff ending at `until` and hands its deadline to the timeline's scheduler; the wait
+    /// ends then, or at a ``wake()``, a shutdown or a cancellation, whichever comes first. Costs no task.
+    private func armBackoff(until: Duration, delay: Duration) -> NextAttempt {
+        let (sum, overflow) = originNanoseconds.addingReportingOverflow(until.nanosecondsClamped)
+        let deadline = overflow ? .max : sum
+        shared.withLock { $0.alarm.arm(wakeable: true, deadline: deadline) }
+        // Checked after arming, so a shutdown requested just before is not missed: the next attempt finishes.
+        if isStopping {
+            shared.withLock { $0.alarm.disarm() }
+            return .now
+        }
+        // Not under our lock: the scheduler may ask alarms whether they still wait.
+        timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: delay))
+        return .afterWait
+    }
+
     /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
-    private func serve(_ instance: Resource.Instance) async -> (any Error)? {
-        _ = supervision.arm(wakeable: false)
-        defer { supervision.disarm() }
+    private func serveInChildTask(_ instance: Resource.Instance) async -> (any Error)? {
+        shared.withLock { $0.alarm.arm(wakeable: false) }
+        defer { shared.withLock { $0.alarm.disarm() } }
         return await withTaskGroup(of: (any Error)?.self) { group in
             group.addTask {
-                defer { self.supervision.ring(.always) }
+                defer { self.ring(.always) }
                 do {
                     try await self.resource.run(instance)
                     return nil
@@ -260,23 +340,30 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
                 }
             }
             // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
-            if !isStopping { await supervision.park() }
+            if !isStopping { await park() }
             if isStopping { group.cancelAll() }
             return await group.next() ?? nil
         }
     }
 
-    /// Waits out `supervision.backoff` unless ``wake()``, a shutdown or cancellation comes first. Costs no task: the deadline
-    /// goes to the clock's shared scheduler, which rings the alarm.
-    private func waitOut() async {
-        let generation = supervision.arm(wakeable: true)
-        defer { supervision.disarm() }
-        // Checked after arming, so a shutdown requested just before is not missed.
-        if isStopping { return }
-        let tolerance = policy.timerTolerance.tolerance(for: supervision.backoff.delay)
-        let deadline = supervision.origin + supervision.backoff.until
-        supervision.timeline.schedule(supervision, generation, deadline, tolerance)
-        await supervision.park()
+    // MARK: - The alarm
+
+    /// Suspends until the armed wait is rung; returns at once if it already was. Cancellation rings it through the
+    /// run's cancellation handler.
+    private func park() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            if !shared.withLock({ $0.alarm.park(continuation) }) { continuation.resume() }
+        }
+    }
+
+    /// Ends the armed wait, if `ringer` may end it.
+    private func ring(_ ringer: Alarm.Ringer) {
+        shared.withLock { $0.alarm.ring(ringer) }?.resume()
+    }
+
+    /// The time since `run()` began.
+    private func now() -> Duration {
+        timeline.now() - .nanoseconds(originNanoseconds)
     }
 
     // MARK: - Reporting: state, events, logs, metrics
@@ -314,22 +401,22 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
         log(second)
     }
 
-    /// Supervision is over: the last event, the end of every subscription. Always `false`: no further attempt.
+    /// Supervision is over: the last event, the end of every subscription. Always `.finished`.
     @inline(never)
-    private func finish(_ reason: SupervisorStopReason) -> Bool {
+    private func finish(_ reason: SupervisorStopReason) -> NextAttempt {
         publish(.stopped(reason), state: .stopped(reason))
+        // A subscriber from now on sees the stopped state and gets the last event from `events()` itself.
         let subscribers = shared.withLock { shared in
-            shared.finalReason = reason
             defer { shared.subscribers.removeAll() }
             return Array(shared.subscribers.values)
         }
         for continuation in subscribers { continuation.finish() }
-        return false
+        return .finished
     }
 
     @inline(never)
     private func log(_ event: SupervisorEvent) {
-        if case .failed(let failure) = event { metrics?.failed(failure) }
+        if let metrics, case .failed(let failure) = event { metrics.failed(failure) }
         // Every event logs at error or below; under a stricter logger there is nothing more to do.
         guard logLevel <= .error else { return }
         switch event {
@@ -368,43 +455,38 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, Sendable 
 // Outside the generic class on purpose: types nested in a generic type are generic too, and their metadata is
 // looked up at run time on every use in unspecialized code.
 
-/// The mutable part, behind one lock: observed state, shutdown, event subscribers.
+/// The mutable part, behind one lock: observed state, event subscribers, the alarm.
 struct SupervisorShared: ~Copyable {
-    var state: SupervisorState = .idle
+    // In an order that leaves little padding: the alarm's flags, `hasRun` and `nextSubscriber` share a word.
+    var alarm = Alarm()
     var hasRun = false
-    var subscribers: [Int: AsyncStream<SupervisorEvent>.Continuation] = [:]
-    var nextSubscriber = 0
-    var finalReason: SupervisorStopReason?
+    /// Wraps after 2³² subscriptions; a subscription that outlives that many others is the only one it could meet.
+    var nextSubscriber: UInt32 = 0
+    var subscribers: [UInt32: AsyncStream<SupervisorEvent>.Continuation] = [:]
+    var state: SupervisorState = .idle
+
+    /// Why supervision ended, once it has: the last state says it.
+    var finalReason: SupervisorStopReason? {
+        if case .stopped(let reason) = state { reason } else { nil }
+    }
 }
 
-/// A backoff the loop waits out before the next attempt: the instant it ends (an offset from the start of `run()`) and
-/// its length.
-struct PendingBackoff {
-    let until: Duration
-    let delay: Duration
+/// What the loop does after an attempt.
+enum NextAttempt {
+    /// Start the next attempt at once (no delay, or a shutdown the next attempt will see).
+    case now
+    /// Park until the armed alarm rings (the backoff's deadline, a wake-up, a shutdown), then start the next one.
+    case afterWait
+    /// Supervision is over.
+    case finished
 }
 
-/// The state of one supervision, and the alarm its task waits on, in one object: a parked supervisor then costs
-/// one allocation besides itself and its task. Everything but the alarm is touched by the supervising task only.
-final class SupervisionRun: Alarm, @unchecked Sendable {
-    // Only the supervising task touches it, one access at a time: the dynamic exclusivity checks on every
-    // access would cost more than a whole decision.
-    @exclusivity(unchecked) var machine: SupervisorStateMachine
-    let timeline: Timeline
-    /// When `run()` began, on the timeline (shared by every supervisor on a system clock): the machine and the
-    /// events count from there.
-    @exclusivity(unchecked) var origin = Duration.zero
-    /// The backoff before the next attempt, once a failure decided one.
-    @exclusivity(unchecked) var backoff = PendingBackoff(until: .zero, delay: .zero)
-
-    init(machine: SupervisorStateMachine, timeline: Timeline) {
-        self.machine = machine
-        self.timeline = timeline
-        super.init()
+extension ResourceSupervisor: DeadlineAlarm {
+    func deadlineReached(_ instant: Int64) {
+        ring(.deadline(instant))
     }
 
-    /// The time since `run()` began.
-    func now() -> Duration {
-        timeline.now() - origin
+    func isWaiting(until instant: Int64) -> Bool {
+        shared.withLock { $0.alarm.isPending(at: instant) }
     }
 }

@@ -21,8 +21,11 @@ struct SupervisorStateMachine {
         /// Wait `delay` (until the instant `until`), then start attempt `attempt`. `degraded` is true when this
         /// failure tripped the restart intensity and the supervisor has just entered the degraded state.
         case restart(delay: Duration, until: Duration, attempt: Int, enteredDegraded: Bool)
-        /// Stop supervising.
+        /// Stop supervising, for a reason other than giving up.
         case finish(SupervisorStopReason)
+        /// Give up, for `code`, after `failure`. The runner makes the ``SupervisorError``: it knows the
+        /// supervisor's name, which the machine does not keep.
+        case giveUp(SupervisorError.Code, SupervisorFailure)
     }
 
     /// What the machine is waiting for.
@@ -34,26 +37,28 @@ struct SupervisorStateMachine {
         case finished
     }
 
+    // Fields in an order that leaves little padding: a supervisor keeps the machine inline.
     let policy: RestartPolicy
-    let name: String
-    private var generator: any RandomNumberGenerator
     // Positions in `policy.backoff` and `policy.startBackoff` (when there is one).
     private var runSchedule: BackoffCursor
     private var startSchedule: BackoffCursor
     private var window = RestartWindow()
-
-    private(set) var phase: Phase = .idle
     /// Failures since the last stable run (or the start); the next start is attempt `failures + 1`.
     private(set) var failures = 0
-    /// When the current failing streak began.
-    private(set) var streakStartedAt: Duration?
+    /// When the current failing streak began; meaningful while `failures > 0` (see `streakStartedAt`).
+    private var streakStart = Duration.zero
+    private(set) var phase: Phase = .idle
+    private var generator: RandomSource
     /// Whether the restart intensity tripped and the supervisor probes at the slow interval.
     private(set) var isDegraded = false
 
-    init(policy: RestartPolicy, name: String, generator: any RandomNumberGenerator) {
+    /// When the current failing streak began, if one is going on: a streak starts with its first failure and
+    /// ends when a stable run resets `failures`.
+    var streakStartedAt: Duration? { failures > 0 ? streakStart : nil }
+
+    init(policy: RestartPolicy, generator: any RandomNumberGenerator) {
         self.policy = policy
-        self.name = name
-        self.generator = generator
+        self.generator = RandomSource(generator)
         self.runSchedule = BackoffCursor(policy.backoff)
         self.startSchedule = BackoffCursor(policy.startBackoff ?? policy.backoff)
     }
@@ -127,8 +132,8 @@ struct SupervisorStateMachine {
         let decision = decision ?? policy.classifier(for: failurePhase).classify(error)
         // Every failure counts, the fatal one too (a stop decision is not a failure).
         if decision != .stop {
+            if failures == 0 { streakStart = now }
             failures = failures == .max ? .max : failures + 1
-            if streakStartedAt == nil { streakStartedAt = now }
         }
         let failure = SupervisorFailure(
             error: error,
@@ -138,7 +143,10 @@ struct SupervisorStateMachine {
             uptime: uptime
         )
         let next = decide(failure, at: now)
-        if case .finish = next { phase = .finished }
+        switch next {
+        case .finish, .giveUp: phase = .finished
+        case .restart: break
+        }
         return (failure, next)
     }
 
@@ -189,23 +197,12 @@ struct SupervisorStateMachine {
     }
 
     private func giveUp(_ code: SupervisorError.Code, _ failure: SupervisorFailure) -> Next {
-        .finish(
-            .gaveUp(
-                SupervisorError(
-                    code: code,
-                    name: name,
-                    lastFailure: failure.error,
-                    phase: failure.phase,
-                    failures: failure.failures
-                )
-            )
-        )
+        .giveUp(code, failure)
     }
 
     /// A stable run ends the failing streak: schedules, budgets and the degraded state start over.
     private mutating func forgetStreak() {
         failures = 0
-        streakStartedAt = nil
         runSchedule.reset(policy.backoff)
         startSchedule.reset(policy.startBackoff ?? policy.backoff)
         if isDegraded {

@@ -6,12 +6,18 @@
 /// Only differences of offsets mean anything, so every supervisor on a system clock shares one timeline (made
 /// with ``of(_:)``): a parked supervisor then carries a pointer rather than three closures of its own.
 final class Timeline: Sendable {
-    /// The time since the origin.
-    let now: @Sendable () -> Duration
+    /// How the time is read: the continuous clock directly (what nearly every supervisor uses, read on every
+    /// failure), any other clock through a closure.
+    private enum Reader {
+        case continuous(origin: ContinuousClock.Instant)
+        case other(@Sendable () -> Duration)
+    }
+
+    private let reader: Reader
     /// Sleeps until the offset `deadline` from the origin, with an optional tolerance; throws when cancelled.
     let sleep: @Sendable (_ deadline: Duration, _ tolerance: Duration?) async throws -> Void
-    /// Rings an alarm at the offset `deadline`, through the clock's shared `DeadlineScheduler`.
-    let schedule: @Sendable (_ alarm: Alarm, _ generation: UInt64, _ deadline: Duration, _ tolerance: Duration?) -> Void
+    /// Rings an alarm at the offset `deadline` (in nanoseconds), through the timeline's `DeadlineScheduler`.
+    let schedule: @Sendable (_ alarm: any DeadlineAlarm, _ deadline: Int64, _ tolerance: Duration?) -> Void
 
     /// The timeline of `clock`: the shared one of a system clock, or a new one for any other clock (a test clock
     /// is an object with a time of its own).
@@ -27,35 +33,41 @@ final class Timeline: Sendable {
     private static let suspending = opening(SuspendingClock())
 
     private init(
-        now: @escaping @Sendable () -> Duration,
+        reader: Reader,
         sleep: @escaping @Sendable (Duration, Duration?) async throws -> Void,
-        schedule: @escaping @Sendable (Alarm, UInt64, Duration, Duration?) -> Void
+        schedule: @escaping @Sendable (any DeadlineAlarm, Int64, Duration?) -> Void
     ) {
-        self.now = now
+        self.reader = reader
         self.sleep = sleep
         self.schedule = schedule
     }
 
     private static func opening<C: Clock>(_ clock: C) -> Timeline where C.Duration == Duration {
         let origin = clock.now
-        let scheduler = Self.scheduler(for: clock)
+        // One scheduler per timeline: the system clocks' timelines are process-wide, and so are their schedulers.
+        let scheduler = DeadlineScheduler(clock: clock, origin: origin)
+        let reader: Reader =
+            if let origin = origin as? ContinuousClock.Instant {
+                .continuous(origin: origin)
+            } else {
+                .other { origin.duration(to: clock.now) }
+            }
         return Timeline(
-            now: { origin.duration(to: clock.now) },
+            reader: reader,
             sleep: { deadline, tolerance in
                 try await clock.sleep(until: origin.advanced(by: deadline), tolerance: tolerance)
             },
-            schedule: { alarm, generation, deadline, tolerance in
-                scheduler.schedule(
-                    alarm, generation: generation, at: origin.advanced(by: deadline), tolerance: tolerance)
+            schedule: { alarm, deadline, tolerance in
+                scheduler.schedule(alarm, at: deadline, tolerance: tolerance)
             }
         )
     }
 
-    /// The process-wide scheduler for the system clocks, whose instances are interchangeable; a scheduler of its
-    /// own for any other clock (a test clock is an object with its own time).
-    private static func scheduler<C: Clock>(for clock: C) -> DeadlineScheduler<C> where C.Duration == Duration {
-        if let shared = SharedSchedulers.continuous as? DeadlineScheduler<C> { return shared }
-        if let shared = SharedSchedulers.suspending as? DeadlineScheduler<C> { return shared }
-        return DeadlineScheduler(clock: clock)
+    /// The time since the origin.
+    func now() -> Duration {
+        switch reader {
+        case .continuous(let origin): origin.duration(to: .now)
+        case .other(let read): read()
+        }
     }
 }

@@ -107,7 +107,7 @@ struct ConfigurationFuzzTests {
             // And a supervisor's decisions under it: failures at random instants, up to the end of supervision.
             if let policy {
                 _ = policy.description
-                var machine = SupervisorStateMachine(policy: policy, name: "fuzz", generator: SplitMix64(seed: 1))
+                var machine = SupervisorStateMachine(policy: policy, generator: SplitMix64(seed: 1))
                 _ = machine.begin()
                 var now = Duration.zero
                 for _ in 0..<10 {

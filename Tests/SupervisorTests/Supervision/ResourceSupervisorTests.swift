@@ -6,6 +6,7 @@ import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Supervisor
 import SupervisorTestKit
+import Synchronization
 import Testing
 
 @Suite("ResourceSupervisor under virtual time", .timeLimit(.minutes(1)))
@@ -248,6 +249,69 @@ struct ResourceSupervisorTests {
         }
         #expect(harness.supervisor.state.stopReason?.isRequested == true)
         #expect(harness.resource.ledger.snapshot.startCalls == 1)
+    }
+
+    /// Where the resource's `run(_:)` ran, and whether it ended by cancellation.
+    final class RunSite: Sendable {
+        private let state = Mutex<(task: Int?, cancelled: Bool)>((nil, false))
+        var task: Int? { state.withLock { $0.task } }
+        var cancelled: Bool { state.withLock { $0.cancelled } }
+
+        /// A resource whose run records its task and waits for cancellation.
+        var resource: RestartableResource<Int> {
+            RestartableResource(
+                start: { 0 },
+                run: { _ in
+                    self.state.withLock { $0.task = Self.currentTask() }
+                    do {
+                        try await Task.sleep(for: .seconds(3_600))
+                    } catch {
+                        self.state.withLock { $0.cancelled = true }
+                        throw error
+                    }
+                }
+            )
+        }
+
+        static func currentTask() -> Int? { withUnsafeCurrentTask { $0?.hashValue } }
+    }
+
+    /// Without a ServiceGroup the resource runs in run()'s own task, and cancelling that task stops it; under one,
+    /// it runs in a child task that a graceful shutdown cancels while run()'s task goes on.
+    @Test("the resource runs in run()'s own task, or in a child task when a graceful shutdown can reach it")
+    func whereTheResourceRuns() async throws {
+        let policy = try Self.policy(.constant(.seconds(1)))
+        let quiet = Logger(label: "site", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        let alone = RunSite()
+        let supervisor = ResourceSupervisor(alone.resource, name: "alone", policy: policy, logger: quiet)
+        let runner = Task { () -> Int? in
+            let task = RunSite.currentTask()
+            try await supervisor.run()
+            return task
+        }
+        for _ in 0..<2_000 where alone.task == nil { try await Task.sleep(for: .milliseconds(5)) }
+        runner.cancel()
+        let runnerTask = try await runner.value
+        #expect(alone.task != nil && alone.task == runnerTask)
+        #expect(alone.cancelled && supervisor.state.stopReason?.isRequested == true)
+
+        let grouped = RunSite()
+        let service = ResourceSupervisor(grouped.resource, name: "grouped", policy: policy, logger: quiet)
+        try await testGracefulShutdown { trigger in
+            let runner = Task { () -> (task: Int?, cancelledAfter: Bool) in
+                let task = RunSite.currentTask()
+                try await service.run()
+                return (task, Task.isCancelled)
+            }
+            for _ in 0..<2_000 where grouped.task == nil { try await Task.sleep(for: .milliseconds(5)) }
+            trigger.triggerGracefulShutdown()
+            let (runnerTask, cancelledAfter) = try await runner.value
+            #expect(grouped.task != nil && grouped.task != runnerTask)
+            // The resource's task was cancelled; the caller's task was not.
+            #expect(grouped.cancelled && !cancelledAfter)
+        }
+        #expect(service.state.stopReason?.isRequested == true)
     }
 
     @Test("metrics: failures by phase, decisions, restarts, the current state, time to recover, uptime")

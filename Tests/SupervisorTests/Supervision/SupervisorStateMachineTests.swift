@@ -7,7 +7,7 @@ import Testing
 @Suite("Supervisor state machine")
 struct SupervisorStateMachineTests {
     static func machine(_ policy: RestartPolicy, seed: UInt64 = 1) -> SupervisorStateMachine {
-        SupervisorStateMachine(policy: policy, name: "test", generator: SplitMix64(seed: seed))
+        SupervisorStateMachine(policy: policy, generator: SplitMix64(seed: seed))
     }
 
     static func exponential() throws -> Backoff {
@@ -19,8 +19,17 @@ struct SupervisorStateMachineTests {
         if case .restart(let delay, _, _, _) = next { delay } else { nil }
     }
 
+    /// How the machine finished, with a give-up's error as the runner makes it; nil when it restarts.
     static func reason(_ next: SupervisorStateMachine.Next) -> SupervisorStopReason? {
-        if case .finish(let reason) = next { reason } else { nil }
+        switch next {
+        case .finish(let reason): reason
+        case .giveUp(let code, let failure):
+            .gaveUp(
+                SupervisorError(
+                    code: code, name: "test", lastFailure: failure.error, phase: failure.phase,
+                    failures: failure.failures))
+        case .restart: nil
+        }
     }
 
     @Test("transient start failures back off on the schedule, attempt numbers counting up")
@@ -265,7 +274,7 @@ struct SupervisorStateMachineTests {
                 if entered { degradedEntries += 1 }
                 if machine.isDegraded { #expect(delay == .seconds(20)) }
                 #expect(machine.backoffEnded() == attempt)
-            case .finish:
+            case .finish, .giveUp:
                 #expect(machine.phase == .finished)
                 finished += 1
                 machine = Self.machine(policy, seed: random.next())
