@@ -145,9 +145,11 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         do { return try RestartPolicy() } catch { fatalError("the default policy is valid: \(error)") }
     }()
 
-    /// The classifier for failures in `phase`.
-    func classifier(for phase: FailurePhase) -> FailureClassifier {
-        phase == .start ? (startClassifier ?? classifier) : classifier
+    /// What the classifier for `phase` decides about `error`. Reads the classifier in place rather than copying it
+    /// out of the shared storage, which would retain and release its closure on every failure.
+    func classify(_ error: any Error, in phase: FailurePhase) -> FailureDecision {
+        if phase == .start, storage.startClassifier != nil { return storage.startClassifier!.classify(error) }
+        return storage.classifier.classify(error)
     }
 
     public var description: String {

@@ -90,8 +90,9 @@ final class DeadlineScheduler<C: Clock>: Sendable where C.Duration == Duration {
         var next = first
         while true {
             do {
-                let tolerance = next.tolerance < 0 ? nil : Duration.nanoseconds(next.tolerance)
-                try await clock.sleep(until: origin.advanced(by: .nanoseconds(next.deadline)), tolerance: tolerance)
+                let tolerance = next.tolerance < 0 ? nil : Duration.exactNanoseconds(next.tolerance)
+                let deadline = origin.advanced(by: .exactNanoseconds(next.deadline))
+                try await clock.sleep(until: deadline, tolerance: tolerance)
             } catch {
                 return  // replaced by a sleeper for an earlier deadline
             }
@@ -117,6 +118,13 @@ final class DeadlineScheduler<C: Clock>: Sendable where C.Duration == Duration {
 }
 
 extension Duration {
+    /// `nanoseconds` as a duration, without the generic `Duration.nanoseconds(_:)`, which unspecialized code (a
+    /// supervisor's loop) would run through `BinaryInteger`'s witness table.
+    static func exactNanoseconds(_ nanoseconds: Int64) -> Duration {
+        let (seconds, remainder) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        return Duration(secondsComponent: seconds, attosecondsComponent: remainder * 1_000_000_000)
+    }
+
     /// This duration in whole nanoseconds, clamped to what an `Int64` holds (292 years either way).
     var nanosecondsClamped: Int64 {
         let (seconds, attoseconds) = components

@@ -46,7 +46,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     // Only the supervising task touches the next three, one access at a time: the dynamic exclusivity checks on
     // every access would cost more than a whole decision.
     /// When `run()` began, on the timeline, in nanoseconds (8 bytes rather than a `Duration`'s 16: this one made
-    /// the object cross a malloc size class). The machine and the events count from there.
+    /// the object cross a malloc size class). The events count from there; the machine counts on the timeline.
     @exclusivity(unchecked) private var originNanoseconds: Int64 = 0
     @exclusivity(unchecked) private var machine: SupervisorStateMachine
     /// Whether the resource runs in a child task, which only a graceful shutdown needs (`GracefulShutdownReach`).
@@ -192,15 +192,19 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     @inline(__always)  // into run() and its closure: one frame less in every parked task
     private func loop() async {
         var attempt = machine.begin()
+        var announced = false
         while true {
-            switch await self.attempt(attempt) {
+            switch await self.attempt(attempt, announced: announced) {
             case .finished:
                 return
             case .afterWait:
                 await park()
                 shared.withLock { $0.alarm.disarm() }
+                announced = false
             case .now:
-                break
+                announced = false
+            case .nowAnnounced:
+                announced = true
             }
             attempt = machine.backoffEnded()
         }
@@ -210,9 +214,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// follows; `.finished` when supervision is over (`finish(_:)` recorded why). One function rather than a start
     /// step and a serve step: a frame less while the resource runs, which leaves it more of the task's first slab.
     @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
-    private func attempt(_ attempt: Int) async -> NextAttempt {
+    private func attempt(_ attempt: Int, announced: Bool) async -> NextAttempt {
         if isStopping { return finish(machine.shutdown()) }
-        starting(attempt)
+        if !announced { starting(attempt) }
         let instance: Resource.Instance
         do {
             instance = try await resource.start()
@@ -255,22 +259,23 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     }
 
     @inline(never)
-    private func startFailed(_ error: any Error) -> NextAttempt {
+    private func startFailed(_ error: consuming any Error) -> NextAttempt {
         // A start that fails because supervision is stopping is the shutdown, not a failure.
         if isStopping { return finish(machine.shutdown()) }
         return report(machine.startFailed(error, at: now()))
     }
 
     @inline(never)
-    private func runEnded(_ error: (any Error)?) -> NextAttempt {
+    private func runEnded(_ error: consuming (any Error)?) -> NextAttempt {
         // The resource's error during a shutdown is the shutdown itself, not a failure.
         if isStopping { return finish(machine.shutdown()) }
         return report(machine.runEnded(error, at: now()))
     }
 
     /// Publishes a failure and what was decided; for a restart after a delay, arms the alarm and schedules its
-    /// deadline, so that the loop only has to park.
-    @inline(never)
+    /// deadline, so that the loop only has to park. Inlined into `startFailed` and `runEnded`, which are not inlined
+    /// into the loop: one call less per failure.
+    @inline(__always)
     private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> NextAttempt {
         let (failure, next) = outcome
         // A resource that saw the task's cancellation before the cancellation handler set `shutdownRequested` may
@@ -291,29 +296,32 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
                 failures: failure.failures
             )
             return finish(.gaveUp(error))
-        case .restart(let delay, let until, let nextAttempt, let enteredDegraded):
+        case .restart(let delay, let deadline, let nextAttempt, let enteredDegraded):
             metrics?.restarts.increment()
-            let state: SupervisorState =
-                machine.isDegraded ? .degraded(until: until) : .backingOff(delay: delay, until: until)
-            let backingOff = SupervisorEvent.backingOff(delay: delay, until: until, attempt: nextAttempt)
             if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
+                let until = sinceRunBegan(deadline)
                 publish(.failed(failure), state: nil)
                 publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
-                publish(backingOff, state: state)
+                publish(.backingOff(delay: delay, until: until, attempt: nextAttempt), state: .degraded(until: until))
+            } else if delay == .zero, !isStopping {
+                // A restart at once: the failure, the empty backoff and the next start in one lock. The state goes
+                // straight to starting; a shutdown that comes before the next step still ends supervision there,
+                // before `start()` is called (`stopped` then follows this `starting`).
+                publishRestart(failure, delay: delay, deadline: deadline, attempt: nextAttempt, announcing: true)
+                return .nowAnnounced
             } else {
                 // The common case in one lock: the failure, then the backoff it leads to.
-                publish(.failed(failure), then: backingOff, state: state)
+                publishRestart(failure, delay: delay, deadline: deadline, attempt: nextAttempt, announcing: false)
             }
             guard delay > .zero else { return .now }
-            return armBackoff(until: until, delay: delay)
+            return armBackoff(until: deadline, delay: delay)
         }
     }
 
-    /// Arms the alarm for the backoff ending at `until` and hands its deadline to the timeline's scheduler; the wait
-    /// ends then, or at a ``wake()``, a shutdown or a cancellation, whichever comes first. Costs no task.
+    /// Arms the alarm for the backoff ending at `until` (on the timeline) and hands it to the timeline's scheduler;
+    /// the wait ends then, or at a ``wake()``, a shutdown or a cancellation, whichever comes first. Costs no task.
     private func armBackoff(until: Duration, delay: Duration) -> NextAttempt {
-        let (sum, overflow) = originNanoseconds.addingReportingOverflow(until.nanosecondsClamped)
-        let deadline = overflow ? .max : sum
+        let deadline = until.nanosecondsClamped
         shared.withLock { $0.alarm.arm(wakeable: true, deadline: deadline) }
         // Checked after arming, so a shutdown requested just before is not missed: the next attempt finishes.
         if isStopping {
@@ -361,9 +369,14 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         shared.withLock { $0.alarm.ring(ringer) }?.resume()
     }
 
-    /// The time since `run()` began.
+    /// The time on the timeline, which the machine counts in (only differences matter to it).
     private func now() -> Duration {
-        timeline.now() - .nanoseconds(originNanoseconds)
+        timeline.now()
+    }
+
+    /// A timeline instant as the events give it: the time since `run()` began.
+    private func sinceRunBegan(_ instant: Duration) -> Duration {
+        instant - .exactNanoseconds(originNanoseconds)
     }
 
     // MARK: - Reporting: state, events, logs, metrics
@@ -378,27 +391,58 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             }
             return old
         }
-        if let newState { metrics?.stateChanged(from: old, to: newState.ordinal) }
+        if let metrics {
+            if let newState { metrics.stateChanged(from: old, to: newState.ordinal) }
+            if case .failed(let failure) = event { metrics.failed(failure) }
+        }
         log(event)
     }
 
-    /// Two events in order under one lock, the state changing with the second.
-    @inline(never)
-    private func publish(_ first: SupervisorEvent, then second: SupervisorEvent, state newState: SupervisorState) {
+    /// A failure and the backoff it leads to (and, when `announcing`, the start of the next attempt at once) under
+    /// one lock. The events are made only for whoever takes them (subscribers, the log, metrics): a supervisor that
+    /// nobody watches pays for the state alone.
+    @inline(__always)  // into `report`, which is inlined into the two never-inlined failure steps
+    private func publishRestart(
+        _ failure: SupervisorFailure,
+        delay: Duration,
+        deadline: Duration,
+        attempt: Int,
+        announcing: Bool
+    ) {
+        // The events' instants count from the start of `run()`; the machine's from the timeline's origin. Converted
+        // only where an event or a backoff state is made: a restart at once that nobody watches needs neither.
+        var until: Duration { sinceRunBegan(deadline) }
+        let newState: SupervisorState =
+            if announcing {
+                .starting(attempt: attempt)
+            } else if machine.isDegraded {
+                .degraded(until: until)
+            } else {
+                .backingOff(delay: delay, until: until)
+            }
         let old = shared.withLock { shared -> Int in
             let old = shared.state.ordinal
             shared.state = newState
             if !shared.subscribers.isEmpty {
+                let failed = SupervisorEvent.failed(failure)
+                let backingOff = SupervisorEvent.backingOff(delay: delay, until: until, attempt: attempt)
                 for continuation in shared.subscribers.values {
-                    continuation.yield(first)
-                    continuation.yield(second)
+                    continuation.yield(failed)
+                    continuation.yield(backingOff)
+                    if announcing { continuation.yield(.starting(attempt: attempt)) }
                 }
             }
             return old
         }
-        metrics?.stateChanged(from: old, to: newState.ordinal)
-        log(first)
-        log(second)
+        if let metrics {
+            metrics.stateChanged(from: old, to: newState.ordinal)
+            metrics.failed(failure)
+        }
+        // Every event logs at warning or below; under a stricter logger there is nothing more to do.
+        guard logLevel <= .warning else { return }
+        log(.failed(failure))
+        log(.backingOff(delay: delay, until: until, attempt: attempt))
+        if announcing { log(.starting(attempt: attempt)) }
     }
 
     /// Supervision is over: the last event, the end of every subscription. Always `.finished`.
@@ -416,7 +460,6 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
 
     @inline(never)
     private func log(_ event: SupervisorEvent) {
-        if let metrics, case .failed(let failure) = event { metrics.failed(failure) }
         // Every event logs at error or below; under a stricter logger there is nothing more to do.
         guard logLevel <= .error else { return }
         switch event {
@@ -475,6 +518,8 @@ struct SupervisorShared: ~Copyable {
 enum NextAttempt {
     /// Start the next attempt at once (no delay, or a shutdown the next attempt will see).
     case now
+    /// Start the next attempt at once; its `starting` event and state are published already.
+    case nowAnnounced
     /// Park until the armed alarm rings (the backoff's deadline, a wake-up, a shutdown), then start the next one.
     case afterWait
     /// Supervision is over.

@@ -1,7 +1,7 @@
 /// The decisions of a supervisor, without I/O, clocks or tasks: events in, what to do next out.
 ///
-/// The runner (`ResourceSupervisor`) reports what happened, with the time as an offset from the start of
-/// supervision, and carries out what the machine answers. Everything that depends on history (the failing
+/// The runner (`ResourceSupervisor`) reports what happened, with the time as an offset from a fixed origin (its
+/// timeline's; only differences matter here), and carries out what the machine answers. Everything that depends on history (the failing
 /// streak, the backoff schedules, the restart window, the degraded state, the budgets) lives here, so it is
 /// tested exhaustively with plain values.
 ///
@@ -82,13 +82,13 @@ struct SupervisorStateMachine {
     }
 
     /// `start()` threw `error`.
-    mutating func startFailed(_ error: any Error, at now: Duration) -> (SupervisorFailure, Next) {
+    mutating func startFailed(_ error: consuming any Error, at now: Duration) -> (SupervisorFailure, Next) {
         precondition(phase == .starting, "startFailed in \(phase)")
         return failed(error, phase: .start, uptime: nil, at: now)
     }
 
     /// `run(_:)` threw `error`, or returned (`error == nil`), and the instance has been stopped.
-    mutating func runEnded(_ error: (any Error)?, at now: Duration) -> (SupervisorFailure, Next) {
+    mutating func runEnded(_ error: consuming (any Error)?, at now: Duration) -> (SupervisorFailure, Next) {
         guard case .running(let readyAt) = phase else { preconditionFailure("runEnded in \(phase)") }
         let uptime = now - readyAt
         if uptime >= policy.stableUptime { forgetStreak() }
@@ -122,14 +122,15 @@ struct SupervisorStateMachine {
         return .requested
     }
 
+    @inline(__always)  // one decision per failure, without the calls between its steps
     private mutating func failed(
-        _ error: any Error,
+        _ error: consuming any Error,
         phase failurePhase: FailurePhase,
         uptime: Duration?,
         decision: FailureDecision? = nil,
         at now: Duration
     ) -> (SupervisorFailure, Next) {
-        let decision = decision ?? policy.classifier(for: failurePhase).classify(error)
+        let decision = decision ?? policy.classify(error, in: failurePhase)
         // Every failure counts, the fatal one too (a stop decision is not a failure).
         if decision != .stop {
             if failures == 0 { streakStart = now }
@@ -150,6 +151,7 @@ struct SupervisorStateMachine {
         return (failure, next)
     }
 
+    @inline(__always)  // one decision per failure, without the calls between its steps
     private mutating func decide(_ failure: SupervisorFailure, at now: Duration) -> Next {
         switch failure.decision {
         case .stop:
@@ -189,6 +191,7 @@ struct SupervisorStateMachine {
         return .restart(delay: delay, until: until, attempt: attempt, enteredDegraded: enteredDegraded)
     }
 
+    @inline(__always)  // one decision per failure, without the calls between its steps
     private mutating func nextDelay(for failurePhase: FailurePhase) -> Duration? {
         if failurePhase == .start, let startBackoff = policy.startBackoff {
             return startSchedule.next(startBackoff, using: &generator)

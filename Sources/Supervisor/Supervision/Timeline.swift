@@ -6,14 +6,13 @@
 /// Only differences of offsets mean anything, so every supervisor on a system clock shares one timeline (made
 /// with ``of(_:)``): a parked supervisor then carries a pointer rather than three closures of its own.
 final class Timeline: Sendable {
-    /// How the time is read: the continuous clock directly (what nearly every supervisor uses, read on every
-    /// failure), any other clock through a closure.
-    private enum Reader {
-        case continuous(origin: ContinuousClock.Instant)
-        case other(@Sendable () -> Duration)
-    }
-
-    private let reader: Reader
+    // How the time is read: the continuous clock directly (what nearly every supervisor uses, read on every
+    // failure), any other clock through `read`. Two fields rather than an enum: `ContinuousClock.Instant` is a
+    // resilient type, and switching over an enum that carries one costs a runtime call on every read.
+    /// The origin on the continuous clock; unused when `read` is set.
+    private let continuousOrigin: ContinuousClock.Instant
+    /// Reads any other clock.
+    private let read: (@Sendable () -> Duration)?
     /// Sleeps until the offset `deadline` from the origin, with an optional tolerance; throws when cancelled.
     let sleep: @Sendable (_ deadline: Duration, _ tolerance: Duration?) async throws -> Void
     /// Rings an alarm at the offset `deadline` (in nanoseconds), through the timeline's `DeadlineScheduler`.
@@ -33,11 +32,13 @@ final class Timeline: Sendable {
     private static let suspending = opening(SuspendingClock())
 
     private init(
-        reader: Reader,
+        continuousOrigin: ContinuousClock.Instant,
+        read: (@Sendable () -> Duration)?,
         sleep: @escaping @Sendable (Duration, Duration?) async throws -> Void,
         schedule: @escaping @Sendable (any DeadlineAlarm, Int64, Duration?) -> Void
     ) {
-        self.reader = reader
+        self.continuousOrigin = continuousOrigin
+        self.read = read
         self.sleep = sleep
         self.schedule = schedule
     }
@@ -46,14 +47,12 @@ final class Timeline: Sendable {
         let origin = clock.now
         // One scheduler per timeline: the system clocks' timelines are process-wide, and so are their schedulers.
         let scheduler = DeadlineScheduler(clock: clock, origin: origin)
-        let reader: Reader =
-            if let origin = origin as? ContinuousClock.Instant {
-                .continuous(origin: origin)
-            } else {
-                .other { origin.duration(to: clock.now) }
-            }
+        let continuousOrigin = origin as? ContinuousClock.Instant
+        let read: (@Sendable () -> Duration)? =
+            if continuousOrigin == nil { { origin.duration(to: clock.now) } } else { nil }
         return Timeline(
-            reader: reader,
+            continuousOrigin: continuousOrigin ?? ContinuousClock.Instant.now,
+            read: read,
             sleep: { deadline, tolerance in
                 try await clock.sleep(until: origin.advanced(by: deadline), tolerance: tolerance)
             },
@@ -65,9 +64,7 @@ final class Timeline: Sendable {
 
     /// The time since the origin.
     func now() -> Duration {
-        switch reader {
-        case .continuous(let origin): origin.duration(to: .now)
-        case .other(let read): read()
-        }
+        if let read { return read() }
+        return continuousOrigin.duration(to: .now)
     }
 }
