@@ -49,7 +49,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// the object cross a malloc size class). The events count from there; the machine counts on the timeline.
     @exclusivity(unchecked) private var originNanoseconds: Int64 = 0
     @exclusivity(unchecked) private var machine: SupervisorStateMachine
-    /// Whether the resource runs in a child task, which only a graceful shutdown needs (`GracefulShutdownReach`).
+    /// Whether the resource runs in a child task, which only a graceful shutdown needs (`GracefulShutdownRelay`).
     @exclusivity(unchecked) private var servesInChildTask = false
     /// The logger's level, read once: our copy of the logger cannot change, and asking its handler on every event
     /// costs more than the event.
@@ -146,13 +146,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             throw ConfigurationError(.inconsistent, option: "run()", "supervisor \(name) has already run")
         }
         originNanoseconds = timeline.now().nanosecondsClamped
-        if GracefulShutdownReach.isPossible {
+        if let manager = GracefulShutdownRelay.shared.join(self) {
             servesInChildTask = true
-            await withGracefulShutdownHandler {
-                await supervise()
-            } onGracefulShutdown: {
-                self.requestStop()
-            }
+            await supervise()
+            GracefulShutdownRelay.shared.leave(self, of: manager)
         } else {
             await supervise()
         }
@@ -524,6 +521,12 @@ enum NextAttempt {
     case afterWait
     /// Supervision is over.
     case finished
+}
+
+extension ResourceSupervisor: GracefullyStoppable {
+    func shutDownGracefully() {
+        requestStop()
+    }
 }
 
 extension ResourceSupervisor: DeadlineAlarm {

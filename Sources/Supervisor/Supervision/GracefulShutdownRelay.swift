@@ -1,0 +1,92 @@
+@_spi(TestKit) import ServiceLifecycle
+import Synchronization
+
+/// What a graceful shutdown stops: a supervisor.
+protocol GracefullyStoppable: AnyObject, Sendable {
+    /// A graceful shutdown was triggered: stop, as promptly as cancellation would.
+    func shutDownGracefully()
+}
+
+/// Forwards graceful shutdowns to supervisors, with one waiting task per shutdown manager instead of one handler
+/// per supervisor.
+///
+/// Only a `ServiceGroup` shuts services down gracefully, through a task-local manager that it sets for each
+/// service's task (and that every task created under it inherits); without one, cancellation is the only way a
+/// supervisor is stopped. A supervisor joins once, in `run()`: with no manager it runs its resource in its own task,
+/// where cancellation reaches it; with one it runs each start in a child task, which a graceful shutdown can cancel
+/// without cancelling the caller's task.
+///
+/// Not `withGracefulShutdownHandler` in every supervisor: swift-service-lifecycle keeps handlers in an array and
+/// removes each with a linear search and a shift, so 100,000 supervisors ending would take quadratic time, and that
+/// function's frames, kept for the task's life by its allocator, would push every parked supervisor past its
+/// task's first slab (1 KiB more each). Here a supervisor is a dictionary entry, and one task per manager, which
+/// inherits the manager, waits for its shutdown and ends when the last member leaves.
+///
+/// swift-service-lifecycle exposes the task-local only as SPI (for its test kit); if a release renames it, this
+/// file stops compiling rather than anything changing silently. `ResourceSupervisorTests` checks both paths.
+final class GracefulShutdownRelay: Sendable {
+    static let shared = GracefulShutdownRelay()
+
+    private struct Group {
+        /// Held so that the manager's address (the key) is not reused while the group exists.
+        let manager: GracefulShutdownManager
+        var members: [ObjectIdentifier: any GracefullyStoppable] = [:]
+        var watcher: Task<Void, Never>?
+        var shutDown = false
+    }
+
+    private let groups = Mutex<[ObjectIdentifier: Group]>([:])
+
+    /// Joins the graceful shutdown of the current task's manager; returns the manager to leave later, or `nil` when
+    /// no graceful shutdown can reach this task. A member that joins after the shutdown is stopped at once.
+    func join(_ member: any GracefullyStoppable) -> GracefulShutdownManager? {
+        guard let manager = TaskLocals.gracefulShutdownManager else { return nil }
+        let key = ObjectIdentifier(manager)
+        let (alreadyShutDown, isFirst) = groups.withLock { groups -> (Bool, Bool) in
+            let isFirst = groups[key] == nil
+            groups[key, default: Group(manager: manager)].members[ObjectIdentifier(member)] = member
+            return (groups[key]?.shutDown == true, isFirst)
+        }
+        // A manager that is shutting down already (its group may be gone with its last member): stop before starting.
+        if alreadyShutDown || Task.isShuttingDownGracefully { member.shutDownGracefully() }
+        if isFirst {
+            // Inherits the task-local manager, which is what `gracefulShutdown()` waits on.
+            let watcher = Task { [self] in
+                do {
+                    try await gracefulShutdown()
+                } catch {
+                    return  // cancelled: the last member left
+                }
+                shutDown(key)
+            }
+            // The member that made the group is in it until it leaves, after this returns: the group is still here.
+            groups.withLock { $0[key]?.watcher = watcher }
+        }
+        return manager
+    }
+
+    /// Leaves the group of `manager`; the last member to leave ends its waiting task.
+    func leave(_ member: any GracefullyStoppable, of manager: GracefulShutdownManager) {
+        let key = ObjectIdentifier(manager)
+        let watcher = groups.withLock { groups -> Task<Void, Never>? in
+            groups[key]?.members[ObjectIdentifier(member)] = nil
+            guard groups[key]?.members.isEmpty == true else { return nil }
+            defer { groups[key] = nil }
+            return groups[key]?.watcher
+        }
+        watcher?.cancel()
+    }
+
+    /// How many supervisors wait for `manager`'s shutdown now (for tests).
+    func memberCount(of manager: GracefulShutdownManager) -> Int {
+        groups.withLock { $0[ObjectIdentifier(manager)]?.members.count ?? 0 }
+    }
+
+    private func shutDown(_ key: ObjectIdentifier) {
+        let members = groups.withLock { groups -> [any GracefullyStoppable] in
+            groups[key]?.shutDown = true
+            return groups[key].map { Array($0.members.values) } ?? []
+        }
+        for member in members { member.shutDownGracefully() }
+    }
+}
