@@ -47,10 +47,38 @@ struct SupervisorStateMachine {
     private(set) var failures = 0
     /// When the current failing streak began; meaningful while `failures > 0` (see `streakStartedAt`).
     private var streakStart = Duration.zero
-    private(set) var phase: Phase = .idle
+    /// `phase`'s instant: when the run became ready, or when the backoff ends.
+    private var phaseInstant = Duration.zero
+    /// What the machine waits for. Stored as a kind and an instant rather than as `Phase`, whose payloads would
+    /// cost the machine 7 bytes of padding: a supervisor keeps the machine inline.
+    private(set) var phase: Phase {
+        get {
+            switch phaseKind {
+            case .idle: .idle
+            case .starting: .starting
+            case .running: .running(readyAt: phaseInstant)
+            case .backingOff: .backingOff(until: phaseInstant)
+            case .finished: .finished
+            }
+        }
+        set {
+            switch newValue {
+            case .idle: phaseKind = .idle
+            case .starting: phaseKind = .starting
+            case .running(let readyAt): (phaseKind, phaseInstant) = (.running, readyAt)
+            case .backingOff(let until): (phaseKind, phaseInstant) = (.backingOff, until)
+            case .finished: phaseKind = .finished
+            }
+        }
+    }
     private var generator: RandomSource
     /// Whether the restart intensity tripped and the supervisor probes at the slow interval.
     private(set) var isDegraded = false
+    private var phaseKind = PhaseKind.idle
+
+    private enum PhaseKind: UInt8 {
+        case idle, starting, running, backingOff, finished
+    }
 
     /// When the current failing streak began, if one is going on: a streak starts with its first failure and
     /// ends when a stable run resets `failures`.
@@ -83,7 +111,7 @@ struct SupervisorStateMachine {
 
     /// `start()` threw `error`.
     mutating func startFailed(_ error: consuming any Error, at now: Duration) -> (SupervisorFailure, Next) {
-        precondition(phase == .starting, "startFailed in \(phase)")
+        precondition(phaseKind == .starting, "startFailed in \(phase)")
         return failed(error, phase: .start, uptime: nil, at: now)
     }
 
@@ -111,8 +139,8 @@ struct SupervisorStateMachine {
 
     /// The backoff ended (elapsed, or cut short by a wake-up): start the next attempt.
     mutating func backoffEnded() -> Int {
-        guard case .backingOff = phase else { preconditionFailure("backoffEnded in \(phase)") }
-        phase = .starting
+        guard phaseKind == .backingOff else { preconditionFailure("backoffEnded in \(phase)") }
+        phaseKind = .starting
         return attempt
     }
 
