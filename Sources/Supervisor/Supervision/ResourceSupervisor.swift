@@ -207,9 +207,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         }
     }
 
-    /// One attempt: start, then serve until the instance fails or ends, then stop it. Returns when the next attempt
-    /// follows; `.finished` when supervision is over (`finish(_:)` recorded why). One function rather than a start
-    /// step and a serve step: a frame less while the resource runs, which leaves it more of the task's first slab.
+    /// One attempt: announce it (unless the failure before did), start, and hand a started instance to
+    /// `serveStarted`. Returns how the next attempt follows; `.finished` when supervision is over (`finish(_:)`
+    /// recorded why).
     @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
     private func attempt(_ attempt: Int, announced: Bool) async -> NextAttempt {
         if isStopping { return finish(machine.shutdown()) }
