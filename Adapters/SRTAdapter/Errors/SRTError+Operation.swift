@@ -32,6 +32,8 @@ extension SRTError {
         public static let peerName = Operation("srt_getpeername")
         public static let close = Operation("srt_close")
         public static let epoll = Operation("srt_epoll")
+        /// Starting the adapter's reactor thread (`pthread_create`).
+        public static let reactorThread = Operation("reactor thread")
         /// The self-probe of a listener (a connect with the reserved stream id).
         public static let probe = Operation("self-probe")
         /// Retiring a dead UDP socket (`dup2` of /dev/null over it).

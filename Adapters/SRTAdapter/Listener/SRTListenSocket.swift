@@ -173,7 +173,13 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             throw error
         }
         // Right after srt_listen: a connection queued before the subscription would raise no event.
-        reactor.register(socket, for: .read)
+        do {
+            try reactor.register(socket, for: .read)
+        } catch {
+            ListenerRegistry.remove(key)
+            srt_close(socket)  // the descriptor belongs to libsrt's multiplexer now, which closes it
+            throw error
+        }
         return SRTListenSocket(
             configuration: configuration, localAddress: localAddress, probeStreamID: probeStreamID, socket: socket,
             udpDescriptor: descriptor, context: context, registryKey: key, reactor: reactor)

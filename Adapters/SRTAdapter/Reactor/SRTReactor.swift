@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// ```swift
 /// let reactor = SRTReactor.shared
-/// reactor.register(socket, for: [.read, .write])
+/// try reactor.register(socket, for: [.read, .write])
 /// while true {
 ///     let n = srt_recvmsg(socket, buffer, capacity)
 ///     if n >= 0 { return n }
@@ -87,6 +87,7 @@ final class SRTReactor: Sendable {
     private let tickMilliseconds: Int64
     private let gathering: Duration
     private let capacity: Int32
+    private let threadStarter: ReactorThreadStarter
     private let state = Mutex(State())
     private let roundCount = Atomic<Int>(0)
 
@@ -99,8 +100,15 @@ final class SRTReactor: Sendable {
     ///     every event at once (one wake-up per event).
     ///   - capacity: how many ready sockets one `srt_epoll_uwait` reports; more are collected at once in further
     ///     calls, without gathering.
-    init(tick: Duration = .milliseconds(100), gathering: Duration = .milliseconds(1), capacity: Int = 1024) {
+    ///   - threadStarter: how the thread is made; tests pass one that fails.
+    init(
+        tick: Duration = .milliseconds(100),
+        gathering: Duration = .milliseconds(1),
+        capacity: Int = 1024,
+        threadStarter: ReactorThreadStarter = .posix
+    ) {
         SRTRuntime.ensureStarted()
+        self.threadStarter = threadStarter
         self.tickMilliseconds = max(
             1, Int64(tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000))
         self.gathering = max(.zero, gathering)
@@ -109,11 +117,15 @@ final class SRTReactor: Sendable {
     }
 
     /// Subscribes `socket` for the lifetime of the socket; call before anything can happen on it.
-    func register(_ socket: SRTSOCKET, for interest: Interest) {
+    ///
+    /// - Throws: ``SRTError`` with ``SRTError/Code/thread`` when this is the first registration and the reactor's
+    ///   thread cannot be made (the process is out of threads); the socket is then not registered, the caller closes
+    ///   it, and the next registration tries again. A restart-class error: supervisors back off and retry.
+    func register(_ socket: SRTSOCKET, for interest: Interest) throws(SRTError) {
         var events = csrt_epoll_err() | csrt_epoll_et()
         if interest.contains(.read) { events |= csrt_epoll_in() }
         if interest.contains(.write) { events |= csrt_epoll_out() }
-        let (startThread, woken) = state.withLock { state -> (Bool, [Waiter]) in
+        let woken = try state.withLock { state throws(SRTError) -> [Waiter] in
             var entry = state.entries[socket] ?? Entry()
             entry.events = events
             state.entries[socket] = entry
@@ -124,11 +136,25 @@ final class SRTReactor: Sendable {
                 // No container yet: making one now subscribes every registered socket, this one included.
                 woken = Self.adoptContainerIfNeeded(&state)
             }
-            defer { state.threadStarted = true }
-            return (!state.threadStarted && !state.stopping, woken)
+            if !state.threadStarted && !state.stopping {
+                // Under the lock, so that no other registration returns before the thread exists. (No waiter can
+                // be among `woken` yet: a waiter needs a registration that succeeded, which needs the thread.)
+                let result = startThreadNow()
+                guard result == 0 else {
+                    if state.eid >= 0 { _ = srt_epoll_remove_usock(state.eid, socket) }
+                    state.entries[socket] = nil
+                    throw SRTError(
+                        code: .thread,
+                        systemErrno: result,
+                        operation: .reactorThread,
+                        message: "cannot start the SRT reactor's thread: \(String(cString: strerror(result)))"
+                    )
+                }
+                state.threadStarted = true
+            }
+            return woken
         }
         for waiter in woken { waiter.continuation.resume() }
-        if startThread { startThreadNow() }
     }
 
     /// Unsubscribes `socket`, runs `then` (the close), and resumes its waiters, who then see the closed socket.
@@ -232,20 +258,14 @@ final class SRTReactor: Sendable {
         }
     }
 
-    private func startThreadNow() {
+    /// Starts the thread; returns 0, or the errno of a thread that could not be made. Called under `state`'s lock,
+    /// which the new thread waits for before it reads anything there.
+    private func startThreadNow() -> Int32 {
         Self.running.withLock { $0[ObjectIdentifier(self)] = self }
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
         // The thread holds the reactor until it exits; detached, nobody joins it.
-        let result = pthread_create(
-            &thread, nil,
-            { argument in
-                let reactor = Unmanaged<SRTReactor>.fromOpaque(argument!).takeRetainedValue()
-                reactor.loop()
-                return nil
-            }, box)
-        precondition(result == 0, "cannot start the SRT reactor thread: errno \(result)")
-        pthread_detach(thread)
+        let result = threadStarter.start { [self] in loop() }
+        if result != 0 { _ = Self.running.withLock { $0.removeValue(forKey: ObjectIdentifier(self)) } }
+        return result
     }
 
     /// A new epoll container, or -1 when the process cannot spare the descriptor (or libsrt cannot make one).

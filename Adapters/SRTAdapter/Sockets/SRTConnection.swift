@@ -43,7 +43,12 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             srt_close(socket)
             throw error
         }
-        reactor.register(socket, for: [.read, .write])
+        do {
+            try reactor.register(socket, for: [.read, .write])
+        } catch {
+            srt_close(socket)
+            throw error
+        }
         var buffer = [CChar](repeating: 0, count: 513)
         self.streamID =
             csrt_get_string(socket, SRTO_STREAMID, &buffer, Int32(buffer.count)) == 0
@@ -109,7 +114,12 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             srt_close(socket)
             throw error
         }
-        reactor.register(socket, for: [.read, .write])
+        do {
+            try reactor.register(socket, for: [.read, .write])
+        } catch {
+            srt_close(socket)
+            throw error
+        }
         let started = configuration.address.withSocketAddress { srt_connect(socket, $0, $1) }
         if started == SRT_ERROR {
             let error = SRTError.last(.connect, socket: socket)
