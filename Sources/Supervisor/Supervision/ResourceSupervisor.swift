@@ -331,23 +331,28 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     }
 
     /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
+    ///
+    /// An `async let`: its task lives in this task's allocator rather than in a malloc of its own. Leaving the
+    /// scope without awaiting it is what cancels it (and waits for it): the resource's error during a shutdown is the
+    /// shutdown itself, so it is not needed then.
     private func serveInChildTask(_ instance: Resource.Instance) async -> (any Error)? {
         shared.withLock { $0.alarm.arm(wakeable: false) }
         defer { shared.withLock { $0.alarm.disarm() } }
-        return await withTaskGroup(of: (any Error)?.self) { group in
-            group.addTask {
-                defer { self.ring(.always) }
-                do {
-                    try await self.resource.run(instance)
-                    return nil
-                } catch {
-                    return error
-                }
-            }
-            // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
-            if !isStopping { await park() }
-            if isStopping { group.cancelAll() }
-            return await group.next() ?? nil
+        async let outcome = runRinging(instance)
+        // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
+        if !isStopping { await park() }
+        if isStopping { return nil }
+        return await outcome
+    }
+
+    /// The resource's run, ringing the alarm when it ends; its error, if any.
+    private func runRinging(_ instance: Resource.Instance) async -> (any Error)? {
+        defer { ring(.always) }
+        do {
+            try await resource.run(instance)
+            return nil
+        } catch {
+            return error
         }
     }
 
