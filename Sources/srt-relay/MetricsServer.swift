@@ -5,6 +5,7 @@ import Prometheus
 import SRTAdapter
 import ServiceLifecycle
 import Supervisor
+import Synchronization
 
 /// `--metrics-port`: Prometheus text at `/metrics` and the listener's health at `/healthz` (200 `ready`, 503 with
 /// the state while starting, backing off, degraded or stopped), over swift-nio's HTTP/1 server, bound to
@@ -21,14 +22,24 @@ struct MetricsServer: Service {
     let server: SRTServer
     let console: Console
 
+    /// The most scrapes served at once; more are closed on arrival.
+    static let maxConnections = 16
+
     func run() async throws {
         let registry = self.registry
         let supervisor = server.supervisor
+        let gate = ConnectionGate(limit: Self.maxConnections)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
+                // Every scrape holds a descriptor while it lasts. Refuse it (close it at once) beyond a few at a
+                // time, and whenever it eats into the descriptors the SRT adapter keeps in reserve: a Swift process
+                // with none left dies in libdispatch (Docs/srt-fault-model.md F), and recordings come first.
+                guard gate.enter() else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in gate.leave() }
+                guard SRTRuntime.hasDescriptorHeadroom else { return channel.close() }
                 // Built on the channel's event loop: the handler never crosses threads.
-                channel.eventLoop.makeCompletedFuture {
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(
@@ -47,6 +58,27 @@ struct MetricsServer: Service {
         // Serves until the shutdown (or the group's cancellation), then closes the listening socket.
         try? await gracefulShutdown()
         try? await channel.close()
+    }
+}
+
+/// Counts the scrape connections open now, up to a limit.
+private final class ConnectionGate: Sendable {
+    private let open = Atomic(0)
+    private let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Counts one more connection; `false` (and nothing counted) when `limit` are open already.
+    func enter() -> Bool {
+        if open.add(1, ordering: .relaxed).newValue <= limit { return true }
+        open.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() {
+        open.subtract(1, ordering: .relaxed)
     }
 }
 

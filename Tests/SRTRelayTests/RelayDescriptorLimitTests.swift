@@ -73,4 +73,106 @@ struct RelayDescriptorLimitTests {
         let errors = await relay.standardErrorAtExit()
         #expect(status == 0, "\(errors)")
     }
+
+    @Test(
+        "descriptors short: a metrics scrape is closed unanswered and the relay lives; with room again it is answered",
+        .timeLimit(.minutes(1)))
+    func metricsRefusedNearTheLimit() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-fds-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0",
+                "--metrics-port", "\(metricsPort)",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        // The metrics server comes up beside the listener, in either order: ask until it answers (at most 5 s).
+        var ready = await HTTP.get(port: metricsPort, path: "/healthz")
+        for _ in 0..<50 where ready?.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            ready = await HTTP.get(port: metricsPort, path: "/healthz")
+        }
+        #expect(ready?.status == 200)
+
+        // Four descriptor numbers free below the soft limit: fewer than the adapter's reserve (8).
+        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(relay.pid)/fd").compactMap { Int($0) }
+        var limit = 0
+        while limit - open.filter({ $0 < limit }).count < 4 { limit += 1 }
+        let short = try TestProcess("/usr/bin/prlimit", ["--pid", "\(relay.pid)", "--nofile=\(limit):"])
+        #expect(await short.exitStatus(within: .seconds(5)) == 0)
+        let refused = await HTTP.get(port: metricsPort, path: "/healthz")
+        #expect(refused == nil, "answered with \(String(describing: refused)) while descriptors were short")
+        let alive = await relay.exitStatus(within: .milliseconds(200)) == nil
+        #expect(alive, "the relay lives")
+
+        let room = try TestProcess("/usr/bin/prlimit", ["--pid", "\(relay.pid)", "--nofile=\(limit + 64):"])
+        #expect(await room.exitStatus(within: .seconds(5)) == 0)
+        let answered = await HTTP.get(port: metricsPort, path: "/healthz")
+        #expect(answered?.status == 200)
+
+        relay.signal(SIGTERM)
+        let status = await relay.exitStatus(within: .seconds(3))
+        let errors = await relay.standardErrorAtExit()
+        #expect(status == 0, "\(errors)")
+    }
+
+    @Test("at most 16 metrics connections at once: the 17th is closed unanswered, and served once one ends")
+    func metricsConnectionCap() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-fds-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0",
+                "--metrics-port", "\(metricsPort)",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        var ready = await HTTP.get(port: metricsPort, path: "/healthz")
+        for _ in 0..<50 where ready?.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+            ready = await HTTP.get(port: metricsPort, path: "/healthz")
+        }
+        #expect(ready?.status == 200)
+
+        // Sixteen idle connections, connected and saying nothing.
+        var idle: [Int32] = []
+        defer { for socket in idle { close(socket) } }
+        for _ in 0..<16 { idle.append(try Self.connect(to: metricsPort)) }
+        try await Task.sleep(for: .milliseconds(200))  // let the relay accept them all
+        #expect(await HTTP.get(port: metricsPort, path: "/healthz") == nil)
+        close(idle.removeLast())
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await HTTP.get(port: metricsPort, path: "/healthz")?.status == 200)
+    }
+
+    /// A TCP connection to 127.0.0.1:`port`.
+    static func connect(to port: Int) throws -> Int32 {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard socket >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Foundation.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else {
+            close(socket)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return socket
+    }
 }
