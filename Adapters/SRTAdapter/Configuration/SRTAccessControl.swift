@@ -36,9 +36,10 @@ import Synchronization
 /// In a process so starved of CPU that the closure's thread does not even start within the deadline, a quick closure's
 /// caller is rejected the same way (the warning says which case it was); callers retry.
 ///
-/// Keep the deadline below the health check's ``SRTHealthCheck/deathProbeTimeout`` (100 ms by default): a self-probe
-/// can wait behind one handshake's deadline, and a probe that times out while its handshake is still unread counts
-/// as a death.
+/// A self-probe can wait behind one handshake's deadline, so a listener whose deadline is as long as one of its health
+/// check's timeouts (``SRTHealthCheck/deathProbeTimeout``, 100 ms by default; ``SRTHealthCheck/probeTimeout``) waits
+/// that much longer for its probes, rather than counting a live listener whose probe sat behind a slow decision as
+/// dead; it logs the timeouts it uses. That lengthens fault detection by the deadline: keep the deadline short.
 public struct SRTAccessControl: Sendable {
     let decide: @Sendable (SRTAccessRequest) -> SRTAccessDecision
     /// How long libsrt's receive thread waits for a decision before it rejects the caller with

@@ -46,6 +46,18 @@ public struct SRTHealthCheck: Sendable, Hashable {
         self.failedProbesBeforeDead = failedProbesBeforeDead
     }
 
+    /// The probes' timeouts for a listener whose access control waits up to `accessDeadline` for each caller's
+    /// decision: a probe's handshake can queue behind one such decision on libsrt's receive thread, so a timeout
+    /// no longer than the deadline could count a live listener as dead. Such a timeout is lengthened by the deadline;
+    /// others are kept (the default 50 ms deadline leaves the default 100 ms and 500 ms as they are).
+    func timeouts(behind accessDeadline: Duration?) -> (probe: Duration, death: Duration) {
+        func lengthened(_ timeout: Duration) -> Duration {
+            guard let accessDeadline, accessDeadline >= timeout else { return timeout }
+            return timeout + accessDeadline
+        }
+        return (lengthened(probeTimeout), lengthened(deathProbeTimeout))
+    }
+
     /// Probe every 5 s (500 ms, dead after 2 failures), 100 ms after a death signal.
     public static let standard: SRTHealthCheck = {
         do { return try SRTHealthCheck() } catch { fatalError("the standard health check is valid: \(error)") }

@@ -149,6 +149,12 @@ public struct SRTListener: Restartable {
     public func run(_ listener: SRTListenSocket) async throws {
         // Subscribed before anything else: a death from now on is seen.
         let deaths = SRTRuntime.receiveThreadDeaths()
+        let timeouts = health.timeouts(behind: configuration.accessControl?.deadline)
+        if timeouts.death != health.deathProbeTimeout || timeouts.probe != health.probeTimeout {
+            logger.info(
+                "probe timeouts lengthened past the access control's deadline",
+                metadata: ["srt.probe-timeout": "\(timeouts.probe)", "srt.death-probe-timeout": "\(timeouts.death)"])
+        }
         let (requests, requestSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         shared.state.withLock { $0.restartRequests = requestSink }
         defer {
@@ -176,9 +182,7 @@ public struct SRTListener: Restartable {
                     logger.warning("a receive thread died; probing", metadata: ["srt.death": "\(death.sequenceNumber)"])
                     // A death signal is strong evidence and recovery is timed: a short watch (5 ms by default).
                     let window = health.deathProbeTimeout / 20
-                    if try await confirmDeath(
-                        listener, timeout: health.deathProbeTimeout, attempts: 1, window: window)
-                    {
+                    if try await confirmDeath(listener, timeout: timeouts.death, attempts: 1, window: window) {
                         throw deadError(listener)
                     }
                 }
@@ -189,7 +193,7 @@ public struct SRTListener: Restartable {
                     let attempts = health.failedProbesBeforeDead
                     // No signal: only the probe says so, so the socket is watched for as long as a probe waits.
                     if try await confirmDeath(
-                        listener, timeout: health.probeTimeout, attempts: attempts, window: health.probeTimeout)
+                        listener, timeout: timeouts.probe, attempts: attempts, window: timeouts.probe)
                     {
                         throw deadError(listener)
                     }

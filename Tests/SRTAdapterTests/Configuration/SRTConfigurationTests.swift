@@ -127,4 +127,19 @@ struct SRTConfigurationTests {
         #expect(SRTHealthCheck.standard.deathProbeTimeout == .milliseconds(100))
         #expect(SRTHealthCheck.standard.failedProbesBeforeDead == 2)
     }
+
+    @Test("an access deadline as long as a probe timeout lengthens that timeout by the deadline; shorter ones do not")
+    func probeTimeoutsBehindAccessDeadline() throws {
+        let standard = SRTHealthCheck.standard
+        #expect(standard.timeouts(behind: nil) == (.milliseconds(500), .milliseconds(100)))
+        #expect(standard.timeouts(behind: SRTAccessControl.defaultDeadline) == (.milliseconds(500), .milliseconds(100)))
+        #expect(standard.timeouts(behind: .milliseconds(100)) == (.milliseconds(500), .milliseconds(200)))
+        #expect(standard.timeouts(behind: .milliseconds(800)) == (.milliseconds(1_300), .milliseconds(900)))
+        // Every deadline an access control accepts leaves both probes at least that long past it.
+        for deadline in [SRTAccessControl.deadlineRange.lowerBound, .milliseconds(250), .seconds(1)] {
+            let health = try SRTHealthCheck(probeTimeout: .milliseconds(10), deathProbeTimeout: .milliseconds(10))
+            let (probe, death) = health.timeouts(behind: deadline)
+            #expect(probe > deadline && death > deadline)
+        }
+    }
 }
