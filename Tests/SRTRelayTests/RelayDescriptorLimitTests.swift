@@ -145,15 +145,40 @@ struct RelayDescriptorLimitTests {
         }
         #expect(ready?.status == 200)
 
-        // Sixteen idle connections, connected and saying nothing.
-        var idle: [Int32] = []
-        defer { for socket in idle { close(socket) } }
-        for _ in 0..<16 { idle.append(try Self.connect(to: metricsPort)) }
-        try await Task.sleep(for: .milliseconds(200))  // let the relay accept them all
+        // Sixteen keep-alive connections, each answered once (so the relay has surely accepted it) and left open.
+        var open: [Int32] = []
+        defer { for socket in open { close(socket) } }
+        for _ in 0..<16 {
+            let socket = try Self.connect(to: metricsPort)
+            open.append(socket)
+            #expect(Self.keepAliveRequest(on: socket), "a keep-alive scrape was answered")
+        }
         #expect(await HTTP.get(port: metricsPort, path: "/healthz") == nil)
-        close(idle.removeLast())
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(await HTTP.get(port: metricsPort, path: "/healthz")?.status == 200)
+        close(open.removeLast())
+        // The relay counts the closed one out when it sees the close: ask until it answers (at most 5 s).
+        var answered = await HTTP.get(port: metricsPort, path: "/healthz")
+        for _ in 0..<50 where answered == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            answered = await HTTP.get(port: metricsPort, path: "/healthz")
+        }
+        #expect(answered?.status == 200)
+    }
+
+    /// Sends one HTTP/1.1 (keep-alive) request on `socket` and reads until its response has arrived (2 s at most).
+    static func keepAliveRequest(on socket: Int32) -> Bool {
+        var timeout = timeval()
+        timeout.tv_sec = 2
+        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let request = Array("GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n".utf8)
+        guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        while !String(decoding: response, as: UTF8.self).hasSuffix("ready\n") {
+            let count = recv(socket, &buffer, buffer.count, 0)
+            guard count > 0 else { return false }
+            response += buffer[..<count]
+        }
+        return true
     }
 
     /// A TCP connection to 127.0.0.1:`port`.

@@ -33,7 +33,8 @@ enum SRTSoakScenario {
     static let finalSlack = 2
 
     static func run() async -> Never {
-        await TestSupport.runChild(scenario)
+        // The soak's own length (30 s, or 30 min in the long form) and two minutes more.
+        await TestSupport.runChild(within: SRTSoakSettings.current.duration + .seconds(120), scenario)
     }
 
     static func scenario() async throws {

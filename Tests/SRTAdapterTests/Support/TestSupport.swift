@@ -163,7 +163,17 @@ extension TestSupport {
 extension TestSupport {
     /// The body of an exit test's child: runs `scenario`, prints `FAIL:` with its error if it throws, and leaves
     /// through ``exitChild(_:)`` either way.
-    static func runChild(_ scenario: () async throws -> Void) async -> Never {
+    ///
+    /// A scenario that has not finished within `limit` fails (exit status 9, with everything it printed so far) instead
+    /// of keeping the test run waiting for good: a watchdog on a thread of its own, outside the Swift pool, which a
+    /// stuck scenario may have left with nothing to run.
+    static func runChild(within limit: Duration = .seconds(120), _ scenario: () async throws -> Void) async -> Never {
+        let seconds = max(1, limit.components.seconds)
+        Thread.detachNewThread {
+            sleep(UInt32(clamping: seconds))
+            print("FAIL: the scenario did not finish within \(seconds) s")
+            exitChild(9)
+        }
         do {
             try await scenario()
         } catch {
