@@ -1,4 +1,5 @@
 import Foundation
+import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 import Testing
 
 /// srt-relay near its file-descriptor limit: each stream costs a descriptor (its recording), and a Swift process with
