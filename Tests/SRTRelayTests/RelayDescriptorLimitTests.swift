@@ -1,5 +1,4 @@
 import Foundation
-import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 import Testing
 
 /// srt-relay near its file-descriptor limit: each stream costs a descriptor (its recording), and a Swift process with
@@ -75,31 +74,31 @@ struct RelayDescriptorLimitTests {
         #expect(status == 0, "\(errors)")
     }
 
-    @Test(
-        "descriptors short: a metrics scrape is closed unanswered and the relay lives; with room again it is answered",
-        .timeLimit(.minutes(1)))
-    func metricsRefusedNearTheLimit() async throws {
+    /// srt-relay listening on a free port with its metrics server on another, answering; the caller terminates it.
+    static func relayWithMetrics(recordingTo directory: URL) async throws -> (relay: TestProcess, metricsPort: Int) {
         let binary = try #require(RelayBinary.path)
         let port = try RelayBinary.freePort()
         let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-fds-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let relay = try TestProcess(
             binary,
             [
                 "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0",
                 "--metrics-port", "\(metricsPort)",
             ])
+        _ = try await RelayLog(relay).next("listening")
+        // The metrics server comes up beside the listener, in either order.
+        #expect(await HTTP.getReady(port: metricsPort, path: "/healthz")?.status == 200)
+        return (relay, metricsPort)
+    }
+
+    @Test(
+        "descriptors short: a metrics scrape is closed unanswered and the relay lives; with room again it is answered",
+        .timeLimit(.minutes(1)))
+    func metricsRefusedNearTheLimit() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-fds-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (relay, metricsPort) = try await Self.relayWithMetrics(recordingTo: directory)
         defer { relay.terminate() }
-        let log = RelayLog(relay)
-        _ = try await log.next("listening")
-        // The metrics server comes up beside the listener, in either order: ask until it answers (at most 5 s).
-        var ready = await HTTP.get(port: metricsPort, path: "/healthz")
-        for _ in 0..<50 where ready?.status != 200 {
-            try await Task.sleep(for: .milliseconds(100))
-            ready = await HTTP.get(port: metricsPort, path: "/healthz")
-        }
-        #expect(ready?.status == 200)
 
         // Four descriptor numbers free below the soft limit: fewer than the adapter's reserve (8).
         let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(relay.pid)/fd").compactMap { Int($0) }
@@ -114,8 +113,7 @@ struct RelayDescriptorLimitTests {
 
         let room = try TestProcess("/usr/bin/prlimit", ["--pid", "\(relay.pid)", "--nofile=\(limit + 64):"])
         #expect(await room.exitStatus(within: .seconds(5)) == 0)
-        let answered = await HTTP.get(port: metricsPort, path: "/healthz")
-        #expect(answered?.status == 200)
+        #expect(await HTTP.get(port: metricsPort, path: "/healthz")?.status == 200)
 
         relay.signal(SIGTERM)
         let status = await relay.exitStatus(within: .seconds(3))
@@ -125,51 +123,27 @@ struct RelayDescriptorLimitTests {
 
     @Test("at most 16 metrics connections at once: the 17th is closed unanswered, and served once one ends")
     func metricsConnectionCap() async throws {
-        let binary = try #require(RelayBinary.path)
-        let port = try RelayBinary.freePort()
-        let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-fds-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let relay = try TestProcess(
-            binary,
-            [
-                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0",
-                "--metrics-port", "\(metricsPort)",
-            ])
+        let (relay, metricsPort) = try await Self.relayWithMetrics(recordingTo: directory)
         defer { relay.terminate() }
-        let log = RelayLog(relay)
-        _ = try await log.next("listening")
-        var ready = await HTTP.get(port: metricsPort, path: "/healthz")
-        for _ in 0..<50 where ready?.status != 200 {
-            try await Task.sleep(for: .milliseconds(100))
-            ready = await HTTP.get(port: metricsPort, path: "/healthz")
-        }
-        #expect(ready?.status == 200)
 
         // Sixteen keep-alive connections, each answered once (so the relay has surely accepted it) and left open.
         var open: [Int32] = []
         defer { for socket in open { close(socket) } }
         for _ in 0..<16 {
-            let socket = try Self.connect(to: metricsPort)
+            let socket = try #require(HTTP.connect(port: metricsPort))
             open.append(socket)
             #expect(Self.keepAliveRequest(on: socket), "a keep-alive scrape was answered")
         }
         #expect(await HTTP.get(port: metricsPort, path: "/healthz") == nil)
         close(open.removeLast())
-        // The relay counts the closed one out when it sees the close: ask until it answers (at most 5 s).
-        var answered = await HTTP.get(port: metricsPort, path: "/healthz")
-        for _ in 0..<50 where answered == nil {
-            try await Task.sleep(for: .milliseconds(100))
-            answered = await HTTP.get(port: metricsPort, path: "/healthz")
-        }
-        #expect(answered?.status == 200)
+        // The relay counts the closed one out when it sees the close.
+        #expect(await HTTP.getReady(port: metricsPort, path: "/healthz")?.status == 200)
     }
 
     /// Sends one HTTP/1.1 (keep-alive) request on `socket` and reads until its response has arrived (2 s at most).
     static func keepAliveRequest(on socket: Int32) -> Bool {
-        var timeout = timeval()
-        timeout.tv_sec = 2
-        _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = Array("GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n".utf8)
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
         var response: [UInt8] = []
@@ -180,25 +154,5 @@ struct RelayDescriptorLimitTests {
             response += buffer[..<count]
         }
         return true
-    }
-
-    /// A TCP connection to 127.0.0.1:`port`.
-    static func connect(to port: Int) throws -> Int32 {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw POSIXError(.EMFILE) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Foundation.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-        guard connected else {
-            close(socket)
-            throw POSIXError(.ECONNREFUSED)
-        }
-        return socket
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 
 /// Where the built `srt-relay` is: next to this test bundle in the build directory (`swift build` and
 /// `swift test` build it with the tests, since this target depends on it).
@@ -48,10 +49,23 @@ enum HTTP {
         }
     }
 
-    private static func blockingGet(port: Int, path: String) -> (status: Int, body: String)? {
+    /// Asks until the answer is 200 (a server that is still coming up), at most `limit`; the last answer.
+    static func getReady(port: Int, path: String, within limit: Duration = .seconds(5)) async -> (
+        status: Int, body: String
+    )? {
+        let deadline = ContinuousClock.now + limit
+        var answer = await get(port: port, path: path)
+        while answer?.status != 200, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+            answer = await get(port: port, path: path)
+        }
+        return answer
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` whose reads time out after 2 s; `nil` when it cannot be made.
+    static func connect(port: Int) -> Int32? {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard socket >= 0 else { return nil }
-        defer { close(socket) }
         var timeout = timeval()  // field by field, as in NotifySocket
         timeout.tv_sec = 2
         _ = setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -61,10 +75,19 @@ enum HTTP {
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         let connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                Foundation.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard connected else { return nil }
+        guard connected else {
+            close(socket)
+            return nil
+        }
+        return socket
+    }
+
+    private static func blockingGet(port: Int, path: String) -> (status: Int, body: String)? {
+        guard let socket = connect(port: port) else { return nil }
+        defer { close(socket) }
         let request = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var response: [UInt8] = []
