@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Logging
 import Supervisor
+import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 import Synchronization
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 import Synchronization
 
 /// A UDP socket on 127.0.0.1 that collects every datagram it receives, on a thread of its own, until closed.
