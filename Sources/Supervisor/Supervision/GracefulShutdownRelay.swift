@@ -35,7 +35,6 @@ final class GracefulShutdownRelay: Sendable {
         /// `run()`, which holds it alive; `shutDown` reaches members under the lock, so none leaves meanwhile.
         var members: Set<ObjectIdentifier> = []
         var watcher: Task<Void, Never>?
-        var shutDown = false
     }
 
     private let groups = Mutex<[ObjectIdentifier: Group]>([:])
@@ -45,13 +44,13 @@ final class GracefulShutdownRelay: Sendable {
     func join(_ member: any GracefullyStoppable) -> GracefulShutdownManager? {
         guard let manager = TaskLocals.gracefulShutdownManager else { return nil }
         let key = ObjectIdentifier(manager)
-        let (alreadyShutDown, isFirst) = groups.withLock { groups -> (Bool, Bool) in
+        let isFirst = groups.withLock { groups -> Bool in
             let isFirst = groups[key] == nil
             groups[key, default: Group(manager: manager)].members.insert(ObjectIdentifier(member))
-            return (groups[key]?.shutDown == true, isFirst)
+            return isFirst
         }
-        // A manager that is shutting down already (its group may be gone with its last member): stop before starting.
-        if alreadyShutDown || Task.isShuttingDownGracefully { member.shutDownGracefully() }
+        // A manager that is shutting down already (the manager says so itself): stop before starting.
+        if Task.isShuttingDownGracefully { member.shutDownGracefully() }
         if isFirst {
             // Inherits the task-local manager, which is what `gracefulShutdown()` waits on.
             let watcher = Task { [self] in
@@ -87,7 +86,6 @@ final class GracefulShutdownRelay: Sendable {
 
     private func shutDown(_ key: ObjectIdentifier) {
         groups.withLock { groups in
-            groups[key]?.shutDown = true
             // Under the lock: a member cannot leave (and be released) while it is told. Telling one takes its own
             // lock briefly; no member holds that while waiting for this one.
             for member in groups[key]?.members ?? [] {
