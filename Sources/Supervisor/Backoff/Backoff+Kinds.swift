@@ -1,5 +1,6 @@
 // The kinds of backoff curve. Each factory validates its input (throwing `ConfigurationError`, never trapping),
-// states its formula for attempt n (1-based), and shows its first values for its default parameters.
+// states its formula for delay n (1-based: the delay before the n-th retry), and shows its first values for its
+// default parameters.
 
 extension Backoff {
     /// The same delay for every attempt: `d(n) = delay`.
@@ -54,8 +55,9 @@ extension Backoff {
     /// AWS's "decorrelated jitter": each delay is drawn between the base and three times the previous one,
     /// `d(n) = min(maximum, U(base, 3·d(n-1)))` with `d(0) = base`.
     ///
-    /// The curve is random by itself; it is normally used with ``Jitter/none``. Its mean grows about ×2 per
-    /// attempt until the cap. Defaults: 100 ms base, at most 30 s; with `SplitMix64(seed: 1)`:
+    /// The curve is random by itself; it is normally used with ``Jitter/none``. Its mean follows
+    /// `m(n) = base/2 + 1.5·m(n-1)`, that is `m(n) = base·(2·1.5ⁿ - 1)`: about ×1.5 per delay until the cap (the
+    /// mean of `U(base, 3p)` is `(base + 3p)/2`). Defaults: 100 ms base, at most 30 s; with `SplitMix64(seed: 1)`:
     ///
     /// | n | 1 | 2 | 3 | 4 | 5 | 6 |
     /// | --- | --- | --- | --- | --- | --- | --- |
@@ -122,7 +124,8 @@ extension Backoff {
         return Backoff(curve: .steps(first: first, maximum: maximum, count: steps))
     }
 
-    /// Delays from your own function of the attempt number (1-based); return `nil` to stop.
+    /// Delays from your own function of the delay's number (1-based: `1` is the delay before the first retry);
+    /// return `nil` to stop.
     ///
     /// Jitter, bounds and the attempt limit apply to its values as to any other curve's. Negative
     /// values are treated as zero.

@@ -1,4 +1,4 @@
-/// A schedule of delays between attempts: a curve, a jitter, optional hard bounds and an optional attempt limit.
+/// A schedule of delays between attempts: a curve, a jitter, optional hard bounds and an optional retry limit.
 ///
 /// `Backoff` is a plain value: cheap to copy, `Sendable`, free of clocks and I/O. It describes the delays; a
 /// ``BackoffSchedule`` made from it hands them out one attempt at a time, and `nil` means "stop trying":
@@ -6,7 +6,7 @@
 /// ```swift
 /// let backoff = try Backoff.exponential(initial: .milliseconds(100), multiplier: 2, maximum: .seconds(30))
 ///     .jitter(.full)
-///     .limited(toAttempts: 10)
+///     .limited(toRetries: 10)
 ///
 /// var schedule = backoff.makeSchedule()
 /// var generator = SystemRandomNumberGenerator()
@@ -16,8 +16,10 @@
 /// }
 /// ```
 ///
-/// Attempts are numbered from 1: attempt `n` is the delay before the `n`-th retry, that is after the `n`-th
-/// consecutive failure. Each kind's documentation states its formula in terms of `n`.
+/// Delays are numbered from 1: delay `n` comes before the `n`-th retry, that is after the `n`-th consecutive failed
+/// attempt (attempt `n + 1` follows it). Each kind's documentation states its formula in terms of `n`. An attempt is
+/// a call everywhere in this library; a retry is an attempt after a delay, so `limited(toRetries: 4)` allows five
+/// attempts in all.
 ///
 /// The order of operations for one attempt is fixed and documented:
 /// 1. the curve gives `d(n)`, already capped at the curve's own maximum;
@@ -38,7 +40,7 @@ public struct Backoff: Sendable, CustomStringConvertible {
     @usableFromInline
     var upperBound: Double = Backoff.longestDelaySeconds
     @usableFromInline
-    var attemptLimit: Int = .max
+    var retryLimit: Int = .max
 
     init(curve: Curve) {
         self.curve = curve
@@ -54,8 +56,11 @@ public struct Backoff: Sendable, CustomStringConvertible {
     /// The jitter applied to every delay of this backoff (``Jitter/none`` unless set).
     public var jitter: Jitter { jitterKind }
 
-    /// The most attempts this backoff allows, or `nil` for no limit.
-    public var maxAttempts: Int? { attemptLimit == .max ? nil : attemptLimit }
+    /// The most delays (retries) this backoff hands out, or `nil` for no limit.
+    public var maxRetries: Int? { retryLimit == .max ? nil : retryLimit }
+
+    @available(*, unavailable, renamed: "maxRetries", message: "it counts delays (retries), not calls")
+    public var maxAttempts: Int? { maxRetries }
 
     /// The same backoff with `jitter` applied to every delay, after the curve's own maximum.
     public func jitter(_ jitter: Jitter) -> Backoff {
@@ -76,19 +81,24 @@ public struct Backoff: Sendable, CustomStringConvertible {
         return copy
     }
 
-    /// The same backoff that gives up (returns `nil`) after `attempts` delays.
+    /// The same backoff that gives up (returns `nil`) after `retries` delays: at most `retries + 1` attempts.
     ///
-    /// - Throws: ``ConfigurationError`` when `attempts` is negative. Zero gives up at once.
-    public func limited(toAttempts attempts: Int) throws(ConfigurationError) -> Backoff {
-        guard attempts >= 0 else {
-            throw ConfigurationError(.outOfRange, option: "maxAttempts", "must be zero or more, got \(attempts)")
+    /// - Throws: ``ConfigurationError`` when `retries` is negative. Zero gives up at once (one attempt, no retry).
+    public func limited(toRetries retries: Int) throws(ConfigurationError) -> Backoff {
+        guard retries >= 0 else {
+            throw ConfigurationError(.outOfRange, option: "maxRetries", "must be zero or more, got \(retries)")
         }
         var copy = self
-        copy.attemptLimit = attempts
+        copy.retryLimit = retries
         return copy
     }
 
-    /// A fresh schedule that starts at attempt 1.
+    @available(*, unavailable, renamed: "limited(toRetries:)", message: "it counts delays (retries), not calls")
+    public func limited(toAttempts attempts: Int) throws(ConfigurationError) -> Backoff {
+        try limited(toRetries: attempts)
+    }
+
+    /// A fresh schedule that starts at delay 1.
     public func makeSchedule() -> BackoffSchedule {
         BackoffSchedule(self)
     }
@@ -98,8 +108,8 @@ public struct Backoff: Sendable, CustomStringConvertible {
         if lowerBound > 0 || upperBound < Backoff.longestDelaySeconds {
             text += " clamped \(Duration.delay(seconds: lowerBound))...\(Duration.delay(seconds: upperBound))"
         }
-        if let maxAttempts {
-            text += " at most \(maxAttempts) attempts"
+        if let maxRetries {
+            text += " at most \(maxRetries) retries"
         }
         return text
     }

@@ -35,8 +35,9 @@ extension Backoff {
                 // Closed form of the capped value for `attempt`; pow saturates to +inf, which min turns into the cap.
                 return Swift.min(maximum, initial * pow(multiplier, Double(attempt - 1)))
             case .decorrelated(let base, let maximum):
-                // Each step multiplies the expected sleep by 2 (the mean of U(b, 3p) is about 2p).
-                return Swift.min(maximum, base * pow(2, Double(attempt)))
+                // The mean after n steps: m(n) = b/2 + 1.5·m(n-1) with m(0) = b (the mean of U(b, 3p) is
+                // (b + 3p)/2), so m(n) = b·(2·1.5ⁿ - 1); pow saturates to +inf, which min turns into the cap.
+                return Swift.min(maximum, base * (2 * pow(1.5, Double(attempt)) - 1))
             case .softExponential:
                 return Self.softExponentialCumulative(Double(attempt - 1) + 0.5)
             default:

@@ -1,11 +1,11 @@
-/// The running state of a ``Backoff``: which attempt comes next, and what the curve remembers between attempts.
+/// The running state of a ``Backoff``: which delay comes next, and what the curve remembers between them.
 ///
 /// ```swift
 /// var schedule = backoff.makeSchedule()
 /// var generator = SplitMix64(seed: 7)
-/// let first = schedule.next(using: &generator)   // attempt 1
-/// let second = schedule.next(using: &generator)  // attempt 2
-/// schedule.reset()                               // the resource was stable: start over at attempt 1
+/// let first = schedule.next(using: &generator)   // delay 1, before the first retry (attempt 2)
+/// let second = schedule.next(using: &generator)  // delay 2, before attempt 3
+/// schedule.reset()                               // the resource was stable: start over at delay 1
 /// ```
 ///
 /// A schedule is a value: copying it copies its position. Its only randomness is the generator passed to
@@ -14,8 +14,11 @@ public struct BackoffSchedule: Sendable {
     /// The backoff this schedule follows.
     public let backoff: Backoff
 
-    /// How many delays this schedule has handed out since it was made or reset; saturates at `Int.max`.
-    public var attempt: Int { attemptsMade }
+    /// How many delays (retries) this schedule has handed out since it was made or reset; saturates at `Int.max`.
+    public var retries: Int { attemptsMade }
+
+    @available(*, unavailable, renamed: "retries", message: "it counts delays (retries), not calls")
+    public var attempt: Int { retries }
 
     @usableFromInline
     var attemptsMade: Int
@@ -25,25 +28,25 @@ public struct BackoffSchedule: Sendable {
     @usableFromInline
     var memory: Double
 
-    /// A schedule at its start: the next call to ``next(using:)`` gives attempt 1.
+    /// A schedule at its start: the next call to ``next(using:)`` gives delay 1.
     public init(_ backoff: Backoff) {
         self.backoff = backoff
         self.attemptsMade = 0
         self.memory = backoff.curve.initialMemory
     }
 
-    /// A schedule positioned as if `attempt` delays had already been handed out, so that the next call gives
-    /// attempt `attempt + 1`. Use it to resume a persisted count; any value up to `Int.max` is valid.
+    /// A schedule positioned as if `retries` delays had already been handed out, so that the next call gives
+    /// delay `retries + 1`. Use it to resume a persisted count; any value up to `Int.max` is valid.
     ///
     /// The randomized curves (decorrelated, soft-exponential) resume from the value they would have on average.
-    public init(_ backoff: Backoff, resumingAfter attempt: Int) {
+    public init(_ backoff: Backoff, resumingAfter retries: Int) {
         self.backoff = backoff
-        self.attemptsMade = Swift.max(0, attempt)
+        self.attemptsMade = Swift.max(0, retries)
         self.memory = backoff.curve.memory(after: attemptsMade)
     }
 
-    /// The delay before the next attempt, or `nil` when the backoff's attempt limit is reached or a custom curve
-    /// says stop. Each call advances the schedule by one attempt.
+    /// The delay before the next retry, or `nil` when the backoff's retry limit is reached or a custom curve says
+    /// stop. Each call advances the schedule by one delay.
     @inlinable
     public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration? {
         backoff.delay(advancing: &attemptsMade, memory: &memory, using: &generator)
@@ -55,7 +58,7 @@ public struct BackoffSchedule: Sendable {
         return next(using: &generator)
     }
 
-    /// Starts over at attempt 1, as after a stable run.
+    /// Starts over at delay 1, as after a stable run.
     public mutating func reset() {
         attemptsMade = 0
         memory = backoff.curve.initialMemory
@@ -70,7 +73,7 @@ extension Backoff {
         advancing attemptsMade: inout Int, memory: inout Double, using generator: inout G
     ) -> Duration? {
         // `Int.max` as the limit means "no limit": a schedule resumed at attempt Int.max goes on.
-        guard attemptsMade < attemptLimit || attemptLimit == .max else { return nil }
+        guard attemptsMade < retryLimit || retryLimit == .max else { return nil }
         // Saturate: at Int.max the schedule stays on its last attempt instead of overflowing.
         if attemptsMade < .max { attemptsMade += 1 }
         guard let raw = curve.delay(attempt: attemptsMade, memory: &memory, using: &generator) else { return nil }

@@ -9,13 +9,14 @@ extension Duration {
         return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
     }
 
-    /// A delay of `seconds`, saturated to `0...Backoff.longestDelay`; NaN becomes zero. Never traps.
+    /// A delay of `seconds`, saturated to `0...Backoff.longestDelay` and rounded to the nearest nanosecond (so
+    /// whole milliseconds come out exact: 0.3 s is 299,999,999.99999994 ns in binary); NaN becomes zero. Never traps.
     @inlinable
     static func delay(seconds: Double) -> Duration {
         // `> 0` is false for NaN as well as for negatives.
         guard seconds > 0 else { return .zero }
         let clamped = Swift.min(seconds, Backoff.longestDelaySeconds)
-        return .nanoseconds(Int64(clamped * 1e9))
+        return .nanoseconds(Int64((clamped * 1e9).rounded()))
     }
 }
 
@@ -41,11 +42,18 @@ func validated(_ value: Double, _ option: String, in range: ClosedRange<Double>)
         throw ConfigurationError(.notFinite, option: option, "must be a finite number, got \(value)")
     }
     guard range.contains(value) else {
-        throw ConfigurationError(
-            .outOfRange,
-            option: option,
-            "must be in \(range.lowerBound)...\(range.upperBound), got \(value)"
-        )
+        // An open-ended range says only its lower end; whole numbers print without a fraction ("1", not "1.0").
+        let requirement =
+            range.upperBound == .greatestFiniteMagnitude
+            ? "must be at least \(plain(range.lowerBound))"
+            : "must be in \(plain(range.lowerBound))...\(plain(range.upperBound))"
+        throw ConfigurationError(.outOfRange, option: option, "\(requirement), got \(plain(value))")
     }
     return value
+}
+
+/// A number as a person writes it: `1` rather than `1.0`, `0.5` as it is.
+private func plain(_ value: Double) -> String {
+    if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
+    return "\(value)"
 }

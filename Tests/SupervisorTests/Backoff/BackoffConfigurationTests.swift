@@ -55,7 +55,7 @@ struct BackoffConfigurationTests {
         }
         #expect(throws: ConfigurationError.self) { try Jitter.proportional(.nan) }
         #expect(Self.code { try .steps(steps: 0) } == .outOfRange)
-        #expect(Self.code { try Backoff.constant().limited(toAttempts: -1) } == .outOfRange)
+        #expect(Self.code { try Backoff.constant().limited(toRetries: -1) } == .outOfRange)
     }
 
     @Test("the message names the option and the value")

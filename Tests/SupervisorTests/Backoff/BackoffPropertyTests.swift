@@ -30,7 +30,7 @@ struct BackoffPropertyTests {
                     let delay = try far.required(using: &generator)
                     #expect(Self.within(delay.inSeconds, range), "\(policy) after \(start): \(delay) not in \(range)")
                 }
-                #expect(far.attempt == (start > Int.max - 3 ? Int.max : start + 3))
+                #expect(far.retries == (start > Int.max - 3 ? Int.max : start + 3))
             }
         }
     }
@@ -41,7 +41,7 @@ struct BackoffPropertyTests {
         var schedule = BackoffSchedule(try .exponential(multiplier: 1e6).jitter(.full), resumingAfter: Int.max)
         for _ in 0..<5 {
             _ = try schedule.required(using: &generator)
-            #expect(schedule.attempt == Int.max)
+            #expect(schedule.retries == Int.max)
         }
     }
 
@@ -135,13 +135,13 @@ struct BackoffPropertyTests {
     func attemptLimit() throws {
         var generator = SplitMix64(seed: 5)
         for limit in [0, 1, 2, 7, 100] {
-            var schedule = try Backoff.exponential().jitter(.equal).limited(toAttempts: limit).makeSchedule()
+            var schedule = try Backoff.exponential().jitter(.equal).limited(toRetries: limit).makeSchedule()
             var count = 0
             while schedule.next(using: &generator) != nil, count <= limit { count += 1 }
             #expect(count == limit)
             #expect(schedule.next(using: &generator) == nil)
             schedule.reset()
-            #expect(schedule.attempt == 0)
+            #expect(schedule.retries == 0)
             #expect((schedule.next(using: &generator) != nil) == (limit > 0))
         }
     }

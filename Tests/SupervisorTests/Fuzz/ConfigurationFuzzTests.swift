@@ -74,7 +74,7 @@ struct ConfigurationFuzzTests {
                 shaped = Self.attempt(&built, &refused) { try current.clamped(to: min(a, b)...max(a, b)) }
             }
             if let current = shaped, random.next() % 2 == 0 {
-                shaped = Self.attempt(&built, &refused) { try current.limited(toAttempts: Self.integer(&random)) }
+                shaped = Self.attempt(&built, &refused) { try current.limited(toRetries: Self.integer(&random)) }
             }
             let intensity = Self.attempt(&built, &refused) {
                 try RestartIntensity(maxRestarts: Self.integer(&random), within: Self.duration(&random))
