@@ -69,6 +69,12 @@ struct Reporter: Service {
                 console.emit(
                     "degraded", "degraded: too many restarts; probing every \(Units.duration(probeInterval))",
                     ["probe_interval_ms": .double((Relay.seconds(probeInterval) * 1000).rounded())])
+            case .recovered:
+                console.emit("recovered", "recovered: the listener has been up long enough to leave degraded", [:])
+            case .stopTimedOut(let timeout):
+                console.emit(
+                    "stop_timed_out", "listener's stop took longer than \(Units.duration(timeout)); moving on",
+                    ["timeout_ms": .double((Relay.seconds(timeout) * 1000).rounded())])
             case .stopped(let reason):
                 console.emit("stopped", "listener stopped: \(reason)", ["reason": .string("\(reason)")])
             }

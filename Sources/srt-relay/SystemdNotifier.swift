@@ -59,9 +59,11 @@ struct SystemdNotifier: Service {
                         send("STATUS=backing off \(Units.duration(delay)) before attempt \(attempt)", on: socket)
                     case .degraded(let interval):
                         send("STATUS=degraded: probing every \(Units.duration(interval))", on: socket)
+                    case .recovered:
+                        send("STATUS=listening on \(address) (recovered)", on: socket)
                     case .stopped(let reason):
                         send("STATUS=stopped: \(reason)", on: socket)
-                    case .starting, .failed:
+                    case .starting, .failed, .stopTimedOut:
                         break
                     }
                 }

@@ -7,7 +7,7 @@
 /// let classifier = FailureClassifier.firstMatch([
 ///     .type(DecodingError.self, .giveUp),                 // our own bug: retrying cannot help
 ///     .matching({ ($0 as? HTTPError)?.status == 429 }, .restart(after: .seconds(5))),
-///     .default,                                           // self-classifying errors, cancellation → stop
+///     .default,                                           // self-classifying errors, then restart
 /// ])
 /// let decision = classifier.classify(error)
 /// ```
@@ -75,15 +75,22 @@ public struct FailureClassifier: Sendable {
         (error as? any ClassifiableError)?.failureDecision
     }
 
-    /// `CancellationError` means stop: the task was cancelled, which is a shutdown, not a failure.
+    /// `CancellationError` → ``FailureDecision/stop``, for a resource whose stray cancellations (a timeout helper
+    /// inside it, an inner task group) really mean "stop supervising". Not part of ``default``.
+    ///
+    /// A supervisor's or `retry`'s *own* cancellation needs no classifier: it ends supervision (or the retries)
+    /// before any classifier is asked, whatever the resource threw.
     public static let cancellation = FailureClassifier.type(CancellationError.self, .stop)
 
-    /// The classifier supervisors use unless told otherwise: errors that classify themselves decide, then
-    /// `CancellationError` → ``FailureDecision/stop``, then anything else → ``FailureDecision/restart``.
+    /// The classifier supervisors use unless told otherwise: errors that classify themselves decide, then anything
+    /// else → ``FailureDecision/restart``.
+    ///
+    /// A `CancellationError` is a failure like any other here: it comes from a library inside the resource (a
+    /// timeout, an inner task group) when the supervisor itself was not cancelled, since a supervisor that is
+    /// cancelled or shutting down ends without asking the classifier.
     public static let `default` = FailureClassifier { error in
-        // The same as `firstMatch([.selfClassifying, .cancellation, .always(.restart)])`, without walking an
-        // array of closures on every failure.
-        if let decision = (error as? any ClassifiableError)?.failureDecision { return decision }
-        return error is CancellationError ? .stop : .restart
+        // The same as `firstMatch([.selfClassifying, .always(.restart)])`, without walking an array of closures on
+        // every failure.
+        (error as? any ClassifiableError)?.failureDecision ?? .restart
     }
 }

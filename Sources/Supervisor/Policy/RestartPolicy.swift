@@ -16,11 +16,16 @@
 ///    starts again at attempt 1, the budgets start again, and a degraded supervisor returns to normal.
 /// 2. The classifier for the failure's phase decides: ``FailureDecision/stop`` ends supervision cleanly,
 ///    ``FailureDecision/giveUp`` ends it with the error; a restart goes on.
-/// 3. Budgets, counted from the first failure of the streak: more than ``maxAttempts`` consecutive failures, or
+/// 3. Budgets, counted from the first failure of the streak: ``maxAttempts`` starts that all failed, or
 ///    failing for longer than ``maxFailingDuration``, gives up.
 /// 4. ``intensity``: one restart too many within its period escalates (give up, or degrade).
-/// 5. The delay: the degraded probe interval, else the classifier's hint, else the phase's backoff schedule
-///    (a schedule that returns `nil` gives up).
+/// 5. The delay: the degraded probe interval, else the phase's backoff schedule (a schedule that returns `nil`
+///    gives up), with the classifier's retry-after hint applied as ``hints`` says (a floor by default); never
+///    less than ``minimumRestartDelay``.
+///
+/// "Attempts" are calls everywhere in this library: `maxAttempts: 3` here allows three starts in a failing streak,
+/// as `retry(maxAttempts: 3)` makes three calls; a backoff's ``Backoff/limited(toRetries:)`` counts the delays
+/// between them.
 public struct RestartPolicy: Sendable, CustomStringConvertible {
     /// The delays between restarts after deaths (and after start failures, unless ``startBackoff`` is set).
     public var backoff: Backoff { storage.backoff }
@@ -37,7 +42,8 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
     /// How long a resource must stay ready, counted from the moment `start()` returned, for its failing streak
     /// to be forgotten.
     public var stableUptime: Duration { storage.stableUptime }
-    /// The most consecutive failures before giving up; `nil` for no limit.
+    /// The most starts in one failing streak: after that many consecutive failed attempts the supervisor gives up.
+    /// `nil` for no limit; `1` never restarts.
     public var maxAttempts: Int? { storage.maxAttempts }
     /// The longest a failing streak may last before giving up; `nil` for no limit.
     public var maxFailingDuration: Duration? { storage.maxFailingDuration }
@@ -45,6 +51,17 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
     public var onCompletion: CompletionBehavior { storage.onCompletion }
     /// How late backoff timers may fire.
     public var timerTolerance: TimerTolerance { storage.timerTolerance }
+    /// The shortest wait between a failure and the next start, whatever the backoff or a hint says: a resource
+    /// that fails at once cannot spin. `.zero` only when asked for; even then each restart yields to other tasks.
+    public var minimumRestartDelay: Duration { storage.minimumRestartDelay }
+    /// How long `stop(_:)` may take before the supervisor moves on without it and reports
+    /// ``SupervisorEvent/stopTimedOut(after:)`` (systemd's `TimeoutStopSec`); `nil` waits for as long as it takes.
+    ///
+    /// Measured on the supervisor's clock. Under a clock whose sleeps return at once (`ImmediateClock`,
+    /// `SkipAheadClock`) any stop that suspends outlasts it: pass `nil` there; a `TestClock` moves only when told.
+    public var stopTimeout: Duration? { storage.stopTimeout }
+    /// What a retry-after hint does to the delay (a floor by default).
+    public var hints: HintPolicy { storage.hints }
 
     /// The values, immutable and shared: a policy is one pointer wide, however many supervisors copy it.
     private final class Storage: Sendable {
@@ -59,6 +76,9 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         let maxFailingDuration: Duration?
         let onCompletion: CompletionBehavior
         let timerTolerance: TimerTolerance
+        let minimumRestartDelay: Duration
+        let stopTimeout: Duration?
+        let hints: HintPolicy
 
         init(
             backoff: Backoff,
@@ -71,7 +91,10 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             maxAttempts: Int?,
             maxFailingDuration: Duration?,
             onCompletion: CompletionBehavior,
-            timerTolerance: TimerTolerance
+            timerTolerance: TimerTolerance,
+            minimumRestartDelay: Duration,
+            stopTimeout: Duration?,
+            hints: HintPolicy
         ) {
             self.backoff = backoff
             self.startBackoff = startBackoff
@@ -84,6 +107,9 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             self.maxFailingDuration = maxFailingDuration
             self.onCompletion = onCompletion
             self.timerTolerance = timerTolerance
+            self.minimumRestartDelay = minimumRestartDelay
+            self.stopTimeout = stopTimeout
+            self.hints = hints
         }
     }
 
@@ -94,10 +120,16 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         curve: .exponential(initial: 0.1, multiplier: 2, maximum: 30)
     ).jitter(.full)
 
+    /// The least wait between a failure and the next start unless a policy says otherwise.
+    public static let standardMinimumRestartDelay: Duration = .milliseconds(5)
+
+    /// How long a resource's `stop(_:)` may take unless a policy says otherwise.
+    public static let standardStopTimeout: Duration = .seconds(10)
+
     /// Creates a policy; every argument has a default suited to a network listener.
     ///
-    /// - Throws: ``ConfigurationError`` for a negative stable uptime, a `maxAttempts` below zero, or a
-    ///   non-positive `maxFailingDuration`.
+    /// - Throws: ``ConfigurationError`` for a negative stable uptime or minimum restart delay, a `maxAttempts`
+    ///   below one, or a non-positive `maxFailingDuration` or `stopTimeout`.
     public init(
         backoff: Backoff = RestartPolicy.standardBackoff,
         startBackoff: Backoff? = nil,
@@ -109,13 +141,30 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         maxAttempts: Int? = nil,
         maxFailingDuration: Duration? = nil,
         onCompletion: CompletionBehavior = .restart,
-        timerTolerance: TimerTolerance = .standard
+        timerTolerance: TimerTolerance = .standard,
+        minimumRestartDelay: Duration = RestartPolicy.standardMinimumRestartDelay,
+        stopTimeout: Duration? = RestartPolicy.standardStopTimeout,
+        hints: HintPolicy = .floor
     ) throws(ConfigurationError) {
         guard stableUptime >= .zero else {
             throw ConfigurationError(.outOfRange, option: "stableUptime", "must be zero or more, got \(stableUptime)")
         }
-        if let maxAttempts, maxAttempts < 0 {
-            throw ConfigurationError(.outOfRange, option: "maxAttempts", "must be zero or more, got \(maxAttempts)")
+        if let maxAttempts, maxAttempts < 1 {
+            throw ConfigurationError(.outOfRange, option: "maxAttempts", "must be at least 1, got \(maxAttempts)")
+        }
+        guard minimumRestartDelay >= .zero, minimumRestartDelay <= Backoff.longestDelay else {
+            throw ConfigurationError(
+                .outOfRange,
+                option: "minimumRestartDelay",
+                "must be zero or more and at most \(Backoff.longestDelay), got \(minimumRestartDelay)"
+            )
+        }
+        if let stopTimeout, stopTimeout <= .zero || stopTimeout > Backoff.longestDelay {
+            throw ConfigurationError(
+                .outOfRange,
+                option: "stopTimeout",
+                "must be more than zero and at most \(Backoff.longestDelay), got \(stopTimeout)"
+            )
         }
         if let maxFailingDuration, maxFailingDuration <= .zero {
             throw ConfigurationError(
@@ -135,7 +184,10 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             maxAttempts: maxAttempts,
             maxFailingDuration: maxFailingDuration,
             onCompletion: onCompletion,
-            timerTolerance: timerTolerance
+            timerTolerance: timerTolerance,
+            minimumRestartDelay: minimumRestartDelay,
+            stopTimeout: stopTimeout,
+            hints: hints
         )
     }
 
@@ -158,6 +210,10 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         if let intensity { parts.append("intensity \(intensity) then \(escalation)") }
         parts.append("stable after \(stableUptime)")
         if let maxAttempts { parts.append("at most \(maxAttempts) attempts") }
+        if minimumRestartDelay != RestartPolicy.standardMinimumRestartDelay {
+            parts.append("restarts at least \(minimumRestartDelay) apart")
+        }
+        if hints != .floor { parts.append("hints \(hints)") }
         if let maxFailingDuration { parts.append("failing at most \(maxFailingDuration)") }
         return parts.joined(separator: ", ")
     }

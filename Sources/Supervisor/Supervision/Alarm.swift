@@ -1,5 +1,6 @@
-/// Where a supervisor's task waits between events: one continuation, rung by whatever comes first — its backoff
-/// deadline, a ``ResourceSupervisor/wake()``, the end of the running resource, a shutdown, or cancellation.
+/// Where a supervisor's task waits between events: one continuation, rung by whatever comes first of what may end
+/// that wait — a backoff's deadline, a ``ResourceSupervisor/wake()``, the end of the running resource or of its
+/// stop, a stop timeout, a shutdown, or cancellation.
 ///
 /// A plain value kept under the supervisor's lock, reused for every wait: waiting costs no task and no timer of its
 /// own (deadlines go through the shared `DeadlineScheduler`), which is what lets 100,000 supervisors park in a
@@ -8,31 +9,50 @@
 /// A wait is identified by its deadline, so a deadline scheduled for an earlier wait never ends a later one: the
 /// later wait's deadline is later, or, if it is the very same instant, ringing it then is exactly right.
 struct Alarm {
+    /// What the supervisor waits for; it decides who may end the wait.
+    enum Wait: UInt8, Sendable {
+        /// A backoff: its deadline, a wake-up or a shutdown ends it.
+        case backoff
+        /// The resource serving in a child task: its end or a shutdown ends it.
+        case serving
+        /// The resource's `stop(_:)`: its end or the stop timeout's deadline ends it; a shutdown does not (the
+        /// stop is the shutdown's own work).
+        case stopping
+    }
+
     /// Who rings.
     enum Ringer: Sendable {
         /// The deadline of the wait due at this instant (the timeline's nanoseconds).
         case deadline(Int64)
-        /// `wake()`: rings only a wait armed as wakeable (a backoff).
+        /// `wake()`: rings only a backoff.
         case wake
-        /// Shutdown, cancellation, the end of the running resource: rings any armed wait.
-        case always
+        /// Shutdown or cancellation: rings a backoff or a serving wait.
+        case shutdown
+        /// The served resource's `run(_:)` returned: rings a serving wait.
+        case runEnded
+        /// The `stop(_:)` whose wait is due at this deadline returned: rings that stopping wait only, so a stop that
+        /// finishes after its timeout cannot end a later wait.
+        case stopEnded(Int64)
     }
 
     /// The armed wait's deadline in the timeline's nanoseconds; `Alarm.noDeadline` for a wait without one.
     private(set) var deadline = Alarm.noDeadline
     private var parked: UnsafeContinuation<Void, Never>?
     private var armed = false
-    private var wakeable = false
+    private var wait = Wait.backoff
     private var rung = false
+    /// Whether the last wait was ended by its deadline (for a stop: timed out).
+    private(set) var rungByDeadline = false
 
     /// The deadline of a wait that has none (serving a resource); no scheduled deadline is ever this early.
     static let noDeadline = Int64.min
 
     /// Prepares a wait; a ring between `arm` and `park` is not lost.
-    mutating func arm(wakeable: Bool, deadline: Int64 = Alarm.noDeadline) {
+    mutating func arm(_ wait: Wait, deadline: Int64 = Alarm.noDeadline) {
         armed = true
         rung = false
-        self.wakeable = wakeable
+        rungByDeadline = false
+        self.wait = wait
         self.deadline = deadline
     }
 
@@ -46,15 +66,24 @@ struct Alarm {
 
     /// Ends the armed wait, if `ringer` may end it, and returns the continuation to resume (outside the lock).
     mutating func ring(_ ringer: Ringer) -> UnsafeContinuation<Void, Never>? {
-        guard armed, !rung else { return nil }
-        switch ringer {
-        case .deadline(let instant) where instant != deadline || deadline == Alarm.noDeadline: return nil
-        case .wake where !wakeable: return nil
-        default: break
-        }
+        guard armed, !rung, mayRing(ringer) else { return nil }
         rung = true
+        if case .deadline = ringer { rungByDeadline = true }
         defer { parked = nil }
         return parked
+    }
+
+    private func mayRing(_ ringer: Ringer) -> Bool {
+        switch (ringer, wait) {
+        case (.deadline(let instant), .backoff), (.deadline(let instant), .stopping):
+            instant == deadline && deadline != Alarm.noDeadline
+        case (.wake, .backoff), (.shutdown, .backoff), (.shutdown, .serving), (.runEnded, .serving):
+            true
+        case (.stopEnded(let instant), .stopping):
+            instant == deadline
+        default:
+            false
+        }
     }
 
     /// Whether a wait is still due at `instant`: the scheduler drops the entries of waits that ended early.

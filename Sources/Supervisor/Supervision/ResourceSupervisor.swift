@@ -21,8 +21,16 @@ import Synchronization
 /// ```
 ///
 /// Guarantees:
-/// - `stop(_:)` is called exactly once for every instance that `start()` returned, before any other start.
+/// - `stop(_:)` is called exactly once for every instance that `start()` returned, before any other start, in a
+///   task that is not cancelled (so its own `try await` clean-up works); after the policy's
+///   ``RestartPolicy/stopTimeout`` the supervisor moves on without it and reports
+///   ``SupervisorEvent/stopTimedOut(after:)``.
 /// - Once stopping began (cancellation or graceful shutdown), `start()` is never called again.
+/// - Only the supervisor's own cancellation or shutdown ends supervision as ``SupervisorStopReason/requested``: a
+///   `CancellationError` that the resource throws while the supervisor is neither cancelled nor shutting down is a
+///   failure like any other (the default classifier restarts it).
+/// - Every restart waits at least the policy's ``RestartPolicy/minimumRestartDelay`` and suspends, so a resource
+///   that fails at once never keeps a thread of the cooperative pool.
 /// - `run()` returns normally when asked to stop or when the classifier decides ``FailureDecision/stop``, and
 ///   throws ``SupervisorError`` when it gives up.
 ///
@@ -57,6 +65,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// Set once by a graceful shutdown; read on every step, so an atomic.
     private let shutdownRequested = Atomic(false)
     private let shared = Mutex(SupervisorShared())
+    /// How many events a subscription keeps for a subscriber that has not taken them yet, by default.
+    public static var eventBufferLimit: Int { 1_024 }
+
     /// The supervised resource. Last, so that the fields above have fixed offsets in every specialization.
     public let resource: Resource
 
@@ -100,8 +111,14 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
 
     /// The events from now on, ending with ``SupervisorEvent/stopped(_:)``. A stream requested after the supervisor
     /// stopped yields that last event only. Each call makes an independent subscription.
+    ///
+    /// The buffer is bounded by default: a subscriber that falls more than ``eventBufferLimit`` events behind
+    /// loses the oldest ones (never the last, ``SupervisorEvent/stopped(_:)``), and the supervisor never waits for
+    /// it. Pass `.unbounded` to keep every event, at the cost of memory while a subscriber stalls.
     public func events(
-        bufferingPolicy: AsyncStream<SupervisorEvent>.Continuation.BufferingPolicy = .unbounded
+        bufferingPolicy: AsyncStream<SupervisorEvent>.Continuation.BufferingPolicy = .bufferingNewest(
+            eventBufferLimit
+        )
     ) -> AsyncStream<SupervisorEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: SupervisorEvent.self, bufferingPolicy: bufferingPolicy)
         let finalReason = shared.withLock { shared -> SupervisorStopReason? in
@@ -163,10 +180,16 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         shutdownRequested.load(ordering: .acquiring)
     }
 
+    /// Whether a start must not happen: `isStopping`, or, under a shutdown manager, a graceful shutdown that the
+    /// manager has begun and its relay has not delivered yet (its waiting task may not have run).
+    private var mustNotStart: Bool {
+        isStopping || (servesInChildTask && Task.isShuttingDownGracefully)
+    }
+
     /// A graceful shutdown or a cancellation: end whatever wait is armed; every step checks the flag.
     private func requestStop() {
         shutdownRequested.store(true, ordering: .releasing)
-        ring(.always)
+        ring(.shutdown)
     }
 
     // MARK: - The loop: carry out what the state machine decides
@@ -199,8 +222,12 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
                 shared.withLock { $0.alarm.disarm() }
                 announced = false
             case .now:
+                // A restart without a delay still suspends: a resource that fails at once must not keep this
+                // thread of the cooperative pool from every other task.
+                await Task.yield()
                 announced = false
             case .nowAnnounced:
+                await Task.yield()
                 announced = true
             }
             attempt = machine.backoffEnded()
@@ -212,7 +239,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// recorded why).
     @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
     private func attempt(_ attempt: Int, announced: Bool) async -> NextAttempt {
-        if isStopping { return finish(machine.shutdown()) }
+        if mustNotStart { return finish(machine.shutdown()) }
         if !announced { starting(attempt) }
         let instance: Resource.Instance
         do {
@@ -226,8 +253,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// A started instance: ready, serve until it fails or ends, stop; then what the machine decides. A function of
     /// its own, so that its frame is not part of every start (the deepest moment of a cycle that fails to start).
     private func serveStarted(_ instance: Resource.Instance, attempt: Int) async -> NextAttempt {
-        if isStopping {
-            await resource.stop(instance)
+        if mustNotStart {
+            await stop(instance)
             return finish(machine.shutdown())
         }
         becameReady(attempt)
@@ -238,8 +265,42 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             // In this task: cancellation, the only way to stop the resource here, reaches it directly.
             do { try await resource.run(instance) } catch { runError = error }
         }
-        await resource.stop(instance)
+        await stop(instance)
         return runEnded(runError)
+    }
+
+    /// Stops `instance` in a task that is not cancelled, so that the resource's `try await` clean-up works after a
+    /// cancellation too, and waits for it at most the policy's stop timeout. A stop that takes longer goes on by
+    /// itself; the supervisor reports it and moves on.
+    private func stop(_ instance: Resource.Instance) async {
+        guard let timeout = policy.stopTimeout else {
+            // No timeout: in this task unless it is cancelled, the case that needs a task of its own.
+            if Task.isCancelled {
+                await Task { await resource.stop(instance) }.value
+            } else {
+                await resource.stop(instance)
+            }
+            return
+        }
+        let deadline = (now() + timeout).nanosecondsClamped
+        shared.withLock { $0.alarm.arm(.stopping, deadline: deadline) }
+        // Not detached: the stop keeps the caller's task-locals and priority, only not its cancellation.
+        Task { [self] in
+            await resource.stop(instance)
+            ring(.stopEnded(deadline))
+        }
+        timeline.schedule(self, deadline, nil)
+        await park()
+        let timedOut = shared.withLock { shared in
+            defer { shared.alarm.disarm() }
+            return shared.alarm.rungByDeadline
+        }
+        if timedOut { stopTimedOut(timeout) }
+    }
+
+    @inline(never)
+    private func stopTimedOut(_ timeout: Duration) {
+        publish(.stopTimedOut(after: timeout), state: nil)
     }
 
     @inline(never)
@@ -253,19 +314,28 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             metrics?.timeToRecover.record(duration: streak)
         }
         publish(.ready(attempt: attempt), state: .ready)
+        if let stableAt = machine.degradedRunStableAt {
+            // A degraded supervisor recovers once this run has been up for the stable uptime: the scheduler rings
+            // then, and `deadlineReached` reports it if the run is still going.
+            let deadline = stableAt.nanosecondsClamped
+            shared.withLock { $0.recoveryDeadline = deadline }
+            timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: policy.stableUptime))
+        }
     }
 
     @inline(never)
     private func startFailed(_ error: consuming any Error) -> NextAttempt {
-        // A start that fails because supervision is stopping is the shutdown, not a failure.
-        if isStopping { return finish(machine.shutdown()) }
+        // A start that fails while supervision is stopping is the shutdown, not a failure, whatever it threw. The
+        // task's own flag too: a resource may see its cancellation before the cancellation handler has run.
+        if isStopping || Task.isCancelled { return finish(machine.shutdown()) }
         return report(machine.startFailed(error, at: now()))
     }
 
     @inline(never)
     private func runEnded(_ error: consuming (any Error)?) -> NextAttempt {
-        // The resource's error during a shutdown is the shutdown itself, not a failure.
-        if isStopping { return finish(machine.shutdown()) }
+        // The resource's error during a shutdown is the shutdown itself, not a failure (see `startFailed`).
+        shared.withLock { $0.recoveryDeadline = Alarm.noDeadline }
+        if isStopping || Task.isCancelled { return finish(machine.shutdown()) }
         return report(machine.runEnded(error, at: now()))
     }
 
@@ -275,10 +345,6 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     @inline(__always)
     private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> NextAttempt {
         let (failure, next) = outcome
-        // A resource that saw the task's cancellation before the cancellation handler set `shutdownRequested` may
-        // end or fail because of it: supervision ending then is the shutdown, not a stop decision or a give-up.
-        // (A restart decision instead backs off, and the flag ends the wait.)
-        if case .restart = next {} else if Task.isCancelled { return finish(.requested) }
         switch next {
         case .finish(let reason):
             if case .completed = reason {} else { publish(.failed(failure), state: nil) }
@@ -319,7 +385,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// the wait ends then, or at a ``wake()``, a shutdown or a cancellation, whichever comes first. Costs no task.
     private func armBackoff(until: Duration, delay: Duration) -> NextAttempt {
         let deadline = until.nanosecondsClamped
-        shared.withLock { $0.alarm.arm(wakeable: true, deadline: deadline) }
+        shared.withLock { $0.alarm.arm(.backoff, deadline: deadline) }
         // Checked after arming, so a shutdown requested just before is not missed: the next attempt finishes.
         if isStopping {
             shared.withLock { $0.alarm.disarm() }
@@ -336,7 +402,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// scope without awaiting it is what cancels it (and waits for it): the resource's error during a shutdown is the
     /// shutdown itself, so it is not needed then.
     private func serveInChildTask(_ instance: Resource.Instance) async -> (any Error)? {
-        shared.withLock { $0.alarm.arm(wakeable: false) }
+        shared.withLock { $0.alarm.arm(.serving) }
         defer { shared.withLock { $0.alarm.disarm() } }
         async let outcome = runRinging(instance)
         // Rung when run() ends, or on shutdown or cancellation, whichever comes first.
@@ -347,7 +413,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
 
     /// The resource's run, ringing the alarm when it ends; its error, if any.
     private func runRinging(_ instance: Resource.Instance) async -> (any Error)? {
-        defer { ring(.always) }
+        defer { ring(.runEnded) }
         do {
             try await resource.run(instance)
             return nil
@@ -480,6 +546,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             log(.info, "backing off", ["delay": "\(delay)", "attempt": "\(attempt)"])
         case .degraded(let probeInterval):
             log(.error, "restart intensity exceeded, degraded", ["probe-interval": "\(probeInterval)"])
+        case .recovered:
+            log(.notice, "recovered from the degraded state", [:])
+        case .stopTimedOut(let timeout):
+            log(.error, "stop timed out, moving on without it", ["timeout": "\(timeout)"])
         case .stopped(let reason):
             if case .gaveUp = reason {
                 log(.error, "gave up", ["reason": "\(reason)"])
@@ -504,6 +574,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
 struct SupervisorShared: ~Copyable {
     // In an order that leaves little padding: the alarm's flags, `hasRun` and `nextSubscriber` share a word.
     var alarm = Alarm()
+    /// When a degraded supervisor's current run becomes stable (see `becameReady`); `Alarm.noDeadline` when none.
+    var recoveryDeadline = Alarm.noDeadline
     var hasRun = false
     /// Wraps after 2³² subscriptions; a subscription that outlives that many others is the only one it could meet.
     var nextSubscriber: UInt32 = 0
@@ -536,10 +608,20 @@ extension ResourceSupervisor: GracefullyStoppable {
 
 extension ResourceSupervisor: DeadlineAlarm {
     func deadlineReached(_ instant: Int64) {
-        ring(.deadline(instant))
+        var recovered = false
+        let continuation = shared.withLock { shared -> UnsafeContinuation<Void, Never>? in
+            if instant == shared.recoveryDeadline, instant != Alarm.noDeadline {
+                shared.recoveryDeadline = Alarm.noDeadline
+                recovered = true
+                return nil
+            }
+            return shared.alarm.ring(.deadline(instant))
+        }
+        continuation?.resume()
+        if recovered { publish(.recovered, state: nil) }
     }
 
     func isWaiting(until instant: Int64) -> Bool {
-        shared.withLock { $0.alarm.isPending(at: instant) }
+        shared.withLock { $0.alarm.isPending(at: instant) || $0.recoveryDeadline == instant }
     }
 }

@@ -50,6 +50,11 @@ public enum SupervisorEvent: Sendable, CustomStringConvertible {
     case backingOff(delay: Duration, until: Duration, attempt: Int)
     /// The restart intensity tripped: probing every `probeInterval` until a run is stable again.
     case degraded(probeInterval: Duration)
+    /// A degraded supervisor's run has stayed ready for the policy's stable uptime: the degraded state is over, and
+    /// the next failure starts a new streak on the normal schedule.
+    case recovered
+    /// `stop(_:)` did not return within the policy's stop timeout; the supervisor went on without waiting for it.
+    case stopTimedOut(after: Duration)
     /// Supervision ended; this is the last event.
     case stopped(SupervisorStopReason)
 
@@ -60,6 +65,8 @@ public enum SupervisorEvent: Sendable, CustomStringConvertible {
         case .failed(let failure): "failed: \(failure)"
         case .backingOff(let delay, _, let attempt): "backing off \(delay) before attempt \(attempt)"
         case .degraded(let interval): "degraded: probing every \(interval)"
+        case .recovered: "recovered from the degraded state"
+        case .stopTimedOut(let timeout): "stop timed out after \(timeout)"
         case .stopped(let reason): "stopped: \(reason)"
         }
     }

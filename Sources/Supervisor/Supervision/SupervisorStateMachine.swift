@@ -74,6 +74,8 @@ struct SupervisorStateMachine {
     private var generator: RandomSource
     /// Whether the restart intensity tripped and the supervisor probes at the slow interval.
     private(set) var isDegraded = false
+    /// Whether the current failing streak's recovery (its first ready) was reported: once per streak.
+    private var recoveryReported = false
     private var phaseKind = PhaseKind.idle
 
     private enum PhaseKind: UInt8 {
@@ -101,12 +103,21 @@ struct SupervisorStateMachine {
         return attempt
     }
 
-    /// `start()` returned. Returns the length of the failing streak that this start ends, if any, for the
-    /// time-to-recover metric.
+    /// `start()` returned. Returns how long the failing streak lasted until this start, for the time-to-recover
+    /// metric: for the first ready of a streak only, so a resource that flaps within one streak is counted once.
     mutating func startSucceeded(at now: Duration) -> Duration? {
         precondition(phase == .starting, "startSucceeded in \(phase)")
         phase = .running(readyAt: now)
-        return streakStartedAt.map { now - $0 }
+        guard let since = streakStartedAt, !recoveryReported else { return nil }
+        recoveryReported = true
+        return now - since
+    }
+
+    /// When the current run counts as stable, if the supervisor is degraded and running: the instant the runner
+    /// reports ``SupervisorEvent/recovered`` at, since the degraded state ends with that run.
+    var degradedRunStableAt: Duration? {
+        guard isDegraded, case .running(let readyAt) = phase else { return nil }
+        return readyAt + policy.stableUptime
     }
 
     /// `start()` threw `error`.
@@ -119,6 +130,7 @@ struct SupervisorStateMachine {
     mutating func runEnded(_ error: consuming (any Error)?, at now: Duration) -> (SupervisorFailure, Next) {
         guard case .running(let readyAt) = phase else { preconditionFailure("runEnded in \(phase)") }
         let uptime = now - readyAt
+        // Measured from ready, not from now: the stop that came between does not make a run stable.
         if uptime >= policy.stableUptime { forgetStreak() }
         guard let error else {
             if policy.onCompletion == .finish {
@@ -189,7 +201,8 @@ struct SupervisorStateMachine {
         default:
             break
         }
-        if let maxAttempts = policy.maxAttempts, failures > maxAttempts {
+        // `failures` consecutive starts failed; the next would be attempt `failures + 1`.
+        if let maxAttempts = policy.maxAttempts, failures >= maxAttempts {
             return giveUp(.attemptsExhausted, failure)
         }
         if let limit = policy.maxFailingDuration, let since = streakStartedAt, now - since >= limit {
@@ -203,17 +216,26 @@ struct SupervisorStateMachine {
             isDegraded = true
             enteredDegraded = true
         }
-        let delay: Duration
+        var delay: Duration
         if isDegraded, let probeInterval = policy.escalation.probeInterval {
-            // Degraded: the slow probe replaces the schedule, which starts over once a run is stable.
-            delay = probeInterval
+            // Degraded: the slow probe replaces the schedule, which starts over once a run is stable; a longer
+            // hint still holds.
+            delay = failure.decision.hint.map { max(probeInterval, min($0, Backoff.longestDelay)) } ?? probeInterval
         } else {
-            // The schedule advances even when a hint replaces its delay, so its attempt limit still counts.
+            // The schedule advances even when a hint decides the delay, so its retry limit still counts.
             guard let scheduled = nextDelay(for: failure.phase) else {
                 return giveUp(.attemptsExhausted, failure)
             }
-            delay = failure.decision.hint.map { min($0, Backoff.longestDelay) } ?? scheduled
+            let backoff = failure.phase == .start ? policy.startBackoff ?? policy.backoff : policy.backoff
+            delay = policy.hints.delay(
+                hint: failure.decision.hint,
+                scheduled: scheduled,
+                within: backoff,
+                using: &generator
+            )
         }
+        // The floor: a resource that fails at once cannot restart in a tight loop.
+        if delay < policy.minimumRestartDelay { delay = policy.minimumRestartDelay }
         let until = now + delay
         phase = .backingOff(until: until)
         return .restart(delay: delay, until: until, attempt: attempt, enteredDegraded: enteredDegraded)
@@ -234,6 +256,7 @@ struct SupervisorStateMachine {
     /// A stable run ends the failing streak: schedules, budgets and the degraded state start over.
     private mutating func forgetStreak() {
         failures = 0
+        recoveryReported = false
         runSchedule.reset(policy.backoff)
         startSchedule.reset(policy.startBackoff ?? policy.backoff)
         if isDegraded {

@@ -64,7 +64,7 @@ struct RetryTests {
     func backoffLimit() async throws {
         let flaky = Flaky((1...10).map { Transient(id: $0) })
         await #expect(throws: Transient.self) {
-            try await retry(backoff: Self.backoff().limited(toAttempts: 1), maxAttempts: 10, clock: ImmediateClock()) {
+            try await retry(backoff: Self.backoff().limited(toRetries: 1), maxAttempts: 10, clock: ImmediateClock()) {
                 try flaky.call()
             }
         }

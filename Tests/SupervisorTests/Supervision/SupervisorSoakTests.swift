@@ -48,14 +48,17 @@ struct SupervisorSoakTests {
             // Every scripted step restarts once; the last one is one restart more than allowed within a year.
             policy = try RestartPolicy(
                 backoff: .exponential(initial: .milliseconds(1), maximum: .seconds(1)).jitter(.full),
-                intensity: RestartIntensity(maxRestarts: script.count - 1, within: .seconds(365 * 86_400))
+                intensity: RestartIntensity(maxRestarts: script.count - 1, within: .seconds(365 * 86_400)),
+                // Its clock's sleeps return at once: a stop timeout would expire before any stop could finish.
+                stopTimeout: nil
             )
         } else {
             policy = try RestartPolicy(
                 backoff: .exponential(initial: .milliseconds(1), maximum: .seconds(2)).jitter(.full),
                 intensity: RestartIntensity(maxRestarts: 20, within: .seconds(10)),
                 escalation: .degrade(probeInterval: .seconds(5)),
-                stableUptime: .seconds(10)
+                stableUptime: .seconds(10),
+                stopTimeout: nil
             )
         }
         let clock = SkipAheadClock()

@@ -76,13 +76,112 @@ struct SupervisorStateMachineTests {
         #expect(supervisorError.phase == .start && supervisorError.failures == 1)
     }
 
-    @Test("a restart-after hint replaces the delay, and the schedule still advances")
+    @Test("a restart-after hint is a floor by default: max(hint, schedule), and the schedule still advances")
     func hints() throws {
         var machine = Self.machine(try RestartPolicy(backoff: Self.exponential()))
         _ = machine.begin()
         #expect(Self.delay(machine.startFailed(Throttled(retryAfter: .seconds(42)), at: .zero).1) == .seconds(42))
         _ = machine.backoffEnded()
         #expect(Self.delay(machine.startFailed(Transient(), at: .zero).1) == .seconds(2))
+        _ = machine.backoffEnded()
+        // The schedule is at 4 s now: a shorter hint does not shorten it.
+        #expect(Self.delay(machine.startFailed(Throttled(retryAfter: .seconds(1)), at: .zero).1) == .seconds(4))
+        _ = machine.backoffEnded()
+        // Within the backoff's clamp: a hint of an hour under a 10-minute ceiling waits 10 minutes.
+        var clamped = Self.machine(
+            try RestartPolicy(backoff: Self.exponential().clamped(to: .seconds(1)...Duration.seconds(600))))
+        _ = clamped.begin()
+        #expect(Self.delay(clamped.startFailed(Throttled(retryAfter: .seconds(3_600)), at: .zero).1) == .seconds(600))
+    }
+
+    @Test("hint policies: exact replaces the schedule; a spread floor stays within [hint, hint·(1 + f)]")
+    func hintPolicies() throws {
+        var exact = Self.machine(try RestartPolicy(backoff: .constant(.seconds(30)), hints: .exact))
+        _ = exact.begin()
+        #expect(Self.delay(exact.startFailed(Throttled(retryAfter: .seconds(2)), at: .zero).1) == .seconds(2))
+
+        // 1,000 clients told "retry after 5 s": with a spread of 0.2 they come back over [5 s, 6 s), not at once.
+        var delays: [Duration] = []
+        for seed in 1...1_000 as ClosedRange<UInt64> {
+            var client = Self.machine(
+                try RestartPolicy(backoff: .constant(.milliseconds(100)), hints: .floor(spread: 0.2)), seed: seed)
+            _ = client.begin()
+            delays.append(Self.delay(client.startFailed(Throttled(retryAfter: .seconds(5)), at: .zero).1)!)
+        }
+        #expect(delays.allSatisfy { $0 >= .seconds(5) && $0 < .seconds(6) })
+        let seconds = delays.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
+        // Uniform over the second: each fifth of it holds about a fifth of the clients (200 ± 60).
+        for fifth in 0..<5 {
+            let low = 5 + Double(fifth) * 0.2
+            let count = seconds.filter { $0 >= low && $0 < low + 0.2 }.count
+            #expect((140...260).contains(count), "fifth \(fifth): \(count)")
+        }
+        #expect(throws: ConfigurationError.self) { try HintPolicy.floor(spread: 1.5) }
+        #expect(throws: ConfigurationError.self) { try HintPolicy.floor(spread: .nan) }
+    }
+
+    @Test("degraded, a hint longer than the probe interval holds: max(probe interval, hint)")
+    func degradedHints() throws {
+        let policy = try RestartPolicy(
+            backoff: .constant(.seconds(1)),
+            intensity: RestartIntensity(maxRestarts: 1, within: .seconds(60)),
+            escalation: .degrade(probeInterval: .seconds(30))
+        )
+        var machine = Self.machine(policy)
+        _ = machine.begin()
+        _ = machine.startFailed(Transient(), at: .zero)
+        _ = machine.backoffEnded()
+        guard case .restart(let probe, _, _, true) = machine.startFailed(Transient(), at: .seconds(1)).1 else {
+            Issue.record("did not degrade")
+            return
+        }
+        #expect(probe == .seconds(30))
+        _ = machine.backoffEnded()
+        #expect(
+            Self.delay(machine.startFailed(Throttled(retryAfter: .seconds(90)), at: .seconds(31)).1) == .seconds(90))
+        _ = machine.backoffEnded()
+        #expect(
+            Self.delay(machine.startFailed(Throttled(retryAfter: .seconds(5)), at: .seconds(121)).1) == .seconds(30))
+    }
+
+    @Test("no restart sooner than the minimum restart delay, whatever the backoff or a hint says")
+    func minimumRestartDelay() throws {
+        var standard = Self.machine(try RestartPolicy(backoff: .constant(.zero)))
+        _ = standard.begin()
+        #expect(Self.delay(standard.startFailed(Transient(), at: .zero).1) == .milliseconds(5))
+        _ = standard.backoffEnded()
+        #expect(Self.delay(standard.startFailed(Throttled(retryAfter: .seconds(-1)), at: .zero).1) == .milliseconds(5))
+
+        var floor = Self.machine(try RestartPolicy(backoff: .constant(.zero), minimumRestartDelay: .milliseconds(50)))
+        _ = floor.begin()
+        #expect(Self.delay(floor.startFailed(Transient(), at: .zero).1) == .milliseconds(50))
+
+        var zero = Self.machine(try RestartPolicy(backoff: .constant(.zero), minimumRestartDelay: .zero))
+        _ = zero.begin()
+        #expect(Self.delay(zero.startFailed(Transient(), at: .zero).1) == .zero)
+        #expect(throws: ConfigurationError.self) { try RestartPolicy(minimumRestartDelay: .milliseconds(-1)) }
+        #expect(throws: ConfigurationError.self) { try RestartPolicy(maxAttempts: 0) }
+        #expect(throws: ConfigurationError.self) { try RestartPolicy(stopTimeout: .zero) }
+    }
+
+    @Test("time to recover is reported once per failing streak, at its first ready")
+    func timeToRecoverOncePerStreak() throws {
+        var machine = Self.machine(try RestartPolicy(backoff: .constant(.seconds(1)), stableUptime: .seconds(60)))
+        _ = machine.begin()
+        #expect(machine.startSucceeded(at: .zero) == nil)  // no streak yet
+        _ = machine.runEnded(Transient(), at: .seconds(100))  // stable: no streak before this failure
+        _ = machine.backoffEnded()
+        _ = machine.startFailed(Transient(), at: .seconds(101))
+        _ = machine.backoffEnded()
+        #expect(machine.startSucceeded(at: .seconds(102)) == .seconds(2))  // the streak began at 100
+        // Flapping inside the same streak: ready again, not reported again.
+        _ = machine.runEnded(Transient(), at: .seconds(105))
+        _ = machine.backoffEnded()
+        #expect(machine.startSucceeded(at: .seconds(106)) == nil)
+        // A stable run ends the streak; the next streak is reported again.
+        _ = machine.runEnded(Transient(), at: .seconds(200))
+        _ = machine.backoffEnded()
+        #expect(machine.startSucceeded(at: .seconds(201)) == .seconds(1))
     }
 
     @Test("a run that stayed up for the stable uptime resets the schedule; a shorter one does not")
@@ -170,11 +269,12 @@ struct SupervisorStateMachineTests {
         #expect(Self.delay(machine.startFailed(Transient(), at: .seconds(71)).1) == .seconds(2))
     }
 
-    @Test("budgets from the first failure of the streak: attempts, failing duration, a limited backoff")
+    @Test("budgets from the first failure of the streak: attempts (calls), failing duration, a limited backoff")
     func budgets() throws {
+        // maxAttempts counts starts: three starts, two restarts, then the third failure gives up.
         var attempts = Self.machine(try RestartPolicy(backoff: .constant(.seconds(1)), maxAttempts: 3))
-        _ = attempts.begin()
-        for _ in 0..<3 {
+        #expect(attempts.begin() == 1)
+        for _ in 0..<2 {
             #expect(Self.delay(attempts.startFailed(Transient(), at: .zero).1) != nil)
             _ = attempts.backoffEnded()
         }
@@ -189,7 +289,7 @@ struct SupervisorStateMachineTests {
         }
         #expect(Self.reason(failing.startFailed(Transient(), at: .seconds(160)).1)?.gaveUpCode == .failingTooLong)
 
-        var limited = Self.machine(try RestartPolicy(backoff: Backoff.constant(.seconds(1)).limited(toAttempts: 2)))
+        var limited = Self.machine(try RestartPolicy(backoff: Backoff.constant(.seconds(1)).limited(toRetries: 2)))
         _ = limited.begin()
         _ = limited.startFailed(Transient(), at: .zero)
         _ = limited.backoffEnded()
@@ -253,26 +353,33 @@ struct SupervisorStateMachineTests {
         for _ in 0..<100_000 {
             now += .milliseconds(Int64.random(in: 0...1_500, using: &random))
             let next: SupervisorStateMachine.Next
+            let hint = Duration.milliseconds(Int64.random(in: 0...50_000, using: &random))
             let error: any Error =
                 switch random.next() % 20 {
                 case 0: Fatal()
                 case 1: ClosedByUs()
-                case 2: Throttled(retryAfter: .milliseconds(Int64.random(in: 0...50_000, using: &random)))
+                case 2: Throttled(retryAfter: hint)
                 default: Transient()
                 }
+            // What really reached the machine: a run may return instead of throwing `error`.
+            var hinted = error is Throttled
             if random.next() % 2 == 0 {
                 next = machine.startFailed(error, at: now).1
             } else {
                 _ = machine.startSucceeded(at: now)
                 now += .milliseconds(Int64.random(in: 0...4_000, using: &random))
-                next = machine.runEnded(random.next() % 10 == 0 ? nil : error, at: now).1
+                let returned = random.next() % 10 == 0
+                if returned { hinted = false }
+                next = machine.runEnded(returned ? nil : error, at: now).1
             }
             switch next {
             case .restart(let delay, let until, let attempt, let entered):
-                #expect(delay >= .zero && delay <= .seconds(50) && until == now + delay)
-                #expect(attempt == machine.failures + 1)
+                #expect(delay >= RestartPolicy.standardMinimumRestartDelay && delay <= .seconds(50))
+                #expect(until == now + delay && attempt == machine.failures + 1)
                 if entered { degradedEntries += 1 }
-                if machine.isDegraded { #expect(delay == .seconds(20)) }
+                // Degraded: the probe interval, or a longer hint.
+                if machine.isDegraded { #expect(delay == (hinted ? max(.seconds(20), hint) : .seconds(20))) }
+                if hinted { #expect(delay >= hint) }
                 #expect(machine.backoffEnded() == attempt)
             case .finish, .giveUp:
                 #expect(machine.phase == .finished)
