@@ -13,15 +13,16 @@ protocol DeadlineAlarm: AnyObject, Sendable {
 ///
 /// A sleeping task per parked supervisor costs a task and a platform timer each (about 3 KiB on Linux);
 /// 100,000 supervisors waiting out a backoff share this one instead. Deadlines live in a heap of 32-byte entries;
-/// the sleeper sleeps until the earliest, rings what is due, and exits when nothing is left. A deadline earlier than
-/// the one it sleeps for replaces the sleeper. The entry of a wait that ended early (a wake-up, a shutdown) stays
-/// until its deadline and then rings nothing; when such entries make up half of the heap, it is rebuilt without
-/// them, so repeated wake-ups cannot grow it without bound.
+/// the sleeper sleeps until the earliest, rings what is due, and exits when nothing is left. A deadline, or a latest
+/// acceptable instant, earlier than the one it sleeps for replaces the sleeper. The entry of a wait that ended early
+/// (a wake-up, a shutdown) stays until its deadline and then rings nothing; when such entries make up half of the
+/// heap, it is rebuilt without them, so repeated wake-ups cannot grow it without bound.
 ///
 /// Every entry's tolerance holds: the sleeper sleeps until the earliest deadline, with the tolerance that the
 /// tightest "latest acceptable instant" (deadline plus tolerance) of all entries leaves, kept in a second heap of
 /// instants. Entries hold their alarms weakly: a supervisor that stopped and was dropped is freed at once, not when
-/// its last deadline passes. The sleeper is a detached task, with no supervisor's priority or task-locals.
+/// its last deadline passes. The sleeper is a detached task, with no supervisor's priority or task-locals. A clock
+/// whose sleep fails (other than by the sleeper's replacement) gets every pending entry rung at once.
 ///
 /// ```swift
 /// let scheduler = DeadlineScheduler(clock: ContinuousClock(), origin: .now)
