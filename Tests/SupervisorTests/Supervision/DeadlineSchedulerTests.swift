@@ -206,4 +206,18 @@ struct DeadlineSchedulerTests {
         await clock.advance(by: .seconds(3_590))
         #expect(await Self.eventually { scheduler.pendingCount == 0 })
     }
+
+    @Test("entries of freed alarms are dropped when the heap is rebuilt")
+    func freedAlarmsAreDropped() {
+        let clock = TestClock()
+        let scheduler = DeadlineScheduler(clock: clock, origin: clock.now)
+        // 10,000 one-hour waits of alarms freed at once, as stopped and dropped supervisors are.
+        for index in 0..<10_000 {
+            let deadline = Self.seconds(3_600) + Int64(index)
+            let alarm = RecordingAlarm()
+            alarm.wait(until: deadline)
+            scheduler.schedule(alarm, at: deadline, tolerance: nil)
+        }
+        #expect(scheduler.pendingCount <= 2_048, "heap kept \(scheduler.pendingCount) entries")
+    }
 }
