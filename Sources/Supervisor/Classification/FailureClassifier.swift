@@ -7,7 +7,7 @@
 /// let classifier = FailureClassifier.firstMatch([
 ///     .type(DecodingError.self, .giveUp),                 // our own bug: retrying cannot help
 ///     .matching({ ($0 as? HTTPError)?.status == 429 }, .restart(after: .seconds(5))),
-///     .default,                                           // self-classifying errors, cancellation → stop
+///     .default,                                           // self-classifying errors, then restart
 /// ])
 /// let decision = classifier.classify(error)
 /// ```
@@ -75,15 +75,22 @@ public struct FailureClassifier: Sendable {
         (error as? any ClassifiableError)?.failureDecision
     }
 
-    /// `CancellationError` means stop: the task was cancelled, which is a shutdown, not a failure.
+    /// `CancellationError` means stop. Not part of ``default``: who was cancelled is known only where the error
+    /// is caught (supervisors and `retry` check their own task), and an operation may throw `CancellationError`
+    /// for a cancellation of its own, a timeout or a lost child task, which is a failure like any other. Add it
+    /// for resources whose `CancellationError` always means a shutdown:
+    ///
+    /// ```swift
+    /// let classifier = FailureClassifier.firstMatch([.cancellation, .default])
+    /// ```
     public static let cancellation = FailureClassifier.type(CancellationError.self, .stop)
 
-    /// The classifier supervisors use unless told otherwise: errors that classify themselves decide, then
-    /// `CancellationError` → ``FailureDecision/stop``, then anything else → ``FailureDecision/restart``.
+    /// The classifier supervisors and `retry` use unless told otherwise: errors that classify themselves
+    /// (``ClassifiableError``) decide, anything else → ``FailureDecision/restart``, `CancellationError` included
+    /// (the caller's own cancellation is a shutdown, which supervisors and `retry` see without asking the error).
     public static let `default` = FailureClassifier { error in
-        // The same as `firstMatch([.selfClassifying, .cancellation, .always(.restart)])`, without walking an
-        // array of closures on every failure.
-        if let decision = (error as? any ClassifiableError)?.failureDecision { return decision }
-        return error is CancellationError ? .stop : .restart
+        // The same as `firstMatch([.selfClassifying, .always(.restart)])`, without walking an array of closures
+        // on every failure.
+        (error as? any ClassifiableError)?.failureDecision ?? .restart
     }
 }

@@ -13,10 +13,11 @@ private struct Undecided: ClassifiableError {
 
 @Suite("Failure classification")
 struct FailureClassifierTests {
-    @Test("the default: self-classifying errors decide, cancellation stops, anything else restarts")
+    @Test("the default: self-classifying errors decide, anything else restarts, cancellation included")
     func defaultClassifier() {
         let classifier = FailureClassifier.default
-        #expect(classifier.classify(CancellationError()) == .stop)
+        #expect(classifier.classify(CancellationError()) == .restart)
+        #expect(FailureClassifier.firstMatch([.cancellation, .default]).classify(CancellationError()) == .stop)
         #expect(classifier.classify(Refused()) == .restart)
         #expect(classifier.classify(RateLimited(retryAfter: .seconds(3))) == .restart(after: .seconds(3)))
         #expect(classifier.classify(Undecided()) == .restart)

@@ -39,7 +39,7 @@ struct RetryTests {
 
     @Test("fatal and stop decisions rethrow at once, after one call")
     func fatalAndStopRethrow() async throws {
-        for error in [Fatal(), ClosedByUs(), CancellationError()] as [any Error] {
+        for error in [Fatal(), ClosedByUs()] as [any Error] {
             let flaky = Flaky([error])
             do {
                 _ = try await retry(backoff: Self.backoff(), clock: ImmediateClock()) { try flaky.call() }
@@ -49,6 +49,16 @@ struct RetryTests {
             }
             #expect(flaky.calls == 1)
         }
+    }
+
+    @Test("a CancellationError of the operation's own, the caller not cancelled, is retried by the default classifier")
+    func operationsOwnCancellationIsRetried() async throws {
+        let clock = ImmediateClock()
+        let start = clock.now
+        let flaky = Flaky([CancellationError(), CancellationError()])
+        let value = try await retry(backoff: Self.backoff(), clock: clock) { try flaky.call() }
+        #expect(value == 3 && flaky.calls == 3)
+        #expect(start.duration(to: clock.now) == .seconds(1 + 2))
     }
 
     @Test("after maxAttempts calls the last error is rethrown as it is")
