@@ -20,7 +20,7 @@ public import Supervisor
 /// | 2000, 2001, 2002, 7000 | ``FailureDecision/restart`` | the connection broke (peer gone, listener restarted): reconnect |
 /// | ``SRTError/Code/closedLocally`` | ``FailureDecision/restart`` | the application closed the connection: it wants a fresh one (to stop, cancel or shut down instead) |
 /// | any other ``SRTError`` | ``SRTError/failureDecision`` | 1003 by errno, system resources restart, API misuse gives up |
-/// | anything else | `FailureClassifier.default` | cancellation stops, the rest restarts |
+/// | anything else | `FailureClassifier.default` | restart (the supervisor's own cancellation stops it without asking) |
 ///
 /// ```swift
 /// let policy = try RestartPolicy(backoff: SRTCaller.defaultBackoff, classifier: SRTConnector.classifier)

@@ -75,22 +75,22 @@ public struct FailureClassifier: Sendable {
         (error as? any ClassifiableError)?.failureDecision
     }
 
-    /// `CancellationError` → ``FailureDecision/stop``, for a resource whose stray cancellations (a timeout helper
-    /// inside it, an inner task group) really mean "stop supervising". Not part of ``default``.
+    /// `CancellationError` means stop. Not part of ``default``: who was cancelled is known only where the error
+    /// is caught (supervisors and `retry` check their own task), and an operation may throw `CancellationError`
+    /// for a cancellation of its own, a timeout or a lost child task, which is a failure like any other. Add it
+    /// for resources whose `CancellationError` always means a shutdown:
     ///
-    /// A supervisor's or `retry`'s *own* cancellation needs no classifier: it ends supervision (or the retries)
-    /// before any classifier is asked, whatever the resource threw.
+    /// ```swift
+    /// let classifier = FailureClassifier.firstMatch([.cancellation, .default])
+    /// ```
     public static let cancellation = FailureClassifier.type(CancellationError.self, .stop)
 
-    /// The classifier supervisors use unless told otherwise: errors that classify themselves decide, then anything
-    /// else → ``FailureDecision/restart``.
-    ///
-    /// A `CancellationError` is a failure like any other here: it comes from a library inside the resource (a
-    /// timeout, an inner task group) when the supervisor itself was not cancelled, since a supervisor that is
-    /// cancelled or shutting down ends without asking the classifier.
+    /// The classifier supervisors and `retry` use unless told otherwise: errors that classify themselves
+    /// (``ClassifiableError``) decide, anything else → ``FailureDecision/restart``, `CancellationError` included
+    /// (the caller's own cancellation is a shutdown, which supervisors and `retry` see without asking the error).
     public static let `default` = FailureClassifier { error in
-        // The same as `firstMatch([.selfClassifying, .always(.restart)])`, without walking an array of closures on
-        // every failure.
+        // The same as `firstMatch([.selfClassifying, .always(.restart)])`, without walking an array of closures
+        // on every failure.
         (error as? any ClassifiableError)?.failureDecision ?? .restart
     }
 }

@@ -74,7 +74,7 @@ struct SRTConnectorClassificationTests {
         #expect(SRTConnector.classifier.classify(busy) == .restart)
         #expect(SRTConnector.classifier.classify(SRTError(code: .invalidParameter, operation: .setOption)) == .giveUp)
         #expect(SRTConnector.classifier.classify(SRTError(code: .unknown, operation: .connect)) == .restart)
-        #expect(SRTConnector.classifier.classify(CancellationError()) == .stop)
+        #expect(SRTConnector.classifier.classify(CancellationError()) == .restart)
         struct Other: Error {}
         #expect(SRTConnector.classifier.classify(Other()) == .restart)
     }

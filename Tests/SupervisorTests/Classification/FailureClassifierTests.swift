@@ -13,12 +13,11 @@ private struct Undecided: ClassifiableError {
 
 @Suite("Failure classification")
 struct FailureClassifierTests {
-    @Test("the default: self-classifying errors decide, anything else restarts, a CancellationError too")
+    @Test("the default: self-classifying errors decide, anything else restarts, cancellation included")
     func defaultClassifier() {
         let classifier = FailureClassifier.default
-        // A stray CancellationError (the supervisor's own cancellation never reaches a classifier) is a failure.
         #expect(classifier.classify(CancellationError()) == .restart)
-        #expect(FailureClassifier.cancellation.classify(CancellationError()) == .stop)
+        #expect(FailureClassifier.firstMatch([.cancellation, .default]).classify(CancellationError()) == .stop)
         #expect(classifier.classify(Refused()) == .restart)
         #expect(classifier.classify(RateLimited(retryAfter: .seconds(3))) == .restart(after: .seconds(3)))
         #expect(classifier.classify(Undecided()) == .restart)
