@@ -126,7 +126,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         do throws(SRTError) {
             context = try ListenerContext(
                 probeStreamID: probeStreamID, maxConnections: configuration.maxConnections,
-                accessControl: configuration.accessControl, logger: ListenerRegistry.logger)
+                maxPendingPerAddress: configuration.maxPendingPerAddress, accessControl: configuration.accessControl,
+                logger: ListenerRegistry.logger)
         } catch {
             if !shared { Glibc.close(descriptor) }
             throw error
@@ -203,7 +204,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 guard
                     let connection = try? SRTConnection(
                         adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
-                else { continue }
+                else {
+                    // Adoption closed the socket; its pending slot is free now, not at the next handshake.
+                    context.settle(accepted)
+                    continue
+                }
                 track(connection)
                 return connection
             }

@@ -44,7 +44,9 @@ enum HandshakeFloodScenario {
         defer { SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .error) }
         let server = SRTServer(
             configuration: try SRTListenerConfiguration(
-                host: "127.0.0.1", port: 0, latency: .milliseconds(40), backlog: 1_024, maxConnections: cap),
+                host: "127.0.0.1", port: 0, latency: .milliseconds(40), backlog: 1_024, maxConnections: cap,
+                // The callers, all on 127.0.0.1, stand in for a thousand hosts: no per-host share.
+                maxPendingPerAddress: flood),
             name: "flood",
             logger: Logger(label: "flood", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await server.run() }
