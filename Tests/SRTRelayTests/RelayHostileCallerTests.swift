@@ -90,6 +90,13 @@ struct RelayHostileCallerTests {
         #expect(forPassphrase.allSatisfy { $0 > 0 }, "\(forPassphrase)")
         #expect(forPassphrase == rejections)
 
+        // libsrt's line per rejected handshake reaches the relay's output rate-limited: its first 5, then one
+        // summary per 10 s.
+        let output = relay.lines + relay.standardError.split(separator: "\n").map(String.init)
+        let kmreq = output.filter { $0.contains("KMREQ result") }
+        print("srt-relay: \(kmreq.count) lines about KMREQ for \(rejections.reduce(0, +)) rejected handshakes")
+        #expect(kmreq.count <= 5 + 2, "\(kmreq.count) KMREQ lines")
+
         stopFeeding.store(true, ordering: .relaxed)
         for attacker in flood { attacker.terminate() }
         relay.signal(SIGTERM)
