@@ -333,6 +333,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         context.connections.withLock { $0.values.compactMap(\.connection) }
     }
 
+    /// The connection slots the cap counts as open (for tests).
+    var openConnectionSlots: Int {
+        context.openConnectionCount
+    }
+
     /// Closes the listener; its accepted connections stay open and keep the UDP socket (`SRT-FACTS.md` §3).
     /// Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
     public func close() {
