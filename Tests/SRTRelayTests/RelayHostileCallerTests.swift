@@ -68,8 +68,14 @@ struct RelayHostileCallerTests {
 
         let payload = RelayAcceptanceTests.payload(seed: 0x5A)
         let started = ContinuousClock.now
+        // A latency of 400 ms for the publisher (libsrt takes the larger of both sides'): a loaded test machine
+        // stalls threads for longer than 40 ms, and live mode drops what comes later than its latency.
         let publisher = try TestProcess(
-            RelayBinary.publisher, ["-q", "file://con", "\(url)&streamid=publisher&passphrase=\(Self.secret)"])
+            RelayBinary.publisher,
+            [
+                "-q", "file://con",
+                "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=publisher&passphrase=\(Self.secret)",
+            ])
         defer { publisher.terminate() }
         let opened = try await log.next("connection-opened", within: .seconds(10))
         let admittedAfter = ContinuousClock.now - started

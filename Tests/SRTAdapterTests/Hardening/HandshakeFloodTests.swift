@@ -121,10 +121,11 @@ enum HandshakeFloodScenario {
         }
         let perRound = residentAfterRound.map { ($0 - residentBefore) / 1_048_576 }
         print("FLOOD resident memory above the start after each round: \(perRound) MiB")
-        // The last two rounds: the first one's figure depends on when libsrt's collector ran and on how much of
-        // malloc's arenas it touched first (measured 66 to 240 MiB for the same round).
-        check(
-            residentAfterRound[2] - residentAfterRound[1] < 100 * 1_048_576, "memory grows per round: \(perRound) MiB")
+        // Against the most an earlier round reached: one round's figure depends on when libsrt's collector ran and
+        // on how much of malloc's arenas it touched (measured 66 to 240 MiB for the same first round), so memory
+        // that is given back can read lower in any round, but a leak adds up to the last one.
+        let growth = residentAfterRound[2] - max(residentAfterRound[0], residentAfterRound[1])
+        check(growth < 100 * 1_048_576, "memory grows per round: \(perRound) MiB")
 
         // Phase 2: connect-and-abort, with a legitimate caller arriving in the middle.
         let legitimate = Task { () -> Duration in
