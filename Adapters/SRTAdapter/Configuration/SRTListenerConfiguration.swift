@@ -29,6 +29,11 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
     public let backlog: Int
     /// Callers beyond this many open connections are rejected with ``SRTRejectReason/overload``.
     public let maxConnections: Int
+    /// How many handshakes from one source address (its host, any port) may wait between the listen callback and
+    /// `accept` at once; more from that host are rejected with ``SRTRejectReason/overload``, so that one host
+    /// cannot fill ``maxConnections`` with handshakes. The default, 4, lets a host's burst of reconnects in (the
+    /// accept loop takes each within milliseconds) and keeps a flooding host to 4 slots.
+    public let maxPendingPerAddress: Int
     /// Per-caller decision on the stream id; `nil` accepts everyone.
     public let accessControl: SRTAccessControl?
 
@@ -36,7 +41,8 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
     ///
     /// - Throws: `ConfigurationError` for a host that is not a numeric IPv4/IPv6 address, a port outside
     ///   0...65535, a latency outside 0...60 s, a payload size outside 1...1456, a backlog outside 1...4096, a
-    ///   connection cap outside 1...100000, or a passphrase/key length libsrt refuses.
+    ///   connection cap outside 1...100000, a per-address share of pending handshakes outside 1...100000, or a
+    ///   passphrase/key length libsrt refuses.
     public init(
         host: String,
         port: Int,
@@ -47,6 +53,7 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
         payloadSize: Int = 1316,
         backlog: Int = 64,
         maxConnections: Int = 1024,
+        maxPendingPerAddress: Int = 4,
         accessControl: SRTAccessControl? = nil
     ) throws(ConfigurationError) {
         self.address = try SRTAddress(host: host, port: port)
@@ -59,6 +66,11 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
             throw ConfigurationError(
                 .outOfRange, option: "maxConnections", "must be 1 to 100000, got \(maxConnections)")
         }
+        guard (1...100_000).contains(maxPendingPerAddress) else {
+            throw ConfigurationError(
+                .outOfRange, option: "maxPendingPerAddress", "must be 1 to 100000, got \(maxPendingPerAddress)")
+        }
+        self.maxPendingPerAddress = maxPendingPerAddress
         self.passphrase = passphrase
         self.keyLength = keyLength
         self.enforcedEncryption = enforcedEncryption
@@ -91,7 +103,7 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
 
     public var description: String {
         var text = "SRT listener \(address), latency \(latency), payload \(payloadSize) B, backlog \(backlog)"
-        text += ", max \(maxConnections) connections"
+        text += ", max \(maxConnections) connections, \(maxPendingPerAddress) pending per address"
         if let passphrase { text += ", \(keyLength) with \(passphrase)" }
         if !enforcedEncryption { text += ", encryption not enforced" }
         return text

@@ -11,19 +11,18 @@ final class ListenerContext: Sendable {
     let accessWorker: AccessControlWorker?
     /// Accepted connections still open, by socket; weak, the application owns them.
     let connections = Mutex<[SRTSOCKET: WeakConnection]>([:])
-    /// Handshakes admitted by the listen callback and not accepted yet, with the instant of admission. They count
-    /// against the cap too: under a flood many handshakes pass the callback before the first is accepted.
-    let admitted = Mutex<[SRTSOCKET: ContinuousClock.Instant]>([:])
-
-    /// How long an admitted handshake holds its slot without being accepted (libsrt gives up on it long before).
-    static let admissionLifetime = Duration.seconds(10)
+    /// Handshakes admitted by the listen callback and not accepted yet (see ``PendingHandshakes``: a handshake
+    /// libsrt rejects after the callback frees its slot by the next decision).
+    let pending: Mutex<PendingHandshakes>
 
     /// - Throws: ``SRTError`` (``SRTError/Code/thread``) when the access control's thread cannot start.
     init(
-        probeStreamID: String, maxConnections: Int, accessControl: SRTAccessControl?, logger: Logger
+        probeStreamID: String, maxConnections: Int, maxPendingPerAddress: Int, accessControl: SRTAccessControl?,
+        logger: Logger
     ) throws(SRTError) {
         self.probeStreamID = probeStreamID
         self.maxConnections = maxConnections
+        self.pending = Mutex(PendingHandshakes(maxPerHost: maxPendingPerAddress))
         self.accessWorker = try accessControl.map { access throws(SRTError) in
             try AccessControlWorker.start(access, logger: logger)
         }
@@ -39,24 +38,24 @@ final class ListenerContext: Sendable {
         connections.withLock { $0.count }
     }
 
-    /// Admits `socket` if the open and admitted connections leave room under the cap; forgets stale admissions.
-    func admit(_ socket: SRTSOCKET) -> Bool {
+    /// Admits `socket` from `peer` if the open connections and pending handshakes leave room under the cap and
+    /// the peer's host is within its share; runs on the receive thread, inside the listen callback.
+    func admit(_ socket: SRTSOCKET, peer: SRTAddress?) -> PendingHandshakes.Verdict {
         let now = ContinuousClock.now
-        return admitted.withLock { admitted in
-            admitted = admitted.filter { now - $0.value < Self.admissionLifetime }
-            // Counted under this lock: an accept moves a handshake from `admitted` to `connections` (adding, then
+        return pending.withLock { pending in
+            // Counted under this lock: an accept moves a handshake from `pending` to `connections` (adding, then
             // settling), so a count read before the lock could miss it in both and let one past the cap (101 of 100
-            // seen under a flood). Lock order: `admitted`, then `connections`.
-            let open = openConnectionCount
-            guard open + admitted.count < maxConnections else { return false }
-            admitted[socket] = now
-            return true
+            // seen under a flood). Lock order: `pending`, then `connections`, then libsrt's global lock (the state
+            // lookups; the receive thread already holds the listener lock, in libsrt's own order).
+            pending.admit(
+                socket, host: peer?.host ?? "", open: openConnectionCount, cap: maxConnections, now: now,
+                isGone: { SRTSocketState(srt_getsockstate($0)).isClosedOrBroken })
         }
     }
 
     /// The admitted handshake became a connection (now counted among the open ones), or was given up.
     func settle(_ socket: SRTSOCKET) {
-        _ = admitted.withLock { $0.removeValue(forKey: socket) }
+        pending.withLock { $0.settle(socket) }
     }
 }
 
@@ -102,7 +101,7 @@ enum ListenerRegistry {
         // The self-probe: a live listener answers it at once with the private code.
         if streamID == context.probeStreamID { return .probe }
         if context.openConnectionCount >= context.maxConnections { return .overload }
-        guard let worker = context.accessWorker else { return context.admit(socket) ? nil : .overload }
+        guard let worker = context.accessWorker else { return context.admit(socket, peer: peer).rejectReason }
         let request = SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion)
         switch worker.decide(request) {
         case .decided(let decision):
@@ -111,7 +110,14 @@ enum ListenerRegistry {
             // No answer in time (or no listener any more): "the service is unavailable", try again later.
             return .unavailable
         }
-        return context.admit(socket) ? nil : .overload
+        return context.admit(socket, peer: peer).rejectReason
+    }
+}
+
+extension PendingHandshakes.Verdict {
+    /// What the caller is told: nothing when admitted, ``SRTRejectReason/overload`` otherwise.
+    var rejectReason: SRTRejectReason? {
+        self == .admitted ? nil : .overload
     }
 }
 

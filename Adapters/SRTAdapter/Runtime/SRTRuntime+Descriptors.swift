@@ -31,7 +31,7 @@ extension SRTRuntime {
         csrt_descriptors_free(csrt_descriptor_reserve() + 1) == 1
     }
 
-    /// A /dev/null descriptor opened at ``start(logger:logLevel:)``, put over a dead UDP socket when a listener is
+    /// A /dev/null descriptor opened at ``start(logger:logLevel:logRateLimit:)``, put over a dead UDP socket when a listener is
     /// retired: the retire must work when the process is out of descriptors. -1 if it could not be opened then.
     static var spareNullDescriptor: Int32 {
         spareNull.withLock { descriptor in

@@ -11,8 +11,8 @@ import Synchronization
 /// The one libsrt runtime of the process: startup, the log bridge to swift-log, the "a receive thread died" signal,
 /// and a way out of the process that cannot hang.
 ///
-/// Every adapter type starts the runtime on first use; call ``start(logger:logLevel:)`` yourself only to choose
-/// the logger or the level before the first socket exists.
+/// Every adapter type starts the runtime on first use; call ``start(logger:logLevel:logRateLimit:)`` yourself only to
+/// choose the logger, the level or the log's rate limit before the first socket exists.
 ///
 /// ```swift
 /// SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .warning)
@@ -35,9 +35,22 @@ public enum SRTRuntime {
     /// libsrt's log levels are syslog's: 2 critical, 3 error, 4 warning, 5 notice, 6 info, 7 debug.
     static let criticalLevel: Int32 = 2
 
+    /// One libsrt message, kept by the rate limiter as the last of its kind.
+    struct LibsrtMessage: Sendable {
+        let level: Int32
+        let area: String
+        let file: String
+        let line: Int
+        let text: String
+    }
+
     private struct State {
         var started = false
         var logger = Logger(label: "srt")
+        var limiter = LogRateLimiter<LibsrtMessage>(
+            burst: SRTLogRateLimit.standard.burst, interval: SRTLogRateLimit.standard.interval)
+        /// Whether a task waits to give out the summaries of counted messages.
+        var summaryTaskArmed = false
         var deaths: [ReceiveThreadDeath] = []
         var subscribers: [Int: AsyncStream<ReceiveThreadDeath>.Continuation] = [:]
         var nextSubscriber = 0
@@ -53,9 +66,17 @@ public enum SRTRuntime {
     ///     debug) and the metadata carries `srt.area`, `srt.file`, `srt.line`.
     ///   - logLevel: the most verbose level libsrt produces. Critical messages always arrive, whatever the level,
     ///     because the receive-thread-death signal depends on them.
-    public static func start(logger: Logger? = nil, logLevel: Logger.Level = .error) {
+    ///   - logRateLimit: how many messages of one kind (one line of libsrt's source) reach `logger` before they
+    ///     are counted into one summary line per interval; `nil` keeps the current one (at first
+    ///     ``SRTLogRateLimit/standard``). Critical messages are never held back.
+    public static func start(
+        logger: Logger? = nil, logLevel: Logger.Level = .error, logRateLimit: SRTLogRateLimit? = nil
+    ) {
         let firstTime = state.withLock { state in
             if let logger { state.logger = logger }
+            if let logRateLimit {
+                state.limiter = LogRateLimiter(burst: logRateLimit.burst, interval: logRateLimit.interval)
+            }
             defer { state.started = true }
             return !state.started
         }
@@ -122,7 +143,7 @@ public enum SRTRuntime {
 
     /// Ends the process with `status` without hanging: after a receive-thread death it flushes standard output and
     /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever, `exithang.c`);
-    /// otherwise it calls `exit` as usual, whose `atexit` handler (installed by ``start(logger:logLevel:)``) stops
+    /// otherwise it calls `exit` as usual, whose `atexit` handler (installed by ``start(logger:logLevel:logRateLimit:)``) stops
     /// the reactor thread and releases libsrt before libsrt's own static destructors run.
     public static func exit(_ status: Int32) -> Never {
         // Either way, what was printed reaches its pipe or file before anything can go wrong.
@@ -159,13 +180,64 @@ public enum SRTRuntime {
 
     /// Routes one libsrt message; runs on libsrt's threads, sometimes under libsrt's locks, so it only logs and
     /// yields to streams: it never calls back into libsrt.
+    ///
+    /// Rate-limited by kind (its file and line; see ``SRTLogRateLimit``), except critical messages: a handshake
+    /// flood makes libsrt log a line or two per rejected handshake.
     static func handle(level: Int32, area: String, file: String, line: Int, message: String) {
-        let logger = state.withLock { $0.logger }
-        logger.log(
-            level: isRoutine(message) ? .debug : swiftLogLevel(for: level), "\(message)",
-            metadata: ["srt.area": "\(area)", "srt.file": "\(file)", "srt.line": "\(line)"])
+        let now = ContinuousClock.now
+        let entry = LibsrtMessage(level: level, area: area, file: file, line: line, text: message)
+        let (logger, decision, summaries, armTask) = state.withLock { state in
+            let summaries = state.limiter.summaries(now: now)
+            let decision: LogRateLimiter<LibsrtMessage>.Decision =
+                level <= criticalLevel ? .log : state.limiter.admit("\(file):\(line)", message: entry, now: now)
+            let armTask = !state.summaryTaskArmed && state.limiter.nextSummaryDue(now: now) != nil
+            if armTask { state.summaryTaskArmed = true }
+            return (state.logger, decision, summaries, armTask)
+        }
+        log(summaries, to: logger)
+        if decision == .log { log(entry, to: logger) }
+        if armTask { scheduleSummaries() }
         if isReceiveThreadDeath(level: level, message: message) {
             recordReceiveThreadDeath(message: message)
+        }
+    }
+
+    /// Gives out the summaries that are due, and waits for the next one while messages are being counted: so the
+    /// count of a flood that stopped still reaches the log. At most one such task at a time.
+    private static func scheduleSummaries() {
+        Task.detached {
+            // Bounded by the counting: it ends at the first look that finds nothing counted.
+            while true {
+                // Disarmed under the same lock that finds nothing due: a message counted after it arms a new task.
+                let due = state.withLock { state in
+                    let due = state.limiter.nextSummaryDue(now: .now)
+                    if due == nil { state.summaryTaskArmed = false }
+                    return due
+                }
+                guard let due else { return }
+                try? await Task.sleep(until: due, clock: .continuous)
+                let (logger, summaries) = state.withLock { ($0.logger, $0.limiter.summaries(now: .now)) }
+                log(summaries, to: logger)
+            }
+        }
+    }
+
+    private static func log(_ entry: LibsrtMessage, to logger: Logger) {
+        logger.log(
+            level: isRoutine(entry.text) ? .debug : swiftLogLevel(for: entry.level), "\(entry.text)",
+            metadata: ["srt.area": "\(entry.area)", "srt.file": "\(entry.file)", "srt.line": "\(entry.line)"])
+    }
+
+    private static func log(_ summaries: [LogRateLimiter<LibsrtMessage>.Summary], to logger: Logger) {
+        for summary in summaries {
+            let last = summary.lastMessage
+            logger.log(
+                level: isRoutine(last.text) ? .debug : swiftLogLevel(for: last.level),
+                "\(summary.suppressed) more messages like this in the last \(summary.period): \(last.text)",
+                metadata: [
+                    "srt.area": "\(last.area)", "srt.file": "\(last.file)", "srt.line": "\(last.line)",
+                    "srt.suppressed": "\(summary.suppressed)",
+                ])
         }
     }
 

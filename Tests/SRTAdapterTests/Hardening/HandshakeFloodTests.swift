@@ -44,7 +44,9 @@ enum HandshakeFloodScenario {
         defer { SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .error) }
         let server = SRTServer(
             configuration: try SRTListenerConfiguration(
-                host: "127.0.0.1", port: 0, latency: .milliseconds(40), backlog: 1_024, maxConnections: cap),
+                host: "127.0.0.1", port: 0, latency: .milliseconds(40), backlog: 1_024, maxConnections: cap,
+                // The callers, all on 127.0.0.1, stand in for a thousand hosts: no per-host share.
+                maxPendingPerAddress: flood),
             name: "flood",
             logger: Logger(label: "flood", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { try await server.run() }
@@ -55,8 +57,12 @@ enum HandshakeFloodScenario {
         let port = try server.localAddress.orThrow("the server's address").port
         // Everything accepted is kept open (the cap counts open connections) until the phase ends.
         let accepted = Mutex<[SRTConnection]>([])
+        let acceptedInAll = Atomic<Int>(0)
         let acceptor = Task {
-            for await connection in server.connections { accepted.withLock { $0.append(connection) } }
+            for await connection in server.connections {
+                accepted.withLock { $0.append(connection) }
+                acceptedInAll.add(1, ordering: .relaxed)
+            }
         }
         defer { acceptor.cancel() }
         let residentBefore = residentBytes()
@@ -67,35 +73,59 @@ enum HandshakeFloodScenario {
         let local = try SRTAddress(host: "127.0.0.1", port: freeUDPPort())
         var residentAfterRound: [Int] = []
         for round in 0..<3 {
+            let acceptedBefore = acceptedInAll.load(ordering: .relaxed)
             let outcomes = await connectAll(port: port, local: local, round: round)
             let connected = outcomes.compactMap { try? $0.get() }
             let reasons = outcomes.compactMap { outcome -> Int32? in
                 guard case .failure(let error) = outcome else { return nil }
                 return (error as? SRTError)?.rejectReason
             }
+            let byReason = Dictionary(grouping: reasons, by: { $0 }).mapValues(\.count)
             print(
-                "FLOOD round \(round + 1): \(flood) callers, \(connected.count) connected, \(reasons.count) rejected"
+                "FLOOD round \(round + 1): \(flood) callers, \(connected.count) connected, \(reasons.count) rejected \(byReason)"
             )
-            check(connected.count == cap, "the cap: \(connected.count) connected")
-            check(reasons.count == flood - cap, "the others rejected: \(reasons.count)")
-            check(reasons.allSatisfy { $0 == SRTRejectReason.overload.code }, "rejected as overload: \(Set(reasons))")
+            // Under churn libsrt itself now and then refuses a handshake with reason 0, and on a loaded machine
+            // (load average 25 measured) some callers time out (16) after the listener admitted them: their slots
+            // are taken by connections whose caller gave up, or free again once the others were turned away. The
+            // cap holds either way, and every other caller is told 1402.
+            let notFromTheCap = reasons.count { $0 == 0 || $0 == 16 }
+            check(
+                connected.count <= cap && connected.count + notFromTheCap >= cap,
+                "the cap: \(connected.count) connected, \(byReason)")
+            check(reasons.count == flood - connected.count, "the others rejected: \(reasons.count)")
+            check(
+                reasons.allSatisfy { $0 == SRTRejectReason.overload.code || $0 == 0 || $0 == 16 },
+                "rejected as overload: \(byReason)")
             for connection in connected { connection.close() }
-            // The server side has accepted them all by now; close them too, so the slots free up.
-            _ = await TestSupport.eventually { accepted.withLock { $0.count } >= cap }
-            for connection in accepted.withLock({ list in
-                defer { list.removeAll() }
-                return list
-            }) {
-                connection.close()
+            // Close the server side too, as the acceptor takes them, until it has taken one per connected caller:
+            // on a loaded machine it lags by seconds, and a connection it takes after the round would hold its
+            // slot into the next one (a caller that closed before its accept still comes out of libsrt's queue).
+            let listener = try server.supervisor.resource.current.orThrow("the listener")
+            let free = await TestSupport.eventually(within: .seconds(10)) {
+                for connection in accepted.withLock({ list in
+                    defer { list.removeAll() }
+                    return list
+                }) {
+                    connection.close()
+                }
+                return acceptedInAll.load(ordering: .relaxed) >= acceptedBefore + connected.count
+                    && listener.openConnectionSlots == 0
             }
-            // libsrt releases closed sockets in its garbage collector, about a second later.
-            try await Task.sleep(for: .milliseconds(1_500))
-            residentAfterRound.append(residentBytes())
+            check(
+                free,
+                "round \(round + 1): \(acceptedInAll.load(ordering: .relaxed) - acceptedBefore) of \(connected.count) accepted, \(listener.openConnectionSlots) slots open"
+            )
+            // libsrt releases closed sockets in its garbage collector, a second or more later (later on a loaded
+            // machine): measured once resident memory has stopped falling for 1.5 s.
+            residentAfterRound.append(await settledResidentBytes())
         }
         let perRound = residentAfterRound.map { ($0 - residentBefore) / 1_048_576 }
         print("FLOOD resident memory above the start after each round: \(perRound) MiB")
-        check(
-            residentAfterRound[2] - residentAfterRound[0] < 100 * 1_048_576, "memory grows per round: \(perRound) MiB")
+        // Against the most an earlier round reached: one round's figure depends on when libsrt's collector ran and
+        // on how much of malloc's arenas it touched (measured 66 to 240 MiB for the same first round), so memory
+        // that is given back can read lower in any round, but a leak adds up to the last one.
+        let growth = residentAfterRound[2] - max(residentAfterRound[0], residentAfterRound[1])
+        check(growth < 100 * 1_048_576, "memory grows per round: \(perRound) MiB")
 
         // Phase 2: connect-and-abort, with a legitimate caller arriving in the middle.
         let legitimate = Task { () -> Duration in
@@ -157,6 +187,21 @@ enum HandshakeFloodScenario {
             for await outcome in group { outcomes.append(outcome) }
             return outcomes
         }
+    }
+
+    /// Resident memory once it has not fallen for 1.5 s (looked at every 250 ms, for at most 10 s).
+    static func settledResidentBytes() async -> Int {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var lowest = residentBytes()
+        var since = ContinuousClock.now
+        while ContinuousClock.now < deadline && ContinuousClock.now - since < .milliseconds(1_500) {
+            try? await Task.sleep(for: .milliseconds(250))
+            let now = residentBytes()
+            // Falling by more than a MiB: the collector is still at work.
+            if now < lowest - 1_048_576 { since = ContinuousClock.now }
+            lowest = min(lowest, now)
+        }
+        return lowest
     }
 
     static func residentBytes() -> Int {

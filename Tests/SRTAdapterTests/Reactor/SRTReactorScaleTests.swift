@@ -42,7 +42,9 @@ enum ReactorScaleScenario {
         setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         let reactor = SRTReactor()
         let listener = try SRTListenSocket.open(
-            try SRTListenerConfiguration(host: "127.0.0.1", port: 0, backlog: 1024, maxConnections: 2000),
+            // 50 handshakes at a time from 127.0.0.1 may wait for their accepts: no per-host share.
+            try SRTListenerConfiguration(
+                host: "127.0.0.1", port: 0, backlog: 1024, maxConnections: 2000, maxPendingPerAddress: 2000),
             reactor: reactor)
         // All callers share one local UDP port, hence one libsrt multiplexer and its two threads.
         var error: Int32 = 0
