@@ -7,7 +7,9 @@ import Synchronization
 #endif
 
 /// Writes the relay's lines to standard output, one `write` per line (whole lines even when tasks print at once,
-/// and no stdio buffer to lose at exit): text for people, or JSON lines with `--json`.
+/// and no stdio buffer to lose at exit): text for people, or JSON lines with `--json`. Either way a peer's strings
+/// cannot break a line or reach the terminal as control characters: text lines go through ``SafeText``, JSON
+/// strings are escaped as RFC 8259 says.
 ///
 /// ```swift
 /// let console = Console(json: false)
@@ -39,14 +41,14 @@ final class Console: Sendable {
             for (key, value) in fields { line += ",\(Self.quoted(key)):\(Self.encode(value))" }
             line += "}\n"
         } else {
-            line = "\(now.clock) \(text)\n"
+            line = "\(now.clock) \(SafeText.escaped(text))\n"
         }
         lock.withLock { _ in Self.writeAll(line, to: STDOUT_FILENO) }
     }
 
     /// A usage error: `srt-relay: <message>` on standard error, one line.
     static func usageError(_ message: String) {
-        writeAll("srt-relay: \(message)\n", to: STDERR_FILENO)
+        writeAll("srt-relay: \(SafeText.escaped(message))\n", to: STDERR_FILENO)
     }
 
     /// Writes all of `text`, retrying after signals and short writes.

@@ -43,7 +43,8 @@ struct RelayApplication {
             }
         }
         let console = Console(json: settings.json)
-        var logger = Logger(label: "srt-relay", factory: { StreamLogHandler.standardError(label: $0) })
+        var logger = Logger(
+            label: "srt-relay", factory: { StreamLogHandler(label: $0, stream: EscapedStandardError()) })
         logger.logLevel = settings.logLevel
         SRTRuntime.start(logger: logger, logLevel: max(settings.logLevel, .warning))
         // Before the server exists: its supervisor takes the metrics factory when it is created.

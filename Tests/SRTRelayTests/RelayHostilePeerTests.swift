@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+/// srt-relay facing publishers that mean harm or make mistakes: stream ids built to forge or colour the operator's
+/// lines, and a second publisher on a forwarding relay. Real callers (srt-live-transmit) against the built binary.
+@Suite(
+    "srt-relay with hostile peers",
+    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+struct RelayHostilePeerTests {
+    init() {
+        // A child that dies early must not take the test process down with SIGPIPE on its stdin.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// A stream id that would colour the terminal red, forge a line of its own, ring the bell, clear the screen
+    /// (C1 CSI) and reverse the rest of the line (a right-to-left override).
+    static let hostileStreamID = "cam\u{1B}[31mRED\n12:00:00.000 + forged\rline\u{07}\u{9B}2J\u{202E}txt"
+
+    /// Whether `text` holds a character a terminal acts on, other than the newline that ends a line.
+    static func hasControlCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            scalar != "\n"
+                && (scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+                    || (0x202A...0x202E).contains(scalar.value))
+        }
+    }
+
+    @Test(
+        "a stream id with a newline, ANSI escapes and other control characters is escaped in every text line, the log and the file name",
+        .timeLimit(.minutes(1)))
+    func hostileStreamIDIsEscaped() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-hostile-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Text lines (no --json), and the library's log at its most talkative.
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--status-interval", "0", "--latency",
+                "40", "--log-level", "trace",
+            ])
+        defer { relay.terminate() }
+        // The lines whose text (after the time and a space) starts with `start`.
+        let lines = { (start: String) in
+            relay.lines.filter { $0.split(separator: " ", maxSplits: 1).last?.hasPrefix(start) == true }
+        }
+        #expect(await RelayAcceptanceTests.eventually { !lines("listening on ").isEmpty })
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=\(Self.hostileStreamID)"])
+        defer { publisher.terminate() }
+        #expect(await RelayAcceptanceTests.eventually { !lines("+ cam").isEmpty })
+        await RelayAcceptanceTests.feed(publisher, RelayAcceptanceTests.payload(seed: 0x77), close: true)
+        publisher.signal(SIGINT)
+        #expect(await RelayAcceptanceTests.eventually { !lines("- cam").isEmpty })
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        let errors = await relay.standardErrorAtExit()
+
+        for line in relay.lines { print(line) }
+        let escaped = #"cam\u{1B}[31mRED\n12:00:00.000 + forged\rline\u{7}\u{9B}2J\u{202E}txt"#
+        let opened = lines("+ ")
+        #expect(opened.count == 1, "one opened line, none forged: \(opened)")
+        #expect(opened.first?.contains(escaped + " from 127.0.0.1:") == true, "\(opened)")
+        #expect(lines("- \(escaped) from 127.0.0.1:").count == 1)
+        let output = relay.lines.joined(separator: "\n")
+        #expect(!Self.hasControlCharacters(output), "standard output holds control characters")
+        #expect(!Self.hasControlCharacters(errors), "standard error holds control characters")
+        #expect(!output.contains("forged\n") && !errors.contains("forged\n"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files.count == 1, "\(files)")
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        #expect(files.allSatisfy { $0.allSatisfy(safe.contains) }, "\(files)")
+    }
+}
