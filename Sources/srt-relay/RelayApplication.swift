@@ -77,6 +77,14 @@ struct RelayApplication {
         console.emit(
             "started", "srt-relay: \(settings.summary)",
             ["listener": .string("\(settings.listener)"), "output": .string(settings.destinationDescription)])
+        if settings.isOpenToAnyone {
+            let address = "\(settings.listener.address)"
+            console.emit(
+                "warning",
+                "warning: listening on \(address) with neither a passphrase nor an allow list: anyone who can reach "
+                    + "this port can publish (--passphrase-env, --passphrase-file, --allow)",
+                ["warning": .string("open-listener"), "address": .string(address)])
+        }
         do {
             try await ServiceGroup(configuration: configuration).run()
             console.emit("exit", "srt-relay: stopped; every recording closed", ["status": .int(0)])

@@ -24,4 +24,7 @@ struct RelaySettings: Sendable {
     /// Where to serve `/metrics` and `/healthz`; `nil`: nowhere.
     var metrics: (host: String, port: Int)?
     var logLevel: Logger.Level
+    /// Listening on an address other machines can reach, with neither a passphrase nor an allow list: anyone who
+    /// reaches the port may publish. The relay warns at start.
+    var isOpenToAnyone = false
 }

@@ -64,7 +64,8 @@ extension SRTRelay {
             chaosPeriod: chaos.map { .seconds($0) },
             chaosOnSignal: chaosOnSignal,
             metrics: metrics,
-            logLevel: level)
+            logLevel: level,
+            isOpenToAnyone: !ListenAddress.isLoopback(host) && passphrase == nil && allowed.isEmpty)
     }
 
     /// The passphrase from `--passphrase-env` or `--passphrase-file` (one of them at most), or `nil`.

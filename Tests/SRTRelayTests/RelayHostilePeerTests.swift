@@ -74,4 +74,32 @@ struct RelayHostilePeerTests {
         let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         #expect(files.allSatisfy { $0.allSatisfy(safe.contains) }, "\(files)")
     }
+
+    @Test(
+        "one warning line at start when the listener is reachable from other hosts with neither a passphrase nor an allow list",
+        arguments: [
+            (["--listen", "0.0.0.0:0"], true), (["--listen", "127.0.0.1:0"], false), (["--listen", "[::1]:0"], false),
+            (["--listen", "0.0.0.0:0", "--allow", "cam"], false),
+            (["--listen", "0.0.0.0:0", "--passphrase-env", "SRT_RELAY_TEST_SECRET"], false),
+        ])
+    func warnsWhenOpen(arguments: [String], warns: Bool) async throws {
+        let binary = try #require(RelayBinary.path)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-open-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Port 0: the kernel picks a free one; nothing but this test talks to it.
+        let relay = try TestProcess(
+            binary, arguments + ["--output", directory.path, "--json", "--status-interval", "0"],
+            environment: ["SRT_RELAY_TEST_SECRET": "a passphrase long enough"])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        let warnings = relay.lines.compactMap(RelayLog.decode).filter { $0["event"] as? String == "warning" }
+        #expect(warnings.count == (warns ? 1 : 0), "\(relay.lines)")
+        if warns {
+            #expect(warnings.first?["warning"] as? String == "open-listener")
+            #expect(warnings.first?["address"] as? String == "0.0.0.0:0")
+        }
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
 }
