@@ -101,7 +101,7 @@ extension RelaySettings {
     var destinationDescription: String {
         switch destination {
         case .record(let directory): directory
-        case .forward(let target): target.description
+        case .forward(let target, _): target.description
         }
     }
 
@@ -110,7 +110,7 @@ extension RelaySettings {
         let action =
             switch destination {
             case .record(let directory): "recording each stream to \(directory)/"
-            case .forward(let target): "relaying each stream to \(target)"
+            case .forward(let target, _): "relaying one stream at a time to \(target)"
             }
         var text = "\(action); \(listener); restarts: \(policy)"
         if let chaosPeriod { text += "; chaos every \(Units.duration(chaosPeriod))" }

@@ -8,8 +8,8 @@ struct RelaySettings: Sendable {
     enum Destination: Sendable {
         /// One file per stream in this directory.
         case record(directory: String)
-        /// Every stream's messages to one UDP address.
-        case forward(ForwardTarget)
+        /// One stream at a time to a UDP address; the slot says whether a publisher holds it.
+        case forward(ForwardTarget, ForwardSlot)
     }
 
     var listener: SRTListenerConfiguration

@@ -1,4 +1,5 @@
 import Foundation
+import SRTAdapter
 import Testing
 
 /// srt-relay facing publishers that mean harm or make mistakes: stream ids built to forge or colour the operator's
@@ -101,5 +102,85 @@ struct RelayHostilePeerTests {
         }
         relay.signal(SIGTERM)
         #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
+
+    @Test(
+        "--forward carries one publisher at a time: a second is refused with 1409 and never mixed into the first one's datagrams",
+        .timeLimit(.minutes(1)))
+    func forwardIsPerPublisher() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let receiver = try UDPReceiver()
+        defer { receiver.close() }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--forward", "udp://127.0.0.1:\(receiver.port)", "--json",
+                "--status-interval", "0.1", "--latency", "40",
+            ])
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+
+        // The first publisher streams half of its payload…
+        let first = RelayAcceptanceTests.payload(seed: 0x81)
+        let half = first.count / 2
+        let owner = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=first"])
+        defer { owner.terminate() }
+        #expect(try await log.next("connection-opened")["stream_id"] as? String == "first")
+        await RelayAcceptanceTests.feed(owner, Array(first[..<half]), close: false)
+        try await log.waitForBytes(half)
+
+        // …a second publisher sends all of its own meanwhile, and a caller asks to publish too: it is told why not.
+        let intruder = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=second"])
+        defer { intruder.terminate() }
+        await RelayAcceptanceTests.feed(intruder, RelayAcceptanceTests.payload(seed: 0x82), close: false)
+        let refusal = await Self.rejectReason(port: port, streamID: "third")
+        #expect(refusal == SRTRejectReason.conflict.code, "the third caller's reject reason")
+        // Gone before the target frees up: srt-live-transmit retries a refused connection by itself.
+        intruder.terminate()
+
+        // The first publisher finishes; every datagram so far is its own, in order.
+        await RelayAcceptanceTests.feed(owner, Array(first[half...]), close: true)
+        try await log.waitForBytes(first.count)
+        owner.signal(SIGINT)
+        #expect(try await log.next("connection-closed")["stream_id"] as? String == "first")
+        #expect(await RelayAcceptanceTests.eventually { receiver.bytes.count >= first.count })
+        // Compared as one Bool: a failed #expect on two large arrays would compute their difference for minutes.
+        let onlyFirst = receiver.bytes == first
+        #expect(onlyFirst, "\(receiver.bytes.count) bytes forwarded, \(first.count) published")
+        let opened = relay.lines.compactMap(RelayLog.decode).filter { $0["event"] as? String == "connection-opened" }
+        #expect(opened.count == 1, "only the first publisher was forwarded: \(opened)")
+
+        // The target is free again: the next publisher is forwarded.
+        let next = RelayAcceptanceTests.payload(seed: 0x83)
+        let successor = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=next"])
+        defer { successor.terminate() }
+        #expect(try await log.next("connection-opened", within: .seconds(5))["stream_id"] as? String == "next")
+        await RelayAcceptanceTests.feed(successor, next, close: true)
+        #expect(await RelayAcceptanceTests.eventually { receiver.bytes.count >= first.count + next.count })
+        let both = receiver.bytes == first + next
+        #expect(both, "\(receiver.bytes.count) bytes forwarded, \(first.count + next.count) published")
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
+
+    /// Connects to the relay as a publisher with the adapter's caller and returns the reject reason, or `nil` when
+    /// the caller was accepted (then closed) or failed otherwise.
+    static func rejectReason(port: Int, streamID: String) async -> Int32? {
+        do {
+            let configuration = try SRTCallerConfiguration(
+                host: "127.0.0.1", port: port, streamID: streamID, connectTimeout: .seconds(2))
+            let connection = try await SRTConnection.connect(configuration)
+            connection.close()
+            return nil
+        } catch let error as SRTError {
+            return error.rejectReason
+        } catch {
+            return nil
+        }
     }
 }
