@@ -6,10 +6,10 @@ import Synchronization
     import Darwin
 #endif
 
-/// Writes the relay's lines to standard output, one `write` per line (whole lines even when tasks print at once,
-/// and no stdio buffer to lose at exit): text for people, or JSON lines with `--json`. Either way a peer's strings
-/// cannot break a line or reach the terminal as control characters: text lines go through ``SafeText``, JSON
-/// strings are escaped as RFC 8259 says.
+/// Writes the relay's lines to standard output through an ``OutputQueue``: whole lines even when tasks print at
+/// once, no stdio buffer to lose at exit, and no caller waits for a reader. Text for people, or JSON lines with
+/// `--json`. Either way a peer's strings cannot break a line or reach the terminal as control characters: text
+/// lines go through ``SafeText``, JSON strings are escaped as RFC 8259 says.
 ///
 /// ```swift
 /// let console = Console(json: false)
@@ -26,10 +26,23 @@ final class Console: Sendable {
     }
 
     let json: Bool
-    private let lock = Mutex(())
+    /// Standard output, written by a thread of its own: a reader that stops reading stalls no caller.
+    let output: OutputQueue
 
     init(json: Bool) {
         self.json = json
+        output = OutputQueue(descriptor: STDOUT_FILENO) { count in
+            let text = "\(count) line\(count == 1 ? "" : "s") dropped: standard output was not being read"
+            let now = Timestamp.now()
+            return json
+                ? "{\"time\":\(Self.quoted(now.iso8601)),\"event\":\"output-dropped\",\"lines\":\(count)}\n"
+                : "\(now.clock) \(text)\n"
+        }
+    }
+
+    /// Lines dropped on both outputs since start because nobody read them.
+    var droppedLines: Int {
+        output.dropped.load(ordering: .relaxed) + OutputQueue.standardError.dropped.load(ordering: .relaxed)
     }
 
     /// Prints one event: `text` for people, or `{"time":…,"event":kind,…fields}`; fields keep their order.
@@ -43,7 +56,7 @@ final class Console: Sendable {
         } else {
             line = "\(now.clock) \(SafeText.escaped(text))\n"
         }
-        lock.withLock { _ in Self.writeAll(line, to: STDOUT_FILENO) }
+        output.enqueue(line)
     }
 
     /// A usage error: `srt-relay: <message>` on standard error, one line.

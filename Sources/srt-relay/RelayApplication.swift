@@ -85,15 +85,23 @@ struct RelayApplication {
                     + "this port can publish (--passphrase-env, --passphrase-file, --allow)",
                 ["warning": .string("open-listener"), "address": .string(address)])
         }
+        let status: Int32
         do {
             try await ServiceGroup(configuration: configuration).run()
             console.emit("exit", "srt-relay: stopped; every recording closed", ["status": .int(0)])
-            return 0
+            status = 0
         } catch {
             console.emit("exit", "srt-relay: \(error)", ["status": .int(1), "error": .string("\(error)")])
-            return 1
+            status = 1
         }
+        // The last lines get a moment to reach a slow reader; one that reads nothing does not hold the exit.
+        _ = await console.output.waitUntilWritten(within: Self.outputFlushLimit)
+        _ = await OutputQueue.standardError.waitUntilWritten(within: Self.outputFlushLimit)
+        return status
     }
+
+    /// How long the exit waits for each output's queued lines to be written.
+    static let outputFlushLimit = Duration.milliseconds(100)
 }
 
 extension RelaySettings {
@@ -135,6 +143,7 @@ struct ShutdownDeadline: Service {
             console.emit(
                 "exit", "srt-relay: the shutdown took longer than \(Units.duration(limit)); leaving now",
                 ["status": .int(70)])
+            _ = console.output.waitUntilWrittenBlocking(within: RelayApplication.outputFlushLimit)
             SRTRuntime.exit(70)
         }
     }
