@@ -64,8 +64,9 @@ final class Console: Sendable {
         writeAll("srt-relay: \(SafeText.escaped(message))\n", to: STDERR_FILENO)
     }
 
-    /// Writes all of `text`, retrying after signals and short writes.
-    static func writeAll(_ text: String, to descriptor: Int32) {
+    /// Writes all of `text`, retrying after signals and short writes; `false` when the rest could not be written.
+    @discardableResult
+    static func writeAll(_ text: String, to descriptor: Int32) -> Bool {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -73,10 +74,11 @@ final class Console: Sendable {
                 write(descriptor, raw.baseAddress! + offset, raw.count - offset)
             }
             if written < 0 && errno == EINTR { continue }
-            // A closed pipe or a full disk: the relay goes on without its output.
-            guard written > 0 else { return }
+            // A closed pipe (EPIPE: SIGPIPE is ignored) or a full disk: the relay goes on without its output.
+            guard written > 0 else { return false }
             offset += written
         }
+        return true
     }
 
     static func encode(_ value: Value) -> String {

@@ -124,8 +124,9 @@ final class OutputQueue: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            // One write for the batch where it fits: whole lines, in order.
-            Console.writeAll(batch.joined(), to: descriptor)
+            // One write for the batch where it fits: whole lines, in order. A reader that went away (EPIPE) loses
+            // them: counted as dropped.
+            if !Console.writeAll(batch.joined(), to: descriptor) { dropped.add(batch.count, ordering: .relaxed) }
             state.withLock { $0.writing = false }
         }
     }

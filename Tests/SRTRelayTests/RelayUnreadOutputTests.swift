@@ -81,6 +81,85 @@ struct RelayUnreadOutputTests {
     }
 
     @Test(
+        "the reader of standard output and error goes away mid-stream: the relay keeps recording and exits 0",
+        .timeLimit(.minutes(1)))
+    func readerGoesAway() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        // Forwarded rather than recorded: the receiver sees every byte as it arrives. And no metrics server:
+        // swift-nio's sockets would ignore SIGPIPE for the whole process as a side effect.
+        let receiver = try UDPReceiver()
+        defer { receiver.close() }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--forward", "udp://127.0.0.1:\(receiver.port)", "--json",
+                "--status-interval", "0.1", "--latency", "40",
+            ],
+            readsOutput: false)
+        defer { relay.terminate() }
+        let payload = RelayAcceptanceTests.payload(seed: 0x91)
+        let half = payload.count / 2
+        // Its lines cannot be read: the kernel says when its UDP port is bound (just before it listens).
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(10)) { Self.isBound(udpPort: port) })
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=gone"])
+        defer { publisher.terminate() }
+        // srt-live-transmit drops what it reads before it is connected: filler messages until one arrives.
+        let filler = [UInt8](repeating: 0xAA, count: 1456)
+        var connected = false
+        for _ in 0..<500 where !connected {
+            await RelayAcceptanceTests.feed(publisher, filler, close: false)
+            connected = await RelayAcceptanceTests.eventually(within: .milliseconds(20)) { !receiver.bytes.isEmpty }
+        }
+        try #require(connected, "the publisher got through")
+        let start = receiver.bytes.count
+        await RelayAcceptanceTests.feed(publisher, Array(payload[..<half]), close: false)
+        #expect(
+            await RelayAcceptanceTests.eventually(within: .seconds(10)) { receiver.bytes.count >= start + half },
+            "\(receiver.bytes.count - start) of \(half) bytes forwarded")
+        // The reader leaves: the writer blocked on the full pipe, and every status line after it, meet a closed pipe.
+        relay.closeUnreadOutput()
+        await RelayAcceptanceTests.feed(publisher, Array(payload[half...]), close: true)
+        let complete = await RelayAcceptanceTests.eventually(within: .seconds(10)) {
+            receiver.bytes.count >= start + payload.count
+        }
+        #expect(complete, "\(receiver.bytes.count - start) of \(payload.count) bytes forwarded")
+        relay.signal(SIGTERM)
+        let status = await relay.exitStatus(within: .seconds(3))
+        #expect(status == 0, "exit \(status.map(String.init) ?? "none") (141: killed by SIGPIPE)")
+        // Filler, then the whole payload. One Bool: a failed #expect on two large arrays would compute their
+        // difference for minutes.
+        let forwarded = receiver.bytes
+        let whole =
+            forwarded.count >= payload.count && forwarded.suffix(payload.count).elementsEqual(payload)
+            && forwarded.dropLast(payload.count).allSatisfy { $0 == 0xAA }
+        #expect(whole, "\(forwarded.count) bytes forwarded for \(payload.count) of payload after filler")
+    }
+
+    /// Whether a UDP socket is bound to 127.0.0.1:`port` (from `/proc/net/udp`).
+    static func isBound(udpPort port: Int) -> Bool {
+        let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
+        let local = "0100007F:" + String(format: "%04X", port)
+        return table.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == local[...] }
+    }
+
+    /// Waits (10 s at most) until `/metrics` counts `bytes` received.
+    static func waitForReceived(_ bytes: Int, metricsPort: Int) async -> Bool {
+        await waitForMetric("srt_relay_received_bytes_total", bytes, metricsPort: metricsPort)
+    }
+
+    /// Waits (10 s at most) until the series `name` in `/metrics` is at least `value`.
+    static func waitForMetric(_ name: String, _ value: Int, metricsPort: Int) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if await metric(name, metricsPort: metricsPort) ?? 0 >= value { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test(
         "a queue on a pipe nobody reads: printing never waits, the lines beyond the bound are dropped and counted, and a notice says how many once the reader is back",
         .timeLimit(.minutes(1)))
     func queueDropsAndReports() async throws {
@@ -132,8 +211,13 @@ struct RelayUnreadOutputTests {
 
     /// `srt_relay_received_bytes_total` from `/metrics`, or `nil` when it cannot be read.
     static func receivedBytes(metricsPort: Int) async -> Int? {
+        await metric("srt_relay_received_bytes_total", metricsPort: metricsPort)
+    }
+
+    /// The value of the series `name` (without labels) in `/metrics`, or `nil` when it cannot be read.
+    static func metric(_ name: String, metricsPort: Int) async -> Int? {
         guard let metrics = await HTTP.get(port: metricsPort, path: "/metrics") else { return nil }
-        let line = metrics.body.split(separator: "\n").first { $0.hasPrefix("srt_relay_received_bytes_total ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+        let line = metrics.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) }.map { Int($0) } }
     }
 }

@@ -19,6 +19,7 @@ final class TestProcess: Sendable {
 
     /// The read ends of standard output and error when nobody reads them (`readsOutput: false`).
     private let unread: [Int32]
+    private let unreadClosed = Locked(false)
 
     /// Starts `executable`. With `readsOutput: false` its standard output and error are pipes that are full before
     /// it starts and never read: every write there blocks (``lines`` stays empty).
@@ -124,6 +125,15 @@ final class TestProcess: Sendable {
         }
     }
 
+    /// Closes the read ends of standard output and error that nobody read (`readsOutput: false`): the child's next
+    /// write there fails with EPIPE (and SIGPIPE, unless it ignores it).
+    func closeUnreadOutput() {
+        unreadClosed.state.withLock { closed in
+            if !closed { for descriptor in unread { close(descriptor) } }
+            closed = true
+        }
+    }
+
     /// Every complete line printed so far.
     var lines: [String] { output.state.withLock { $0.lines } }
 
@@ -192,7 +202,7 @@ final class TestProcess: Sendable {
 
     deinit {
         terminate()
-        for descriptor in unread { close(descriptor) }
+        closeUnreadOutput()
     }
 
     private static func drain(_ descriptor: Int32, _ body: ([UInt8]) -> Void) {
