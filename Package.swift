@@ -161,10 +161,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Acceptance of srt-relay: the built binary against srt-live-transmit, plus its parsing helpers.
+        // Acceptance of srt-relay: the built binary against srt-live-transmit, plus its parsing helpers; the
+        // adapter's caller reads reject reasons, which srt-live-transmit does not print.
         .testTarget(
             name: "SRTRelayTests",
-            dependencies: ["srt-relay"],
+            dependencies: ["srt-relay", "SRTAdapter"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -6,8 +6,10 @@ import Synchronization
     import Darwin
 #endif
 
-/// Writes the relay's lines to standard output, one `write` per line (whole lines even when tasks print at once,
-/// and no stdio buffer to lose at exit): text for people, or JSON lines with `--json`.
+/// Writes the relay's lines to standard output through an ``OutputQueue``: whole lines even when tasks print at
+/// once, no stdio buffer to lose at exit, and no caller waits for a reader. Text for people, or JSON lines with
+/// `--json`. Either way a peer's strings cannot break a line or reach the terminal as control characters: text
+/// lines go through ``SafeText``, JSON strings are escaped as RFC 8259 says.
 ///
 /// ```swift
 /// let console = Console(json: false)
@@ -24,10 +26,23 @@ final class Console: Sendable {
     }
 
     let json: Bool
-    private let lock = Mutex(())
+    /// Standard output, written by a thread of its own: a reader that stops reading stalls no caller.
+    let output: OutputQueue
 
     init(json: Bool) {
         self.json = json
+        output = OutputQueue(descriptor: STDOUT_FILENO) { count in
+            let text = "\(count) line\(count == 1 ? "" : "s") dropped: standard output was not being read"
+            let now = Timestamp.now()
+            return json
+                ? "{\"time\":\(Self.quoted(now.iso8601)),\"event\":\"output-dropped\",\"lines\":\(count)}\n"
+                : "\(now.clock) \(text)\n"
+        }
+    }
+
+    /// Lines dropped on both outputs since start because nobody read them.
+    var droppedLines: Int {
+        output.dropped.load(ordering: .relaxed) + OutputQueue.standardError.dropped.load(ordering: .relaxed)
     }
 
     /// Prints one event: `text` for people, or `{"time":…,"event":kind,…fields}`; fields keep their order.
@@ -39,18 +54,19 @@ final class Console: Sendable {
             for (key, value) in fields { line += ",\(Self.quoted(key)):\(Self.encode(value))" }
             line += "}\n"
         } else {
-            line = "\(now.clock) \(text)\n"
+            line = "\(now.clock) \(SafeText.escaped(text))\n"
         }
-        lock.withLock { _ in Self.writeAll(line, to: STDOUT_FILENO) }
+        output.enqueue(line)
     }
 
     /// A usage error: `srt-relay: <message>` on standard error, one line.
     static func usageError(_ message: String) {
-        writeAll("srt-relay: \(message)\n", to: STDERR_FILENO)
+        writeAll("srt-relay: \(SafeText.escaped(message))\n", to: STDERR_FILENO)
     }
 
-    /// Writes all of `text`, retrying after signals and short writes.
-    static func writeAll(_ text: String, to descriptor: Int32) {
+    /// Writes all of `text`, retrying after signals and short writes; `false` when the rest could not be written.
+    @discardableResult
+    static func writeAll(_ text: String, to descriptor: Int32) -> Bool {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -58,10 +74,11 @@ final class Console: Sendable {
                 write(descriptor, raw.baseAddress! + offset, raw.count - offset)
             }
             if written < 0 && errno == EINTR { continue }
-            // A closed pipe or a full disk: the relay goes on without its output.
-            guard written > 0 else { return }
+            // A closed pipe (EPIPE: SIGPIPE is ignored) or a full disk: the relay goes on without its output.
+            guard written > 0 else { return false }
             offset += written
         }
+        return true
     }
 
     static func encode(_ value: Value) -> String {

@@ -22,24 +22,34 @@ struct MetricsServer: Service {
     let server: SRTServer
     let console: Console
 
-    /// The most scrapes served at once; more are closed on arrival.
+    /// The most scrapes served at once; a new one beyond it takes the place of the one idle longest.
     static let maxConnections = 16
+    /// How long a connection may wait for (the rest of) a request before it is closed: from its accept, and again
+    /// from each answer.
+    static let idleTimeout = TimeAmount.seconds(5)
+    /// The most bytes a request may take (request line, headers and any body); a longer one closes the connection.
+    static let maxRequestSize = 8 * 1024
 
     func run() async throws {
         let registry = self.registry
         let supervisor = server.supervisor
-        let gate = ConnectionGate(limit: Self.maxConnections)
+        let connections = ScrapeConnections(limit: Self.maxConnections)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                // Every scrape holds a descriptor while it lasts. Refuse it (close it at once) beyond a few at a
-                // time, and whenever it eats into the descriptors the SRT adapter keeps in reserve: a Swift process
-                // with none left dies in libdispatch (Docs/srt-fault-model.md F), and recordings come first.
-                guard gate.enter() else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in gate.leave() }
+                // Every scrape holds a descriptor while it lasts: never more than a few at a time, and none that
+                // eats into the descriptors the SRT adapter keeps in reserve (a Swift process with none left dies
+                // in libdispatch, Docs/srt-fault-model.md F; recordings come first).
                 guard SRTRuntime.hasDescriptorHeadroom else { return channel.close() }
-                // Built on the channel's event loop: the handler never crosses threads.
+                // At the cap, the connection idle longest makes room: idle clients cannot lock scrapes out.
+                connections.admit(channel)
+                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                // Built on the channel's event loop: the handlers never cross threads.
                 return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RequestGuard(
+                            idleTimeout: Self.idleTimeout, maxRequestSize: Self.maxRequestSize,
+                            answered: { connections.answered(channel) }))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(
@@ -61,24 +71,90 @@ struct MetricsServer: Service {
     }
 }
 
-/// Counts the scrape connections open now, up to a limit.
-private final class ConnectionGate: Sendable {
-    private let open = Atomic(0)
+/// The scrape connections open now, each with the time it last became idle (accepted, or answered), up to a limit.
+private final class ScrapeConnections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: (channel: any Channel, idleSince: NIODeadline)]>([:])
     private let limit: Int
 
     init(limit: Int) {
         self.limit = limit
     }
 
-    /// Counts one more connection; `false` (and nothing counted) when `limit` are open already.
-    func enter() -> Bool {
-        if open.add(1, ordering: .relaxed).newValue <= limit { return true }
-        open.subtract(1, ordering: .relaxed)
-        return false
+    /// Counts `channel` in; when `limit` are open already, closes the one idle longest to make room.
+    func admit(_ channel: any Channel) {
+        let evicted = open.withLock { open -> (any Channel)? in
+            var evicted: (any Channel)?
+            if open.count >= limit, let oldest = open.min(by: { $0.value.idleSince < $1.value.idleSince }) {
+                open.removeValue(forKey: oldest.key)
+                evicted = oldest.value.channel
+            }
+            open[ObjectIdentifier(channel)] = (channel, .now())
+            return evicted
+        }
+        // Outside the lock: closing runs on the evicted channel's own event loop.
+        evicted?.close(promise: nil)
     }
 
-    func leave() {
-        open.subtract(1, ordering: .relaxed)
+    /// `channel` sent its answer: idle again from now.
+    func answered(_ channel: any Channel) {
+        open.withLock { open in open[ObjectIdentifier(channel)]?.idleSince = .now() }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = open.withLock { open in open.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+}
+
+/// First in the pipeline, on the raw bytes: closes a connection that sends no complete request within
+/// `idleTimeout` (from its accept, then from each answer), or more than `maxRequestSize` bytes before the answer.
+private final class RequestGuard: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+
+    let idleTimeout: TimeAmount
+    let maxRequestSize: Int
+    let answered: () -> Void
+    /// Bytes received since the last answer.
+    private var received = 0
+    private var deadline: Scheduled<Void>?
+
+    init(idleTimeout: TimeAmount, maxRequestSize: Int, answered: @escaping () -> Void) {
+        self.idleTimeout = idleTimeout
+        self.maxRequestSize = maxRequestSize
+        self.answered = answered
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        restartDeadline(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += unwrapInboundIn(data).readableBytes
+        // Too big for a scrape: nothing more is read or answered.
+        guard received <= maxRequestSize else {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // An answer goes out: the next request starts from nothing, with a fresh deadline.
+        received = 0
+        restartDeadline(context: context)
+        answered()
+        context.write(data, promise: promise)
+    }
+
+    private func restartDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
     }
 }
 

@@ -45,6 +45,22 @@ struct Relay: Service {
         let started = ContinuousClock.now
         let name = connection.streamID.isEmpty ? "(no stream id)" : connection.streamID
         let peer = connection.peerAddress.map { "\($0)" } ?? "?"
+        // A forwarding relay carries one publisher at a time; the access control turned away most others already
+        // (1409), this catches one that was accepted in the same instant.
+        if case .forward(let target, let slot) = destination {
+            guard slot.claim(connection) else {
+                console.emit(
+                    "connection-refused", "✗ \(name) from \(peer): \(target) carries another publisher's stream",
+                    [
+                        "stream_id": .string(connection.streamID), "peer": .string(peer),
+                        "error": .string("\(target) carries another publisher's stream"),
+                    ])
+                connection.close()
+                return
+            }
+        }
+        // After the sink's close below: the next publisher never overlaps this one.
+        defer { if case .forward(_, let slot) = destination { slot.release(connection) } }
         let sink: any StreamSink
         do {
             sink = try makeSink(for: connection, peer: peer)
@@ -111,7 +127,7 @@ struct Relay: Service {
             return try FileRecorder.create(in: directory) { counter in
                 RecordingName.make(streamID: connection.streamID, peer: peer, time: time, counter: counter)
             }
-        case .forward(let target):
+        case .forward(let target, _):
             return try UDPForwarder(to: target)
         }
     }

@@ -43,7 +43,8 @@ struct RelayApplication {
             }
         }
         let console = Console(json: settings.json)
-        var logger = Logger(label: "srt-relay", factory: { StreamLogHandler.standardError(label: $0) })
+        var logger = Logger(
+            label: "srt-relay", factory: { StreamLogHandler(label: $0, stream: EscapedStandardError()) })
         logger.logLevel = settings.logLevel
         SRTRuntime.start(logger: logger, logLevel: max(settings.logLevel, .warning))
         // Before the server exists: its supervisor takes the metrics factory when it is created.
@@ -76,15 +77,31 @@ struct RelayApplication {
         console.emit(
             "started", "srt-relay: \(settings.summary)",
             ["listener": .string("\(settings.listener)"), "output": .string(settings.destinationDescription)])
+        if settings.isOpenToAnyone {
+            let address = "\(settings.listener.address)"
+            console.emit(
+                "warning",
+                "warning: listening on \(address) with neither a passphrase nor an allow list: anyone who can reach "
+                    + "this port can publish (--passphrase-env, --passphrase-file, --allow)",
+                ["warning": .string("open-listener"), "address": .string(address)])
+        }
+        let status: Int32
         do {
             try await ServiceGroup(configuration: configuration).run()
             console.emit("exit", "srt-relay: stopped; every recording closed", ["status": .int(0)])
-            return 0
+            status = 0
         } catch {
             console.emit("exit", "srt-relay: \(error)", ["status": .int(1), "error": .string("\(error)")])
-            return 1
+            status = 1
         }
+        // The last lines get a moment to reach a slow reader; one that reads nothing does not hold the exit.
+        _ = await console.output.waitUntilWritten(within: Self.outputFlushLimit)
+        _ = await OutputQueue.standardError.waitUntilWritten(within: Self.outputFlushLimit)
+        return status
     }
+
+    /// How long the exit waits for each output's queued lines to be written.
+    static let outputFlushLimit = Duration.milliseconds(100)
 }
 
 extension RelaySettings {
@@ -92,7 +109,7 @@ extension RelaySettings {
     var destinationDescription: String {
         switch destination {
         case .record(let directory): directory
-        case .forward(let target): target.description
+        case .forward(let target, _): target.description
         }
     }
 
@@ -101,7 +118,7 @@ extension RelaySettings {
         let action =
             switch destination {
             case .record(let directory): "recording each stream to \(directory)/"
-            case .forward(let target): "relaying each stream to \(target)"
+            case .forward(let target, _): "relaying one stream at a time to \(target)"
             }
         var text = "\(action); \(listener); restarts: \(policy)"
         if let chaosPeriod { text += "; chaos every \(Units.duration(chaosPeriod))" }
@@ -126,6 +143,7 @@ struct ShutdownDeadline: Service {
             console.emit(
                 "exit", "srt-relay: the shutdown took longer than \(Units.duration(limit)); leaving now",
                 ["status": .int(70)])
+            _ = console.output.waitUntilWrittenBlocking(within: RelayApplication.outputFlushLimit)
             SRTRuntime.exit(70)
         }
     }

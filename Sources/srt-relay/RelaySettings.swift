@@ -8,8 +8,8 @@ struct RelaySettings: Sendable {
     enum Destination: Sendable {
         /// One file per stream in this directory.
         case record(directory: String)
-        /// Every stream's messages to one UDP address.
-        case forward(ForwardTarget)
+        /// One stream at a time to a UDP address; the slot says whether a publisher holds it.
+        case forward(ForwardTarget, ForwardSlot)
     }
 
     var listener: SRTListenerConfiguration
@@ -24,4 +24,7 @@ struct RelaySettings: Sendable {
     /// Where to serve `/metrics` and `/healthz`; `nil`: nowhere.
     var metrics: (host: String, port: Int)?
     var logLevel: Logger.Level
+    /// Listening on an address other machines can reach, with neither a passphrase nor an allow list: anyone who
+    /// reaches the port may publish. The relay warns at start.
+    var isOpenToAnyone = false
 }

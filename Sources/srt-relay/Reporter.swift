@@ -94,14 +94,18 @@ struct Reporter: Service {
             let state = server.supervisor.state.label
             let open = table.count
             let restarts = table.restarts.load(ordering: .relaxed)
+            // Lines nobody read (a full pipe): said here too, for a reader that comes back.
+            let dropped = console.droppedLines
             console.emit(
                 "status",
                 "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
-                    + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received",
+                    + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received"
+                    + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : ""),
                 [
                     "state": .string(state), "connections": .int(Int64(open)),
                     "bitrate_bps": .double(bitrate.rounded()),
                     "restarts": .int(Int64(restarts)), "bytes": .int(Int64(bytes)),
+                    "dropped_lines": .int(Int64(dropped)),
                 ])
         }
     }

@@ -19,20 +19,29 @@ extension SRTRelay {
         let passphrase = try loadPassphrase()
         let key = try flag("--key-length") { () throws(ConfigurationError) in try SRTKeyLength(bytes: keyLength) }
         let allowed = Set(allow)
-        let accessControl: SRTAccessControl? =
-            allowed.isEmpty ? nil : SRTAccessControl { allowed.contains($0.streamID) ? .accept : .reject(.forbidden) }
+        let destination: RelaySettings.Destination
+        // Only a forwarding relay has a slot (one publisher at a time).
+        let slot = forward == nil ? nil : ForwardSlot()
+        if let forward, let slot {
+            let target = try flag("--forward") { () throws(ParseFailure) in try ForwardTarget(parsing: forward) }
+            destination = .forward(target, slot)
+        } else {
+            guard !output.isEmpty else { throw ValidationError("--output: must not be empty") }
+            destination = .record(directory: output)
+        }
+        var accessControl: SRTAccessControl?
+        if !allowed.isEmpty || slot != nil {
+            accessControl = SRTAccessControl { [slot] request in
+                if !allowed.isEmpty && !allowed.contains(request.streamID) { return .reject(.forbidden) }
+                // A forwarding relay carries one publisher at a time: the next is told the target is in use.
+                if slot?.isTaken == true { return .reject(.conflict) }
+                return .accept
+            }
+        }
         let listener = try flag("--listen") { () throws(ConfigurationError) in
             try SRTListenerConfiguration(
                 host: host, port: port, latency: .milliseconds(latency), passphrase: passphrase,
                 keyLength: key, maxConnections: maxConnections, accessControl: accessControl)
-        }
-        let destination: RelaySettings.Destination
-        if let forward {
-            destination = .forward(
-                try flag("--forward") { () throws(ParseFailure) in try ForwardTarget(parsing: forward) })
-        } else {
-            guard !output.isEmpty else { throw ValidationError("--output: must not be empty") }
-            destination = .record(directory: output)
         }
         // 0 turns the lines off; anything else is a period, and one that rounds to no time (1e-320) would spin.
         guard statusInterval == 0 || (statusInterval >= 0.1 && statusInterval <= 86_400) else {
@@ -64,7 +73,8 @@ extension SRTRelay {
             chaosPeriod: chaos.map { .seconds($0) },
             chaosOnSignal: chaosOnSignal,
             metrics: metrics,
-            logLevel: level)
+            logLevel: level,
+            isOpenToAnyone: !ListenAddress.isLoopback(host) && passphrase == nil && allowed.isEmpty)
     }
 
     /// The passphrase from `--passphrase-env` or `--passphrase-file` (one of them at most), or `nil`.

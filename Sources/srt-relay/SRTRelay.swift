@@ -90,6 +90,9 @@ struct SRTRelay: AsyncParsableCommand {
     /// Parses, validates (a one-line error and exit code 64 on any mistake), runs, and leaves through
     /// ``SRTRuntime/exit(_:)``, which cannot hang after a dead receive thread.
     static func main() async {
+        // A reader of standard output or error that goes away (`srt-relay | head`, a log collector restarting) must
+        // not kill the relay and cut every recording: writes then fail with EPIPE, and the lines are dropped.
+        signal(SIGPIPE, SIG_IGN)
         let settings: RelaySettings
         do {
             let command = try parse()

@@ -180,7 +180,7 @@ struct RelayArgumentFuzzTests {
         switch settings.destination {
         case .record(let directory):
             try require(!directory.isEmpty, "a recordings directory")
-        case .forward(let target):
+        case .forward(let target, _):
             try require((1...65_535).contains(target.port), "forward port \(target.port)")
             try require((try? ForwardTarget(parsing: target.description)) == target, "forward target \(target)")
         }

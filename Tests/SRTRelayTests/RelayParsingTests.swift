@@ -17,6 +17,17 @@ struct RelayParsingTests {
         #expect(parsed.port == port)
     }
 
+    @Test(
+        "loopback addresses, and the ones other hosts can reach",
+        arguments: [
+            ("127.0.0.1", true), ("127.255.0.9", true), ("::1", true), ("::ffff:127.0.0.1", true),
+            ("0.0.0.0", false), ("::", false), ("10.0.0.1", false), ("128.0.0.1", false), ("::2", false),
+            ("::ffff:10.0.0.1", false), ("fe80::1", false),
+        ])
+    func loopback(host: String, isLoopback: Bool) {
+        #expect(ListenAddress.isLoopback(host) == isLoopback)
+    }
+
     @Test("udp:// URLs: numeric host and port required", arguments: ["udp://127.0.0.1:5000", "udp://[::1]:5000"])
     func goodForward(url: String) throws {
         #expect(try ForwardTarget(parsing: url).description == url)

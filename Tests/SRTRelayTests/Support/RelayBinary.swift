@@ -49,6 +49,18 @@ enum HTTP {
         }
     }
 
+    /// ``get(port:path:)`` timed on its own thread, from the connect to the end of the answer: the server's part,
+    /// without the time it takes to start the thread.
+    static func timedGet(port: Int, path: String) async -> (answer: (status: Int, body: String)?, time: Duration) {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let started = ContinuousClock.now
+                let answer = blockingGet(port: port, path: path)
+                continuation.resume(returning: (answer, ContinuousClock.now - started))
+            }
+        }
+    }
+
     /// Asks until the answer is 200 (a server that is still coming up), at most `limit`; the last answer.
     static func getReady(port: Int, path: String, within limit: Duration = .seconds(5)) async -> (
         status: Int, body: String

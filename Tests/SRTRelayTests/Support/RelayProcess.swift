@@ -17,13 +17,26 @@ final class TestProcess: Sendable {
     private let drained = Locked(false)
     private let inputClosed = Atomic(false)
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// The read ends of standard output and error when nobody reads them (`readsOutput: false`).
+    private let unread: [Int32]
+    private let unreadClosed = Locked(false)
+
+    /// Starts `executable`. With `readsOutput: false` its standard output and error are pipes that are full before
+    /// it starts and never read: every write there blocks (``lines`` stays empty).
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], readsOutput: Bool = true)
+        throws
+    {
         var stdin: [Int32] = [0, 0]
         var stdout: [Int32] = [0, 0]
         var stderr: [Int32] = [0, 0]
         guard pipe(&stdin) == 0, pipe(&stdout) == 0, pipe(&stderr) == 0 else { throw POSIXError(.EMFILE) }
         // Not inherited by other children (the dup2 of the file actions clears the flag on 0, 1 and 2).
         for descriptor in stdin + stdout + stderr { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
+        if !readsOutput {
+            Self.fill(stdout[1])
+            Self.fill(stderr[1])
+        }
+        unread = readsOutput ? [] : [stdout[0], stderr[0]]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -62,6 +75,23 @@ final class TestProcess: Sendable {
         let (output, errors, status, exited, drained) = (self.output, self.errors, self.status, exited, self.drained)
         // Blocking reads and the wait get threads of their own: off the Swift concurrency pool, and not Dispatch's
         // width-limited pool, which many children at once (the parameterized tests) would exhaust.
+        if readsOutput { Self.startReaders(output: outputReader, errors: errorReader, into: (output, errors, drained)) }
+        Thread.detachNewThread {
+            var raw: Int32 = 0
+            while waitpid(spawned, &raw, 0) < 0 && errno == EINTR {}
+            // Exit status, or 128 + the signal that ended it (as a shell says).
+            let code = raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+            status.state.withLock { $0 = code }
+            exited.signal()
+        }
+    }
+
+    /// Reads standard output line by line and standard error as a whole, each on a thread of its own.
+    private static func startReaders(
+        output outputReader: Int32, errors errorReader: Int32,
+        into sinks: (Locked<(lines: [String], partial: [UInt8])>, Locked<[UInt8]>, Locked<Bool>)
+    ) {
+        let (output, errors, drained) = sinks
         Thread.detachNewThread {
             Self.drain(outputReader) { data in
                 output.state.withLock { state in
@@ -77,13 +107,30 @@ final class TestProcess: Sendable {
             Self.drain(errorReader) { data in errors.state.withLock { $0 += data } }
             drained.state.withLock { $0 = true }
         }
-        Thread.detachNewThread {
-            var raw: Int32 = 0
-            while waitpid(spawned, &raw, 0) < 0 && errno == EINTR {}
-            // Exit status, or 128 + the signal that ended it (as a shell says).
-            let code = raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
-            status.state.withLock { $0 = code }
-            exited.signal()
+    }
+
+    /// Fills the pipe whose write end is `descriptor` to the last byte, so that the next write blocks.
+    static func fill(_ descriptor: Int32) {
+        let flags = fcntl(descriptor, F_GETFL)
+        // Non-blocking only while filling: the child inherits the blocking descriptor.
+        _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(descriptor, F_SETFL, flags) }
+        let page = [UInt8](repeating: UInt8(ascii: "#"), count: 4096)
+        var size = page.count
+        // Whole pages while they fit, then single bytes; a pipe holds 1 MiB at most by default (bounded).
+        for _ in 0..<(1 << 21) {
+            if Foundation.write(descriptor, page, size) > 0 { continue }
+            guard errno == EAGAIN, size > 1 else { return }
+            size = 1
+        }
+    }
+
+    /// Closes the read ends of standard output and error that nobody read (`readsOutput: false`): the child's next
+    /// write there fails with EPIPE (and SIGPIPE, unless it ignores it).
+    func closeUnreadOutput() {
+        unreadClosed.state.withLock { closed in
+            if !closed { for descriptor in unread { close(descriptor) } }
+            closed = true
         }
     }
 
@@ -153,7 +200,10 @@ final class TestProcess: Sendable {
         _ = waitForExit(within: .seconds(5))
     }
 
-    deinit { terminate() }
+    deinit {
+        terminate()
+        closeUnreadOutput()
+    }
 
     private static func drain(_ descriptor: Int32, _ body: ([UInt8]) -> Void) {
         var buffer = [UInt8](repeating: 0, count: 65_536)

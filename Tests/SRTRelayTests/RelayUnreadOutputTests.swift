@@ -1,0 +1,223 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import srt_relay
+
+/// srt-relay with nobody reading its output: a full pipe on standard output or error must not stall the relay, its
+/// tasks or libsrt's threads (which log through standard error). Lines are queued, then dropped and counted.
+@Suite(
+    "srt-relay with nobody reading its output",
+    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+struct RelayUnreadOutputTests {
+    init() {
+        // A child that dies early must not take the test process down with SIGPIPE on its stdin.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    @Test(
+        "standard output and error full and never read: the relay listens, records a 5 s stream whole and exits 0",
+        .timeLimit(.minutes(1)))
+    func recordsWithUnreadOutput() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-unread-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Both pipes are full before the relay starts: its first line would block. Status lines every 0.1 s and the
+        // library's log at debug keep adding lines the whole time.
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0.1",
+                "--latency", "40", "--metrics-port", "\(metricsPort)", "--log-level", "debug",
+            ],
+            readsOutput: false)
+        defer { relay.terminate() }
+        // Its lines cannot be read: the metrics server says when it listens.
+        let health = await HTTP.getReady(port: metricsPort, path: "/healthz", within: .seconds(10))
+        try #require(health?.status == 200, "the relay listens although nobody reads its output")
+
+        // About 5 s of stream (2400 messages of 1456 bytes, two every 4 ms), so that lines keep coming meanwhile.
+        let payload = (0..<(2400 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ $0 >> 9) }
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=unread"])
+        defer { publisher.terminate() }
+        let started = ContinuousClock.now
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                defer { done.resume() }
+                for (index, start) in stride(from: 0, to: payload.count, by: 1456).enumerated() {
+                    guard publisher.write(payload[start..<min(start + 1456, payload.count)]) else { return }
+                    if index % 2 == 1 { usleep(4000) }
+                }
+                publisher.closeInput()
+            }
+        }
+        var received = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while received < payload.count, ContinuousClock.now < deadline {
+            received = await Self.receivedBytes(metricsPort: metricsPort) ?? received
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        print("srt-relay with unread output: \(received) of \(payload.count) bytes in \(ContinuousClock.now - started)")
+        #expect(received == payload.count)
+        publisher.signal(SIGINT)
+        _ = await publisher.exitStatus(within: .seconds(2))
+        let stopping = ContinuousClock.now
+        relay.signal(SIGTERM)
+        let status = await relay.exitStatus(within: .seconds(3))
+        let shutdown = ContinuousClock.now - stopping
+        print("srt-relay with unread output: SIGTERM → exit \(status.map(String.init) ?? "none") in \(shutdown)")
+        #expect(status == 0)
+        #expect(shutdown < .seconds(2))
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files.count == 1, "\(files)")
+        let recorded = try [UInt8](Data(contentsOf: directory.appendingPathComponent(files.first ?? "")))
+        // One Bool: a failed #expect on two large arrays would compute their difference for minutes.
+        let whole = recorded == payload
+        #expect(whole, "\(recorded.count) bytes recorded of \(payload.count)")
+    }
+
+    @Test(
+        "the reader of standard output and error goes away mid-stream: the relay keeps recording and exits 0",
+        .timeLimit(.minutes(1)))
+    func readerGoesAway() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        // Forwarded rather than recorded: the receiver sees every byte as it arrives. And no metrics server:
+        // swift-nio's sockets would ignore SIGPIPE for the whole process as a side effect.
+        let receiver = try UDPReceiver()
+        defer { receiver.close() }
+        let relay = try TestProcess(
+            binary,
+            [
+                "--listen", "127.0.0.1:\(port)", "--forward", "udp://127.0.0.1:\(receiver.port)", "--json",
+                "--status-interval", "0.1", "--latency", "40",
+            ],
+            readsOutput: false)
+        defer { relay.terminate() }
+        let payload = RelayAcceptanceTests.payload(seed: 0x91)
+        let half = payload.count / 2
+        // Its lines cannot be read: the kernel says when its UDP port is bound (just before it listens).
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(10)) { Self.isBound(udpPort: port) })
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=gone"])
+        defer { publisher.terminate() }
+        // srt-live-transmit drops what it reads before it is connected: filler messages until one arrives.
+        let filler = [UInt8](repeating: 0xAA, count: 1456)
+        var connected = false
+        for _ in 0..<500 where !connected {
+            await RelayAcceptanceTests.feed(publisher, filler, close: false)
+            connected = await RelayAcceptanceTests.eventually(within: .milliseconds(20)) { !receiver.bytes.isEmpty }
+        }
+        try #require(connected, "the publisher got through")
+        let start = receiver.bytes.count
+        await RelayAcceptanceTests.feed(publisher, Array(payload[..<half]), close: false)
+        #expect(
+            await RelayAcceptanceTests.eventually(within: .seconds(10)) { receiver.bytes.count >= start + half },
+            "\(receiver.bytes.count - start) of \(half) bytes forwarded")
+        // The reader leaves: the writer blocked on the full pipe, and every status line after it, meet a closed pipe.
+        relay.closeUnreadOutput()
+        await RelayAcceptanceTests.feed(publisher, Array(payload[half...]), close: true)
+        let complete = await RelayAcceptanceTests.eventually(within: .seconds(10)) {
+            receiver.bytes.count >= start + payload.count
+        }
+        #expect(complete, "\(receiver.bytes.count - start) of \(payload.count) bytes forwarded")
+        relay.signal(SIGTERM)
+        let status = await relay.exitStatus(within: .seconds(3))
+        #expect(status == 0, "exit \(status.map(String.init) ?? "none") (141: killed by SIGPIPE)")
+        // Filler, then the whole payload. One Bool: a failed #expect on two large arrays would compute their
+        // difference for minutes.
+        let forwarded = receiver.bytes
+        let whole =
+            forwarded.count >= payload.count && forwarded.suffix(payload.count).elementsEqual(payload)
+            && forwarded.dropLast(payload.count).allSatisfy { $0 == 0xAA }
+        #expect(whole, "\(forwarded.count) bytes forwarded for \(payload.count) of payload after filler")
+    }
+
+    /// Whether a UDP socket is bound to 127.0.0.1:`port` (from `/proc/net/udp`).
+    static func isBound(udpPort port: Int) -> Bool {
+        let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
+        let local = "0100007F:" + String(format: "%04X", port)
+        return table.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == local[...] }
+    }
+
+    /// Waits (10 s at most) until `/metrics` counts `bytes` received.
+    static func waitForReceived(_ bytes: Int, metricsPort: Int) async -> Bool {
+        await waitForMetric("srt_relay_received_bytes_total", bytes, metricsPort: metricsPort)
+    }
+
+    /// Waits (10 s at most) until the series `name` in `/metrics` is at least `value`.
+    static func waitForMetric(_ name: String, _ value: Int, metricsPort: Int) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if await metric(name, metricsPort: metricsPort) ?? 0 >= value { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test(
+        "a queue on a pipe nobody reads: printing never waits, the lines beyond the bound are dropped and counted, and a notice says how many once the reader is back",
+        .timeLimit(.minutes(1)))
+    func queueDropsAndReports() async throws {
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        defer { for end in ends { close(end) } }
+        TestProcess.fill(ends[1])
+        let queue = OutputQueue(descriptor: ends[1]) { count in "NOTICE \(count) dropped\n" }
+        // 20,000 lines of 100 bytes: the 64 KiB pipe 30 times over.
+        let count = 20_000
+        var slowest = Duration.zero
+        for index in 0..<count {
+            let line = String(format: "line %05d ", index) + String(repeating: "x", count: 88) + "\n"
+            let before = ContinuousClock.now
+            queue.enqueue(line)
+            slowest = max(slowest, ContinuousClock.now - before)
+        }
+        let dropped = queue.dropped.load(ordering: .relaxed)
+        print("output queue on a full pipe: \(dropped) of \(count) lines dropped, slowest enqueue \(slowest)")
+        #expect(slowest < .milliseconds(200), "an enqueue waited for the reader")
+        #expect(dropped >= count - 2 * OutputQueue.maxLines, "at most the queue and one batch held")
+
+        // The reader comes back: everything kept arrives, in order, then the notice with the count.
+        let reader = ends[0]
+        let text = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
+            Thread.detachNewThread {
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65_536)
+                let deadline = ContinuousClock.now + .seconds(10)
+                while ContinuousClock.now < deadline,
+                    !String(decoding: bytes.suffix(64), as: UTF8.self).hasSuffix(" dropped\n")
+                {
+                    var poller = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+                    guard poll(&poller, 1, 50) > 0 else { continue }
+                    let read = Foundation.read(reader, &buffer, buffer.count)
+                    if read > 0 { bytes += buffer[..<read] }
+                }
+                done.resume(returning: String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        let lines = text.drop { $0 == "#" }.split(separator: "\n")
+        #expect(lines.last == "NOTICE \(dropped) dropped")
+        let kept = lines.dropLast()
+        #expect(kept.count + dropped == count, "\(kept.count) lines written, \(dropped) dropped")
+        let numbers = kept.compactMap { Int($0.dropFirst(5).prefix(5)) }
+        #expect(numbers == Array(0..<kept.count), "the first lines, whole and in order")
+        #expect(await RelayAcceptanceTests.eventually { queue.isIdle })
+    }
+
+    /// `srt_relay_received_bytes_total` from `/metrics`, or `nil` when it cannot be read.
+    static func receivedBytes(metricsPort: Int) async -> Int? {
+        await metric("srt_relay_received_bytes_total", metricsPort: metricsPort)
+    }
+
+    /// The value of the series `name` (without labels) in `/metrics`, or `nil` when it cannot be read.
+    static func metric(_ name: String, metricsPort: Int) async -> Int? {
+        guard let metrics = await HTTP.get(port: metricsPort, path: "/metrics") else { return nil }
+        let line = metrics.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) }.map { Int($0) } }
+    }
+}
