@@ -23,7 +23,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Pinned to 2.13.x: GracefulShutdownRelay reads the task-local shutdown manager, which the package exposes only
+        // as SPI (for its test kit), since no public API tells whether a graceful shutdown can reach a task. The
+        // public way, a handler per supervisor, costs ~100 MiB more for 100,000 parked supervisors and makes their
+        // ending quadratic (Docs/benchmarks.md), so a minor release that reshaped the SPI must not reach a user's
+        // build unseen; GracefulShutdownRelayTests.spiShape fails when it no longer behaves as relied on.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", .upToNextMinor(from: "2.13.0")),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),

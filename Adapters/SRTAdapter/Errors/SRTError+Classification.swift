@@ -14,8 +14,8 @@ public import Supervisor
 /// | 1003 | errno EACCES, EPERM, EINVAL, EAFNOSUPPORT, EPROTONOSUPPORT, EBADF, ENOTSOCK | ``FailureDecision/giveUp`` | resource | configuration or privilege: retrying cannot help |
 /// | 1003 | any other errno | ``FailureDecision/restart`` | resource | a system failure not known to be permanent |
 /// | 1000, 3000–3003 | system resources | ``FailureDecision/restart`` | resource | memory, threads and handles come back |
-/// | receive thread died | adapter condition | ``FailureDecision/restart(after:)`` zero | resource | the deaf UDP socket is retired and a fresh one bound: nothing to wait for (a backoff grown by earlier deaths measured 1.2 s instead of 0.17 s); restart intensity still bounds a storm |
-/// | restart requested | adapter condition | ``FailureDecision/restart(after:)`` zero | resource | an operator asked; the connections stay |
+/// | receive thread died | adapter condition | ``FailureDecision/restartNow`` | resource | the deaf UDP socket is retired and a fresh one bound: nothing to wait for (a backoff grown by earlier deaths measured 1.2 s instead of 0.17 s); restart intensity still bounds a storm |
+/// | restart requested | adapter condition | ``FailureDecision/restartNow`` | resource | an operator asked; the connections stay |
 /// | 1001, 1002, 1004, 2000–2002, 7000 | one connection | ``FailureDecision/restart`` | connection | a listener never restarts for these; a caller decides them with its own table, ``SRTConnector/classifier`` (a wrong passphrase or a forbidden stream id gives up there) |
 /// | 5000–5003, 5005–5013, 5015, 4000 | API misuse or settings | ``FailureDecision/giveUp`` | resource | our own configuration: the same call fails again |
 /// | 1005, 5004, 5014, closed locally | socket closed | ``FailureDecision/stop`` | resource | a shutdown, not a failure |
@@ -34,7 +34,7 @@ extension SRTError: ClassifiableError {
         case .socketFailure:
             return Self.permanentErrnos.contains(systemErrno) ? .giveUp : .restart
         case .receiveThreadDied, .restartRequested:
-            return .restart(after: .zero)
+            return .restartNow
         case .connectionSetup, .resource, .thread, .noBuffer, .systemObject:
             return .restart
         case _ where isPerConnection:

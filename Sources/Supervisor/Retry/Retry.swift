@@ -104,7 +104,9 @@ public func retry<Value, Generator: RandomNumberGenerator>(
         guard let scheduled = schedule.next(using: &generator) else {
             throw RetryError(.retryLimitReached, lastError: failure, attempts: attempts)
         }
-        let delay = hints.delay(hint: decision.hint, scheduled: scheduled, within: backoff, using: &generator)
+        let delay =
+            decision == .restartNow
+            ? .zero : hints.delay(hint: decision.hint, scheduled: scheduled, within: backoff, using: &generator)
         let now = timeline.now()
         var tolerance = timerTolerance.tolerance(for: delay)
         if let maxElapsed {

@@ -1,4 +1,4 @@
-/// Why ``retry(backoff:maxAttempts:maxElapsed:classifier:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
+/// Why ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
 /// gave up, with the failure that made it.
 ///
 /// ```swift

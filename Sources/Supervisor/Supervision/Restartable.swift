@@ -16,7 +16,10 @@
 ///
 /// Contract, which the supervisor relies on:
 /// - `start()` and `run(_:)` return or throw promptly when their task is cancelled; that is how the supervisor
-///   shuts a resource down. Throwing `CancellationError` then is expected and is not counted as a failure.
+///   shuts a resource down. Whatever they throw then is not counted as a failure. A `CancellationError` thrown
+///   while the supervisor is *not* stopping (a timeout helper, an inner task group) is a failure like any other.
+/// - `stop(_:)` runs in a task that is not cancelled, so its own `try await` clean-up works; a policy's
+///   `stopTimeout` bounds how long the supervisor waits for it.
 /// - `stop(_:)` is called exactly once for every instance that `start()` returned, after `run(_:)` has returned.
 ///   It must not throw; it should release what it can and log the rest.
 /// - Errors thrown from `start()` are *start failures* (the resource never became ready), errors thrown from

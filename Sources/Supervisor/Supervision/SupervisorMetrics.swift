@@ -5,7 +5,7 @@ import Metrics
 /// | metric | kind | dimensions | meaning |
 /// | --- | --- | --- | --- |
 /// | `supervisor_failures_total` | counter | `name`, `phase` | failures of `start()` (`start`) and deaths after ready (`run`) |
-/// | `supervisor_decisions_total` | counter | `name`, `decision` | what the classifier decided: `restart`, `restart-after`, `give-up`, `stop` |
+/// | `supervisor_decisions_total` | counter | `name`, `decision` | what the classifier decided: `restart`, `restart-after`, `restart-now`, `give-up`, `stop` |
 /// | `supervisor_restarts_total` | counter | `name` | restarts attempted after a failure |
 /// | `supervisor_state` | gauge | `name`, `state` | 1 for the current state, 0 for the others |
 /// | `supervisor_time_to_recover` | timer | `name` | from the first failure of a streak to ready again |

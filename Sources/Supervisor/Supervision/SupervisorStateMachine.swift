@@ -227,12 +227,15 @@ struct SupervisorStateMachine {
                 return giveUp(.attemptsExhausted, failure)
             }
             let backoff = failure.phase == .start ? policy.startBackoff ?? policy.backoff : policy.backoff
-            delay = policy.hints.delay(
-                hint: failure.decision.hint,
-                scheduled: scheduled,
-                within: backoff,
-                using: &generator
-            )
+            delay =
+                failure.decision == .restartNow
+                ? .zero
+                : policy.hints.delay(
+                    hint: failure.decision.hint,
+                    scheduled: scheduled,
+                    within: backoff,
+                    using: &generator
+                )
         }
         // The floor: a resource that fails at once cannot restart in a tight loop.
         if delay < policy.minimumRestartDelay { delay = policy.minimumRestartDelay }

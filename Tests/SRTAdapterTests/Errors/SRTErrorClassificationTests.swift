@@ -108,7 +108,7 @@ struct SRTErrorClassificationTests {
             #expect(SRTError(code: code, operation: .bind).failureDecision == .restart, "\(code)")
         }
         // A deaf listener is retired and bound anew at once, whatever the backoff has grown to.
-        #expect(SRTError(code: .receiveThreadDied, operation: .probe).failureDecision == .restart(after: .zero))
+        #expect(SRTError(code: .receiveThreadDied, operation: .probe).failureDecision == .restartNow)
     }
 
     // MARK: - configuration and API misuse: give up

@@ -59,7 +59,7 @@ enum ServerFaultBScenario {
         let failed = ContinuousClock.now
         if case .failed(let details) = failure {
             check((details.error as? SRTError)?.code == .receiveThreadDied, "death reported: \(details)")
-            check(details.decision == .restart(after: .zero), "immediate restart decided: \(details.decision)")
+            check(details.decision == .restartNow, "immediate restart decided: \(details.decision)")
         }
         _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
         let ready = ContinuousClock.now

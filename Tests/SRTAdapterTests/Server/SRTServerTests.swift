@@ -135,7 +135,7 @@ extension Loopback {
             }
             if case .failed(let details) = failure {
                 #expect((details.error as? SRTError)?.code == .restartRequested)
-                #expect(details.decision == .restart(after: .zero))
+                #expect(details.decision == .restartNow)
             }
             _ = try await Self.waitFor(events, Self.isReady)
             let secondListener = try #require(server.supervisor.resource.current)

@@ -54,8 +54,8 @@ struct FailureClassifierTests {
         #expect(FailureDecision.restart.hint == nil)
         #expect(FailureDecision.restart(after: .seconds(-2)) == .restart(after: .zero))
         #expect(
-            [FailureDecision.restart, .restart(after: .seconds(1)), .giveUp, .stop].map(\.label)
-                == ["restart", "restart-after", "give-up", "stop"]
+            [FailureDecision.restart, .restart(after: .seconds(1)), .restartNow, .giveUp, .stop].map(\.label)
+                == ["restart", "restart-after", "restart-now", "give-up", "stop"]
         )
         #expect(FailureDecision.restart(after: .seconds(1)) != .restart)
     }

@@ -34,6 +34,35 @@ struct GracefulShutdownRelayTests {
 
     static let quiet = Logger(label: "relay", factory: { _ in SwiftLogNoOpLogHandler() })
 
+    /// What the relay relies on in swift-service-lifecycle's SPI, which a release may change: the task-local manager
+    /// is set for a `ServiceGroup`'s services and inherited by tasks made under them, it is one object per group,
+    /// and it says when a graceful shutdown began. Fails here, by name, rather than as supervisors that no longer
+    /// stop gracefully.
+    @Test("the SPI the relay reads: a ServiceGroup's service task sees one manager, inherited, that reports shutdown")
+    func spiShape() async throws {
+        final class Probe: Service {
+            let seen = Mutex<[ObjectIdentifier?]>([])
+            let shuttingDown = Mutex<[Bool]>([])
+            func run() async throws {
+                seen.withLock { $0.append(TaskLocals.gracefulShutdownManager.map(ObjectIdentifier.init)) }
+                let inherited = await Task { TaskLocals.gracefulShutdownManager.map(ObjectIdentifier.init) }.value
+                seen.withLock { $0.append(inherited) }
+                try? await gracefulShutdown()
+                shuttingDown.withLock { $0.append(Task.isShuttingDownGracefully) }
+            }
+        }
+        let probe = Probe()
+        let group = ServiceGroup(services: [probe], logger: Self.quiet)
+        let running = Task { try await group.run() }
+        while probe.seen.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let seen = probe.seen.withLock { $0 }
+        #expect(seen.count == 2 && seen[0] != nil && seen[0] == seen[1])
+        #expect(probe.shuttingDown.withLock { $0 } == [true])
+        #expect(TaskLocals.gracefulShutdownManager == nil)  // outside any group: none
+    }
+
     @Test("one graceful shutdown stops 1,000 running supervisors; a latecomer stops at once; nothing is left behind")
     func manySupervisorsOneShutdown() async throws {
         let cancelled = Counter()
