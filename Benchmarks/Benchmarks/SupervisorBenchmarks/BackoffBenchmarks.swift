@@ -19,7 +19,7 @@ func backoffBenchmarks() {
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             // Restart the schedule now and then, so the measurement covers the growing part, not only the cap.
-            if schedule.attempt == 16 { schedule.reset() }
+            if schedule.retries == 16 { schedule.reset() }
             blackHole(schedule.next(using: &generator))
         }
     }
@@ -29,7 +29,7 @@ func backoffBenchmarks() {
         var generator = SplitMix64(seed: 1)
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            if schedule.attempt == 16 { schedule.reset() }
+            if schedule.retries == 16 { schedule.reset() }
             blackHole(schedule.next(using: &generator))
         }
     }
