@@ -12,11 +12,15 @@ enum TestSupport {
         passphrase: SRTPassphrase? = nil,
         maxConnections: Int = 1024,
         backlog: Int = 64,
-        accessControl: SRTAccessControl? = nil
+        accessControl: SRTAccessControl? = nil,
+        // Every caller of these tests comes from one address, 127.0.0.1: the per-address share of pending
+        // handshakes (4 by default) is tested where it is the subject, not in every burst of reconnects.
+        maxPendingPerAddress: Int = 1_024
     ) throws -> SRTListenerConfiguration {
         try SRTListenerConfiguration(
             host: ipv6 ? "::1" : "127.0.0.1", port: 0, latency: .milliseconds(40), passphrase: passphrase,
-            backlog: backlog, maxConnections: maxConnections, accessControl: accessControl)
+            backlog: backlog, maxConnections: maxConnections, maxPendingPerAddress: maxPendingPerAddress,
+            accessControl: accessControl)
     }
 
     /// A caller configuration for `listener`.
