@@ -146,8 +146,10 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         stopTimeout: Duration? = RestartPolicy.standardStopTimeout,
         hints: HintPolicy = .floor
     ) throws(ConfigurationError) {
-        guard stableUptime >= .zero else {
-            throw ConfigurationError(.outOfRange, option: "stableUptime", "must be zero or more, got \(stableUptime)")
+        guard stableUptime >= .zero, stableUptime <= Backoff.longestDelay else {
+            throw ConfigurationError(
+                .outOfRange, option: "stableUptime",
+                "must be zero or more and at most \(Backoff.longestDelay), got \(stableUptime)")
         }
         if let maxAttempts, maxAttempts < 1 {
             throw ConfigurationError(.outOfRange, option: "maxAttempts", "must be at least 1, got \(maxAttempts)")

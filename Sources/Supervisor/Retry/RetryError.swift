@@ -30,7 +30,7 @@ public struct RetryError: Error, Sendable, CustomStringConvertible {
 
         /// `maxAttempts` calls of the operation failed.
         public static let attemptsExhausted = Reason(.attemptsExhausted)
-        /// The backoff ran out of delays (``Backoff/limited(toAttempts:)``).
+        /// The backoff ran out of delays (``Backoff/limited(toRetries:)``).
         public static let retryLimitReached = Reason(.retryLimitReached)
         /// The next backoff would have ended past `maxElapsed`.
         public static let deadline = Reason(.deadline)

@@ -18,6 +18,9 @@ struct Alarm {
         /// The resource's `stop(_:)`: its end or the stop timeout's deadline ends it; a shutdown does not (the
         /// stop is the shutdown's own work).
         case stopping
+        /// The rest of the minimum restart delay after a wake-up cut a backoff short: its deadline or a shutdown
+        /// ends it, another wake-up does not.
+        case floor
     }
 
     /// Who rings.
@@ -75,9 +78,10 @@ struct Alarm {
 
     private func mayRing(_ ringer: Ringer) -> Bool {
         switch (ringer, wait) {
-        case (.deadline(let instant), .backoff), (.deadline(let instant), .stopping):
+        case (.deadline(let instant), .backoff), (.deadline(let instant), .stopping), (.deadline(let instant), .floor):
             instant == deadline && deadline != Alarm.noDeadline
-        case (.wake, .backoff), (.shutdown, .backoff), (.shutdown, .serving), (.runEnded, .serving):
+        case (.wake, .backoff), (.shutdown, .backoff), (.shutdown, .serving), (.runEnded, .serving),
+            (.shutdown, .floor):
             true
         case (.stopEnded(let instant), .stopping):
             instant == deadline

@@ -11,6 +11,9 @@ extension Duration {
     /// This duration in whole nanoseconds, clamped to what an `Int64` holds (292 years either way; `Int64.min` is
     /// left out, it is `Alarm.noDeadline`).
     var nanosecondsClamped: Int64 {
+        // Compared first: `components` traps for a duration whose seconds do not fit an `Int64`.
+        if self >= Duration.nanosecondsLimit { return .max }
+        if self <= Duration.negativeNanosecondsLimit { return .min + 1 }
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min + 1 : .max }
@@ -18,4 +21,9 @@ extension Duration {
         if overflowSum { return seconds < 0 ? .min + 1 : .max }
         return sum
     }
+
+    /// `Int64.max` nanoseconds: beyond it, a duration clamps.
+    private static let nanosecondsLimit = Duration(secondsComponent: Int64.max / 1_000_000_000, attosecondsComponent: 0)
+    private static let negativeNanosecondsLimit = Duration(
+        secondsComponent: Int64.min / 1_000_000_000, attosecondsComponent: 0)
 }

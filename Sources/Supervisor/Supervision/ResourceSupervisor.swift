@@ -217,9 +217,15 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             switch await self.attempt(attempt, announced: announced) {
             case .finished:
                 return
-            case .afterWait:
+            case .afterWait(let floor):
                 await park()
-                shared.withLock { $0.alarm.disarm() }
+                let woken = shared.withLock { shared in
+                    defer { shared.alarm.disarm() }
+                    return !shared.alarm.rungByDeadline
+                }
+                // A wake-up cuts a backoff short, but not below the minimum restart delay: a flapping network
+                // monitor must not make a failing resource spin.
+                if woken, !isStopping, timeline.now().nanosecondsClamped < floor { await waitOut(floor) }
                 announced = false
             case .now:
                 // A restart without a delay still suspends: a resource that fails at once must not keep this
@@ -265,8 +271,25 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             // In this task: cancellation, the only way to stop the resource here, reaches it directly.
             do { try await resource.run(instance) } catch { runError = error }
         }
+        // The run ended now, not when its stop returns: a slow stop must not make a short run look stable.
+        let endedAt = runStopped()
         await stop(instance)
-        return runEnded(runError)
+        return runEnded(runError, at: endedAt)
+    }
+
+    /// The run just ended: the instant it did, and the end of a degraded run's wait for stability. A degraded run
+    /// that was stable when it ended reports `recovered` here if the scheduler has not yet (its timer may be late).
+    @inline(never)
+    private func runStopped() -> Duration {
+        let endedAt = now()
+        let pending = shared.withLock { shared in
+            defer { shared.recoveryDeadline = Alarm.noDeadline }
+            return shared.recoveryDeadline
+        }
+        if pending != Alarm.noDeadline, endedAt.nanosecondsClamped >= pending, !mustNotStart {
+            publish(.recovered, state: nil)
+        }
+        return endedAt
     }
 
     /// Stops `instance` in a task that is not cancelled, so that the resource's `try await` clean-up works after a
@@ -274,12 +297,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// itself; the supervisor reports it and moves on.
     private func stop(_ instance: Resource.Instance) async {
         guard let timeout = policy.stopTimeout else {
-            // No timeout: in this task unless it is cancelled, the case that needs a task of its own.
-            if Task.isCancelled {
-                await Task { await resource.stop(instance) }.value
-            } else {
-                await resource.stop(instance)
-            }
+            // No timeout: still a task of its own, which a cancellation arriving during the stop cannot reach.
+            await Task { await resource.stop(instance) }.value
             return
         }
         let deadline = (now() + timeout).nanosecondsClamped
@@ -327,16 +346,16 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     private func startFailed(_ error: consuming any Error) -> NextAttempt {
         // A start that fails while supervision is stopping is the shutdown, not a failure, whatever it threw. The
         // task's own flag too: a resource may see its cancellation before the cancellation handler has run.
-        if isStopping || Task.isCancelled { return finish(machine.shutdown()) }
+        if mustNotStart || Task.isCancelled { return finish(machine.shutdown()) }
         return report(machine.startFailed(error, at: now()))
     }
 
     @inline(never)
-    private func runEnded(_ error: consuming (any Error)?) -> NextAttempt {
-        // The resource's error during a shutdown is the shutdown itself, not a failure (see `startFailed`).
-        shared.withLock { $0.recoveryDeadline = Alarm.noDeadline }
-        if isStopping || Task.isCancelled { return finish(machine.shutdown()) }
-        return report(machine.runEnded(error, at: now()))
+    private func runEnded(_ error: consuming (any Error)?, at endedAt: Duration) -> NextAttempt {
+        // The resource's error during a shutdown is the shutdown itself, not a failure (see `startFailed`); under a
+        // shutdown manager the resource may see the graceful shutdown before its relay has told this supervisor.
+        if mustNotStart || Task.isCancelled { return finish(machine.shutdown()) }
+        return report(machine.runEnded(error, at: endedAt))
     }
 
     /// Publishes a failure and what was decided; for a restart after a delay, arms the alarm and schedules its
@@ -381,6 +400,14 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         }
     }
 
+    /// Waits until the timeline's `instant` (nanoseconds), or a shutdown; wake-ups do not end it.
+    private func waitOut(_ instant: Int64) async {
+        shared.withLock { $0.alarm.arm(.floor, deadline: instant) }
+        timeline.schedule(self, instant, nil)
+        await park()
+        shared.withLock { $0.alarm.disarm() }
+    }
+
     /// Arms the alarm for the backoff ending at `until` (on the timeline) and hands it to the timeline's scheduler;
     /// the wait ends then, or at a ``wake()``, a shutdown or a cancellation, whichever comes first. Costs no task.
     private func armBackoff(until: Duration, delay: Duration) -> NextAttempt {
@@ -393,7 +420,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         }
         // Not under our lock: the scheduler may ask alarms whether they still wait.
         timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: delay))
-        return .afterWait
+        // The earliest a wake-up may start the next attempt: the failure plus the minimum restart delay.
+        return .afterWait(floor: (until - delay + policy.minimumRestartDelay).nanosecondsClamped)
     }
 
     /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
@@ -594,8 +622,9 @@ enum NextAttempt {
     case now
     /// Start the next attempt at once; its `starting` event and state are published already.
     case nowAnnounced
-    /// Park until the armed alarm rings (the backoff's deadline, a wake-up, a shutdown), then start the next one.
-    case afterWait
+    /// Park until the armed alarm rings (the backoff's deadline, a wake-up, a shutdown), then start the next one;
+    /// after a wake-up, not before `floor` (the timeline's nanoseconds).
+    case afterWait(floor: Int64)
     /// Supervision is over.
     case finished
 }

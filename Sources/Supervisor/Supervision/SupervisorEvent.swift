@@ -39,7 +39,8 @@ public struct ResourceCompleted: Error, Hashable, Sendable, CustomStringConverti
 ///
 /// Instants (`until`) are offsets from the moment the supervisor's `run()` began, on the supervisor's clock.
 public enum SupervisorEvent: Sendable, CustomStringConvertible {
-    /// `start()` is being called; `attempt` is 1 for a first start or the start after a stable run. (A shutdown
+    /// `start()` is being called; `attempt` counts the starts of the current failing streak: 1 for the first start,
+    /// 2 after a stable run's failure (which opens a new streak), and so on. (A shutdown
     /// that arrives just after this event ends supervision before the call: ``stopped(_:)`` follows.)
     case starting(attempt: Int)
     /// `start()` returned: the resource is ready and `run(_:)` is being called.
