@@ -30,8 +30,10 @@ struct RelayUnreadOutputTests {
         let relay = try TestProcess(
             binary,
             [
+                // 400 ms of latency: the stream must survive the stalls of a machine running every suite at once
+                // (live mode drops what comes later than the latency), which is not what this test is about.
                 "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0.1",
-                "--latency", "40", "--metrics-port", "\(metricsPort)", "--log-level", "debug",
+                "--latency", "400", "--metrics-port", "\(metricsPort)", "--log-level", "debug",
             ],
             readsOutput: false)
         defer { relay.terminate() }
@@ -42,7 +44,8 @@ struct RelayUnreadOutputTests {
         // About 5 s of stream (2400 messages of 1456 bytes, two every 4 ms), so that lines keep coming meanwhile.
         let payload = (0..<(2400 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ $0 >> 9) }
         let publisher = try TestProcess(
-            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=unread"])
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=unread&latency=400"])
         defer { publisher.terminate() }
         let started = ContinuousClock.now
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -94,7 +97,7 @@ struct RelayUnreadOutputTests {
             binary,
             [
                 "--listen", "127.0.0.1:\(port)", "--forward", "udp://127.0.0.1:\(receiver.port)", "--json",
-                "--status-interval", "0.1", "--latency", "40",
+                "--status-interval", "0.1", "--latency", "400",
             ],
             readsOutput: false)
         defer { relay.terminate() }
@@ -103,7 +106,8 @@ struct RelayUnreadOutputTests {
         // Its lines cannot be read: the kernel says when its UDP port is bound (just before it listens).
         #expect(await RelayAcceptanceTests.eventually(within: .seconds(10)) { Self.isBound(udpPort: port) })
         let publisher = try TestProcess(
-            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=gone"])
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=gone&latency=400"])
         defer { publisher.terminate() }
         // srt-live-transmit drops what it reads before it is connected: filler messages until one arrives.
         let filler = [UInt8](repeating: 0xAA, count: 1456)
