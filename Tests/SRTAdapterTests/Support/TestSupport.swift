@@ -1,5 +1,6 @@
 import CSRT
 import Foundation
+import Synchronization
 import Testing
 
 @testable import SRTAdapter
@@ -53,6 +54,7 @@ enum TestSupport {
     /// what says why; the parent judges by the markers it prints. `_exit`, because after a receive-thread death
     /// `exit` would never return (`exithang.c`).
     static func exitChild(_ status: Int32) -> Never {
+        ChildProcess.killAll()
         print("CHILD EXIT \(status)")
         fflush(nil)
         _exit(0)
@@ -136,6 +138,16 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = standardOutput
         process.standardError = standardError
         try process.run()
+        Self.live.withLock { _ = $0.insert(process.processIdentifier) }
+    }
+
+    /// The pids of the children not yet terminated: a scenario that fails leaves through `_exit`, which runs no
+    /// `defer` and no `deinit`, so `TestSupport.exitChild` kills these first.
+    static let live = Mutex<Set<Int32>>([])
+
+    /// Kills every child still alive (by its pid).
+    static func killAll() {
+        for pid in live.withLock({ $0 }) { kill(pid, SIGKILL) }
     }
 
     var pid: Int32 { process.processIdentifier }
@@ -145,6 +157,7 @@ final class ChildProcess: @unchecked Sendable {
     func terminate() {
         if process.isRunning { kill(pid, SIGKILL) }
         process.waitUntilExit()
+        _ = Self.live.withLock { $0.remove(pid) }
     }
 
     deinit { terminate() }
