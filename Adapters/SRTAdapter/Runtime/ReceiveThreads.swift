@@ -8,8 +8,7 @@ import CSRT
 
 /// libsrt's receive threads, as the kernel lists them (`/proc/self/task/<id>/comm` is `SRT:RcvQ:w<N>`): the one
 /// witness that tells a dead multiplexer from a slow one. A receive thread that dies logs its critical line and
-/// exits (`Docs/srt-fault-model.md`, faults A and B); a starved one, or one waiting on an access-control decision,
-/// is still listed.
+/// exits (`SRT-FACTS.md` §1); a starved one, or one waiting on an access-control decision, is still listed.
 ///
 /// ```swift
 /// let before = ReceiveThreads.snapshot()
