@@ -18,9 +18,8 @@ public struct SRTHealthCheck: Sendable, Hashable {
     public let probeTimeout: Duration
     /// How long the probe after a death signal waits. Short: the signal already says some listener is deaf, and
     /// this timeout is most of the recovery time (fault A, 20 trials: p50 172 ms / max 232 ms with 150 ms). A live
-    /// listener answers in 0.5 to 20 ms when the machine is not starved. An unanswered probe is a death only once
-    /// the listener's receive thread has exited (a starved one is still there), or, when its thread is not known,
-    /// nothing shows the socket being read.
+    /// listener answers in 0.5 to 20 ms when the machine is not starved; too short a value retires a live but
+    /// starved listener, which costs its connections.
     public let deathProbeTimeout: Duration
     /// Consecutive failed periodic probes that mean "dead".
     public let failedProbesBeforeDead: Int

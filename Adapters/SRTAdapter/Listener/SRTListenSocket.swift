@@ -40,8 +40,6 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     let socket: SRTSOCKET
     /// The UDP socket handed to libsrt; touched again only to retire it after a receive-thread death.
     let udpDescriptor: Int32
-    /// The kernel's id of the multiplexer's receive thread, when it was told apart at bind (``ReceiveThreads``).
-    let receiveThread: pid_t?
     private let context: ListenerContext
     private let registryKey: Int
     private let reactor: SRTReactor
@@ -54,15 +52,13 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
 
     private init(
         configuration: SRTListenerConfiguration, localAddress: SRTAddress, probeStreamID: String,
-        socket: SRTSOCKET, udpDescriptor: Int32, receiveThread: pid_t?, context: ListenerContext, registryKey: Int,
-        reactor: SRTReactor
+        socket: SRTSOCKET, udpDescriptor: Int32, context: ListenerContext, registryKey: Int, reactor: SRTReactor
     ) {
         self.configuration = configuration
         self.localAddress = localAddress
         self.probeStreamID = probeStreamID
         self.socket = socket
         self.udpDescriptor = udpDescriptor
-        self.receiveThread = receiveThread
         self.context = context
         self.registryKey = registryKey
         self.reactor = reactor
@@ -96,7 +92,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         }
         let localAddress = address.with(port: Int(csrt_local_port(descriptor)))
         return try make(
-            configuration, localAddress: localAddress, descriptor: descriptor, shared: nil, reactor: reactor)
+            configuration, localAddress: localAddress, descriptor: descriptor, shared: false, reactor: reactor)
     }
 
     /// Opens a listener on the live UDP socket of `previous`, which was closed while its connections live: the
@@ -108,7 +104,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         precondition(!previous.isDead, "a dead listener is retired, never shared")
         let listener = try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
-            shared: previous, reactor: reactor)
+            shared: true, reactor: reactor)
         // Only the ones that still hold connections matter; the chain stays as short as the live connections.
         let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
         listener.predecessors.withLock { $0 = chain }
@@ -121,14 +117,10 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
     }
 
-    /// Makes the listener on `descriptor`; `shared` is the closed listener whose live multiplexer it joins, if any.
     private static func make(
-        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32,
-        shared previous: SRTListenSocket?, reactor: SRTReactor
+        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
+        reactor: SRTReactor
     ) throws(SRTError) -> SRTListenSocket {
-        let shared = previous != nil
-        // Joining a multiplexer starts no thread: its receive thread is the previous listener's.
-        var receiveThread = previous?.receiveThread
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
         let context: ListenerContext
         do throws(SRTError) {
@@ -165,12 +157,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                     throw SRTError.last(.bind, socket: socket)
                 }
             } else {
-                // The multiplexer's receive thread starts inside srt_bind_acquire, named at once.
-                let before = ReceiveThreads.snapshot()
                 if srt_bind_acquire(socket, descriptor) == SRT_ERROR {
                     throw SRTError.last(.bindAcquire, socket: socket)
                 }
-                receiveThread = ReceiveThreads.started(since: before)
             }
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
@@ -194,8 +183,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         }
         return SRTListenSocket(
             configuration: configuration, localAddress: localAddress, probeStreamID: probeStreamID, socket: socket,
-            udpDescriptor: descriptor, receiveThread: receiveThread, context: context, registryKey: key,
-            reactor: reactor)
+            udpDescriptor: descriptor, context: context, registryKey: key, reactor: reactor)
     }
 
     /// Waits (cancellably) for the next caller that passed the access control.
@@ -301,12 +289,6 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             if let before, let now = try? connection.statistics().packetsReceived, now > before { return true }
         }
         return false
-    }
-
-    /// Whether the multiplexer's receive thread still runs: `false` once it exited (it died), `nil` when its id
-    /// is not known (another multiplexer started at the same moment as this one, or /proc was out of reach).
-    var receiveThreadIsRunning: Bool? {
-        receiveThread.map(ReceiveThreads.isRunning)
     }
 
     /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.

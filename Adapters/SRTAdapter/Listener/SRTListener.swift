@@ -51,8 +51,6 @@ public struct SRTListener: Restartable {
         }
 
         let state = Mutex(State())
-        /// Death signals after which this listener's check found it alive (tests wait for it).
-        let deathsSurvived = Atomic<Int>(0)
         let onConnection: @Sendable (SRTConnection) -> Void
         let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
         let reactor: SRTReactor
@@ -107,11 +105,6 @@ public struct SRTListener: Restartable {
     /// Where the listener listens now (with the port the kernel chose), or `nil` before the first start.
     public var localAddress: SRTAddress? {
         shared.state.withLock { state in state.port.map { configuration.address.with(port: $0) } }
-    }
-
-    /// How many death signals this listener's check has found it alive after, across restarts (for tests).
-    var deathsSurvived: Int {
-        shared.deathsSurvived.load(ordering: .relaxed)
     }
 
     /// The instance that runs now, if any (tests inject faults into it).
@@ -189,12 +182,9 @@ public struct SRTListener: Restartable {
                     logger.warning("a receive thread died; probing", metadata: ["srt.death": "\(death.sequenceNumber)"])
                     // A death signal is strong evidence and recovery is timed: a short watch (5 ms by default).
                     let window = health.deathProbeTimeout / 20
-                    if try await confirmDeath(
-                        listener, timeout: timeouts.death, attempts: 1, window: window, grace: timeouts.death)
-                    {
+                    if try await confirmDeath(listener, timeout: timeouts.death, attempts: 1, window: window) {
                         throw deadError(listener)
                     }
-                    shared.deathsSurvived.add(1, ordering: .relaxed)
                 }
             }
             group.addTask {
@@ -203,8 +193,7 @@ public struct SRTListener: Restartable {
                     let attempts = health.failedProbesBeforeDead
                     // No signal: only the probe says so, so the socket is watched for as long as a probe waits.
                     if try await confirmDeath(
-                        listener, timeout: timeouts.probe, attempts: attempts, window: timeouts.probe,
-                        grace: timeouts.probe)
+                        listener, timeout: timeouts.probe, attempts: attempts, window: timeouts.probe)
                     {
                         throw deadError(listener)
                     }
@@ -233,10 +222,9 @@ public struct SRTListener: Restartable {
     }
 
     /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and
-    /// the receive thread is gone (within `grace`) or, when its id is not known, nothing shows it reading over
-    /// `window` (`SRTListenSocket.isBeingRead(over:)`).
+    /// nothing shows the receive thread reading over `window` (`SRTListenSocket.isBeingRead(over:)`).
     private func confirmDeath(
-        _ listener: SRTListenSocket, timeout: Duration, attempts: Int, window: Duration, grace: Duration
+        _ listener: SRTListenSocket, timeout: Duration, attempts: Int, window: Duration
     ) async throws -> Bool {
         for _ in 0..<attempts {
             let result = await listener.probe(timeout: timeout)
@@ -253,35 +241,13 @@ public struct SRTListener: Restartable {
             logger.warning("address \(listener.localAddress.host) is on no interface: waiting for it, no restart")
             return false
         }
-        // An unanswered probe on a starved machine is not a death (one was measured answering after 1.4 s), nor
-        // one that waited behind access-control decisions: retiring a live listener costs every connection on it.
-        // A dead receive thread exits; so while it is listed, the listener is slow, not dead. A thread that died
-        // just now may still be on its way out: it gets `grace` to leave.
-        if let thread = listener.receiveThread {
-            if try await Self.exits(thread, within: grace) {
-                listener.markDead()
-                return true
-            }
-            logger.warning("self-probe unanswered, but the receive thread runs: slow, not dead; no restart")
-            return false
-        }
-        // Its id unknown: what the UDP socket shows over `window`.
+        // An unanswered probe on a starved machine is not a death (one was measured answering after 1.4 s):
+        // retiring a live listener would cost every connection on it.
         if try await listener.isBeingRead(over: window) {
             logger.warning("self-probe unanswered, but the UDP socket is being read: slow, not dead; no restart")
             return false
         }
         listener.markDead()
-        return true
-    }
-
-    /// Whether libsrt's receive thread `thread` exits within `grace` (looked at every 5 ms; at once when it is gone).
-    private static func exits(_ thread: pid_t, within grace: Duration) async throws -> Bool {
-        let deadline = ContinuousClock.now + grace
-        // Bounded by the deadline.
-        while ReceiveThreads.isRunning(thread) {
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(5))
-        }
         return true
     }
 
