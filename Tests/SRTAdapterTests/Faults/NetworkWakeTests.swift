@@ -8,7 +8,7 @@ import Testing
 @testable import SRTAdapter
 
 extension Loopback {
-    /// Issue 5's goal for network-change wake-ups: an SRT listener that cannot bind while its address is absent
+    /// The goal for network-change wake-ups: an SRT listener that cannot bind while its address is absent
     /// comes up within milliseconds of the address's return when a `NetworkChangeMonitor` wakes it, instead of
     /// waiting out its backoff. Measured in a private network namespace (127.0.0.2 added and removed on `lo`), in
     /// the same run with and without the monitor, same policy.

@@ -9,7 +9,7 @@ import Testing
 @testable import SRTAdapter
 
 extension Loopback {
-    /// Issue 8: file-descriptor exhaustion (`RLIMIT_NOFILE`, Docs/srt-fault-model.md). What needs a descriptor in
+    /// File-descriptor exhaustion (`RLIMIT_NOFILE`, Docs/srt-fault-model.md). What needs a descriptor in
     /// libsrt 1.5.1: a new UDP socket (a listener's bind, an unbound caller's connect: 1003 or 1000 with EMFILE)
     /// and an epoll container (1000, EMFILE). Accepting does not: accepted sockets share the listener's UDP socket.
     ///

@@ -10,7 +10,7 @@ import Testing
 @testable import SRTAdapter
 
 extension Loopback {
-    /// Issue 8: 100,000 random and malformed datagrams at a live `SRTServer`'s port, from a plain UDP socket on
+    /// 100,000 random and malformed datagrams at a live `SRTServer`'s port, from a plain UDP socket on
     /// loopback, while a legitimate connection streams through the same port.
     @Suite("Garbage datagrams")
     struct GarbageDatagramTests {

@@ -9,7 +9,7 @@ import Testing
 @testable import SRTAdapter
 
 extension Loopback {
-    /// Issue 8: a handshake flood at a live `SRTServer` with a connection cap: 1,000 concurrent callers, then
+    /// A handshake flood at a live `SRTServer` with a connection cap: 1,000 concurrent callers, then
     /// repeated connect-and-abort, while a legitimate caller keeps getting in. The flood's callers share one local
     /// UDP port (one libsrt multiplexer), so the test process does not need thousands of threads to make them.
     @Suite("Handshake flood")

@@ -1,7 +1,7 @@
 import Testing
 
 extension Loopback {
-    /// Issue 8's SRT soak: a live stream into a listener that is broken every few seconds (fault B), beside a live
+    /// The SRT soak: a live stream into a listener that is broken every few seconds (fault B), beside a live
     /// stream into a healthy listener of the same process, for `SRT_SOAK_SECONDS` (see ``SRTSoakSettings``).
     ///
     /// In a child process (an exit test): a process that has seen a receive thread die can never run libsrt's
