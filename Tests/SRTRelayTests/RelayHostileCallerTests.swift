@@ -78,7 +78,7 @@ struct RelayHostileCallerTests {
             ])
         defer { publisher.terminate() }
         let opened = try await log.next("connection-opened", within: .seconds(10))
-        let admittedAfter = ContinuousClock.now - started
+        let admittedAfter = (log.lastArrival ?? .now) - started
         print("srt-relay: publisher accepted \(admittedAfter) after it started, during a wrong-passphrase flood")
         #expect(opened["stream_id"] as? String == "publisher")
         #expect(admittedAfter < .seconds(1))

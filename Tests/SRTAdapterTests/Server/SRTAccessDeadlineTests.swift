@@ -15,6 +15,9 @@ extension Loopback {
         /// Room for the loaded 2-core machine (a whole test process was seen stalled for 376 ms); the figures
         /// printed are what to look at. Without the deadline the stall is the closure's 5 s.
         static let slack = Duration.milliseconds(300)
+        /// The live stream's gaps are timed by the test's own tasks, which a loaded machine stalls too (354 ms seen
+        /// in a full run): a bound well below the closure's 5 s that a held receive thread would show.
+        static let streamSlack = Duration.seconds(1)
 
         /// "live" and "publish/…" are let in at once, "play/…" rejected with 1404 at once; anything else waits for
         /// `gate` (at most `blocking`) and is then let in.
@@ -131,7 +134,7 @@ extension Loopback {
                     "stuck closure: rejected (1503) after \(stuck.took); refusals while stuck \(refusals.max()!) at most; receive thread's longest wait \(longestWait); \(report); \(access.statistics)"
                 )
                 #expect(report.lost.isEmpty, "\(report)")
-                #expect(report.largestGap < Self.deadline + Self.slack, "\(report)")
+                #expect(report.largestGap < Self.deadline + Self.streamSlack, "\(report)")
                 #expect(longestWait < Self.deadline + Self.slack)
                 #expect(access.statistics.timedOut == 1)
                 #expect(access.statistics.refusedWhileOverdue >= 5)
@@ -187,7 +190,7 @@ extension Loopback {
                     #expect(outcomes.filter { $0.0 == SRTRejectReason.unavailable.code }.count >= 45)
                     #expect(longestWait < Self.deadline + Self.slack)
                     #expect(report.lost.isEmpty, "\(report)")
-                    #expect(report.largestGap < Self.deadline + Self.slack, "\(report)")
+                    #expect(report.largestGap < Self.deadline + Self.streamSlack, "\(report)")
                     #expect(server.supervisor.resource.current === listener)
                 }
             }

@@ -6,6 +6,9 @@ import Testing
 final class RelayLog: @unchecked Sendable {
     private let relay: TestProcess
     private var position = 0
+    /// When the line that ``next(_:within:)`` matched last was read: unlike the instant `next` returns at, free of
+    /// the delays of the test's own polling.
+    private(set) var lastArrival: ContinuousClock.Instant?
 
     init(_ relay: TestProcess) {
         self.relay = relay
@@ -18,6 +21,7 @@ final class RelayLog: @unchecked Sendable {
     func next(_ event: String, within limit: Duration = .seconds(10)) async throws -> [String: Any] {
         let (object, index) = try await first(event, since: position, within: limit)
         position = index + 1
+        lastArrival = relay.arrival(ofLine: index)
         return object
     }
 

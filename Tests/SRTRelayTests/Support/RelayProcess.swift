@@ -2,7 +2,8 @@ import Foundation
 import Synchronization
 
 /// A child process (srt-relay or srt-live-transmit) killed by its pid when the test ends, passed or not; its
-/// standard output is collected line by line on a Dispatch thread, its standard error as a whole.
+/// standard output is collected line by line on a thread of its own, with the instant each line was read, its
+/// standard error as a whole.
 ///
 /// Started with `posix_spawn` and an empty signal mask: Foundation's `Process` hands down the mask of the
 /// spawning thread, where SIGINT and SIGTERM are blocked, and srt-live-transmit's handlers then never run.
@@ -10,9 +11,11 @@ final class TestProcess: Sendable {
     let pid: pid_t
     /// The write end of the child's standard input; ``closeInput()`` closes it.
     let input: Int32
-    private let output = Locked<(lines: [String], partial: [UInt8])>(([], []))
+    private let output = Locked<Output>(Output())
     private let errors = Locked<[UInt8]>([])
     private let status = Locked<Int32?>(nil)
+    /// When the wait thread saw the exit: timings taken here do not include the test's own scheduling delays.
+    private let exitInstant = Locked<ContinuousClock.Instant?>(nil)
     private let exited = DispatchSemaphore(value: 0)
     private let drained = Locked(false)
     private let inputClosed = Atomic(false)
@@ -73,6 +76,7 @@ final class TestProcess: Sendable {
         input = stdin[1]
         let (outputReader, errorReader, spawned) = (stdout[0], stderr[0], child)
         let (output, errors, status, exited, drained) = (self.output, self.errors, self.status, exited, self.drained)
+        let exitInstant = self.exitInstant
         // Blocking reads and the wait get threads of their own: off the Swift concurrency pool, and not Dispatch's
         // width-limited pool, which many children at once (the parameterized tests) would exhaust.
         if readsOutput { Self.startReaders(output: outputReader, errors: errorReader, into: (output, errors, drained)) }
@@ -81,6 +85,7 @@ final class TestProcess: Sendable {
             while waitpid(spawned, &raw, 0) < 0 && errno == EINTR {}
             // Exit status, or 128 + the signal that ended it (as a shell says).
             let code = raw & 0x7F == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+            exitInstant.state.withLock { $0 = .now }
             status.state.withLock { $0 = code }
             exited.signal()
         }
@@ -89,15 +94,17 @@ final class TestProcess: Sendable {
     /// Reads standard output line by line and standard error as a whole, each on a thread of its own.
     private static func startReaders(
         output outputReader: Int32, errors errorReader: Int32,
-        into sinks: (Locked<(lines: [String], partial: [UInt8])>, Locked<[UInt8]>, Locked<Bool>)
+        into sinks: (Locked<Output>, Locked<[UInt8]>, Locked<Bool>)
     ) {
         let (output, errors, drained) = sinks
         Thread.detachNewThread {
             Self.drain(outputReader) { data in
+                let read = ContinuousClock.now
                 output.state.withLock { state in
                     state.partial += data
                     while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
                         state.lines.append(String(decoding: state.partial[..<newline], as: UTF8.self))
+                        state.arrivals.append(read)
                         state.partial.removeSubrange(...newline)
                     }
                 }
@@ -136,6 +143,14 @@ final class TestProcess: Sendable {
 
     /// Every complete line printed so far.
     var lines: [String] { output.state.withLock { $0.lines } }
+
+    /// When line `index` of ``lines`` was read from the pipe.
+    func arrival(ofLine index: Int) -> ContinuousClock.Instant? {
+        output.state.withLock { $0.arrivals.indices.contains(index) ? $0.arrivals[index] : nil }
+    }
+
+    /// When the child's exit was seen; `nil` while it runs.
+    var exitedAt: ContinuousClock.Instant? { exitInstant.state.withLock { $0 } }
 
     /// Standard error so far.
     var standardError: String { String(decoding: errors.state.withLock { $0 }, as: UTF8.self) }
@@ -230,4 +245,11 @@ final class Locked<Value: Sendable>: Sendable {
     init(_ value: Value) {
         state = Mutex(value)
     }
+}
+
+/// Standard output so far: whole lines with the instant each was read, and the start of the next line.
+private struct Output {
+    var lines: [String] = []
+    var arrivals: [ContinuousClock.Instant] = []
+    var partial: [UInt8] = []
 }
