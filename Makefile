@@ -17,10 +17,10 @@ run: deps
 # fault suites down, and the SRT soak (30 s of live streams and 4 faults in a child process) measures recoveries.
 # The pool-starvation test measures a 10 ms sleeper's lateness, which only means something on cores nobody else takes.
 test: deps lint build docs
-	swift test --skip-build --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests
-	swift test --skip-build --filter SupervisorSoakTests
-	swift test --skip-build --filter PoolStarvationTests
-	swift test --skip-build --filter SRTSoakTests
+	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests
+	./scripts/run-tests.sh --filter SupervisorSoakTests
+	./scripts/run-tests.sh --filter PoolStarvationTests
+	./scripts/run-tests.sh --filter SRTSoakTests
 
 lint:
 	swift format lint --strict --recursive $(SWIFT_SOURCES)
@@ -42,5 +42,5 @@ bench: deps
 # The long forms of the soak tests: 10,000 supervisors × 1,000 faults (10⁷) under virtual time; the SRT soak for
 # 30 minutes with a fault every 10 s (180 faults; add SRT_SOAK_PROGRESS=<file> to follow it, see Docs/reliability.md).
 soak: deps build
-	SUPERVISOR_SOAK_SUPERVISORS=10000 swift test --skip-build --filter SupervisorSoakTests
-	SRT_SOAK_SECONDS=1800 SRT_SOAK_FAULT_INTERVAL=10 swift test --skip-build --filter SRTSoakTests
+	SUPERVISOR_SOAK_SUPERVISORS=10000 ./scripts/run-tests.sh --filter SupervisorSoakTests
+	SRT_SOAK_SECONDS=1800 SRT_SOAK_FAULT_INTERVAL=10 ./scripts/run-tests.sh --filter SRTSoakTests

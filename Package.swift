@@ -17,7 +17,6 @@ let package = Package(
         .library(name: "SRTAdapter", targets: ["SRTAdapter"]),
         .library(name: "NIOAdapter", targets: ["NIOAdapter"]),
         .library(name: "NetworkMonitor", targets: ["NetworkMonitor"]),
-        .executable(name: "supervisor-demo", targets: ["supervisor-demo"]),
         .executable(name: "srt-relay", targets: ["srt-relay"]),
     ],
     dependencies: [
@@ -100,12 +99,6 @@ let package = Package(
             path: "Adapters/NetworkMonitor",
             swiftSettings: swiftSettings
         ),
-        // The runnable demonstration behind `make run` until srt-relay exists.
-        .executableTarget(
-            name: "supervisor-demo",
-            dependencies: ["Supervisor", "SRTAdapter"],
-            swiftSettings: swiftSettings
-        ),
         // The main job: records or relays SRT publishers, supervised; thin over SRTAdapter.
         .executableTarget(
             name: "srt-relay",
@@ -152,10 +145,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the SRT and relay suites need from the machine (tools, root), skipped without it but failing under CI.
+        .target(
+            name: "SRTTestSupport",
+            path: "Tests/SRTTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SRTAdapterTests",
             dependencies: [
                 "SRTAdapter",
+                "SRTTestSupport",
                 "Supervisor",
                 "CSRT",
                 .product(name: "Logging", package: "swift-log"),
@@ -170,7 +170,7 @@ let package = Package(
         // adapter's caller reads reject reasons, which srt-live-transmit does not print.
         .testTarget(
             name: "SRTRelayTests",
-            dependencies: ["srt-relay", "SRTAdapter"],
+            dependencies: ["srt-relay", "SRTAdapter", "SRTTestSupport"],
             swiftSettings: swiftSettings
         ),
     ],

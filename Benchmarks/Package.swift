@@ -36,6 +36,17 @@ let package = Package(
                 .enableUpcomingFeature("InternalImportsByDefault"),
             ]
         ),
+        // The first delays of every backoff kind, and with `--csv` the percentiles behind Docs/policies.md's charts
+        // (plot_backoff.py draws them).
+        .executableTarget(
+            name: "backoff-table",
+            dependencies: [
+                .product(name: "Supervisor", package: "Supervisor"),
+                .product(name: "SRTAdapter", package: "Supervisor"),
+            ],
+            path: "Sources/backoff-table",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         // 100,000 parked supervisors outside the harness (see Docs/benchmarks.md).
         .executableTarget(
             name: "parked-supervisors",

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Draws one small chart per backoff kind from `supervisor-demo --csv`: the median delay per attempt, with the band
-from the 10th to the 90th percentile over 1,000 seeded runs. Standard library only.
+"""Draws one small chart per backoff kind from `backoff-table --csv` (Benchmarks/Sources/backoff-table): the median
+delay per attempt, with the band from the 10th to the 90th percentile over 1,000 seeded runs. Standard library only.
 
-Usage: swift run -c release supervisor-demo --csv > Docs/data/backoff-kinds.csv
+Usage: (cd Benchmarks && swift run -c release backoff-table --csv) > Docs/data/backoff-kinds.csv
        python3 Benchmarks/plot_backoff.py Docs/data/backoff-kinds.csv Docs/images/backoff-kinds.svg
 """
 import csv

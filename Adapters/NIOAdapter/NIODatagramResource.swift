@@ -2,7 +2,7 @@ public import NIOCore
 public import NIOPosix
 public import Supervisor
 
-/// A UDP channel (`DatagramBootstrap`) as a ``Restartable``: bound by `start()`, served until it closes
+/// A UDP channel (`DatagramBootstrap`) as a `Restartable`: bound by `start()`, served until it closes
 /// unexpectedly or is cancelled, closed by `stop(_:)`. Supervise it to rebind after transient bind errors and
 /// after its socket fails; errors classify themselves (``NIOAdapterError``).
 ///

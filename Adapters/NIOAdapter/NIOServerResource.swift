@@ -2,7 +2,7 @@ public import NIOCore
 public import NIOPosix
 public import Supervisor
 
-/// A TCP server channel (`ServerBootstrap`) as a ``Restartable``: bound by `start()`, served until it closes
+/// A TCP server channel (`ServerBootstrap`) as a `Restartable`: bound by `start()`, served until it closes
 /// unexpectedly or is cancelled, closed by `stop(_:)`. Supervise it to rebind after transient bind errors
 /// (`EADDRINUSE`, `EADDRNOTAVAIL`) and after an unexpected close; errors classify themselves
 /// (``NIOAdapterError``). Accepted connections are not touched by a restart of the listening channel.

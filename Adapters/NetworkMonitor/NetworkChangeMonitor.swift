@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// A listener that cannot bind during an outage backs off; with full jitter and a cap of 30 s it would notice
 /// the address's return 10 s late on average. A supervisor registered here retries within milliseconds of the
-/// change instead (its ``ResourceSupervisor/wake()`` cuts the pending backoff short; a supervisor that is not
+/// change instead (its `ResourceSupervisor.wake()` cuts the pending backoff short; a supervisor that is not
 /// backing off ignores it).
 ///
 /// ```swift
@@ -53,7 +53,7 @@ public final class NetworkChangeMonitor: Service, Sendable {
 
     /// Listens until cancelled or shut down gracefully.
     ///
-    /// - Throws: ``ConfigurationError`` when the rtnetlink socket cannot be opened.
+    /// - Throws: `ConfigurationError` (from `Supervisor`) when the rtnetlink socket cannot be opened.
     public func run() async throws {
         #if os(Linux)
             let fd = cnetlink_open()

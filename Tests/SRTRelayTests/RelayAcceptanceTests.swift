@@ -1,12 +1,13 @@
 import Foundation
+import SRTTestSupport
 import Testing
 
 /// srt-relay as a user runs it: the built binary, real publishers (srt-live-transmit), a fault in the middle, the
 /// recordings compared byte for byte, and the exit codes.
 @Suite(
     "srt-relay acceptance",
-    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
 struct RelayAcceptanceTests {
     init() {
         // A child that dies early must not take the test process down with SIGPIPE on its stdin.

@@ -1,13 +1,14 @@
 import Foundation
+import SRTTestSupport
 import Testing
 
 /// srt-relay near its file-descriptor limit: each stream costs a descriptor (its recording), and a Swift process with
 /// none left dies (libdispatch, Docs/srt-fault-model.md F). The relay refuses the publisher instead and lives.
 @Suite(
     "srt-relay near its descriptor limit",
-    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "needs util-linux's prlimit"))
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment),
+    .enabled(if: Prerequisite.prlimit.allowsRunning, Prerequisite.prlimit.comment))
 struct RelayDescriptorLimitTests {
     init() {
         // A child that dies early must not take the test process down with SIGPIPE on its stdin.

@@ -1,12 +1,13 @@
 import Foundation
+import SRTTestSupport
 import Synchronization
 import Testing
 
 /// srt-relay against callers that cannot become connections, with real peers (srt-live-transmit).
 @Suite(
     "srt-relay under hostile callers",
-    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
 struct RelayHostileCallerTests {
     static let secret = "the-right-passphrase"
     static let attackers = 4

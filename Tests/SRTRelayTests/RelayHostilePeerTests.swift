@@ -1,13 +1,14 @@
 import Foundation
 import SRTAdapter
+import SRTTestSupport
 import Testing
 
 /// srt-relay facing publishers that mean harm or make mistakes: stream ids built to forge or colour the operator's
 /// lines, and a second publisher on a forwarding relay. Real callers (srt-live-transmit) against the built binary.
 @Suite(
     "srt-relay with hostile peers",
-    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
 struct RelayHostilePeerTests {
     init() {
         // A child that dies early must not take the test process down with SIGPIPE on its stdin.

@@ -1,4 +1,5 @@
 import Foundation
+import SRTTestSupport
 import Synchronization
 import Testing
 
@@ -8,8 +9,8 @@ import Testing
 /// tasks or libsrt's threads (which log through standard error). Lines are queued, then dropped and counted.
 @Suite(
     "srt-relay with nobody reading its output",
-    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
-    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"))
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
 struct RelayUnreadOutputTests {
     init() {
         // A child that dies early must not take the test process down with SIGPIPE on its stdin.

@@ -1,6 +1,7 @@
 import CSRT
 import Dispatch
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Synchronization
 import Testing
@@ -101,7 +102,7 @@ extension Loopback {
 
         @Test(
             "the listener is killed and started again on the same port: the caller reconnects and the bytes flow again",
-            .enabled(if: FileManager.default.isExecutableFile(atPath: tool)))
+            .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
         func listenerRestarts() async throws {
             let port = CallerTesting.freePort()
             let first = try ListenerProcess(port: port)
@@ -149,7 +150,7 @@ extension Loopback {
 
         @Test(
             "a wrong passphrase against srt-live-transmit is fatal: SupervisorError .fatal with the SRTError inside",
-            .enabled(if: FileManager.default.isExecutableFile(atPath: tool)))
+            .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
         func wrongPassphrase() async throws {
             let port = CallerTesting.freePort()
             let listener = try ListenerProcess(port: port, passphrase: "rightsecret123")

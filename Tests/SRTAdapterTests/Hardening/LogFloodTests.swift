@@ -1,6 +1,7 @@
 import Foundation
 import InMemoryLogging
 import Logging
+import SRTTestSupport
 import Supervisor
 import Synchronization
 import Testing
@@ -11,7 +12,7 @@ extension Loopback {
     /// libsrt logs a line or more for every handshake it rejects: a flood of them must not flood the log.
     @Suite(
         "Log flood",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: FloodingCaller.tool), "needs srt-tools"))
+        .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
     struct LogFloodTests {
         @Test(
             "wrong-passphrase callers: a few lines of each kind, then summaries whose counts add up to every handshake")

@@ -2,6 +2,7 @@ import CSRT
 import Foundation
 import Glibc
 import Logging
+import SRTTestSupport
 import Supervisor
 import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 import Synchronization
@@ -14,7 +15,7 @@ extension Loopback {
     /// rejected a hundred times a second each: they must not lock the right publisher out of the connection cap.
     @Suite(
         "Wrong-passphrase flood",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: FloodingCaller.tool), "needs srt-tools"))
+        .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
     struct PassphraseFloodTests {
         @Test(
             "4 srt-live-transmit callers with a wrong passphrase: the right publisher is in within 1 s and received whole"

@@ -1,6 +1,7 @@
 import CSRT
 import Dispatch
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Synchronization
 import Testing
@@ -31,7 +32,7 @@ extension Loopback {
 
         @Test(
             "srt-live-transmit publishes stdin into an SRTServer; the bytes arrive complete and in order",
-            .enabled(if: FileManager.default.isExecutableFile(atPath: tool)))
+            .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
         func publishIntoListener() async throws {
             let server = SRTServer(configuration: try TestSupport.loopback())
             let events = server.supervisor.events()
@@ -94,7 +95,7 @@ extension Loopback {
 
         @Test(
             "srt-live-transmit receives from an SRTServer's connection to stdout; the bytes match",
-            .enabled(if: FileManager.default.isExecutableFile(atPath: tool)))
+            .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
         func playFromListener() async throws {
             let server = SRTServer(configuration: try TestSupport.loopback())
             let events = server.supervisor.events()

@@ -1,5 +1,6 @@
 import CSRT
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Testing
 
@@ -13,7 +14,7 @@ extension Loopback {
     struct SRTServerStartFailureTests {
         @Test(
             "a port held by another process (srt-live-transmit listening) backs off; the server comes up once it exits",
-            .enabled(if: FileManager.default.isExecutableFile(atPath: SRTLiveTransmitInteropTests.tool)))
+            .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
         func portHeldByAnotherProcess() async throws {
             var bindErrno: Int32 = 0
             let probe = SRTAddress(validHost: "127.0.0.1", port: 0).withSocketAddress {

@@ -1,4 +1,5 @@
 import Foundation
+import SRTTestSupport
 import Synchronization
 import Testing
 
@@ -16,8 +17,7 @@ enum NamespaceChild {
 
     /// Root, `ip` present, and not already a child.
     static var isAvailable: Bool {
-        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
-            && ProcessInfo.processInfo.environment[variable] == nil
+        Prerequisite.namespaces.allowsRunning && ProcessInfo.processInfo.environment[variable] == nil
     }
 
     /// Whether this process is the namespace child for `suite`.

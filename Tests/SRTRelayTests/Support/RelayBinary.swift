@@ -1,10 +1,14 @@
 import Foundation
+import SRTTestSupport
 import SwiftOverlayShims  // defines timeval's members for MemberImportVisibility, whatever the file batching
 
 /// Where the built `srt-relay` is: next to this test bundle in the build directory (`swift build` and
 /// `swift test` build it with the tests, since this target depends on it).
 enum RelayBinary {
     static let publisher = "/usr/bin/srt-live-transmit"
+
+    /// The built binary, for the suites that start it.
+    static let prerequisite = Prerequisite("the srt-relay binary (built with the tests)") { path != nil }
 
     static var path: String? {
         var candidates: [URL] = []
