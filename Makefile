@@ -1,7 +1,8 @@
 # The two commands of the README: `make run` (the main job) and `make test` (everything CI checks).
 # Each installs the Debian packages it needs first.
 SHELL := /bin/bash
-SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources
+SWIFT_SOURCES := Package.swift Sources Adapters Tests Benchmarks/Package.swift Benchmarks/Benchmarks Benchmarks/Sources \
+	Examples/Package.swift Examples/Sources
 
 .PHONY: run test deps format lint build docs bench soak
 
@@ -28,8 +29,10 @@ lint:
 format:
 	swift format --in-place --recursive $(SWIFT_SOURCES)
 
+# The package with its tests, then the Examples package (a separate package, as a user's would be).
 build:
 	./scripts/check-warnings.sh
+	./scripts/check-warnings.sh --package-path Examples
 
 # The DocC catalogs, with --warnings-as-errors.
 docs:

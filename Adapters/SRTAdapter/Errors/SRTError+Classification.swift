@@ -6,7 +6,7 @@ public import Supervisor
     import Darwin
 #endif
 
-/// What an SRT failure means for the resource that saw it (`SRT-FACTS.md` §4, measured on libsrt 1.5.1).
+/// What an SRT failure means for the resource that saw it (measured on libsrt 1.5.1; Docs/libsrt-failure-modes.md).
 ///
 /// | code | condition | decision | scope | why |
 /// | --- | --- | --- | --- | --- |
@@ -23,9 +23,14 @@ public import Supervisor
 /// | 6000–6004 otherwise | would block, timeout | `nil` | — | not errors: the adapter waits on them and never throws them |
 /// | anything else | | `nil` | — | no opinion: the next classifier decides |
 ///
+/// The default classifier of a `RestartPolicy` asks the error itself, so a supervised listener follows this table
+/// with no setup. A classifier of your own reaches it through `.selfClassifying` (or `.default`, which ends with it):
+///
 /// ```swift
-/// let supervisor = ResourceSupervisor(resource: listener, policy: .default)  // asks SRTError itself
-/// SRTError(code: .socketFailure, systemErrno: EADDRINUSE, operation: .bind).failureDecision  // .restart
+/// let held = SRTError(code: .socketFailure, systemErrno: EADDRINUSE, operation: .bind)
+/// held.failureDecision  // .restart: the port comes free again
+/// let strict = FailureClassifier.firstMatch([.selfClassifying, .always(.giveUp)])
+/// let server = SRTServer(configuration: configuration, policy: try RestartPolicy(classifier: strict))
 /// ```
 extension SRTError: ClassifiableError {
     /// The decision of the table above; `nil` means no opinion.

@@ -1,5 +1,6 @@
 import CSRT
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Synchronization
 
@@ -56,14 +57,7 @@ enum CallerTesting {
     }
 
     /// A UDP port on 127.0.0.1 that was free a moment ago (bound, read, released).
-    static func freePort() -> Int {
-        var bindErrno: Int32 = 0
-        let descriptor = SRTAddress(validHost: "127.0.0.1", port: 0).withSocketAddress {
-            csrt_udp_bind($0, $1, &bindErrno)
-        }
-        defer { close(descriptor) }
-        return Int(csrt_local_port(descriptor))
-    }
+    static func freePort() -> Int { (try? FreePort.loopback()) ?? 0 }
 
     /// The supervisor events of `events`, each with the instant it was received, collected by a task until the
     /// stream ends or the log is released.

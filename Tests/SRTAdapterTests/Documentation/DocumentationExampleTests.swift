@@ -60,7 +60,9 @@ enum IngestProgram {
         SRTRuntime.start(logger: logger, logLevel: .warning)
         var status: Int32 = 0
         do {
-            let configuration = try SRTListenerConfiguration(host: "127.0.0.1", port: 9710)
+            // The port from the environment, 9710 when unset.
+            let port = ProcessInfo.processInfo.environment["INGEST_PORT"].flatMap { Int($0) } ?? 9710
+            let configuration = try SRTListenerConfiguration(host: "127.0.0.1", port: port)
             let server = SRTServer(configuration: configuration, logger: logger)
             try await serveIngest(server, logger: logger) { connection, message in
                 logger.debug("\(message.count) bytes from \(connection.streamID)")
@@ -123,6 +125,34 @@ extension Loopback {
             print("DOC-EXAMPLE cancel → serveIngest returned in \(stopping.duration(to: .now))")
             #expect(stopping.duration(to: .now) < .seconds(1))
             for camera in cameras { camera.close() }
+        }
+
+        @Test("SRTError's classification example: the held port restarts, the strict classifier keeps the table")
+        func classificationExample() throws {
+            let configuration = try SRTListenerConfiguration(host: "127.0.0.1", port: 0)
+            // The doc comment's lines, as written there.
+            let held = SRTError(code: .socketFailure, systemErrno: EADDRINUSE, operation: .bind)
+            #expect(held.failureDecision == .restart)
+            let strict = FailureClassifier.firstMatch([.selfClassifying, .always(.giveUp)])
+            let server = SRTServer(configuration: configuration, policy: try RestartPolicy(classifier: strict))
+            #expect(server.supervisor.policy.classifier.classify(held) == .restart)
+            let denied = SRTError(code: .socketFailure, systemErrno: EACCES, operation: .bind)
+            #expect(server.supervisor.policy.classifier.classify(denied) == .giveUp)
+            #expect(server.supervisor.policy.classifier.classify(CancellationError()) == .giveUp)
+
+            // And the doc comment still shows these lines.
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent()
+            let source = try String(
+                contentsOf: root.appendingPathComponent("Adapters/SRTAdapter/Errors/SRTError+Classification.swift"),
+                encoding: .utf8)
+            for line in [
+                "let held = SRTError(code: .socketFailure, systemErrno: EADDRINUSE, operation: .bind)",
+                "let strict = FailureClassifier.firstMatch([.selfClassifying, .always(.giveUp)])",
+                "let server = SRTServer(configuration: configuration, policy: try RestartPolicy(classifier: strict))",
+            ] {
+                #expect(source.contains("/// " + line), "the example no longer shows: \(line)")
+            }
         }
 
         @Test("the article shows exactly this code")

@@ -1,6 +1,7 @@
 import CSRT
 import Dispatch
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Testing
 
@@ -29,12 +30,7 @@ struct SRTErrorClassificationTests {
     }
 
     /// A free UDP port on 127.0.0.1 (bound then released).
-    private func freePort() -> Int {
-        var error: Int32 = 0
-        let fd = address("127.0.0.1", 0).withSocketAddress { csrt_udp_bind($0, $1, &error) }
-        defer { close(fd) }
-        return Int(csrt_local_port(fd))
-    }
+    private func freePort() -> Int { (try? FreePort.loopback()) ?? 0 }
 
     // MARK: - 1003: transient system errnos
 

@@ -2,6 +2,7 @@ import CSRT
 import Foundation
 import Glibc
 import Logging
+import SRTTestSupport
 import Supervisor
 import Synchronization
 import Testing
@@ -210,18 +211,5 @@ enum HandshakeFloodScenario {
     }
 
     /// A UDP port on 127.0.0.1 that was free a moment ago.
-    static func freeUDPPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 ? getsockname(fd, $0, &length) : -1
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    static func freeUDPPort() throws -> Int { try FreePort.loopback() }
 }

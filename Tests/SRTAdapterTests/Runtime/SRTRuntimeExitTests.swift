@@ -1,4 +1,5 @@
 import Foundation
+import SRTTestSupport
 import Testing
 
 @testable import SRTAdapter
@@ -20,9 +21,11 @@ extension Loopback {
             var durations: [Duration] = []
             for run in 0..<10 {
                 let started = ContinuousClock.now
+                // A port the kernel chose: with a fixed one, a port held elsewhere could answer the child's caller.
+                let port = try FreePort.loopback()
                 let child = try ChildProcess(
                     binary, ["--testing-library", "swift-testing", "--filter", "SRTExitChild"],
-                    environment: [Self.variable: "1"])
+                    environment: [Self.variable: "1", "INGEST_PORT": "\(port)"])
                 defer { child.terminate() }
                 let ended = await TestSupport.eventually(within: .seconds(15)) { !child.process.isRunning }
                 try #require(ended, "run \(run) did not end")
@@ -58,12 +61,18 @@ struct SRTExitChild {
     func child() async {
         Task {
             var connected: SRTConnection?
+            let port = ProcessInfo.processInfo.environment["INGEST_PORT"].flatMap { Int($0) } ?? 0
             for _ in 0..<50 where connected == nil {
                 connected = try? await SRTConnection.connect(
                     try SRTCallerConfiguration(
-                        host: "127.0.0.1", port: 9710, streamID: "exit", connectTimeout: .milliseconds(200)))
+                        host: "127.0.0.1", port: port, streamID: "exit", connectTimeout: .milliseconds(200)))
             }
-            try await connected?.send([1, 2, 3])
+            // Without a connection the run would exit 0 having tested nothing.
+            guard let connected else {
+                print("the program's server never accepted a caller")
+                exit(3)
+            }
+            try await connected.send([1, 2, 3])
             try await Task.sleep(for: .milliseconds(50))
             kill(getpid(), SIGTERM)
         }

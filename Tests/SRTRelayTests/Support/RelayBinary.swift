@@ -24,23 +24,9 @@ enum RelayBinary {
         return nil
     }
 
-    /// A UDP port on 127.0.0.1 that was free a moment ago (the kernel's choice), so that tests running at once
-    /// never share one.
+    /// A port on 127.0.0.1 that was free a moment ago (``FreePort``); UDP unless `type` says otherwise.
     static func freePort(type: Int32 = Int32(SOCK_DGRAM.rawValue)) throws -> Int {
-        let socket = Foundation.socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        try FreePort.loopback(type: type)
     }
 }
 
