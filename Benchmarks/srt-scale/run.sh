@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SRT connection scale and accept rate (issue 7), all on 127.0.0.1; Docs/benchmarks.md records what it prints.
+# SRT connection scale and accept rate, all on 127.0.0.1; Docs/benchmarks.md records what it prints.
 #
 # 1. Connection scale: CONNECTIONS callers (callers.c, one local UDP port) each stream MESSAGES messages of 1316 bytes
 #    at RATE per second into one SRTServer (srt-scale-server scale): every one accepted, loss per connection, the
