@@ -100,3 +100,64 @@ struct ReceivePathWatchTests {
         #expect(full < 500)
     }
 }
+
+extension Loopback {
+    /// What the look made without a death signal costs a process with many idle callers, against libsrt's own
+    /// threads (every caller has its own UDP socket, so a receive and a send thread of its own).
+    @Suite("The caller's periodic check: CPU cost")
+    struct CallerPeriodicCheckCostTests {
+        /// CPU seconds this process used so far (user + system).
+        static var cpuSeconds: Double {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+
+        /// Runs `count` idle callers against one server with `health`, and returns the share of one core the
+        /// process used over `window` once all were connected.
+        static func cpuShare(callers count: Int, health: SRTCallerHealthCheck, window: Duration) async throws -> Double
+        {
+            let server = SRTServer(configuration: try TestSupport.loopback(), name: "cost-peer")
+            let serving = Task { try await server.run() }
+            defer { serving.cancel() }
+            let port = try await TestSupport.within(.seconds(5)) {
+                while server.localAddress == nil { try await Task.sleep(for: .milliseconds(5)) }
+                return server.localAddress!.port
+            }
+            let callers = try (0..<count).map { index in
+                SRTCaller(
+                    configuration: try CallerTesting.configuration(
+                        SRTAddress(validHost: "127.0.0.1", port: port), streamID: "idle-\(index)"),
+                    health: health)
+            }
+            let runs = callers.map { caller in Task { try await caller.run() } }
+            defer { for run in runs { run.cancel() } }
+            let connected = await TestSupport.eventually(within: .seconds(20)) {
+                callers.allSatisfy { $0.connection != nil }
+            }
+            #expect(connected)
+            let started = (ContinuousClock.now, cpuSeconds)
+            // The measurement window itself: the cost of whatever runs meanwhile is what is measured.
+            try await Task.sleep(for: window)
+            return (cpuSeconds - started.1) / CallerTesting.seconds(ContinuousClock.now - started.0)
+        }
+
+        @Test("100 idle callers, a look every second vs every 10 minutes: the difference is the look's")
+        func periodicLookCost() async throws {
+            let window = Duration.seconds(3)
+            let every10Minutes = try SRTCallerHealthCheck(checkInterval: .seconds(600))
+            let threads = TestSupport.threadCount
+            let off = try await Self.cpuShare(callers: 100, health: every10Minutes, window: window)
+            // libsrt tears the first callers' threads down a second or two after their close: not the look's cost.
+            let settled = await TestSupport.eventually(within: .seconds(15)) { TestSupport.threadCount <= threads + 8 }
+            #expect(settled, "threads: \(TestSupport.threadCount), before \(threads)")
+            let on = try await Self.cpuShare(callers: 100, health: .standard, window: window)
+            print(
+                "CALLER-COST 100 idle callers: CPU \(String(format: "%.2f", on * 100)) % of a core with a look every "
+                    + "second, \(String(format: "%.2f", off * 100)) % with one every 10 minutes")
+            // Loose: the look is sub-microsecond; the bound only catches a check that became expensive.
+            #expect(on - off < 0.05)
+        }
+    }
+}
