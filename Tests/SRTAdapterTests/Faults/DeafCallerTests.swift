@@ -261,17 +261,24 @@ enum DeafCallerScenario {
             let descriptor = try victim.udpDescriptor.orThrow("a caller's own UDP descriptor")
             check(setsockopt(descriptor, 0, 11, &one, 4) == 0, "IP_RECVERR")  // IPPROTO_IP, IP_RECVERR
         }
-        let deathsBefore = SRTRuntime.receiveThreadDeathCount
-        let injected = ContinuousClock.now
-        for victim in [streamVictim, idleVictim] {
-            try FaultAScenario.sendNetUnreachable(port: UInt16(csrt_local_port(victim.udpDescriptor!)))
+        // One ICMP each; a send may take the error first (a UDP send returns a pending socket error too) and leave the
+        // receive thread alive: then another, at most 10, until that thread's death signal came.
+        func kill(_ victim: SRTConnection) async throws -> ContinuousClock.Instant {
+            let port = UInt16(csrt_local_port(victim.udpDescriptor!))
+            for _ in 0..<10 {
+                let deaths = SRTRuntime.receiveThreadDeathCount
+                let sent = ContinuousClock.now
+                try FaultAScenario.sendNetUnreachable(port: port)
+                if await TestSupport.eventually(
+                    within: .milliseconds(500), { SRTRuntime.receiveThreadDeathCount > deaths })
+                {
+                    return sent
+                }
+            }
+            throw Missing(what: "a death signal after 10 ICMPs to port \(port)")
         }
-        check(
-            await TestSupport.eventually(within: .seconds(3)) {
-                SRTRuntime.receiveThreadDeathCount >= deathsBefore + 2
-            },
-            "two death signals, got \(SRTRuntime.receiveThreadDeathCount - deathsBefore); ports "
-                + "\([streamVictim, idleVictim].map { csrt_local_port($0.udpDescriptor!) })")
+        let idleInjected = try await kill(idleVictim)
+        let injected = try await kill(streamVictim)
         // Unlike fault B, the descriptors are still sockets: only the unread queue shows the death.
         check(csrt_unread_bytes(streamVictim.udpDescriptor!) >= 0 || streamVictim.isClosed, "still a socket")
 
@@ -283,7 +290,7 @@ enum DeafCallerScenario {
             await TestSupport.eventually(within: .seconds(5)) { recorder.accepted("idle", number: 2) != nil },
             "the idle caller did not reconnect within 5 s; failures: \(idleLog.failures)")
         let idleBack =
-            try recorder.accepted("idle", number: 2).orThrow("the idle caller's second connection") - injected
+            try recorder.accepted("idle", number: 2).orThrow("the idle caller's second connection") - idleInjected
         for (name, log) in [("streaming", streamingLog), ("idle", idleLog)] {
             let failures = log.failures
             check(failures.count == 1, "the \(name) caller failed once: \(failures)")
