@@ -179,12 +179,13 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             }
             return nil
         }
-        // Where libsrt would bind an unbound caller itself: the wildcard of the peer's family, a port of the kernel's.
+        // Where libsrt would bind an unbound caller itself: the wildcard of the peer's family, a port of the kernel's,
+        // an IPv6 socket that takes IPv4-mapped peers too.
         let local =
             configuration.bindAddress
             ?? SRTAddress(validHost: configuration.address.isIPv6 ? "::" : "0.0.0.0", port: 0)
         var bindErrno: Int32 = 0
-        let descriptor = local.withSocketAddress { csrt_udp_bind($0, $1, &bindErrno) }
+        let descriptor = local.withSocketAddress { csrt_udp_bind_v6only($0, $1, 0, &bindErrno) }
         guard descriptor >= 0 else {
             throw SRTError(
                 code: .socketFailure, systemErrno: bindErrno, operation: .udpBind,
