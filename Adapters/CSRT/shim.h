@@ -165,9 +165,9 @@ static inline int csrt_descriptors_free(int count) {
 // MARK: - the UDP socket the adapter owns (srt_bind_acquire)
 
 /// Creates a UDP socket bound to `address`; returns the fd, or -1 with `*error` set to errno.
-/// IPv6 sockets are IPv6-only so that `[::1]` and `127.0.0.1` on one port are independent listeners.
+/// An IPv6 socket is IPv6-only when `v6only` is 1, and takes IPv4-mapped peers too when it is 0.
 /// Fails with EMFILE when the socket would leave fewer than CSRT_DESCRIPTOR_RESERVE descriptors free.
-static inline int csrt_udp_bind(const struct sockaddr* address, int length, int* error) {
+static inline int csrt_udp_bind_v6only(const struct sockaddr* address, int length, int v6only, int* error) {
     int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *error = errno;
@@ -179,8 +179,8 @@ static inline int csrt_udp_bind(const struct sockaddr* address, int length, int*
         return -1;
     }
     if (address->sa_family == AF_INET6) {
-        int yes = 1;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &yes, sizeof yes);
+        int flag = v6only ? 1 : 0;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &flag, sizeof flag);
     }
     if (bind(fd, address, (socklen_t)length) != 0) {
         *error = errno;
@@ -189,6 +189,12 @@ static inline int csrt_udp_bind(const struct sockaddr* address, int length, int*
     }
     *error = 0;
     return fd;
+}
+
+/// `csrt_udp_bind_v6only` with IPv6-only sockets, so that `[::1]` and `127.0.0.1` on one port are independent
+/// listeners.
+static inline int csrt_udp_bind(const struct sockaddr* address, int length, int* error) {
+    return csrt_udp_bind_v6only(address, length, 1, error);
 }
 
 /// The port the kernel gave `fd` (for binds to port 0), or -1.

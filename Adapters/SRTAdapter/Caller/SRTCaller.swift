@@ -24,7 +24,9 @@ public import Supervisor
 ///   and try again; a wrong passphrase or a stream id the listener forbids makes ``run()`` throw
 ///   `SupervisorError` with code `.fatal`, the ``SRTError`` as its `lastFailure`.
 /// - A connection that breaks (the peer closed it, its listener restarted, or it went silent for libsrt's ~5 s
-///   peer-idle timeout) ends the run: the caller backs off and connects again. Closing the current connection
+///   peer-idle timeout) ends the run: the caller backs off and connects again. So does a connection whose own UDP
+///   receive thread died (it would stay `CONNECTED` and deaf for good): each caller checks itself after every
+///   receive-thread death in the process (``SRTCallerHealthCheck``) and reconnects at once on a fresh UDP socket. Closing the current connection
 ///   yourself asks for a fresh one the same way; to stop, cancel ``run()`` or shut the group down.
 /// - Jitter is on by default (``defaultBackoff``), so that many callers dropped at once by one restarted listener
 ///   come back spread over the delay instead of in lockstep.
@@ -69,30 +71,33 @@ public final class SRTCaller: Service, Sendable {
     ///   - configuration: where and how to connect.
     ///   - name: identifies the supervisor in logs, metrics and errors.
     ///   - policy: backoff, classification, intensity; see ``defaultPolicy``.
+    ///   - health: how each connection checks that its receive thread lives; see ``SRTCallerHealthCheck``.
     ///   - generator: makes the random number generator of the run (jitter); pass a seeded one to replay delays.
     ///   - logger: where connects, breaks and the supervisor's events are logged.
     public convenience init(
         configuration: SRTCallerConfiguration,
         name: String = "srt-caller",
         policy: RestartPolicy = SRTCaller.defaultPolicy,
+        health: SRTCallerHealthCheck = .standard,
         generator: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() },
         logger: Logger = Logger(label: "srt.caller")
     ) {
         self.init(
-            configuration: configuration, name: name, policy: policy, generator: generator, logger: logger,
-            reactor: .shared)
+            configuration: configuration, name: name, policy: policy, health: health, generator: generator,
+            logger: logger, reactor: .shared)
     }
 
     init(
         configuration: SRTCallerConfiguration, name: String, policy: RestartPolicy,
-        generator: @escaping @Sendable () -> any RandomNumberGenerator, logger: Logger, reactor: SRTReactor
+        health: SRTCallerHealthCheck = .standard, generator: @escaping @Sendable () -> any RandomNumberGenerator,
+        logger: Logger, reactor: SRTReactor
     ) {
         let (connections, connectionSink) = AsyncStream.makeStream(
             of: SRTConnection.self, bufferingPolicy: .bufferingNewest(1))
         self.connections = connections
         self.connectionSink = connectionSink
         let connector = SRTConnector(
-            configuration: configuration, logger: logger, reactor: reactor,
+            configuration: configuration, health: health, logger: logger, reactor: reactor,
             onConnection: { connection in
                 switch connectionSink.yield(connection) {
                 case .terminated: connection.close()  // nobody will ever take it

@@ -1,6 +1,12 @@
 import CSRT
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One SRT connection in live mode: messages in and out, its stream id, its peer, its statistics.
 ///
 /// Every call that would block waits on the process's reactor thread instead, so a receive costs a suspended
@@ -26,17 +32,24 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     public let peerAddress: SRTAddress?
     /// The largest message this connection sends or receives.
     public let payloadSize: Int
+    /// A caller's own UDP socket, created here and handed to libsrt (`srt_bind_acquire`), so that the caller can
+    /// watch its receive queue and retire it after its receive thread died; `nil` on accepted connections and on
+    /// callers bound to a fixed local port (which share libsrt's socket with other callers on that port).
+    let udpDescriptor: Int32?
 
     /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
     ///
     /// - Parameter knownPeer: the peer when `srt_getpeername` cannot say: libsrt 1.5.1 answers it on a connected
     ///   caller socket with success and an empty address, so a caller passes the address it connected to.
-    init(adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor, knownPeer: SRTAddress? = nil)
-        throws(SRTError)
-    {
+    /// - Parameter udpDescriptor: the caller's own UDP socket, see ``udpDescriptor``.
+    init(
+        adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor, knownPeer: SRTAddress? = nil,
+        udpDescriptor: Int32? = nil
+    ) throws(SRTError) {
         self.socket = socket
         self.reactor = reactor
         self.payloadSize = payloadSize
+        self.udpDescriptor = udpDescriptor
         do {
             try SRTSocketOptions(socket: socket).setNonBlocking()
         } catch {
@@ -80,9 +93,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
 
     static func connect(_ configuration: SRTCallerConfiguration, reactor: SRTReactor) async throws -> SRTConnection {
         SRTRuntime.ensureStarted()
-        // An unbound caller gets a UDP socket of its own inside srt_connect; the last descriptors stay free (a
+        // A caller gets a UDP socket of its own unless bound to a fixed port; the last descriptors stay free (a
         // caller bound where other callers are shares their socket and may need none).
-        if configuration.bindAddress == nil, !SRTRuntime.hasDescriptorHeadroom {
+        if (configuration.bindAddress?.port ?? 0) == 0, !SRTRuntime.hasDescriptorHeadroom {
             throw SRTRuntime.descriptorShortage(.connect, code: .connectionSetup)
         }
         let socket = srt_create_socket()
@@ -107,10 +120,10 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             srt_close(socket)
             throw error
         }
-        if let local = configuration.bindAddress,
-            local.withSocketAddress({ srt_bind(socket, $0, $1) }) == SRT_ERROR
-        {
-            let error = SRTError.last(.bind, socket: socket)
+        let udpDescriptor: Int32?
+        do {
+            udpDescriptor = try bindLocally(socket, configuration)
+        } catch {
             srt_close(socket)
             throw error
         }
@@ -148,8 +161,43 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         }
         reactor.deregister(socket)
         return try SRTConnection(
-            adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor, knownPeer: configuration.address
-        )
+            adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor,
+            knownPeer: configuration.address,
+            udpDescriptor: udpDescriptor)
+    }
+
+    /// Binds a caller's socket before it connects. Unless the configuration names a fixed local port, the UDP socket
+    /// is created here (on the bind address, or the wildcard of the peer's family, port 0) and handed to libsrt, which
+    /// then closes it with the multiplexer; returns its descriptor. A fixed port is bound by libsrt (`srt_bind`), so
+    /// that callers on that port share one UDP socket as before; returns `nil` then.
+    private static func bindLocally(_ socket: SRTSOCKET, _ configuration: SRTCallerConfiguration) throws(SRTError)
+        -> Int32?
+    {
+        if let local = configuration.bindAddress, local.port != 0 {
+            guard local.withSocketAddress({ srt_bind(socket, $0, $1) }) != SRT_ERROR else {
+                throw SRTError.last(.bind, socket: socket)
+            }
+            return nil
+        }
+        // Where libsrt would bind an unbound caller itself: the wildcard of the peer's family, a port of the kernel's,
+        // an IPv6 socket that takes IPv4-mapped peers too.
+        let local =
+            configuration.bindAddress
+            ?? SRTAddress(validHost: configuration.address.isIPv6 ? "::" : "0.0.0.0", port: 0)
+        var bindErrno: Int32 = 0
+        let descriptor = local.withSocketAddress { csrt_udp_bind_v6only($0, $1, 0, &bindErrno) }
+        guard descriptor >= 0 else {
+            throw SRTError(
+                code: .socketFailure, systemErrno: bindErrno, operation: .udpBind,
+                message: "cannot bind a UDP socket to \(local) for the caller")
+        }
+        guard srt_bind_acquire(socket, descriptor) != SRT_ERROR else {
+            let error = SRTError.last(.bind, socket: socket)
+            // libsrt did not take it: still ours to close.
+            Glibc.close(descriptor)
+            throw error
+        }
+        return descriptor
     }
 
     /// Receives one message; waits (cancellably) until one arrives.

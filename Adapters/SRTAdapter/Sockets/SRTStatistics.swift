@@ -16,12 +16,28 @@ public struct SRTStatistics: Sendable, Hashable {
     public let packetsRetransmitted: Int
     public let packetsSentDropped: Int
     public let packetsReceivedDropped: Int
+    /// Acknowledgements the peer sent for our data (a receiving peer sends one every 10 ms while data flows).
+    public let acknowledgementsReceived: Int
+    /// Acknowledgements sent for the peer's data.
+    public let acknowledgementsSent: Int
+    /// Loss reports (NAKs) received from the peer.
+    public let lossReportsReceived: Int
+    /// Loss reports (NAKs) sent to the peer.
+    public let lossReportsSent: Int
     public let bytesSent: UInt64
     public let bytesReceived: UInt64
     /// The smoothed round-trip time.
     public let roundTripTime: Duration
     /// The estimated link bandwidth, in Mbit/s.
     public let bandwidthMbps: Double
+
+    /// The sum of the counters that only the connection's UDP receive thread moves: packets received,
+    /// acknowledgements and loss reports received, and acknowledgements and loss reports sent (libsrt sends those from
+    /// the receive thread's timers). It stops rising when that thread dies; it also stays still on a healthy
+    /// connection that carries no data, where only keep-alives flow, which libsrt does not count.
+    public var receiveThreadActivity: Int64 {
+        packetsReceived + Int64(acknowledgementsReceived + acknowledgementsSent + lossReportsReceived + lossReportsSent)
+    }
 
     init(_ raw: SRT_TRACEBSTATS) {
         elapsed = .milliseconds(raw.msTimeStamp)
@@ -32,6 +48,10 @@ public struct SRTStatistics: Sendable, Hashable {
         packetsRetransmitted = Int(raw.pktRetransTotal)
         packetsSentDropped = Int(raw.pktSndDropTotal)
         packetsReceivedDropped = Int(raw.pktRcvDropTotal)
+        acknowledgementsReceived = Int(raw.pktRecvACKTotal)
+        acknowledgementsSent = Int(raw.pktSentACKTotal)
+        lossReportsReceived = Int(raw.pktRecvNAKTotal)
+        lossReportsSent = Int(raw.pktSentNAKTotal)
         bytesSent = raw.byteSentTotal
         bytesReceived = raw.byteRecvTotal
         roundTripTime = .microseconds(Int64(raw.msRTT * 1000))

@@ -41,6 +41,25 @@ extension Loopback {
             #expect(try caller.statistics().packetsSent >= 50)
         }
 
+        @Test("a caller to an IPv4-mapped IPv6 address reaches an IPv4 listener, on a UDP socket of its own")
+        func mappedAddress() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            defer { listener.close() }
+            async let accepted = listener.accept()
+            // The caller's socket is IPv6 and must take IPv4 too, as libsrt's own socket for an unbound caller does.
+            let caller = try await SRTConnection.connect(
+                try SRTCallerConfiguration(
+                    host: "::ffff:127.0.0.1", port: listener.localAddress.port, latency: .milliseconds(40),
+                    connectTimeout: .seconds(2)))
+            defer { caller.close() }
+            let connection = try await accepted
+            defer { connection.close() }
+            #expect(caller.udpDescriptor != nil)
+            try await caller.send(Array("mapped".utf8))
+            let received = try await TestSupport.within(.seconds(3)) { try await connection.receive() }
+            #expect(received == Array("mapped".utf8))
+        }
+
         @Test("a cancelled receive returns promptly and leaves no waiter behind")
         func cancelReceive() async throws {
             let reactor = SRTReactor()
