@@ -77,6 +77,14 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         try open(configuration, reactor: .shared)
     }
 
+    /// ``open(_:)`` on the adapter's control thread: every call it makes waits on libsrt's global lock, so from async
+    /// code the task waits instead of a thread of the cooperative pool.
+    static func openOnControlThread(
+        _ configuration: SRTListenerConfiguration, reactor: SRTReactor
+    ) async throws(SRTError) -> SRTListenSocket {
+        try await SRTControlThread.shared.run { () throws(SRTError) in try open(configuration, reactor: reactor) }
+    }
+
     static func open(
         _ configuration: SRTListenerConfiguration, reactor: SRTReactor
     ) throws(SRTError) -> SRTListenSocket {
@@ -194,30 +202,47 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         while true {
             try checkOpen()
             try Task.checkCancellation()
-            var storage = sockaddr_storage()
-            var length = Int32(MemoryLayout<sockaddr_storage>.size)
-            let accepted = withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
+            // srt_accept and the adoption of what it returns wait on libsrt's global lock: on the control thread.
+            switch try await SRTControlThread.shared.run({ () throws(SRTError) in try self.acceptOnce() }) {
+            case .accepted(let connection): return connection
+            case .brokenBeforeAccept: continue
+            case .nothingPending: try await reactor.wait(for: .read, on: socket)
             }
-            if accepted != SRT_INVALID_SOCK {
-                // A caller that broke between the handshake and here is its own failure, not the listener's.
-                guard
-                    let connection = try? SRTConnection(
-                        adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
-                else {
-                    // Adoption closed the socket; its pending slot is free now, not at the next handshake.
-                    context.settle(accepted)
-                    continue
-                }
-                track(connection)
-                return connection
-            }
-            let error = SRTError.last(.accept, socket: socket)
-            try checkOpen()
-            // 6002 means both "nothing pending" and "listener closed"; the state tells them apart.
-            guard error.code == .asyncReceive, error.socketState == .listening else { throw error }
-            try await reactor.wait(for: .read, on: socket)
         }
+    }
+
+    /// What one non-blocking `srt_accept` found.
+    private enum AcceptOutcome: Sendable {
+        case accepted(SRTConnection)
+        /// A caller that broke between the handshake and here: its own failure, not the listener's.
+        case brokenBeforeAccept
+        case nothingPending
+    }
+
+    /// One non-blocking accept and the adoption of its socket; on the control thread.
+    private func acceptOnce() throws(SRTError) -> AcceptOutcome {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let accepted = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
+        }
+        if accepted != SRT_INVALID_SOCK {
+            guard
+                let connection = try? SRTConnection(
+                    adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+            else {
+                // Adoption closed the socket; its pending slot is free now, not at the next handshake.
+                context.settle(accepted)
+                return .brokenBeforeAccept
+            }
+            track(connection)
+            return .accepted(connection)
+        }
+        let error = SRTError.last(.accept, socket: socket)
+        try checkOpen()
+        // 6002 means both "nothing pending" and "listener closed"; the state tells them apart.
+        guard error.code == .asyncReceive, error.socketState == .listening else { throw error }
+        return .nothingPending
     }
 
     /// Connects to this listener with its reserved stream id: a live listener rejects at once with
@@ -276,7 +301,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// streams at 10,000 messages/s under `perf` had a datagram waiting at a single look, and was retired.
     func isBeingRead(over window: Duration) async throws -> Bool {
         let connections = connectionsOnSocket
-        let received = connections.map { try? $0.statistics().packetsReceived }
+        var received: [Int64?] = []
+        for connection in connections { received.append(try? await connection.currentStatistics().packetsReceived) }
         var lastMemory = receiveQueueMemory
         for look in 0..<5 {
             if look > 0 { try await Task.sleep(for: window / 5) }
@@ -286,7 +312,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             lastMemory = memory
         }
         for (connection, before) in zip(connections, received) {
-            if let before, let now = try? connection.statistics().packetsReceived, now > before { return true }
+            if let before, let now = try? await connection.currentStatistics().packetsReceived, now > before {
+                return true
+            }
         }
         return false
     }
@@ -326,8 +354,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         ListenerRegistry.remove(registryKey)
-        // Closing a listener wakes no epoll wait: resume the accepts ourselves, once it is closed.
-        reactor.deregister(socket) { srt_close(socket) }
+        // Closing a listener wakes no epoll wait: resume the accepts ourselves; they find it closed.
+        reactor.deregister(socket)
+        // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
+        let socket = self.socket
+        SRTControlThread.shared.submit { srt_close(socket) }
     }
 
     /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are

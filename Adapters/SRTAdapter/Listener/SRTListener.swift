@@ -115,7 +115,7 @@ public struct SRTListener: Restartable {
     public func start() async throws -> SRTListenSocket {
         let (port, previous) = shared.state.withLock { ($0.port, $0.previous) }
         let wanted = port.map { configuration.with(port: $0) } ?? configuration
-        let listener = try open(wanted, previous: previous)
+        let listener = try await open(wanted, previous: previous)
         shared.state.withLock { state in
             state.port = listener.localAddress.port
             state.current = listener
@@ -126,16 +126,25 @@ public struct SRTListener: Restartable {
 
     /// A fresh listener; or, when the previous listener's live connections still hold the port, one that joins
     /// their multiplexer.
-    private func open(_ wanted: SRTListenerConfiguration, previous: SRTListenSocket?) throws(SRTError)
+    ///
+    /// Both run on the adapter's control thread: every libsrt call of an open waits on libsrt's global lock.
+    private func open(_ wanted: SRTListenerConfiguration, previous: SRTListenSocket?) async throws(SRTError)
         -> SRTListenSocket
     {
-        let fresh = Result { () throws(SRTError) in try SRTListenSocket.open(wanted, reactor: shared.reactor) }
-        guard case .failure(let error) = fresh else { return try fresh.get() }
+        let reactor = shared.reactor
+        let error: SRTError
+        do {
+            return try await SRTListenSocket.openOnControlThread(wanted, reactor: reactor)
+        } catch let failure {
+            error = failure
+        }
         guard error.code == .socketFailure, error.systemErrno == EADDRINUSE, let previous, !previous.isDead,
             !previous.openConnections.isEmpty
         else { throw error }
         logger.info("re-listening on the live UDP socket of \(previous.openConnections.count) connections")
-        return try SRTListenSocket.reopen(sharingWith: previous, reactor: shared.reactor)
+        return try await SRTControlThread.shared.run { () throws(SRTError) in
+            try SRTListenSocket.reopen(sharingWith: previous, reactor: reactor)
+        }
     }
 
     /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with

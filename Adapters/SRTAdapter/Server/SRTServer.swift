@@ -85,11 +85,21 @@ public final class SRTServer: Service, Sendable {
     }
 
     /// Runs until shutdown, a stop decision or giving up (then throws `SupervisorError`); ends both streams.
+    ///
+    /// Returns once the listener's close has run on the adapter's control thread (closes run there, after the
+    /// call that asked for them): its descriptor and libsrt socket are released by then, as far as libsrt releases
+    /// them at once.
     public func run() async throws {
         defer {
             connectionSink.finish()
             lostSink.finish()
         }
-        try await supervisor.run()
+        do {
+            try await supervisor.run()
+        } catch {
+            await SRTControlThread.shared.idle()
+            throw error
+        }
+        await SRTControlThread.shared.idle()
     }
 }
