@@ -36,6 +36,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     public let localAddress: SRTAddress
     /// The stream id this listener rejects with ``probeRejectReason``.
     public let probeStreamID: String
+    /// When it started listening (tests time restarts by it, where they happen).
+    let listeningSince = ContinuousClock.now
 
     let socket: SRTSOCKET
     /// The UDP socket handed to libsrt; touched again only to retire it after a receive-thread death.
@@ -119,15 +121,51 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         return listener
     }
 
+    /// Replaces a live listener without a moment when the port has none: a new socket joins `previous`'s
+    /// multiplexer with `srt_bind` while `previous` still listens (same settings, so libsrt shares the multiplexer and
+    /// its UDP socket), the handshakes `previous` completed since its accept loop ended are accepted, `previous` is
+    /// closed, and the new socket listens at once: microseconds without a listener instead of the seconds libsrt
+    /// keeps a closed listener's port (a fresh bind meanwhile fails with EADDRINUSE). Connections on the socket keep
+    /// flowing. Returns the new listener and the connections taken from `previous`'s queue. Run it on the control
+    /// thread (every call here waits on libsrt's global lock); never after a death (§2).
+    ///
+    /// - Throws: ``SRTError`` from the new socket's bind or listen; `previous` is closed by then only when the listen
+    ///   failed.
+    static func handOver(
+        from previous: SRTListenSocket, reactor: SRTReactor
+    ) throws(SRTError) -> (listener: SRTListenSocket, drained: [SRTConnection]) {
+        precondition(!previous.isDead, "a dead listener is retired, never handed over")
+        var drained: [SRTConnection] = []
+        let listener = try make(
+            previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
+            shared: true, reactor: reactor
+        ) {
+            // At most a backlog's worth: what libsrt can have queued.
+            drain: for _ in 0..<max(1, previous.configuration.backlog) {
+                switch try? previous.acceptOnce() {
+                case .accepted(let connection): drained.append(connection)
+                case .brokenBeforeAccept: continue
+                case .nothingPending, nil: break drain
+                }
+            }
+            // Before the successor's srt_listen: one listener per multiplexer (5011 otherwise).
+            previous.close(waiting: true)
+        }
+        let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
+        listener.predecessors.withLock { $0 = chain }
+        return (listener, drained)
+    }
+
     /// The open connections on this listener's UDP socket: its own, and those of the closed listeners it took the
     /// socket over from.
     public var connectionsOnSocket: [SRTConnection] {
         openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
     }
 
+    /// - Parameter beforeListen: runs after the bind, right before `srt_listen` (a hand-over closes its predecessor).
     private static func make(
         _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
-        reactor: SRTReactor
+        reactor: SRTReactor, beforeListen: () -> Void = {}
     ) throws(SRTError) -> SRTListenSocket {
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
         let context: ListenerContext
@@ -171,6 +209,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             }
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
+            beforeListen()
             if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
                 throw SRTError.last(.listen, socket: socket)
             }
@@ -351,14 +390,24 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Closes the listener; its accepted connections stay open and keep the UDP socket (`SRT-FACTS.md` §3).
     /// Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
     public func close() {
+        close(waiting: false)
+    }
+
+    /// Closes the listener; with `waiting`, `srt_close` runs before this returns (on the control thread, where a
+    /// hand-over must close it before its successor listens), otherwise it is queued there.
+    private func close(waiting: Bool) {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         ListenerRegistry.remove(registryKey)
         // Closing a listener wakes no epoll wait: resume the accepts ourselves; they find it closed.
         reactor.deregister(socket)
-        // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
         let socket = self.socket
-        SRTControlThread.shared.submit { srt_close(socket) }
+        if waiting {
+            srt_close(socket)
+        } else {
+            // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
+            SRTControlThread.shared.submit { srt_close(socket) }
+        }
     }
 
     /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are

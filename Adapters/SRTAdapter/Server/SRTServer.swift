@@ -73,8 +73,9 @@ public final class SRTServer: Service, Sendable {
         self.supervisor = ResourceSupervisor(listener, name: name, policy: policy, logger: logger)
     }
 
-    /// Closes the listener and opens a new one on the same port; live connections keep flowing, new callers are
-    /// accepted by the new listener (a healthy restart, `SRT-FACTS.md` §3).
+    /// Replaces the listener by a new one on the same UDP socket; the port is never without a listener, so callers
+    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing (a healthy
+    /// restart, `SRT-FACTS.md` §3).
     public func restartListener() {
         supervisor.resource.restart()
     }
@@ -97,9 +98,11 @@ public final class SRTServer: Service, Sendable {
         do {
             try await supervisor.run()
         } catch {
+            supervisor.resource.closeUnusedSuccessor()
             await SRTControlThread.shared.idle()
             throw error
         }
+        supervisor.resource.closeUnusedSuccessor()
         await SRTControlThread.shared.idle()
     }
 }

@@ -28,6 +28,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     public let peerAddress: SRTAddress?
     /// The largest message this connection sends or receives.
     public let payloadSize: Int
+    /// When the adapter took the connected socket over (an accept returned it, or a connect completed): tests time
+    /// accepts by it, where they happen rather than when a task gets to them.
+    let adoptedAt = ContinuousClock.now
 
     /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
     /// Every one of these calls waits on libsrt's global lock: run it on the ``SRTControlThread``.
