@@ -42,7 +42,9 @@ final class SRTControlThread: @unchecked Sendable {
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let threadStarter: ReactorThreadStarter
 
-    private var queue: [@Sendable () -> Void] = []
+    private var queue: [(body: @Sendable () -> Void, origin: String)] = []
+    /// The longest a work item ran, and where it was submitted (for tests and diagnostics).
+    private var slowest: (duration: Duration, origin: String) = (.zero, "")
     private var started = false
     /// The thread could not be made: work runs on the caller.
     private var inline = false
@@ -67,7 +69,7 @@ final class SRTControlThread: @unchecked Sendable {
     }
 
     /// Runs `body` on the thread after everything submitted before it; returns at once.
-    func submit(_ body: @escaping @Sendable () -> Void) {
+    func submit(_ body: @escaping @Sendable () -> Void, file: StaticString = #fileID, line: UInt = #line) {
         pthread_mutex_lock(mutex)
         if !started {
             started = true
@@ -76,7 +78,7 @@ final class SRTControlThread: @unchecked Sendable {
         }
         let runHere = inline || stopped
         if !runHere {
-            queue.append(body)
+            queue.append((body, "\(file):\(line)"))
             pthread_cond_signal(condition)
         }
         pthread_mutex_unlock(mutex)
@@ -85,9 +87,12 @@ final class SRTControlThread: @unchecked Sendable {
 
     /// Runs `body` on the thread and returns its result; the calling task is suspended meanwhile, so no pool thread
     /// waits. Not cancellable: the work is one libsrt call or a few, bounded by libsrt's lock.
-    func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+    func run<T: Sendable, E: Error>(
+        file: StaticString = #fileID, line: UInt = #line, _ body: @escaping @Sendable () throws(E) -> T
+    ) async throws(E) -> T {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, E>, Never>) in
-            submit { continuation.resume(returning: Result { () throws(E) -> T in try body() }) }
+            submit(
+                { continuation.resume(returning: Result { () throws(E) -> T in try body() }) }, file: file, line: line)
         }
         return try result.get()
     }
@@ -101,6 +106,13 @@ final class SRTControlThread: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
             if isIdle { continuation.resume() }
         }
+    }
+
+    /// The longest a work item ran so far, and the source line that submitted it (for tests and diagnostics).
+    var slowestItem: (duration: Duration, origin: String) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return slowest
     }
 
     /// How many work items the thread has run (for tests).
@@ -147,8 +159,15 @@ final class SRTControlThread: @unchecked Sendable {
             queue = []
             busy = true
             pthread_mutex_unlock(mutex)
-            for body in batch { body() }
+            var slowestInBatch: (duration: Duration, origin: String) = (.zero, "")
+            for item in batch {
+                let started = ContinuousClock.now
+                item.body()
+                let took = ContinuousClock.now - started
+                if took > slowestInBatch.duration { slowestInBatch = (took, item.origin) }
+            }
             pthread_mutex_lock(mutex)
+            if slowestInBatch.duration > slowest.duration { slowest = slowestInBatch }
             busy = false
             completed += batch.count
             // Work submitted while the batch ran keeps the waiters waiting for it too.
