@@ -127,7 +127,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// closed, and the new socket listens at once: microseconds without a listener instead of the seconds libsrt
     /// keeps a closed listener's port (a fresh bind meanwhile fails with EADDRINUSE). Connections on the socket keep
     /// flowing. Returns the new listener and the connections taken from `previous`'s queue. Run it on the control
-    /// thread (every call here waits on libsrt's global lock); never after a death (§2).
+    /// thread (every call here waits on libsrt's global lock); never after a death, which would join the dead
+    /// multiplexer again.
     ///
     /// - Throws: ``SRTError`` from the new socket's bind or listen; `previous` is closed by then only when the listen
     ///   failed.

@@ -74,8 +74,7 @@ public final class SRTServer: Service, Sendable {
     }
 
     /// Replaces the listener by a new one on the same UDP socket; the port is never without a listener, so callers
-    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing (a healthy
-    /// restart, `SRT-FACTS.md` §3).
+    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing.
     public func restartListener() {
         supervisor.resource.restart()
     }
