@@ -5,7 +5,7 @@ import CSRT
 /// ```swift
 /// var watch = ReceivePathWatch(unreadLimit: .milliseconds(250))
 /// while true {
-///     switch watch.add(ReceivePathWatch.Look(connection)) {
+///     switch watch.add(await ReceivePathWatch.Look.take(connection)) {
 ///     case .reading: return true
 ///     case .deaf(let why): throw …(why)
 ///     case .undecided: try await Task.sleep(for: .milliseconds(10))
@@ -24,8 +24,15 @@ struct ReceivePathWatch {
         let activity: Int64?
 
         /// Looks at `connection`: its UDP socket (two system calls), and, with `counters`, libsrt's counters
-        /// (`srt_bstats`, which takes libsrt's global lock).
-        init(_ connection: SRTConnection, counters: Bool = true, at: ContinuousClock.Instant = .now) {
+        /// (`srt_bstats`, which takes libsrt's global lock, so it is read on the ``SRTControlThread``).
+        static func take(_ connection: SRTConnection, counters: Bool = true) async -> Look {
+            let at = ContinuousClock.now
+            let activity = counters ? (try? await connection.currentStatistics())?.receiveThreadActivity : nil
+            return Look(connection, activity: activity, at: at)
+        }
+
+        /// Looks at `connection`'s UDP socket now; `activity` read by the caller.
+        init(_ connection: SRTConnection, activity: Int64?, at: ContinuousClock.Instant = .now) {
             self.at = at
             if let descriptor = connection.udpDescriptor {
                 let memory = csrt_receive_queue_memory(descriptor)
@@ -36,7 +43,7 @@ struct ReceivePathWatch {
                 isSocket = nil
                 queueMemory = nil
             }
-            activity = counters ? (try? connection.statistics())?.receiveThreadActivity : nil
+            self.activity = activity
         }
 
         init(at: ContinuousClock.Instant, isSocket: Bool?, queueMemory: Int?, activity: Int64?) {

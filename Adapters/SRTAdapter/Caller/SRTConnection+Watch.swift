@@ -20,7 +20,9 @@ extension SRTConnection {
             if isClosed {
                 return SRTError(code: .closedLocally, operation: .watch, message: "the connection was closed")
             }
-            let state = SRTSocketState(srt_getsockstate(socket))
+            // srt_getsockstate waits on libsrt's global lock: read on the control thread.
+            let socket = self.socket
+            let state = await SRTControlThread.shared.run { SRTSocketState(srt_getsockstate(socket)) }
             if state.isClosedOrBroken {
                 let peer = (peer ?? peerAddress).map { "\($0)" } ?? "the peer"
                 return SRTError(

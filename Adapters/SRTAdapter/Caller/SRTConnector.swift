@@ -136,7 +136,7 @@ public struct SRTConnector: Restartable {
                 var before: ReceivePathWatch.Look?
                 while true {
                     try await Task.sleep(for: health.checkInterval)
-                    let look = ReceivePathWatch.Look(connection, counters: false)
+                    let look = await ReceivePathWatch.Look.take(connection, counters: false)
                     if ReceivePathWatch.callsForWatch(before, look) {
                         try await confirmAlive(connection, after: "datagrams waiting at two looks in a row")
                         before = nil
@@ -175,7 +175,7 @@ public struct SRTConnector: Restartable {
         var watch = ReceivePathWatch(unreadLimit: health.unreadLimit)
         // Bounded by the deadline; a look every lookInterval.
         while true {
-            let look = ReceivePathWatch.Look(connection)
+            let look = await ReceivePathWatch.Look.take(connection)
             switch watch.add(look) {
             case .reading:
                 shared.watchesPassed.add(1, ordering: .releasing)

@@ -72,6 +72,17 @@ public struct SRTError: Error, Hashable, Sendable, CustomStringConvertible {
             socketState: socket.map { SRTSocketState(srt_getsockstate($0)) })
     }
 
+    /// ``last(_:socket:)``, or `nil` (and the error cleared) when it is `wouldBlock` (``Code/asyncReceive`` for a
+    /// receive, ``Code/asyncSend`` for a send): that case looks nothing up, since each lookup of the socket's state
+    /// and reject reason takes libsrt's global lock.
+    static func lastUnlessWouldBlock(_ operation: Operation, _ wouldBlock: Code, socket: SRTSOCKET) -> SRTError? {
+        if srt_getlasterror(nil) == wouldBlock.rawValue {
+            srt_clearlasterror()
+            return nil
+        }
+        return last(operation, socket: socket)
+    }
+
     public var description: String {
         var text = "\(operation) failed: SRT \(code.rawValue) (\(message))"
         if systemErrno != 0 { text += ", errno \(systemErrno) (\(String(cString: strerror(systemErrno))))" }

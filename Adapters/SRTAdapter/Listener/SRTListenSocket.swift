@@ -36,6 +36,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     public let localAddress: SRTAddress
     /// The stream id this listener rejects with ``probeRejectReason``.
     public let probeStreamID: String
+    /// When it started listening (tests time restarts by it, where they happen).
+    let listeningSince = ContinuousClock.now
 
     let socket: SRTSOCKET
     /// The UDP socket handed to libsrt; touched again only to retire it after a receive-thread death.
@@ -77,6 +79,14 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         try open(configuration, reactor: .shared)
     }
 
+    /// ``open(_:)`` on the adapter's control thread: every call it makes waits on libsrt's global lock, so from async
+    /// code the task waits instead of a thread of the cooperative pool.
+    static func openOnControlThread(
+        _ configuration: SRTListenerConfiguration, reactor: SRTReactor
+    ) async throws(SRTError) -> SRTListenSocket {
+        try await SRTControlThread.shared.run { () throws(SRTError) in try open(configuration, reactor: reactor) }
+    }
+
     static func open(
         _ configuration: SRTListenerConfiguration, reactor: SRTReactor
     ) throws(SRTError) -> SRTListenSocket {
@@ -111,15 +121,52 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         return listener
     }
 
+    /// Replaces a live listener without a moment when the port has none: a new socket joins `previous`'s
+    /// multiplexer with `srt_bind` while `previous` still listens (same settings, so libsrt shares the multiplexer and
+    /// its UDP socket), the handshakes `previous` completed since its accept loop ended are accepted, `previous` is
+    /// closed, and the new socket listens at once: microseconds without a listener instead of the seconds libsrt
+    /// keeps a closed listener's port (a fresh bind meanwhile fails with EADDRINUSE). Connections on the socket keep
+    /// flowing. Returns the new listener and the connections taken from `previous`'s queue. Run it on the control
+    /// thread (every call here waits on libsrt's global lock); never after a death, which would join the dead
+    /// multiplexer again.
+    ///
+    /// - Throws: ``SRTError`` from the new socket's bind or listen; `previous` is closed by then only when the listen
+    ///   failed.
+    static func handOver(
+        from previous: SRTListenSocket, reactor: SRTReactor
+    ) throws(SRTError) -> (listener: SRTListenSocket, drained: [SRTConnection]) {
+        precondition(!previous.isDead, "a dead listener is retired, never handed over")
+        var drained: [SRTConnection] = []
+        let listener = try make(
+            previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
+            shared: true, reactor: reactor
+        ) {
+            // At most a backlog's worth: what libsrt can have queued.
+            drain: for _ in 0..<max(1, previous.configuration.backlog) {
+                switch try? previous.acceptOnce() {
+                case .accepted(let connection): drained.append(connection)
+                case .brokenBeforeAccept: continue
+                case .nothingPending, nil: break drain
+                }
+            }
+            // Before the successor's srt_listen: one listener per multiplexer (5011 otherwise).
+            previous.close(waiting: true)
+        }
+        let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
+        listener.predecessors.withLock { $0 = chain }
+        return (listener, drained)
+    }
+
     /// The open connections on this listener's UDP socket: its own, and those of the closed listeners it took the
     /// socket over from.
     public var connectionsOnSocket: [SRTConnection] {
         openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
     }
 
+    /// - Parameter beforeListen: runs after the bind, right before `srt_listen` (a hand-over closes its predecessor).
     private static func make(
         _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
-        reactor: SRTReactor
+        reactor: SRTReactor, beforeListen: () -> Void = {}
     ) throws(SRTError) -> SRTListenSocket {
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
         let context: ListenerContext
@@ -163,6 +210,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             }
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
+            beforeListen()
             if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
                 throw SRTError.last(.listen, socket: socket)
             }
@@ -194,30 +242,47 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         while true {
             try checkOpen()
             try Task.checkCancellation()
-            var storage = sockaddr_storage()
-            var length = Int32(MemoryLayout<sockaddr_storage>.size)
-            let accepted = withUnsafeMutablePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
+            // srt_accept and the adoption of what it returns wait on libsrt's global lock: on the control thread.
+            switch try await SRTControlThread.shared.run({ () throws(SRTError) in try self.acceptOnce() }) {
+            case .accepted(let connection): return connection
+            case .brokenBeforeAccept: continue
+            case .nothingPending: try await reactor.wait(for: .read, on: socket)
             }
-            if accepted != SRT_INVALID_SOCK {
-                // A caller that broke between the handshake and here is its own failure, not the listener's.
-                guard
-                    let connection = try? SRTConnection(
-                        adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
-                else {
-                    // Adoption closed the socket; its pending slot is free now, not at the next handshake.
-                    context.settle(accepted)
-                    continue
-                }
-                track(connection)
-                return connection
-            }
-            let error = SRTError.last(.accept, socket: socket)
-            try checkOpen()
-            // 6002 means both "nothing pending" and "listener closed"; the state tells them apart.
-            guard error.code == .asyncReceive, error.socketState == .listening else { throw error }
-            try await reactor.wait(for: .read, on: socket)
         }
+    }
+
+    /// What one non-blocking `srt_accept` found.
+    private enum AcceptOutcome: Sendable {
+        case accepted(SRTConnection)
+        /// A caller that broke between the handshake and here: its own failure, not the listener's.
+        case brokenBeforeAccept
+        case nothingPending
+    }
+
+    /// One non-blocking accept and the adoption of its socket; on the control thread.
+    private func acceptOnce() throws(SRTError) -> AcceptOutcome {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let accepted = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
+        }
+        if accepted != SRT_INVALID_SOCK {
+            guard
+                let connection = try? SRTConnection(
+                    adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+            else {
+                // Adoption closed the socket; its pending slot is free now, not at the next handshake.
+                context.settle(accepted)
+                return .brokenBeforeAccept
+            }
+            track(connection)
+            return .accepted(connection)
+        }
+        let error = SRTError.last(.accept, socket: socket)
+        try checkOpen()
+        // 6002 means both "nothing pending" and "listener closed"; the state tells them apart.
+        guard error.code == .asyncReceive, error.socketState == .listening else { throw error }
+        return .nothingPending
     }
 
     /// Connects to this listener with its reserved stream id: a live listener rejects at once with
@@ -276,7 +341,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// streams at 10,000 messages/s under `perf` had a datagram waiting at a single look, and was retired.
     func isBeingRead(over window: Duration) async throws -> Bool {
         let connections = connectionsOnSocket
-        let received = connections.map { try? $0.statistics().packetsReceived }
+        var received: [Int64?] = []
+        for connection in connections { received.append(try? await connection.currentStatistics().packetsReceived) }
         var lastMemory = receiveQueueMemory
         for look in 0..<5 {
             if look > 0 { try await Task.sleep(for: window / 5) }
@@ -286,7 +352,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             lastMemory = memory
         }
         for (connection, before) in zip(connections, received) {
-            if let before, let now = try? connection.statistics().packetsReceived, now > before { return true }
+            if let before, let now = try? await connection.currentStatistics().packetsReceived, now > before {
+                return true
+            }
         }
         return false
     }
@@ -323,11 +391,24 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Closes the listener; its accepted connections stay open and keep the UDP socket (`SRT-FACTS.md` §3).
     /// Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
     public func close() {
+        close(waiting: false)
+    }
+
+    /// Closes the listener; with `waiting`, `srt_close` runs before this returns (on the control thread, where a
+    /// hand-over must close it before its successor listens), otherwise it is queued there.
+    private func close(waiting: Bool) {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         ListenerRegistry.remove(registryKey)
-        // Closing a listener wakes no epoll wait: resume the accepts ourselves, once it is closed.
-        reactor.deregister(socket) { srt_close(socket) }
+        // Closing a listener wakes no epoll wait: resume the accepts ourselves; they find it closed.
+        reactor.deregister(socket)
+        let socket = self.socket
+        if waiting {
+            srt_close(socket)
+        } else {
+            // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
+            SRTControlThread.shared.submit { srt_close(socket) }
+        }
     }
 
     /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are

@@ -48,6 +48,10 @@ public struct SRTListener: Restartable {
             var previous: SRTListenSocket?
             /// Ends the current run with ``SRTError/Code/restartRequested`` when yielded to.
             var restartRequests: AsyncStream<Void>.Continuation?
+            /// The current run ended on a restart request: `stop` hands the port over instead of closing.
+            var restartRequested = false
+            /// The listener a hand-over made, listening already; the next `start` returns it.
+            var successor: SRTListenSocket?
         }
 
         let state = Mutex(State())
@@ -113,9 +117,18 @@ public struct SRTListener: Restartable {
     }
 
     public func start() async throws -> SRTListenSocket {
+        let successor = shared.state.withLock { state in
+            defer { state.successor = nil }
+            return state.successor
+        }
+        if let successor {
+            shared.state.withLock { $0.current = successor }
+            logger.info("listening on \(successor.localAddress) (handed over)")
+            return successor
+        }
         let (port, previous) = shared.state.withLock { ($0.port, $0.previous) }
         let wanted = port.map { configuration.with(port: $0) } ?? configuration
-        let listener = try open(wanted, previous: previous)
+        let listener = try await open(wanted, previous: previous)
         shared.state.withLock { state in
             state.port = listener.localAddress.port
             state.current = listener
@@ -126,24 +139,40 @@ public struct SRTListener: Restartable {
 
     /// A fresh listener; or, when the previous listener's live connections still hold the port, one that joins
     /// their multiplexer.
-    private func open(_ wanted: SRTListenerConfiguration, previous: SRTListenSocket?) throws(SRTError)
+    ///
+    /// Both run on the adapter's control thread: every libsrt call of an open waits on libsrt's global lock.
+    private func open(_ wanted: SRTListenerConfiguration, previous: SRTListenSocket?) async throws(SRTError)
         -> SRTListenSocket
     {
-        let fresh = Result { () throws(SRTError) in try SRTListenSocket.open(wanted, reactor: shared.reactor) }
-        guard case .failure(let error) = fresh else { return try fresh.get() }
+        let reactor = shared.reactor
+        let error: SRTError
+        do {
+            return try await SRTListenSocket.openOnControlThread(wanted, reactor: reactor)
+        } catch let failure {
+            error = failure
+        }
         guard error.code == .socketFailure, error.systemErrno == EADDRINUSE, let previous, !previous.isDead,
             !previous.openConnections.isEmpty
         else { throw error }
         logger.info("re-listening on the live UDP socket of \(previous.openConnections.count) connections")
-        return try SRTListenSocket.reopen(sharingWith: previous, reactor: shared.reactor)
+        return try await SRTControlThread.shared.run { () throws(SRTError) in
+            try SRTListenSocket.reopen(sharingWith: previous, reactor: reactor)
+        }
     }
 
     /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with
-    /// ``SRTError/Code/restartRequested``, the listener is closed, and a new one joins the live connections' UDP
-    /// socket, which keep flowing. Does nothing when no run is in progress.
+    /// ``SRTError/Code/restartRequested``, and `stop` hands the port over to a new listener on the same UDP socket
+    /// (``SRTListenSocket`` joins the old one's multiplexer before closing it): the port is never without a
+    /// listener, callers are accepted throughout, and live connections keep flowing. Does nothing when no run is
+    /// in progress.
     public func restart() {
         let requests = shared.state.withLock { $0.restartRequests }
         requests?.yield()
+    }
+
+    /// Whether a run is in progress, so that ``restart()`` acts (for tests: a run starts a little after `ready`).
+    var takesRestartRequests: Bool {
+        shared.state.withLock { $0.restartRequests != nil }
     }
 
     public func run(_ listener: SRTListenSocket) async throws {
@@ -164,6 +193,8 @@ public struct SRTListener: Restartable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in requests {
+                    // Before the run ends: `stop` must know to hand the port over rather than close it.
+                    shared.state.withLock { $0.restartRequested = true }
                     throw SRTError(
                         code: .restartRequested, operation: .listen,
                         message: "re-listening on \(listener.localAddress) on request")
@@ -206,11 +237,15 @@ public struct SRTListener: Restartable {
     }
 
     public func stop(_ listener: SRTListenSocket) async {
-        shared.state.withLock { state in
+        let restartRequested = shared.state.withLock { state in
             if state.current === listener { state.current = nil }
             state.previous = listener
+            defer { state.restartRequested = false }
+            return state.restartRequested
         }
-        if listener.isDead {
+        if !listener.isDead, restartRequested {
+            await handOver(from: listener)
+        } else if listener.isDead {
             let lost = listener.retire()
             logger.error(
                 "retired a deaf listener and closed its \(lost.count) connections",
@@ -219,6 +254,32 @@ public struct SRTListener: Restartable {
         } else {
             listener.close()
         }
+    }
+
+    /// Replaces `listener` by a successor on the same UDP socket without a moment when the port has no listener
+    /// (``SRTListenSocket/handOver(from:reactor:)``); the next `start` returns it. Connections the old listener had
+    /// queued go to `onConnection`. If the hand-over fails, the old listener is closed and `start` opens anew.
+    private func handOver(from listener: SRTListenSocket) async {
+        let reactor = shared.reactor
+        do {
+            let (successor, drained) = try await SRTControlThread.shared.run { () throws(SRTError) in
+                try SRTListenSocket.handOver(from: listener, reactor: reactor)
+            }
+            shared.state.withLock { $0.successor = successor }
+            for connection in drained { shared.onConnection(connection) }
+        } catch {
+            logger.warning("handing \(listener.localAddress) over to a new listener failed: \(error); re-listening")
+            listener.close()
+        }
+    }
+
+    /// Closes a successor that a hand-over made but no `start` took (the supervisor ended between the two).
+    func closeUnusedSuccessor() {
+        let successor = shared.state.withLock { state in
+            defer { state.successor = nil }
+            return state.successor
+        }
+        successor?.close()
     }
 
     /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and

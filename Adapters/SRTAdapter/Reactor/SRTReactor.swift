@@ -41,7 +41,7 @@ import Synchronization
 /// wake-up of this thread and one of the reading task per `gathering`, however many messages arrive in it (at
 /// 50 Mbit/s of 1316-byte messages, a message every 210 µs, that is 4 to 5 messages per wake-up instead of 1 to 2).
 /// A readiness waits at most `gathering` longer for its waiter; the first event after a quiet `gathering` is
-/// dispatched at once, and a round that finds nothing ends the gathering. Cancellation and ``deregister(_:then:)``
+/// dispatched at once, and a round that finds nothing ends the gathering. Cancellation and ``deregister(_:)``
 /// (a close) resume their waiters directly, never through this thread, so they are not delayed.
 final class SRTReactor: Sendable {
     /// What a waiter waits for.
@@ -118,6 +118,10 @@ final class SRTReactor: Sendable {
 
     /// Subscribes `socket` for the lifetime of the socket; call before anything can happen on it.
     ///
+    /// Calls `srt_epoll_add_usock`, which waits on libsrt's global lock: call it where that stalls no task (the
+    /// ``SRTControlThread``). The reactor's own lock is never held across a libsrt call, so tasks waiting on other
+    /// sockets never queue behind it.
+    ///
     /// - Throws: ``SRTError`` with ``SRTError/Code/thread`` when this is the first registration and the reactor's
     ///   thread cannot be made (the process is out of threads); the socket is then not registered, the caller closes
     ///   it, and the next registration tries again. A restart-class error: supervisors back off and retry.
@@ -125,23 +129,18 @@ final class SRTReactor: Sendable {
         var events = csrt_epoll_err() | csrt_epoll_et()
         if interest.contains(.read) { events |= csrt_epoll_in() }
         if interest.contains(.write) { events |= csrt_epoll_out() }
-        let woken = try state.withLock { state throws(SRTError) -> [Waiter] in
+        let (eid, woken) = try state.withLock { state throws(SRTError) -> (Int32, [Waiter]) in
             var entry = state.entries[socket] ?? Entry()
             entry.events = events
             state.entries[socket] = entry
-            var woken: [Waiter] = []
-            if state.eid >= 0 {
-                _ = srt_epoll_add_usock(state.eid, socket, &events)
-            } else {
-                // No container yet: making one now subscribes every registered socket, this one included.
-                woken = Self.adoptContainerIfNeeded(&state)
-            }
+            let hadContainer = state.eid >= 0
+            // No container yet: making one now subscribes every registered socket, this one included.
+            let woken = hadContainer ? [] : Self.adoptContainerIfNeeded(&state)
             if !state.threadStarted && !state.stopping {
                 // Under the lock, so that no other registration returns before the thread exists. (No waiter can
                 // be among `woken` yet: a waiter needs a registration that succeeded, which needs the thread.)
                 let result = startThreadNow()
                 guard result == 0 else {
-                    if state.eid >= 0 { _ = srt_epoll_remove_usock(state.eid, socket) }
                     state.entries[socket] = nil
                     throw SRTError(
                         code: .thread,
@@ -152,19 +151,30 @@ final class SRTReactor: Sendable {
                 }
                 state.threadStarted = true
             }
-            return woken
+            // A container adopted just now subscribed the socket already.
+            return (hadContainer ? state.eid : -1, woken)
         }
+        // Outside the lock: the subscription waits on libsrt's global lock, the reactor's lock must not.
+        if eid >= 0 { _ = srt_epoll_add_usock(eid, socket, &events) }
         for waiter in woken { waiter.continuation.resume() }
     }
 
-    /// Unsubscribes `socket`, runs `then` (the close), and resumes its waiters, who then see the closed socket.
-    func deregister(_ socket: SRTSOCKET, then: () -> Void = {}) {
+    /// Forgets `socket` and resumes its waiters, who then find it closed (their owner marks it closed first). Makes
+    /// no libsrt call, so it never waits on libsrt's lock: `srt_close` takes the socket out of every epoll container
+    /// itself, and an event for a forgotten socket is dropped. A socket that stays open but leaves the reactor
+    /// (a caller's connect handing it over) is taken out with ``unsubscribe(_:)`` too.
+    func deregister(_ socket: SRTSOCKET) {
         let waiters = state.withLock { state -> [Waiter] in
-            if state.eid >= 0 { _ = srt_epoll_remove_usock(state.eid, socket) }
-            return state.entries.removeValue(forKey: socket)?.waiters ?? []
+            state.entries.removeValue(forKey: socket)?.waiters ?? []
         }
-        then()
         for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// Takes `socket` out of the epoll container (`srt_epoll_remove_usock`, which waits on libsrt's global lock:
+    /// call it on the ``SRTControlThread``); ``deregister(_:)`` forgets it here.
+    func unsubscribe(_ socket: SRTSOCKET) {
+        let eid = state.withLock { $0.eid }
+        if eid >= 0 { _ = srt_epoll_remove_usock(eid, socket) }
     }
 
     /// Waits until `socket` is ready for `interest`, has an error, or was closed; the caller then retries its call
@@ -412,15 +422,22 @@ final class SRTReactor: Sendable {
     }
 
     /// Resumes the waiters of sockets that broke or closed without an event (a closed listener raises none).
+    ///
+    /// The states are read outside the reactor's lock: `srt_getsockstate` waits on libsrt's global lock, and a task
+    /// that waits on any socket takes the reactor's lock.
     private func sweep() {
+        let watched = state.withLock { state in
+            state.entries.compactMap { socket, entry in entry.waiters.isEmpty ? nil : socket }
+        }
+        let gone = watched.filter { SRTSocketState(srt_getsockstate($0)).isClosedOrBroken }
+        guard !gone.isEmpty else { return }
         var resumed: [Waiter] = []
         state.withLock { state in
-            for (socket, entry) in state.entries where !entry.waiters.isEmpty {
-                if SRTSocketState(srt_getsockstate(socket)).isClosedOrBroken {
-                    resumed += entry.waiters
-                    state.entries[socket]?.waiters = []
-                    state.entries[socket]?.ready = [.read, .write, .error]
-                }
+            for socket in gone {
+                guard let waiters = state.entries[socket]?.waiters else { continue }
+                resumed += waiters
+                state.entries[socket]?.waiters = []
+                state.entries[socket]?.ready = [.read, .write, .error]
             }
         }
         for waiter in resumed { waiter.continuation.resume() }

@@ -156,7 +156,7 @@ public enum SRTRuntime {
         #endif
     }
 
-    /// The process is exiting (`atexit`): stop the reactor thread, then, unless a receive thread died, release
+    /// The process is exiting (`atexit`): let the control thread finish its queue, stop the reactor thread, then, unless a receive thread died, release
     /// libsrt with `srt_cleanup` while everything it uses still exists.
     ///
     /// Left to libsrt's static destructor, the cleanup races with it: the destructors of libsrt's other globals
@@ -164,6 +164,8 @@ public enum SRTRuntime {
     /// "double free or corruption", in the thread `SRT:GC`). After a death, cleanup would spin forever: the process
     /// should leave through ``exit(_:)``, which skips all of this.
     static func prepareForExit() {
+        // Closes still queued run first: none may run while srt_cleanup frees libsrt's state.
+        SRTControlThread.shared.quiesceForExit()
         SRTReactor.quiesceForExit()
         cleanup()
     }

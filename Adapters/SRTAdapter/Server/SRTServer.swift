@@ -73,8 +73,8 @@ public final class SRTServer: Service, Sendable {
         self.supervisor = ResourceSupervisor(listener, name: name, policy: policy, logger: logger)
     }
 
-    /// Closes the listener and opens a new one on the same port; live connections keep flowing, new callers are
-    /// accepted by the new listener (a healthy restart, `SRT-FACTS.md` §3).
+    /// Replaces the listener by a new one on the same UDP socket; the port is never without a listener, so callers
+    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing.
     public func restartListener() {
         supervisor.resource.restart()
     }
@@ -85,11 +85,23 @@ public final class SRTServer: Service, Sendable {
     }
 
     /// Runs until shutdown, a stop decision or giving up (then throws `SupervisorError`); ends both streams.
+    ///
+    /// Returns once the listener's close has run on the adapter's control thread (closes run there, after the
+    /// call that asked for them): its descriptor and libsrt socket are released by then, as far as libsrt releases
+    /// them at once.
     public func run() async throws {
         defer {
             connectionSink.finish()
             lostSink.finish()
         }
-        try await supervisor.run()
+        do {
+            try await supervisor.run()
+        } catch {
+            supervisor.resource.closeUnusedSuccessor()
+            await SRTControlThread.shared.idle()
+            throw error
+        }
+        supervisor.resource.closeUnusedSuccessor()
+        await SRTControlThread.shared.idle()
     }
 }

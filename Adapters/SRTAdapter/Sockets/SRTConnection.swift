@@ -24,6 +24,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     let socket: SRTSOCKET
     let reactor: SRTReactor
     private let closed = Atomic<Bool>(false)
+    /// Messages read in the last batch that ``receive()`` has not handed out yet.
+    private let pending = Mutex<[[UInt8]]>([])
     private let onClose = Mutex<(@Sendable (SRTSOCKET) -> Void)?>(nil)
 
     /// The stream id the caller sent (on accepted connections) or that this side sent (on callers).
@@ -32,12 +34,16 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     public let peerAddress: SRTAddress?
     /// The largest message this connection sends or receives.
     public let payloadSize: Int
+    /// When the adapter took the connected socket over (an accept returned it, or a connect completed): tests time
+    /// accepts by it, where they happen rather than when a task gets to them.
+    let adoptedAt = ContinuousClock.now
     /// A caller's own UDP socket, created here and handed to libsrt (`srt_bind_acquire`), so that the caller can
     /// watch its receive queue and retire it after its receive thread died; `nil` on accepted connections and on
     /// callers bound to a fixed local port (which share libsrt's socket with other callers on that port).
     let udpDescriptor: Int32?
 
     /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
+    /// Every one of these calls waits on libsrt's global lock: run it on the ``SRTControlThread``.
     ///
     /// - Parameter knownPeer: the peer when `srt_getpeername` cannot say: libsrt 1.5.1 answers it on a connected
     ///   caller socket with success and an empty address, so a caller passes the address it connected to.
@@ -98,6 +104,50 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         if (configuration.bindAddress?.port ?? 0) == 0, !SRTRuntime.hasDescriptorHeadroom {
             throw SRTRuntime.descriptorShortage(.connect, code: .connectionSetup)
         }
+        let control = SRTControlThread.shared
+        // Every libsrt call of a connect waits on libsrt's global lock: they run on the control thread, and this
+        // task only waits.
+        let (socket, udpDescriptor) = try await control.run { () throws(SRTError) in
+            try start(configuration, reactor: reactor)
+        }
+        do {
+            while true {
+                let (state, reason) = await control.run {
+                    (SRTSocketState(srt_getsockstate(socket)), srt_getrejectreason(socket))
+                }
+                if state == .connected { break }
+                if state.isClosedOrBroken {
+                    // libsrt's reject reason says what happened; 16 (timeout) is what blocking mode reports as 1001.
+                    let code: SRTError.Code =
+                        reason == Int32(SRT_REJ_TIMEOUT.rawValue) ? .noServer : .connectionRejected
+                    throw SRTError(
+                        code: code, operation: .connect,
+                        message: "connection to \(configuration.address) failed", rejectReason: reason,
+                        socketState: state)
+                }
+                try await reactor.wait(for: .write, on: socket)
+            }
+        } catch {
+            reactor.deregister(socket)
+            control.submit { srt_close(socket) }
+            throw error
+        }
+        reactor.deregister(socket)
+        return try await control.run { () throws(SRTError) in
+            // Handed over to the connection's own subscription, read and write, from here.
+            reactor.unsubscribe(socket)
+            return try SRTConnection(
+                adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor,
+                knownPeer: configuration.address, udpDescriptor: udpDescriptor)
+        }
+    }
+
+    /// Creates the caller socket, sets its options, binds it (``bindLocally(_:_:)``), subscribes it and starts a
+    /// non-blocking connect; on the ``SRTControlThread``. Returns the connecting socket and the caller's own UDP
+    /// descriptor, or closes it and throws.
+    private static func start(_ configuration: SRTCallerConfiguration, reactor: SRTReactor) throws(SRTError)
+        -> (SRTSOCKET, Int32?)
+    {
         let socket = srt_create_socket()
         guard socket != SRT_INVALID_SOCK else { throw SRTError.last(.createSocket) }
         do throws(SRTError) {
@@ -136,34 +186,11 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         let started = configuration.address.withSocketAddress { srt_connect(socket, $0, $1) }
         if started == SRT_ERROR {
             let error = SRTError.last(.connect, socket: socket)
-            reactor.deregister(socket) { srt_close(socket) }
+            reactor.deregister(socket)
+            srt_close(socket)
             throw error
         }
-        do {
-            while true {
-                let state = SRTSocketState(srt_getsockstate(socket))
-                if state == .connected { break }
-                if state.isClosedOrBroken {
-                    let reason = srt_getrejectreason(socket)
-                    // libsrt's reject reason says what happened; 16 (timeout) is what blocking mode reports as 1001.
-                    let code: SRTError.Code =
-                        reason == Int32(SRT_REJ_TIMEOUT.rawValue) ? .noServer : .connectionRejected
-                    throw SRTError(
-                        code: code, operation: .connect,
-                        message: "connection to \(configuration.address) failed", rejectReason: reason,
-                        socketState: state)
-                }
-                try await reactor.wait(for: .write, on: socket)
-            }
-        } catch {
-            reactor.deregister(socket) { srt_close(socket) }
-            throw error
-        }
-        reactor.deregister(socket)
-        return try SRTConnection(
-            adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor,
-            knownPeer: configuration.address,
-            udpDescriptor: udpDescriptor)
+        return (socket, udpDescriptor)
     }
 
     /// Binds a caller's socket before it connects. Unless the configuration names a fixed local port, the UDP socket
@@ -202,14 +229,39 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
 
     /// Receives one message; waits (cancellably) until one arrives.
     ///
+    /// libsrt's receive looks the socket up under its global lock, so the reads run on the adapter's control
+    /// thread, as many messages at a time as are waiting (at most ``receiveBatch``); the next calls hand them out
+    /// without a libsrt call.
+    ///
     /// - Throws: ``SRTError`` when the connection broke (2001) or was closed (``SRTError/Code/closedLocally``),
     ///   `CancellationError` when the task was cancelled.
     public func receive() async throws -> [UInt8] {
-        // 1500 bytes hold any live-mode message (at most 1456).
-        let capacity = 1500
         while true {
             try checkOpen(.receive)
+            if let message = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return message }
             try Task.checkCancellation()
+            let socket = self.socket
+            let (batch, failure) = await SRTControlThread.shared.run { Self.read(socket, upTo: Self.receiveBatch) }
+            if !batch.isEmpty {
+                pending.withLock { $0 += batch }
+                continue
+            }
+            if let failure { throw closedOr(failure) }
+            try await reactor.wait(for: .read, on: socket)
+        }
+    }
+
+    /// How many messages one read on the control thread takes at most: about a tenth of a second of a 5 Mbit/s
+    /// stream, or what 500 Mbit/s brings in a millisecond of the reactor's gathering.
+    static let receiveBatch = 64
+
+    /// Reads the messages waiting on `socket`, up to `limit`; with none, the error that ended the read (`nil` when it
+    /// only would have blocked). On the control thread.
+    private static func read(_ socket: SRTSOCKET, upTo limit: Int) -> ([[UInt8]], SRTError?) {
+        // 1500 bytes hold any live-mode message (at most 1456).
+        let capacity = 1500
+        var messages: [[UInt8]] = []
+        while messages.count < limit {
             var received: Int32 = 0
             let message = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
                 received = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: capacity) {
@@ -217,14 +269,21 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
                 }
                 count = max(0, Int(received))
             }
-            if received >= 0 { return message }
-            let error = SRTError.last(.receive, socket: socket)
-            guard error.code == .asyncReceive else { throw closedOr(error) }
-            try await reactor.wait(for: .read, on: socket)
+            if received >= 0 {
+                messages.append(message)
+                continue
+            }
+            // The common case, nothing more to read, looks nothing up: each lookup takes libsrt's global lock.
+            let error = SRTError.lastUnlessWouldBlock(.receive, .asyncReceive, socket: socket)
+            // Messages first; an error after them comes back at the next read.
+            return (messages, messages.isEmpty ? error : nil)
         }
+        return (messages, nil)
     }
 
     /// Sends one message of at most ``payloadSize`` bytes; waits (cancellably) while the send buffer is full.
+    ///
+    /// The send runs on the adapter's control thread: libsrt's send looks the socket up under its global lock.
     public func send(_ message: [UInt8]) async throws {
         // libsrt would say 5009 (message API) with only a log line for the reason.
         guard message.count <= payloadSize else {
@@ -232,20 +291,28 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
                 code: .messageTooLarge, operation: .send,
                 message: "a message of \(message.count) bytes exceeds the payload size \(payloadSize)")
         }
+        let socket = self.socket
         while true {
             try checkOpen(.send)
             try Task.checkCancellation()
-            let sent = message.withUnsafeBytes { bytes in
-                srt_sendmsg2(socket, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+            let outcome = await SRTControlThread.shared.run { () -> SRTError?? in
+                let sent = message.withUnsafeBytes { bytes in
+                    srt_sendmsg2(
+                        socket, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+                }
+                // nil: sent; .some(nil): the buffer is full; .some(error): failed.
+                return sent >= 0 ? nil : .some(SRTError.lastUnlessWouldBlock(.send, .asyncSend, socket: socket))
             }
-            if sent >= 0 { return }
-            let error = SRTError.last(.send, socket: socket)
-            guard error.code == .asyncSend else { throw closedOr(error) }
+            guard let failure = outcome else { return }
+            if let failure { throw closedOr(failure) }
             try await reactor.wait(for: .write, on: socket)
         }
     }
 
     /// libsrt's counters for this connection (`srt_bstats`); `clear` resets the interval counters.
+    ///
+    /// `srt_bstats` waits on libsrt's global lock, which its garbage collector holds for tenths of a second after
+    /// many sockets closed: from async code prefer ``currentStatistics(clear:)``, which waits without a thread.
     public func statistics(clear: Bool = false) throws(SRTError) -> SRTStatistics {
         try checkOpen(.statistics)
         var raw = SRT_TRACEBSTATS()
@@ -253,7 +320,14 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         return SRTStatistics(raw)
     }
 
+    /// ``statistics(clear:)`` read on the adapter's control thread: the task is suspended while libsrt's global lock
+    /// is held elsewhere, instead of holding a thread of the cooperative pool.
+    public func currentStatistics(clear: Bool = false) async throws(SRTError) -> SRTStatistics {
+        try await SRTControlThread.shared.run { () throws(SRTError) in try self.statistics(clear: clear) }
+    }
+
     /// What libsrt says about the socket; see ``SRTSocketState`` for why ``SRTSocketState/connected`` may lie.
+    /// (`srt_getsockstate` takes libsrt's global lock, as ``statistics(clear:)`` does.)
     public var state: SRTSocketState {
         closed.load(ordering: .acquiring) ? .closed : SRTSocketState(srt_getsockstate(socket))
     }
@@ -264,11 +338,17 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     }
 
     /// Closes the connection; pending receives and sends end with ``SRTError/Code/closedLocally``. Idempotent.
+    ///
+    /// Returns at once: `srt_close` waits on libsrt's global lock, so it runs on the adapter's control thread, in
+    /// order with every other such call (a bind of the same port comes after it). ``SRTServer/run()`` returns only
+    /// after the closes of its connections ran.
     public func close() {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
-        // Closed between unsubscribing and waking the waiters: they must find the socket closed, not quiet.
-        reactor.deregister(socket) { srt_close(socket) }
+        // Marked closed before the waiters wake: they find the socket closed, not quiet, and call no libsrt.
+        reactor.deregister(socket)
+        let socket = self.socket
+        SRTControlThread.shared.submit { srt_close(socket) }
         onClose.withLock { $0 }?(socket)
     }
 

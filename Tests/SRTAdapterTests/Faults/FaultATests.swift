@@ -156,6 +156,7 @@ enum FaultAScenario {
                 + "\(perWindow)")
         // Every message arrives, in order, and the stream never pauses for long. Gaps of up to 140 ms were measured on
         // a loaded 2-core machine, in the same windows as stalls of the sending task itself.
+        print("FAULT-A control thread's slowest item: \(SRTControlThread.shared.slowestItem)")
         check(longestGap < .milliseconds(500), "the bystander's stream never paused 500 ms: \(longestGap)")
         check(received.count == sent, "the bystander lost nothing: \(received.count) of \(sent)")
         let reported = await TestSupport.eventually { lostReports.withLock { $0.count } == 20 }

@@ -94,6 +94,8 @@ extension Loopback {
                 accepted.close()
             }
             first.close()
+            // The close runs on the adapter's control thread; the listener below must come after it (5011 otherwise).
+            await SRTControlThread.shared.idle()
             // A fresh UDP bind cannot have the port: the old connection's multiplexer holds it.
             let error = #expect(throws: SRTError.self) {
                 try SRTListenSocket.open(try SRTListenerConfiguration(host: "127.0.0.1", port: first.localAddress.port))
