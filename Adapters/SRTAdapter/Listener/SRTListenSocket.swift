@@ -92,7 +92,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         }
         let localAddress = address.with(port: Int(csrt_local_port(descriptor)))
         return try make(
-            configuration, localAddress: localAddress, descriptor: descriptor, shared: false, reactor: reactor)
+            configuration, localAddress: localAddress, descriptor: descriptor, shared: nil, reactor: reactor)
     }
 
     /// Opens a listener on the live UDP socket of `previous`, which was closed while its connections live: the
@@ -104,7 +104,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         precondition(!previous.isDead, "a dead listener is retired, never shared")
         let listener = try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
-            shared: true, reactor: reactor)
+            shared: previous, reactor: reactor)
         // Only the ones that still hold connections matter; the chain stays as short as the live connections.
         let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
         listener.predecessors.withLock { $0 = chain }
@@ -117,10 +117,14 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
     }
 
+    /// Makes the listener on `descriptor`; `shared` is the closed listener whose live multiplexer it joins, if any.
     private static func make(
-        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
-        reactor: SRTReactor
+        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32,
+        shared previous: SRTListenSocket?, reactor: SRTReactor
     ) throws(SRTError) -> SRTListenSocket {
+        let shared = previous != nil
+        // Joining a multiplexer starts no thread: its receive thread is the previous listener's.
+        var receiveThread = previous?.receiveThread
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
         let context: ListenerContext
         do throws(SRTError) {
@@ -157,10 +161,15 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                     throw SRTError.last(.bind, socket: socket)
                 }
             } else {
+                // The multiplexer's receive thread starts inside srt_bind_acquire, named at once.
+                let before = ReceiveThreads.snapshot()
                 if srt_bind_acquire(socket, descriptor) == SRT_ERROR {
                     throw SRTError.last(.bindAcquire, socket: socket)
                 }
+                receiveThread = ReceiveThreads.started(since: before)
             }
+            // Before srt_listen, so before any handshake: those tell the thread for certain.
+            context.receiveThread.store(receiveThread ?? 0, ordering: .relaxed)
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
             if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
@@ -289,6 +298,28 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             if let before, let now = try? connection.statistics().packetsReceived, now > before { return true }
         }
         return false
+    }
+
+    /// The kernel's id of the multiplexer's receive thread (``ReceiveThreads``), `nil` while it is not known: told
+    /// apart at bind unless another multiplexer of the process started during the same `srt_bind_acquire`, and
+    /// learned for certain from the first handshake (the self-probe's included).
+    var receiveThread: Int32? {
+        let thread = context.receiveThread.load(ordering: .relaxed)
+        return thread == 0 ? nil : thread
+    }
+
+    /// What the receive thread says about a death signal, without a probe: `true` when `death` is this listener's
+    /// receive thread, or that thread is gone; `false` when it still runs (the death was another multiplexer's:
+    /// this listener may be starved or waiting on access-control decisions, but it is alive); `nil` when the thread
+    /// is not known.
+    func isDead(after death: ReceiveThreadDeath) -> Bool? {
+        guard let thread = receiveThread else { return nil }
+        return death.thread == thread || !ReceiveThreads.isRunning(thread)
+    }
+
+    /// Whether the receive thread is gone (it died); `nil` when it is not known.
+    var receiveThreadIsGone: Bool? {
+        receiveThread.map { !ReceiveThreads.isRunning($0) }
     }
 
     /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.

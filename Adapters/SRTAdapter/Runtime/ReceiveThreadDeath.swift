@@ -13,11 +13,15 @@ public struct ReceiveThreadDeath: Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// When the log line arrived.
     public let instant: ContinuousClock.Instant
+    /// The kernel's id of the thread that wrote the line: the receive thread that died (libsrt logs it on that thread,
+    /// which exits right after). `nil` when the line was not written on one of libsrt's receive threads.
+    public let thread: Int32?
 
-    init(sequenceNumber: Int, message: String, instant: ContinuousClock.Instant = .now) {
+    init(sequenceNumber: Int, message: String, instant: ContinuousClock.Instant = .now, thread: Int32? = nil) {
         self.sequenceNumber = sequenceNumber
         self.message = message
         self.instant = instant
+        self.thread = thread
     }
 
     public var description: String {
