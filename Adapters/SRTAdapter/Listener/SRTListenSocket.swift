@@ -365,6 +365,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
     /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
     ///
+    /// When it closed connections, libsrt keeps the dead multiplexer for the life of the process: it is counted in
+    /// ``SRTRuntime/leakedMultiplexerCount``.
+    ///
     /// Only after a death: on a live multiplexer the /dev/null would itself kill the receive thread, libsrt closes
     /// the descriptor itself, and the number may since belong to someone else. So unless a probe found this
     /// listener dead or the process has seen a receive thread die, this only closes the listener and returns `[]`.
@@ -381,6 +384,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         for connection in victims { connection.close() }
         // The /dev/null opened at start-up: the process may be out of descriptors by now.
         _ = csrt_retire_fd_using(udpDescriptor, SRTRuntime.spareNullDescriptor)
+        // A dead multiplexer that carried connections is never freed by libsrt 1.5.1: it stays for good.
+        if !victims.isEmpty { SRTRuntime.recordLeakedMultiplexer() }
         return victims
     }
 
