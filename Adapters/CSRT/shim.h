@@ -60,16 +60,19 @@ static inline int csrt_thread_id(void) {
 
 // MARK: - libsrt's receive threads (each multiplexer starts one, named "SRT:RcvQ:w<N>", at bind)
 
-/// Whether thread `tid` of this process is one of libsrt's receive threads: 1 yes, 0 no (it exited, or the id is
-/// another thread's now).
-static inline int csrt_is_receive_thread(int tid) {
+/// Whether thread `tid` of this process is one of libsrt's receive threads: 1 yes; 0 no (it exited, or the id is
+/// another thread's now); -1 it exists but its name cannot be read (out of descriptors). Whether it exists needs no
+/// descriptor (`tgkill` with signal 0).
+static inline int csrt_receive_thread_state(int tid) {
+    if (syscall(SYS_tgkill, getpid(), tid, 0) != 0) return errno == ESRCH ? 0 : -1;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return errno == ENOENT ? 0 : -1;
     char name[32] = {0};
     ssize_t length = read(fd, name, sizeof name - 1);
     close(fd);
+    if (length < 0) return -1;
     return length >= 8 && strncmp(name, "SRT:RcvQ", 8) == 0;
 }
 
@@ -81,7 +84,7 @@ static inline int csrt_current_thread_is_receive_thread(void) {
 }
 
 /// Writes the ids of libsrt's receive threads of this process to `ids` (at most `capacity`); returns how many there
-/// are (more than `capacity` when they did not fit), or -1 when /proc cannot be read.
+/// are (more than `capacity` when they did not fit), or -1 when /proc cannot be read (out of descriptors).
 static inline int csrt_receive_threads(int *ids, int capacity) {
     DIR *tasks = opendir("/proc/self/task");
     if (tasks == NULL) return -1;
@@ -90,7 +93,13 @@ static inline int csrt_receive_threads(int *ids, int capacity) {
     while ((entry = readdir(tasks)) != NULL) {
         if (entry->d_name[0] == '.') continue;
         int tid = atoi(entry->d_name);
-        if (tid <= 0 || !csrt_is_receive_thread(tid)) continue;
+        if (tid <= 0) continue;
+        int state = csrt_receive_thread_state(tid);
+        if (state < 0) {
+            closedir(tasks);
+            return -1;
+        }
+        if (state == 0) continue;
         if (count < capacity) ids[count] = tid;
         count += 1;
     }

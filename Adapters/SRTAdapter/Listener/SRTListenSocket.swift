@@ -309,12 +309,13 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     }
 
     /// What the receive thread says about a death signal, without a probe: `true` when `death` is this listener's
-    /// receive thread, or that thread is gone; `false` when it still runs (the death was another multiplexer's:
-    /// this listener may be starved or waiting on access-control decisions, but it is alive); `nil` when the thread
-    /// is not known.
+    /// receive thread, or that thread is gone; `false` when it still runs and the death names another thread (this
+    /// listener may be starved or waiting on access-control decisions, but it is alive); `nil` when the thread is not
+    /// known, or the death names no thread (this one, still listed, may be the one on its way out).
     func isDead(after death: ReceiveThreadDeath) -> Bool? {
         guard let thread = receiveThread else { return nil }
-        return death.thread == thread || !ReceiveThreads.isRunning(thread)
+        if death.thread == thread || !ReceiveThreads.isRunning(thread) { return true }
+        return death.thread == nil ? nil : false
     }
 
     /// Whether the receive thread is gone (it died); `nil` when it is not known.

@@ -40,8 +40,10 @@ enum ReceiveThreads {
         return new.count == 1 ? new.first : nil
     }
 
-    /// Whether thread `id` is still one of libsrt's receive threads.
+    /// Whether thread `id` is still one of libsrt's receive threads. A thread that exists but whose name cannot be
+    /// read (the process is out of descriptors) counts as running: a live listener is never retired for want of a
+    /// descriptor.
     static func isRunning(_ id: pid_t) -> Bool {
-        csrt_is_receive_thread(id) == 1
+        csrt_receive_thread_state(id) != 0
     }
 }
