@@ -8,7 +8,10 @@
 #include <srt/access_control.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <ifaddrs.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -53,6 +56,55 @@ static inline void csrt_set_current_thread_timer_slack(unsigned long nanoseconds
 /// The kernel's id of the calling thread (`/proc/self/task/<id>`); glibc's gettid() is not visible to Swift.
 static inline int csrt_thread_id(void) {
     return (int)syscall(SYS_gettid);
+}
+
+// MARK: - libsrt's receive threads (each multiplexer starts one, named "SRT:RcvQ:w<N>", at bind)
+
+/// Whether thread `tid` of this process is one of libsrt's receive threads: 1 yes; 0 no (it exited, or the id is
+/// another thread's now); -1 it exists but its name cannot be read (out of descriptors). Whether it exists needs no
+/// descriptor (`tgkill` with signal 0).
+static inline int csrt_receive_thread_state(int tid) {
+    if (syscall(SYS_tgkill, getpid(), tid, 0) != 0) return errno == ESRCH ? 0 : -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? 0 : -1;
+    char name[32] = {0};
+    ssize_t length = read(fd, name, sizeof name - 1);
+    close(fd);
+    if (length < 0) return -1;
+    return length >= 8 && strncmp(name, "SRT:RcvQ", 8) == 0;
+}
+
+/// Whether the calling thread is one of libsrt's receive threads (its name, read without a descriptor).
+static inline int csrt_current_thread_is_receive_thread(void) {
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0) return 0;
+    return strncmp(name, "SRT:RcvQ", 8) == 0;
+}
+
+/// Writes the ids of libsrt's receive threads of this process to `ids` (at most `capacity`); returns how many there
+/// are (more than `capacity` when they did not fit), or -1 when /proc cannot be read (out of descriptors).
+static inline int csrt_receive_threads(int *ids, int capacity) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return -1;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        int tid = atoi(entry->d_name);
+        if (tid <= 0) continue;
+        int state = csrt_receive_thread_state(tid);
+        if (state < 0) {
+            closedir(tasks);
+            return -1;
+        }
+        if (state == 0) continue;
+        if (count < capacity) ids[count] = tid;
+        count += 1;
+    }
+    closedir(tasks);
+    return count;
 }
 
 // MARK: - log flags and levels (object-like macros from logging_api.h and syslog.h, gathered in one place)

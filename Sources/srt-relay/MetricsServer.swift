@@ -8,8 +8,9 @@ import Supervisor
 import Synchronization
 
 /// `--metrics-port`: Prometheus text at `/metrics` and the listener's health at `/healthz` (200 `ready`, 503 with
-/// the state while starting, backing off, degraded or stopped), over swift-nio's HTTP/1 server, bound to
-/// 127.0.0.1 unless told otherwise. A `Service`: closes its socket on shutdown.
+/// the state while starting, backing off, degraded or stopped; a second line counts the dead multiplexers libsrt
+/// keeps), over swift-nio's HTTP/1 server, bound to 127.0.0.1 unless told otherwise. A `Service`: closes its socket
+/// on shutdown.
 ///
 /// ```sh
 /// curl -s 127.0.0.1:9100/metrics | grep supervisor_restarts
@@ -20,6 +21,8 @@ struct MetricsServer: Service {
     let port: Int
     let registry: PrometheusCollectorRegistry
     let server: SRTServer
+    /// Shown in `/healthz` beside the count of leaked multiplexers.
+    let leakLimit: SRTLeakLimit
     let console: Console
 
     /// The most scrapes served at once; a new one beyond it takes the place of the one idle longest.
@@ -33,6 +36,7 @@ struct MetricsServer: Service {
     func run() async throws {
         let registry = self.registry
         let supervisor = server.supervisor
+        let leakLimit = self.leakLimit
         let connections = ScrapeConnections(limit: Self.maxConnections)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -56,7 +60,8 @@ struct MetricsServer: Service {
                             metrics: { registry.emitToBuffer() },
                             health: {
                                 let state = supervisor.state
-                                return (state.isReady, state.label)
+                                let leaked = Reporter.leaked(SRTRuntime.leakedMultiplexerCount, limit: leakLimit)
+                                return (state.isReady, "\(state.label)\n\(leaked)")
                             }))
                 }
             }

@@ -26,9 +26,12 @@ struct RelayApplication {
 
     /// `EX_CANTCREAT` from sysexits.h: the output directory cannot be created or written.
     static let cannotCreateExitCode: Int32 = 73
+    /// `EX_TEMPFAIL` from sysexits.h: libsrt keeps more dead multiplexers than `--max-leaked-multiplexers`; every
+    /// recording was closed, and a fresh process (systemd's `Restart=on-failure`, Kubernetes) starts clean.
+    static let leakLimitExitCode: Int32 = 75
 
     /// Runs to the end; returns the exit status (0 after a requested shutdown, 1 when the listener gave up, 73 when
-    /// the recordings directory is not writable).
+    /// the recordings directory is not writable, 75 past the leaked-multiplexer limit).
     func run() async -> Int32 {
         // Checked before listening: a publisher must not be accepted only to find nowhere to write.
         if case .record(let directory) = settings.destination {
@@ -52,10 +55,13 @@ struct RelayApplication {
         if settings.metrics != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
 
         let server = SRTServer(
-            configuration: settings.listener, name: "srt-relay", policy: settings.policy, logger: logger)
+            configuration: settings.listener, name: "srt-relay", policy: settings.policy,
+            leakLimit: settings.leakLimit, logger: logger)
         let table = ConnectionTable()
         let relay = Relay(server: server, destination: settings.destination, table: table, console: console)
-        let reporter = Reporter(server: server, table: table, console: console, interval: settings.statusInterval)
+        let reporter = Reporter(
+            server: server, table: table, console: console, interval: settings.statusInterval,
+            leakLimit: settings.leakLimit)
         // Shut down in reverse order: the deadline starts, chaos stops, the listener closes (the connection stream
         // ends, so the relay closes every connection and flushes), then the lines stop.
         var services: [any Service] = [relay, reporter, server]
@@ -66,13 +72,20 @@ struct RelayApplication {
         if let metrics = settings.metrics {
             services.append(
                 MetricsServer(
-                    host: metrics.host, port: metrics.port, registry: registry, server: server, console: console))
+                    host: metrics.host, port: metrics.port, registry: registry, server: server,
+                    leakLimit: settings.leakLimit, console: console))
         }
         if let notifier = SystemdNotifier(server: server) { services.append(notifier) }
         services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))
 
+        // The server's end, for whatever reason, shuts the rest down gracefully: every recording is flushed and closed.
+        let configurations = services.map { service in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: service,
+                failureTerminationBehavior: service is SRTServer ? .gracefullyShutdownGroup : .cancelGroup)
+        }
         var configuration = ServiceGroupConfiguration(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
         console.emit(
             "started", "srt-relay: \(settings.summary)",
@@ -90,6 +103,18 @@ struct RelayApplication {
             try await ServiceGroup(configuration: configuration).run()
             console.emit("exit", "srt-relay: stopped; every recording closed", ["status": .int(0)])
             status = 0
+        } catch let error as SRTError where error.code == .leakLimitExceeded {
+            let count = SRTRuntime.leakedMultiplexerCount
+            console.emit(
+                "exit",
+                "srt-relay: libsrt keeps \(count) dead multiplexers, more than --max-leaked-multiplexers "
+                    + "\(settings.leakLimit.maxLeakedMultiplexers ?? 0); every recording closed; exiting with "
+                    + "\(Self.leakLimitExitCode) for a fresh process",
+                [
+                    "status": .int(Int64(Self.leakLimitExitCode)), "error": .string("\(error)"),
+                    "leaked_multiplexers": .int(Int64(count)),
+                ])
+            status = Self.leakLimitExitCode
         } catch {
             console.emit("exit", "srt-relay: \(error)", ["status": .int(1), "error": .string("\(error)")])
             status = 1

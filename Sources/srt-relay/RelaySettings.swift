@@ -14,6 +14,8 @@ struct RelaySettings: Sendable {
 
     var listener: SRTListenerConfiguration
     var policy: RestartPolicy
+    /// Past it the relay closes every recording and exits with ``RelayApplication/leakLimitExitCode``.
+    var leakLimit: SRTLeakLimit
     var destination: Destination
     var json: Bool
     /// `nil`: no status lines.
@@ -27,4 +29,9 @@ struct RelaySettings: Sendable {
     /// Listening on an address other machines can reach, with neither a passphrase nor an allow list: anyone who
     /// reaches the port may publish. The relay warns at start.
     var isOpenToAnyone = false
+
+    /// 100 dead multiplexers kept by libsrt are about 140 MiB, 100 threads and 100 descriptors (of a soft limit that
+    /// is often 1,024, shared with recordings); a receive thread dies only on a kernel error on the listener's socket,
+    /// so 100 of them means a host in trouble, and a fresh process frees all of it.
+    static let defaultMaxLeakedMultiplexers = 100
 }

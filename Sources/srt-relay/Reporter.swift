@@ -12,13 +12,16 @@ struct Reporter: Service {
     let table: ConnectionTable
     let console: Console
     let interval: Duration?
+    /// Shown beside the count of leaked multiplexers.
+    let leakLimit: SRTLeakLimit
     private let events: AsyncStream<SupervisorEvent>
 
-    init(server: SRTServer, table: ConnectionTable, console: Console, interval: Duration?) {
+    init(server: SRTServer, table: ConnectionTable, console: Console, interval: Duration?, leakLimit: SRTLeakLimit) {
         self.server = server
         self.table = table
         self.console = console
         self.interval = interval
+        self.leakLimit = leakLimit
         self.events = server.supervisor.events()
     }
 
@@ -96,18 +99,27 @@ struct Reporter: Service {
             let restarts = table.restarts.load(ordering: .relaxed)
             // Lines nobody read (a full pipe): said here too, for a reader that comes back.
             let dropped = console.droppedLines
+            // Dead multiplexers libsrt keeps for good: shown once there is one, with the limit that ends the run.
+            let leaked = SRTRuntime.leakedMultiplexerCount
             console.emit(
                 "status",
                 "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
                     + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received"
-                    + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : ""),
+                    + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : "")
+                    + (leaked > 0 ? ", \(Self.leaked(leaked, limit: leakLimit))" : ""),
                 [
                     "state": .string(state), "connections": .int(Int64(open)),
                     "bitrate_bps": .double(bitrate.rounded()),
                     "restarts": .int(Int64(restarts)), "bytes": .int(Int64(bytes)),
-                    "dropped_lines": .int(Int64(dropped)),
+                    "dropped_lines": .int(Int64(dropped)), "leaked_multiplexers": .int(Int64(leaked)),
                 ])
         }
+    }
+
+    /// "3 leaked multiplexers (exit past 100)": the count of dead multiplexers libsrt keeps, and the limit.
+    static func leaked(_ count: Int, limit: SRTLeakLimit) -> String {
+        "\(count) leaked multiplexer\(count == 1 ? "" : "s")"
+            + (limit.maxLeakedMultiplexers.map { " (exit past \($0))" } ?? "")
     }
 
     /// The error without the library's repetition: an SRT error's message, or the description.

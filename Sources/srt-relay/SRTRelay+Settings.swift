@@ -43,6 +43,9 @@ extension SRTRelay {
                 host: host, port: port, latency: .milliseconds(latency), passphrase: passphrase,
                 keyLength: key, maxConnections: maxConnections, accessControl: accessControl)
         }
+        let leakLimit = try flag("--max-leaked-multiplexers") { () throws(ConfigurationError) in
+            try SRTLeakLimit(maxLeakedMultiplexers: maxLeakedMultiplexers)
+        }
         // 0 turns the lines off; anything else is a period, and one that rounds to no time (1e-320) would spin.
         guard statusInterval == 0 || (statusInterval >= 0.1 && statusInterval <= 86_400) else {
             throw ValidationError("--status-interval: must be 0 (none) or 0.1 to 86400 seconds, got \(statusInterval)")
@@ -67,6 +70,7 @@ extension SRTRelay {
         return RelaySettings(
             listener: listener,
             policy: try restarts.policy(),
+            leakLimit: leakLimit,
             destination: destination,
             json: json,
             statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
@@ -128,4 +132,5 @@ private let flagNames: [String: String] = [
     "base": "--backoff-initial", "median": "--backoff-initial", "first": "--backoff-initial",
     "delay": "--backoff-initial", "increment": "--backoff-initial", "maximum": "--backoff-max",
     "maxRestarts": "--intensity", "period": "--intensity", "probeInterval": "--backoff-max",
+    "maxLeakedMultiplexers": "--max-leaked-multiplexers",
 ]

@@ -26,6 +26,8 @@ struct SRTRelay: AsyncParsableCommand {
         discussion: """
             Publish with: srt-live-transmit file://con "srt://127.0.0.1:9000?mode=caller&streamid=cam1" < input.ts
             Invalid options exit with 64 (EX_USAGE); SIGINT and SIGTERM close every recording and exit with 0.
+            Past --max-leaked-multiplexers, every recording is closed and the relay exits with 75 (EX_TEMPFAIL), \
+            for systemd or Kubernetes to start a fresh process.
             """)
 
     @Option(name: .long, help: "Where to listen: HOST:PORT, [IPv6]:PORT, HOST or PORT (numeric addresses only).")
@@ -55,6 +57,13 @@ struct SRTRelay: AsyncParsableCommand {
 
     @Option(name: .long, help: "Refuse publishers beyond this many open connections.")
     var maxConnections = 64
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Exit with 75 once libsrt keeps more dead multiplexers than this (each about 1.4 MiB, a thread and a "
+                + "descriptor, for the life of the process).", valueName: "count"))
+    var maxLeakedMultiplexers = RelaySettings.defaultMaxLeakedMultiplexers
 
     @OptionGroup(title: "Restarts")
     var restarts: RestartOptions

@@ -177,6 +177,9 @@ struct RelayArgumentFuzzTests {
         try require(listener.latency >= .zero && listener.latency <= .seconds(60), "latency \(listener.latency)")
         try require([16, 24, 32].contains(listener.keyLength.bytes), "key length \(listener.keyLength)")
         try require((1...100_000).contains(listener.maxConnections), "max connections \(listener.maxConnections)")
+        try require(
+            settings.leakLimit.maxLeakedMultiplexers.map { (0...1_000_000).contains($0) } == true,
+            "leak limit \(settings.leakLimit)")
         switch settings.destination {
         case .record(let directory):
             try require(!directory.isEmpty, "a recordings directory")

@@ -210,7 +210,8 @@ struct RelayDescriptorLimitTests {
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4_096)
-        while !String(decoding: response, as: UTF8.self).hasSuffix("ready\n") {
+        // The body: the state, then the count of leaked multiplexers with the default limit.
+        while !String(decoding: response, as: UTF8.self).hasSuffix("ready\n0 leaked multiplexers (exit past 100)\n") {
             let count = recv(socket, &buffer, buffer.count, 0)
             guard count > 0 else { return false }
             response += buffer[..<count]

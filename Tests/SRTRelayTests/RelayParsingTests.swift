@@ -1,3 +1,4 @@
+import SRTAdapter
 import Testing
 
 @testable import srt_relay
@@ -67,6 +68,14 @@ struct RelayParsingTests {
         #expect(Units.duration(.seconds(12.34)) == "12.3 s")
         #expect(Units.duration(.seconds(75)) == "1m15s")
         #expect(Units.duration(.seconds(7380)) == "2h03m")
+    }
+
+    @Test("the count of leaked multiplexers in the status line and /healthz, with the limit")
+    func leakedMultiplexers() throws {
+        let limit = try SRTLeakLimit(maxLeakedMultiplexers: 100)
+        #expect(Reporter.leaked(0, limit: limit) == "0 leaked multiplexers (exit past 100)")
+        #expect(Reporter.leaked(1, limit: limit) == "1 leaked multiplexer (exit past 100)")
+        #expect(Reporter.leaked(3, limit: .unlimited) == "3 leaked multiplexers")
     }
 
     @Test("JSON strings are escaped")

@@ -101,12 +101,16 @@ extension SRTError {
         public static let closedLocally = Code(rawValue: 90_002)
         /// Adapter condition, not a libsrt code: someone asked the listener to re-listen (``SRTServer/restartListener()``).
         public static let restartRequested = Code(rawValue: 90_003)
+        /// Adapter condition, not a libsrt code: libsrt keeps more dead multiplexers than the server's
+        /// ``SRTLeakLimit`` allows; the process should be restarted (``SRTServer/run()`` ends with it).
+        public static let leakLimitExceeded = Code(rawValue: 90_004)
 
         public var description: String {
             switch self {
             case .receiveThreadDied: "receive thread died"
             case .closedLocally: "closed by this process"
             case .restartRequested: "restart requested"
+            case .leakLimitExceeded: "too many leaked multiplexers"
             default: "\(rawValue)"
             }
         }

@@ -38,6 +38,8 @@ extension SRTError {
         public static let probe = Operation("self-probe")
         /// Retiring a dead UDP socket (`dup2` of /dev/null over it).
         public static let retire = Operation("retire (dup2 /dev/null)")
+        /// Checking libsrt's leaked multiplexers against an ``SRTLeakLimit``.
+        public static let leakLimit = Operation("leaked-multiplexer limit")
 
         public var description: String {
             name

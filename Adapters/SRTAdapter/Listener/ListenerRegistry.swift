@@ -14,6 +14,9 @@ final class ListenerContext: Sendable {
     /// Handshakes admitted by the listen callback and not accepted yet (see ``PendingHandshakes``: a handshake
     /// libsrt rejects after the callback frees its slot by the next decision).
     let pending: Mutex<PendingHandshakes>
+    /// The kernel's id of the multiplexer's receive thread, 0 while unknown: told apart at bind when it can be, and
+    /// learned for certain from every handshake, since libsrt runs the listen callback on that thread.
+    let receiveThread = Atomic<Int32>(0)
 
     /// - Throws: ``SRTError`` (``SRTError/Code/thread``) when the access control's thread cannot start.
     init(
@@ -98,6 +101,8 @@ enum ListenerRegistry {
     ) -> SRTRejectReason? {
         // A listener closed while this handshake was in flight.
         guard let context = context(key) else { return .unavailable }
+        // The callback runs on the listener's receive thread: the one whose death makes this listener deaf.
+        context.receiveThread.store(csrt_thread_id(), ordering: .relaxed)
         // The self-probe: a live listener answers it at once with the private code.
         if streamID == context.probeStreamID { return .probe }
         if context.openConnectionCount >= context.maxConnections { return .overload }

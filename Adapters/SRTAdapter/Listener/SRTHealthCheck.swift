@@ -16,10 +16,10 @@ public struct SRTHealthCheck: Sendable, Hashable {
     public let probeInterval: Duration
     /// How long a periodic probe waits for the listener's answer.
     public let probeTimeout: Duration
-    /// How long the probe after a death signal waits. Short: the signal already says some listener is deaf, and
-    /// this timeout is most of the recovery time (fault A, 20 trials: p50 172 ms / max 232 ms with 150 ms). A live
-    /// listener answers in 0.5 to 20 ms when the machine is not starved; too short a value retires a live but
-    /// starved listener, which costs its connections.
+    /// How long the probe after a death signal waits, for a listener that does not know its receive thread yet
+    /// (one that does decides by the thread, without a probe). Short: the signal already says some listener is
+    /// deaf, and this timeout is then most of the recovery time. A live listener answers in 0.5 to 20 ms when the
+    /// machine is not starved; too short a value retires a live but starved listener, which costs its connections.
     public let deathProbeTimeout: Duration
     /// Consecutive failed periodic probes that mean "dead".
     public let failedProbesBeforeDead: Int

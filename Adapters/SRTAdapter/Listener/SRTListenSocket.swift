@@ -102,7 +102,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         }
         let localAddress = address.with(port: Int(csrt_local_port(descriptor)))
         return try make(
-            configuration, localAddress: localAddress, descriptor: descriptor, shared: false, reactor: reactor)
+            configuration, localAddress: localAddress, descriptor: descriptor, shared: nil, reactor: reactor)
     }
 
     /// Opens a listener on the live UDP socket of `previous`, which was closed while its connections live: the
@@ -114,7 +114,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         precondition(!previous.isDead, "a dead listener is retired, never shared")
         let listener = try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
-            shared: true, reactor: reactor)
+            shared: previous, reactor: reactor)
         // Only the ones that still hold connections matter; the chain stays as short as the live connections.
         let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
         listener.predecessors.withLock { $0 = chain }
@@ -139,7 +139,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         var drained: [SRTConnection] = []
         let listener = try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
-            shared: true, reactor: reactor
+            shared: previous, reactor: reactor
         ) {
             // At most a backlog's worth: what libsrt can have queued.
             drain: for _ in 0..<max(1, previous.configuration.backlog) {
@@ -163,11 +163,16 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         openConnections + predecessors.withLock { $0 }.flatMap(\.openConnections)
     }
 
+    /// Makes the listener on `descriptor`; `shared` is the listener whose live multiplexer it joins, if any.
+    ///
     /// - Parameter beforeListen: runs after the bind, right before `srt_listen` (a hand-over closes its predecessor).
     private static func make(
-        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32, shared: Bool,
-        reactor: SRTReactor, beforeListen: () -> Void = {}
+        _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32,
+        shared previous: SRTListenSocket?, reactor: SRTReactor, beforeListen: () -> Void = {}
     ) throws(SRTError) -> SRTListenSocket {
+        let shared = previous != nil
+        // Joining a multiplexer starts no thread: its receive thread is the previous listener's.
+        var receiveThread = previous?.receiveThread
         let probeStreamID = "#!::srt-supervisor-probe=\(UInt64.random(in: .min ... .max))"
         let context: ListenerContext
         do throws(SRTError) {
@@ -204,10 +209,15 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                     throw SRTError.last(.bind, socket: socket)
                 }
             } else {
+                // The multiplexer's receive thread starts inside srt_bind_acquire, named at once.
+                let before = ReceiveThreads.snapshot()
                 if srt_bind_acquire(socket, descriptor) == SRT_ERROR {
                     throw SRTError.last(.bindAcquire, socket: socket)
                 }
+                receiveThread = ReceiveThreads.started(since: before)
             }
+            // Before srt_listen, so before any handshake: those tell the thread for certain.
+            context.receiveThread.store(receiveThread ?? 0, ordering: .relaxed)
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
             beforeListen()
@@ -359,6 +369,29 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         return false
     }
 
+    /// The kernel's id of the multiplexer's receive thread (``ReceiveThreads``), `nil` while it is not known: told
+    /// apart at bind unless another multiplexer of the process started during the same `srt_bind_acquire`, and
+    /// learned for certain from the first handshake (the self-probe's included).
+    var receiveThread: Int32? {
+        let thread = context.receiveThread.load(ordering: .relaxed)
+        return thread == 0 ? nil : thread
+    }
+
+    /// What the receive thread says about a death signal, without a probe: `true` when `death` is this listener's
+    /// receive thread, or that thread is gone; `false` when it still runs and the death names another thread (this
+    /// listener may be starved or waiting on access-control decisions, but it is alive); `nil` when the thread is not
+    /// known, or the death names no thread (this one, still listed, may be the one on its way out).
+    func isDead(after death: ReceiveThreadDeath) -> Bool? {
+        guard let thread = receiveThread else { return nil }
+        if death.thread == thread || !ReceiveThreads.isRunning(thread) { return true }
+        return death.thread == nil ? nil : false
+    }
+
+    /// Whether the receive thread is gone (it died); `nil` when it is not known.
+    var receiveThreadIsGone: Bool? {
+        receiveThread.map { !ReceiveThreads.isRunning($0) }
+    }
+
     /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.
     public var isDead: Bool {
         dead.load(ordering: .acquiring)
@@ -415,6 +448,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
     /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
     ///
+    /// When it closed connections, libsrt keeps the dead multiplexer for the life of the process: it is counted in
+    /// ``SRTRuntime/leakedMultiplexerCount``.
+    ///
     /// Only after a death: on a live multiplexer the /dev/null would itself kill the receive thread, libsrt closes
     /// the descriptor itself, and the number may since belong to someone else. So unless a probe found this
     /// listener dead or the process has seen a receive thread die, this only closes the listener and returns `[]`.
@@ -431,6 +467,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         for connection in victims { connection.close() }
         // The /dev/null opened at start-up: the process may be out of descriptors by now.
         _ = csrt_retire_fd_using(udpDescriptor, SRTRuntime.spareNullDescriptor)
+        // A dead multiplexer that carried connections is never freed by libsrt 1.5.1: it stays for good.
+        if !victims.isEmpty { SRTRuntime.recordLeakedMultiplexer() }
         return victims
     }
 

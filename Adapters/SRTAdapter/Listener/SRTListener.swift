@@ -25,8 +25,9 @@ import Synchronization
 ///   kept for every restart. When the port is still held by the live connections of the previous listener
 ///   (a restart for any reason but a death), it joins their multiplexer instead, so they keep flowing.
 /// - `run(_:)` accepts and hands each connection to `onConnection`; it throws
-///   ``SRTError/Code/receiveThreadDied`` when the death signal's probe, or enough periodic probes, find the
-///   listener deaf and its address still present. A vanished address is waited out: no restart (§5).
+///   ``SRTError/Code/receiveThreadDied`` when a death signal names its receive thread (or that thread is gone),
+///   or, while the thread is not known, when the death signal's probe or enough periodic probes find the listener
+///   deaf and its address still present. A vanished address is waited out: no restart (§5).
 /// - `stop(_:)` retires a dead listener (its connections are deaf too: closed and passed to
 ///   `onConnectionsLost`, the UDP descriptor replaced by /dev/null) and merely closes a live one (its connections
 ///   go on).
@@ -55,6 +56,8 @@ public struct SRTListener: Restartable {
         }
 
         let state = Mutex(State())
+        /// Death signals after which this listener's check found it alive, across restarts (tests wait for it).
+        let deathsSurvived = Atomic<Int>(0)
         let onConnection: @Sendable (SRTConnection) -> Void
         let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
         let reactor: SRTReactor
@@ -109,6 +112,11 @@ public struct SRTListener: Restartable {
     /// Where the listener listens now (with the port the kernel chose), or `nil` before the first start.
     public var localAddress: SRTAddress? {
         shared.state.withLock { state in state.port.map { configuration.address.with(port: $0) } }
+    }
+
+    /// How many death signals this listener's check has found it alive after, across restarts (for tests).
+    var deathsSurvived: Int {
+        shared.deathsSurvived.load(ordering: .relaxed)
     }
 
     /// The instance that runs now, if any (tests inject faults into it).
@@ -210,12 +218,25 @@ public struct SRTListener: Restartable {
             }
             group.addTask {
                 for await death in deaths {
-                    logger.warning("a receive thread died; probing", metadata: ["srt.death": "\(death.sequenceNumber)"])
+                    let metadata: Logger.Metadata = ["srt.death": "\(death.sequenceNumber)"]
+                    // The receive thread known: the death names its thread, and a live one is still listed.
+                    if let dead = listener.isDead(after: death) {
+                        if dead {
+                            logger.warning("a receive thread died: this listener's", metadata: metadata)
+                            listener.markDead()
+                            throw deadError(listener)
+                        }
+                        logger.info("a receive thread died: another one; this listener's runs", metadata: metadata)
+                        shared.deathsSurvived.add(1, ordering: .relaxed)
+                        continue
+                    }
+                    logger.warning("a receive thread died; probing", metadata: metadata)
                     // A death signal is strong evidence and recovery is timed: a short watch (5 ms by default).
                     let window = health.deathProbeTimeout / 20
                     if try await confirmDeath(listener, timeout: timeouts.death, attempts: 1, window: window) {
                         throw deadError(listener)
                     }
+                    shared.deathsSurvived.add(1, ordering: .relaxed)
                 }
             }
             group.addTask {

@@ -1,5 +1,6 @@
 /// One libsrt receive thread exited: every socket on its UDP port is deaf from now on, though each still reports
-/// its old state (`SRT-FACTS.md` §1). libsrt does not say which port; listeners check themselves with a probe.
+/// its old state (`SRT-FACTS.md` §1). libsrt does not say which port, but it writes the line on the dying thread
+/// (``thread``); listeners check themselves.
 ///
 /// ```swift
 /// for await death in SRTRuntime.receiveThreadDeaths() {
@@ -13,11 +14,15 @@ public struct ReceiveThreadDeath: Sendable, Hashable, CustomStringConvertible {
     public let message: String
     /// When the log line arrived.
     public let instant: ContinuousClock.Instant
+    /// The kernel's id of the thread that wrote the line: the receive thread that died (libsrt logs it on that thread,
+    /// which exits right after). `nil` when the line was not written on one of libsrt's receive threads.
+    public let thread: Int32?
 
-    init(sequenceNumber: Int, message: String, instant: ContinuousClock.Instant = .now) {
+    init(sequenceNumber: Int, message: String, instant: ContinuousClock.Instant = .now, thread: Int32? = nil) {
         self.sequenceNumber = sequenceNumber
         self.message = message
         self.instant = instant
+        self.thread = thread
     }
 
     public var description: String {

@@ -170,10 +170,11 @@ public enum SRTRuntime {
         cleanup()
     }
 
-    /// Records a death and notifies subscribers; internal so tests of the bridge can drive it.
-    static func recordReceiveThreadDeath(message: String) {
+    /// Records a death and notifies subscribers; internal so tests of the bridge can drive it. `thread` is the
+    /// receive thread that died, when the line was written on it.
+    static func recordReceiveThreadDeath(message: String, thread: Int32? = nil) {
         let (death, subscribers) = state.withLock { state in
-            let death = ReceiveThreadDeath(sequenceNumber: state.deaths.count + 1, message: message)
+            let death = ReceiveThreadDeath(sequenceNumber: state.deaths.count + 1, message: message, thread: thread)
             state.deaths.append(death)
             return (death, Array(state.subscribers.values))
         }
@@ -200,7 +201,9 @@ public enum SRTRuntime {
         if decision == .log { log(entry, to: logger) }
         if armTask { scheduleSummaries() }
         if isReceiveThreadDeath(level: level, message: message) {
-            recordReceiveThreadDeath(message: message)
+            // libsrt logs the death on the dying receive thread itself, which exits right after: it names the victim.
+            let thread = csrt_current_thread_is_receive_thread() == 1 ? csrt_thread_id() : nil
+            recordReceiveThreadDeath(message: message, thread: thread)
         }
     }
 

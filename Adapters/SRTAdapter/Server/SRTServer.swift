@@ -17,9 +17,19 @@ public import Supervisor
 /// After a receive-thread death the listener is retired and bound again within milliseconds; the connections that
 /// died with it are closed and appear on ``lostConnections``. Connections of other listeners, and of this one when
 /// it restarts for any other reason, are left alone.
+///
+/// Each such death with connections leaves a multiplexer libsrt never frees (``SRTRuntime/leakedMultiplexerCount``).
+/// With a ``SRTLeakLimit``, ``run()`` ends with ``SRTError/Code/leakLimitExceeded`` once the process keeps more, so
+/// that the application can close its streams and leave for a fresh process:
+///
+/// ```swift
+/// let server = SRTServer(configuration: configuration, leakLimit: try SRTLeakLimit(maxLeakedMultiplexers: 100))
+/// ```
 public final class SRTServer: Service, Sendable {
     /// The supervisor that keeps the listener up; read its `state` or `events()`.
     public let supervisor: ResourceSupervisor<SRTListener>
+    /// How many leaked multiplexers (of the process) end ``run()``.
+    public let leakLimit: SRTLeakLimit
     /// Every accepted connection, across restarts; ends when ``run()`` returns. One consumer.
     public let connections: AsyncStream<SRTConnection>
     /// Connections closed because their UDP socket died with the listener, one batch per death.
@@ -46,17 +56,21 @@ public final class SRTServer: Service, Sendable {
         name: String = "srt-server",
         policy: RestartPolicy = SRTServer.defaultPolicy,
         health: SRTHealthCheck = .standard,
+        leakLimit: SRTLeakLimit = .unlimited,
         logger: Logger = Logger(label: "srt.server")
     ) {
         self.init(
-            configuration: configuration, name: name, policy: policy, health: health, logger: logger,
-            reactor: .shared)
+            configuration: configuration, name: name, policy: policy, health: health, leakLimit: leakLimit,
+            logger: logger, reactor: .shared)
     }
 
     init(
         configuration: SRTListenerConfiguration, name: String, policy: RestartPolicy, health: SRTHealthCheck,
-        logger: Logger, reactor: SRTReactor
+        leakLimit: SRTLeakLimit = .unlimited, logger: Logger, reactor: SRTReactor
     ) {
+        self.leakLimit = leakLimit
+        // The gauge's series exists from the start (0 until a death leaks a multiplexer).
+        SRTRuntime.publishLeakedMultiplexerGauge()
         let (connections, connectionSink) = AsyncStream.makeStream(of: SRTConnection.self)
         let (lost, lostSink) = AsyncStream.makeStream(of: [SRTConnection].self)
         self.connections = connections
@@ -84,7 +98,9 @@ public final class SRTServer: Service, Sendable {
         supervisor.resource.localAddress
     }
 
-    /// Runs until shutdown, a stop decision or giving up (then throws `SupervisorError`); ends both streams.
+    /// Runs until shutdown, a stop decision or giving up (then throws `SupervisorError`), or until the process keeps
+    /// more leaked multiplexers than ``leakLimit`` allows (then throws ``SRTError`` with
+    /// ``SRTError/Code/leakLimitExceeded``, after the listener was stopped); ends both streams.
     ///
     /// Returns once the listener's close has run on the adapter's control thread (closes run there, after the
     /// call that asked for them): its descriptor and libsrt socket are released by then, as far as libsrt releases
@@ -95,7 +111,7 @@ public final class SRTServer: Service, Sendable {
             lostSink.finish()
         }
         do {
-            try await supervisor.run()
+            try await superviseWithinLeakLimit()
         } catch {
             supervisor.resource.closeUnusedSuccessor()
             await SRTControlThread.shared.idle()
@@ -103,5 +119,31 @@ public final class SRTServer: Service, Sendable {
         }
         supervisor.resource.closeUnusedSuccessor()
         await SRTControlThread.shared.idle()
+    }
+
+    /// The supervisor's run, ended with ``SRTError/Code/leakLimitExceeded`` once the process keeps more leaked
+    /// multiplexers than ``leakLimit`` allows.
+    private func superviseWithinLeakLimit() async throws {
+        guard leakLimit.maxLeakedMultiplexers != nil else {
+            try await supervisor.run()
+            return
+        }
+        let (leakLimit, supervisor) = (self.leakLimit, self.supervisor)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await supervisor.run() }
+            group.addTask {
+                // Ends only by throwing, or when the run is over and this task is cancelled.
+                for await count in SRTRuntime.leakedMultiplexerCounts() where leakLimit.isExceeded(by: count) {
+                    throw SRTError(
+                        code: .leakLimitExceeded, operation: .leakLimit,
+                        message: "libsrt keeps \(count) leaked multiplexers, more than the "
+                            + "\(leakLimit.maxLeakedMultiplexers ?? 0) allowed")
+                }
+            }
+            // The first to end ends the other: the supervisor's run (then the watch), or the watch (then the run,
+            // which stops the listener when cancelled).
+            defer { group.cancelAll() }
+            try await group.next()
+        }
     }
 }

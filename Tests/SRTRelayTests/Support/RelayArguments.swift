@@ -21,6 +21,7 @@ enum RelayArguments {
         ("--key-length", { random, _ in integer(&random, valid: ["16", "24", "32"][Int(random.next() % 3)]) }),
         ("--allow", { random, _ in text(&random) }),
         ("--max-connections", { random, _ in integer(&random, valid: "64") }),
+        ("--max-leaked-multiplexers", { random, _ in integer(&random, valid: "100") }),
         ("--backoff", { random, _ in kind(&random) }),
         ("--backoff-initial", { random, _ in integer(&random, valid: "50") }),
         ("--backoff-max", { random, _ in integer(&random, valid: "10000") }),
@@ -81,6 +82,7 @@ enum RelayArguments {
         if maybe(&random) { command.keyLength = anyInt(&random) }
         if maybe(&random) { command.allow = (0..<Int(random.next() % 3)).map { _ in text(&random) } }
         if maybe(&random) { command.maxConnections = anyInt(&random) }
+        if maybe(&random) { command.maxLeakedMultiplexers = anyInt(&random) }
         if maybe(&random) { command.restarts.backoff = BackoffKind.allCases[Int(random.next() % 6)] }
         if maybe(&random) { command.restarts.backoffInitial = anyInt(&random) }
         if maybe(&random) { command.restarts.backoffMax = anyInt(&random) }
@@ -104,7 +106,8 @@ enum RelayArguments {
             + "forward \(String(describing: command.forward).prefix(60)) latency \(command.latency) "
             + "passphrase env \(String(describing: command.passphraseEnv)) "
             + "file \(String(describing: command.passphraseFile).prefix(60)) key \(command.keyLength) "
-            + "allow \(command.allow.count) max \(command.maxConnections) backoff \(restarts.backoff) "
+            + "allow \(command.allow.count) max \(command.maxConnections) "
+            + "leaked \(command.maxLeakedMultiplexers) backoff \(restarts.backoff) "
             + "\(restarts.backoffInitial)...\(restarts.backoffMax) jitter \(restarts.jitter.debugDescription) "
             + "intensity \(String(describing: restarts.intensity)) status \(command.statusInterval) "
             + "chaos \(String(describing: command.chaos)) metrics \(String(describing: command.metricsPort)) "
