@@ -1,3 +1,4 @@
+import Supervisor
 import Synchronization
 
 #if canImport(Glibc)
@@ -6,80 +7,207 @@ import Synchronization
     import Darwin
 #endif
 
-/// Records one stream to a new file, through a 64 KiB buffer; ``close()`` writes the rest and closes the file.
+/// Records one stream to a new file. ``write(_:)`` only appends to memory; a writer task of its own writes each
+/// 64 KiB through ``RecordingIO``'s threads, so a slow or full disk stalls neither the connection nor a thread of
+/// the cooperative pool. A write that fails with a transient error (EINTR, EAGAIN, ENOSPC, EDQUOT) keeps its bytes
+/// and is retried with the `Supervisor` module's `retry` and backoff, while new messages wait in memory up to
+/// ``RecordingOptions/maxHeldBytes``; past that bound, or after any other error, ``write(_:)`` throws and the
+/// recording ends with the reason. ``close(within:)`` writes the rest and closes the file.
 ///
 /// ```swift
-/// let recorder = try FileRecorder.create(in: "recordings", name: "cam1-20261129T153005Z.ts")
+/// let recorder = try await FileRecorder.create(
+///     in: "recordings", options: RecordingOptions(),
+///     name: { counter in "cam1-20261129T153005Z\(counter > 1 ? "-\(counter)" : "").ts" },
+///     report: { event in print(event) })
 /// try recorder.write(message)
-/// try recorder.close()
+/// try await recorder.close(within: .seconds(10))
 /// ```
 final class FileRecorder: StreamSink {
     let destination: String
+    private let options: RecordingOptions
+    private let report: @Sendable (RecordingEvent) -> Void
     private let state: Mutex<State>
-    private static let bufferSize = 64 * 1024
+    /// Wakes the writer: a chunk is ready, or the recording ends.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    /// The writer; ``close(within:)`` waits for it.
+    private let writer = Mutex<Task<Void, Never>?>(nil)
 
     private struct State {
-        var descriptor: Int32
-        var buffer: [UInt8]
+        /// Bytes received and not yet taken by the writer.
+        var pending: [UInt8] = []
+        /// Bytes the writer took and has not written yet.
+        var held = 0
+        var ending = false
+        /// Why the recording cannot go on; ``write(_:)`` throws it.
+        var failure: SinkError?
+        /// The first error of the end (the rest given up, fsync, close), thrown by ``close(within:)``.
+        var endError: SinkError?
     }
 
-    private init(path: String, descriptor: Int32) {
+    private init(
+        path: String, descriptor: Int32, options: RecordingOptions,
+        report: @escaping @Sendable (RecordingEvent) -> Void
+    ) {
         destination = path
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(Self.bufferSize)
-        state = Mutex(State(descriptor: descriptor, buffer: buffer))
+        self.options = options
+        self.report = report
+        var pending: [UInt8] = []
+        pending.reserveCapacity(options.chunkSize)
+        state = Mutex(State(pending: pending))
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let task = Task { [self] in await self.run(descriptor: descriptor) }
+        writer.withLock { $0 = task }
     }
 
-    deinit {
-        try? close()
-    }
-
-    /// Creates `directory` (and its parents) if needed and a new file named after `name` in it; never overwrites:
-    /// an existing name gets a counter (`-2`, `-3`, …) from `name(counter)`.
-    static func create(in directory: String, name: (Int) -> String) throws(SinkError) -> FileRecorder {
-        try makeDirectories(directory)
-        for counter in 1...1000 {
-            let path = directory.hasSuffix("/") ? directory + name(counter) : "\(directory)/\(name(counter))"
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            if descriptor >= 0 { return FileRecorder(path: path, descriptor: descriptor) }
-            guard errno == EEXIST else { throw SinkError(operation: "create \(path)", errno: errno) }
+    /// Creates `directory` (and its parents) if needed and a new file named after `name` in it, on
+    /// ``RecordingIO``'s threads; never overwrites: an existing name gets a counter (`-2`, `-3`, …) from
+    /// `name(counter)`.
+    static func create(
+        in directory: String, options: RecordingOptions, name: @escaping @Sendable (Int) -> String,
+        report: @escaping @Sendable (RecordingEvent) -> Void
+    ) async throws(SinkError) -> FileRecorder {
+        let opened = await RecordingIO.run { () -> Result<(String, Int32), SinkError> in
+            do throws(SinkError) {
+                try makeDirectories(directory)
+                for counter in 1...1000 {
+                    let path = directory.hasSuffix("/") ? directory + name(counter) : "\(directory)/\(name(counter))"
+                    switch RecordingIO.create(path) {
+                    case .success(let descriptor): return .success((path, descriptor))
+                    case .failure(let error) where error.errno == EEXIST: continue
+                    case .failure(let error): throw error
+                    }
+                }
+                throw SinkError(operation: "create a file in \(directory)", errno: EEXIST)
+            } catch {
+                return .failure(error)
+            }
         }
-        throw SinkError(operation: "create a file in \(directory)", errno: EEXIST)
+        let (path, descriptor) = try opened.get()
+        return FileRecorder(path: path, descriptor: descriptor, options: options, report: report)
     }
 
     func write(_ message: [UInt8]) throws(SinkError) {
-        try state.withLock { state throws(SinkError) in
-            state.buffer.append(contentsOf: message)
-            if state.buffer.count >= Self.bufferSize { try flush(&state) }
-        }
-    }
-
-    func close() throws(SinkError) {
-        try state.withLock { state throws(SinkError) in
-            guard state.descriptor >= 0 else { return }
-            defer {
-                Glibc.close(state.descriptor)
-                state.descriptor = -1
+        let ready = try state.withLock { state throws(SinkError) -> Bool in
+            if let failure = state.failure { throw failure }
+            guard state.held + state.pending.count + message.count <= options.maxHeldBytes else {
+                let failure = SinkError(
+                    operation: "write \(destination)", errno: ENOBUFS, kind: .heldTooMuch,
+                    detail: "\(Units.bytes(UInt64(state.held + state.pending.count))) held in memory, the most a "
+                        + "recording may hold while its disk does not take them")
+                state.failure = failure
+                throw failure
             }
-            try flush(&state)
+            state.pending.append(contentsOf: message)
+            return state.pending.count >= options.chunkSize
         }
+        if ready { wake.yield() }
     }
 
-    private func flush(_ state: inout State) throws(SinkError) {
+    func close(within limit: Duration) async throws(SinkError) {
+        state.withLock { $0.ending = true }
+        // The writer takes the rest at this wakeup, writes it and leaves.
+        wake.yield()
+        wake.finish()
+        guard let task = writer.withLock({ $0 }) else { return }
+        // A writer still retrying after `limit` gives the rest up. The timer is a task of its own, so that a
+        // cancelled caller (the shutdown) still lets the writer finish within the limit.
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            task.cancel()
+        }
+        await task.value
+        timer.cancel()
+        if let error = state.withLock({ $0.endError }) { throw error }
+    }
+
+    /// The writer: takes what ``write(_:)`` gathered at each wakeup and writes it, until the end or a failure;
+    /// then closes the file.
+    private func run(descriptor: Int32) async {
+        var streak: (started: ContinuousClock.Instant, retries: Int)?
+        writing: for await _ in wakeups {
+            let (bytes, ending) = state.withLock { state in
+                let bytes = state.pending
+                state.held += bytes.count
+                state.pending.removeAll(keepingCapacity: true)
+                return (bytes, state.ending)
+            }
+            if !bytes.isEmpty {
+                do {
+                    try await write(bytes, to: descriptor, streak: &streak)
+                } catch {
+                    // A lasting error, or the end came while retrying: what is held cannot be written.
+                    state.withLock { state in
+                        if state.failure == nil { state.failure = error }
+                    }
+                    break writing
+                }
+            }
+            if ending { break }
+        }
+        await finish(descriptor: descriptor)
+    }
+
+    /// Writes `bytes` whole; a transient error is retried with backoff until it clears, the writer is cancelled
+    /// (``close(within:)``'s limit), or the recording failed otherwise (its memory bound).
+    private func write(
+        _ bytes: [UInt8], to descriptor: Int32, streak: inout (started: ContinuousClock.Instant, retries: Int)?
+    ) async throws(SinkError) {
         var offset = 0
-        let count = state.buffer.count
-        while offset < count {
-            let written = state.buffer.withUnsafeBytes {
-                Glibc.write(state.descriptor, $0.baseAddress! + offset, count - offset)
+        do {
+            try await retry(backoff: options.retryBackoff, maxAttempts: Int.max) {
+                let start = offset
+                let written = await RecordingIO.run { RecordingIO.write(descriptor, bytes, start..<bytes.count) }
+                offset += written.count
+                state.withLock { $0.held -= written.count }
+                if let code = written.errno { throw SinkError(operation: "write \(destination)", errno: code) }
+            } onRetry: { attempt in
+                if streak == nil {
+                    // One line when writes start failing, one when they succeed again: never one per retry.
+                    streak = (.now, 0)
+                    let held = state.withLock { $0.held + $0.pending.count }
+                    let error = attempt.error as? SinkError ?? SinkError(operation: "write \(destination)", errno: EIO)
+                    report(.retrying(error, held: held))
+                }
+                streak?.retries += 1
             }
-            if written < 0 {
-                if errno == EINTR { continue }
-                state.buffer.removeAll(keepingCapacity: true)
-                throw SinkError(operation: "write \(destination)", errno: errno)
-            }
-            offset += written
+        } catch let error as RetryError {
+            throw error.lastError as? SinkError
+                ?? SinkError(operation: "write \(destination)", errno: ECANCELED, detail: "\(error.reason)")
+        } catch {
+            throw error as? SinkError ?? SinkError(operation: "write \(destination)", errno: EIO, detail: "\(error)")
         }
-        state.buffer.removeAll(keepingCapacity: true)
+        if let failed = streak {
+            report(.recovered(failedFor: .now - failed.started, retries: failed.retries))
+            streak = nil
+        }
+    }
+
+    /// Closes the file: counts what could not be written, then `close`; every failure is reported, and the first
+    /// one is what ``close(within:)`` throws.
+    private func finish(descriptor: Int32) async {
+        let lost = state.withLock { state in
+            let lost = state.held + state.pending.count
+            state.pending = []
+            state.held = 0
+            return lost
+        }
+        var errors: [SinkError] = []
+        if lost > 0 {
+            let cause = state.withLock { $0.failure }.map { ": \($0)" } ?? ""
+            errors.append(
+                SinkError(
+                    operation: "write \(destination)", errno: EIO,
+                    detail: "\(Units.bytes(UInt64(lost))) could not be written\(cause)"))
+        }
+        if let code = await RecordingIO.run({ RecordingIO.close(descriptor) }) {
+            let error = SinkError(operation: "close \(destination)", errno: code)
+            report(.outputError(error))
+            errors.append(error)
+        }
+        state.withLock { state in
+            if state.endError == nil { state.endError = errors.first }
+        }
     }
 
     /// `mkdir -p`.

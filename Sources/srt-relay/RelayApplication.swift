@@ -54,7 +54,9 @@ struct RelayApplication {
         let server = SRTServer(
             configuration: settings.listener, name: "srt-relay", policy: settings.policy, logger: logger)
         let table = ConnectionTable()
-        let relay = Relay(server: server, destination: settings.destination, table: table, console: console)
+        let relay = Relay(
+            server: server, destination: settings.destination, table: table, console: console,
+            recording: settings.recording)
         let reporter = Reporter(server: server, table: table, console: console, interval: settings.statusInterval)
         // Shut down in reverse order: the deadline starts, chaos stops, the listener closes (the connection stream
         // ends, so the relay closes every connection and flushes), then the lines stop.

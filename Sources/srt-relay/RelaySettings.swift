@@ -15,6 +15,8 @@ struct RelaySettings: Sendable {
     var listener: SRTListenerConfiguration
     var policy: RestartPolicy
     var destination: Destination
+    /// How recordings are written (bounds, fsync, rotation, free space).
+    var recording = RecordingOptions()
     var json: Bool
     /// `nil`: no status lines.
     var statusInterval: Duration?

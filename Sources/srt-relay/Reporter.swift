@@ -96,16 +96,19 @@ struct Reporter: Service {
             let restarts = table.restarts.load(ordering: .relaxed)
             // Lines nobody read (a full pipe): said here too, for a reader that comes back.
             let dropped = console.droppedLines
+            let failures = table.outputFailures.load(ordering: .relaxed)
             console.emit(
                 "status",
                 "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
                     + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received"
-                    + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : ""),
+                    + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : "")
+                    + (failures > 0 ? ", \(failures) output failure\(failures == 1 ? "" : "s")" : ""),
                 [
                     "state": .string(state), "connections": .int(Int64(open)),
                     "bitrate_bps": .double(bitrate.rounded()),
                     "restarts": .int(Int64(restarts)), "bytes": .int(Int64(bytes)),
-                    "dropped_lines": .int(Int64(dropped)),
+                    "dropped_lines": .int(Int64(dropped)), "output_failures": .int(Int64(failures)),
+                    "write_retries": .int(Int64(table.writeRetries.load(ordering: .relaxed))),
                 ])
         }
     }

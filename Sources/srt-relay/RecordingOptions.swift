@@ -1,0 +1,24 @@
+import Supervisor
+
+/// How recordings are written: bounds, durability and rotation; the relay's flags, validated.
+///
+/// ```swift
+/// var options = RecordingOptions()
+/// options.maxHeldBytes = 8 << 20
+/// ```
+struct RecordingOptions: Sendable {
+    /// The most bytes one recording holds in memory while its disk does not take them (a full disk, a slow
+    /// one): beyond it the recording ends, with the reason, and the publisher is closed.
+    var maxHeldBytes = 8 << 20
+    /// Bytes gathered before a write.
+    var chunkSize = 64 * 1024
+    /// The delays between retries of a write that failed with a transient error.
+    var retryBackoff: Backoff = Self.standardRetryBackoff
+
+    /// 50 ms, doubling to at most 1 s, full jitter.
+    static let standardRetryBackoff: Backoff = {
+        // Valid constants: the initializer cannot throw here; a `Backoff` of 1 s constant is the fallback anyway.
+        let exponential = try? Backoff.exponential(initial: .milliseconds(50), maximum: .seconds(1))
+        return (exponential ?? Backoff.custom { _ in .seconds(1) }).jitter(.full)
+    }()
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+/// Recordings on a small disk made for each test (a tmpfs of a few MiB): a full disk that clears, rotation, and
+/// the durability of what is written. Real publishers (srt-live-transmit), the built relay.
+@Suite(
+    "srt-relay recordings on a small disk",
+    .enabled(if: RelayBinary.path != nil, "build srt-relay first"),
+    .enabled(if: FileManager.default.isExecutableFile(atPath: RelayBinary.publisher), "needs srt-tools"),
+    .enabled(if: getuid() == 0, "mounts a tmpfs: needs root"))
+struct RelayRecordingTests {
+    init() {
+        // A child that dies early must not take the test process down with SIGPIPE on its stdin.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    @Test(
+        "a disk full until a filler is deleted: the writes wait and retry, and the recording is whole",
+        .timeLimit(.minutes(1)))
+    func fullDiskThatClears() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        try FileManager.default.createDirectory(atPath: recordings, withIntermediateDirectories: true)
+        let relay = try TestProcess(binary, Self.arguments(port: port, output: recordings))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        // Every byte taken: the recording's file can be created, but its first write fails with ENOSPC.
+        try disk.fill(named: "filler")
+
+        let payload = RelayAcceptanceTests.payload(seed: 0x71)
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=full"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        await RelayAcceptanceTests.feed(publisher, payload, close: true)
+        let retrying = try await log.next("output-retrying")
+        #expect(retrying["errno"] as? Int == Int(ENOSPC))
+        try await log.waitForBytes(payload.count)
+        // Space again: the held bytes and the rest are written.
+        disk.remove("filler")
+        _ = try await log.next("output-recovered")
+        publisher.signal(SIGINT)
+        let closed = try await log.next("connection-closed")
+        #expect(closed["bytes"] as? Int == payload.count)
+        // "publisher left (2001)": srt-live-transmit closes its socket on SIGINT.
+        #expect((closed["reason"] as? String ?? "").hasPrefix("publisher left"), "\(closed)")
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings)
+        #expect(files.count == 1 && files[0].hasPrefix("full-"), "\(files)")
+        let recorded = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(recordings)/\(files.first ?? "")")))
+        #expect(recorded.count == payload.count)
+        #expect(recorded == payload)
+    }
+
+    @Test(
+        "a disk that stays full: the recording ends at its memory bound with the reason, counted; the relay goes on",
+        .timeLimit(.minutes(1)))
+    func fullDiskBound() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        try FileManager.default.createDirectory(atPath: recordings, withIntermediateDirectories: true)
+        let relay = try TestProcess(binary, Self.arguments(port: port, output: recordings))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        try disk.fill(named: "filler")
+
+        // 10.2 MB, more than the 8 MiB a recording may hold while its disk takes nothing.
+        let payload = (0..<(7000 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 10) }
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=bound"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        async let fed: Void = RelayAcceptanceTests.feed(publisher, payload, close: true)
+        _ = try await log.next("output-retrying")
+        let closed = try await log.next("connection-closed", within: .seconds(20))
+        await fed
+        let reason = closed["reason"] as? String ?? ""
+        #expect(reason.hasPrefix("output failed: write "), "\(closed)")
+        #expect(reason.contains("held in memory"), "\(closed)")
+        #expect(closed["bytes"] as? Int ?? 0 >= (8 << 20) - 1456, "\(closed)")
+        // Counted: the next status line says so.
+        let status = try await log.next("status")
+        #expect(status["output_failures"] as? Int == 1, "\(status)")
+        // The relay goes on: space again, and the next publisher is recorded.
+        disk.remove("filler")
+        let next = RelayAcceptanceTests.payload(seed: 0x72)
+        let successor = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=after"])
+        defer { successor.terminate() }
+        #expect(try await log.next("connection-opened")["stream_id"] as? String == "after")
+        await RelayAcceptanceTests.feed(successor, next, close: true)
+        try await log.waitForBytes((closed["bytes"] as? Int ?? 0) + next.count)
+        successor.signal(SIGINT)
+        #expect(try await log.next("connection-closed")["bytes"] as? Int == next.count)
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings)
+        let after = try #require(files.first { $0.hasPrefix("after-") })
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(recordings)/\(after)"))) == next)
+    }
+
+    /// The relay's flags for these tests: JSON lines, a status line every 0.1 s (``RelayLog/waitForBytes``), and a
+    /// latency of 400 ms, so that a loaded machine's stalls do not make live mode drop what the test compares.
+    static func arguments(port: Int, output: String, _ more: [String] = []) -> [String] {
+        ["--listen", "127.0.0.1:\(port)", "--output", output, "--json", "--status-interval", "0.1", "--latency", "400"]
+            + more
+    }
+}
