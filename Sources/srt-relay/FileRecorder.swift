@@ -12,7 +12,9 @@ import Synchronization
 /// the cooperative pool. A write that fails with a transient error (EINTR, EAGAIN, ENOSPC, EDQUOT) keeps its bytes
 /// and is retried with the `Supervisor` module's `retry` and backoff, while new messages wait in memory up to
 /// ``RecordingOptions/maxHeldBytes``; past that bound, or after any other error, ``write(_:)`` throws and the
-/// recording ends with the reason. ``close(within:)`` writes the rest and closes the file.
+/// recording ends with the reason. What waits is written and the file fsynced every
+/// ``RecordingOptions/fsyncInterval``; ``close(within:)`` writes the rest, fsyncs and closes the file, and every
+/// failed `fsync` or `close` is reported.
 ///
 /// ```swift
 /// let recorder = try await FileRecorder.create(
@@ -39,6 +41,8 @@ final class FileRecorder: StreamSink {
         /// Bytes the writer took and has not written yet.
         var held = 0
         var ending = false
+        /// The fsync clock ticked: write what waits, then fsync.
+        var syncDue = false
         /// Why the recording cannot go on; ``write(_:)`` throws it.
         var failure: SinkError?
         /// The first error of the end (the rest given up, fsync, close), thrown by ``close(within:)``.
@@ -121,16 +125,38 @@ final class FileRecorder: StreamSink {
         if let error = state.withLock({ $0.endError }) { throw error }
     }
 
-    /// The writer: takes what ``write(_:)`` gathered at each wakeup and writes it, until the end or a failure;
-    /// then closes the file.
+    /// The writer: takes what ``write(_:)`` gathered at each wakeup and writes it, and fsyncs every
+    /// ``RecordingOptions/fsyncInterval``, until the end or a failure; then fsyncs and closes the file.
     private func run(descriptor: Int32) async {
+        await withTaskGroup(of: Void.self) { group in
+            if let interval = options.fsyncInterval {
+                group.addTask { await self.tick(every: interval) }
+            }
+            await writeUntilTheEnd(to: descriptor)
+            group.cancelAll()
+        }
+        await finish(descriptor: descriptor)
+    }
+
+    /// The fsync clock: what waits in memory is written and synced at least this often.
+    private func tick(every interval: Duration) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            state.withLock { $0.syncDue = true }
+            wake.yield()
+        }
+    }
+
+    /// Writes what each wakeup finds, until the end or a failure.
+    private func writeUntilTheEnd(to descriptor: Int32) async {
         var streak: (started: ContinuousClock.Instant, retries: Int)?
-        writing: for await _ in wakeups {
-            let (bytes, ending) = state.withLock { state in
-                let bytes = state.pending
-                state.held += bytes.count
+        for await _ in wakeups {
+            let (bytes, ending, syncDue) = state.withLock { state in
+                let taken = (state.pending, state.ending, state.syncDue)
+                state.held += state.pending.count
                 state.pending.removeAll(keepingCapacity: true)
-                return (bytes, state.ending)
+                state.syncDue = false
+                return taken
             }
             if !bytes.isEmpty {
                 do {
@@ -140,12 +166,19 @@ final class FileRecorder: StreamSink {
                     state.withLock { state in
                         if state.failure == nil { state.failure = error }
                     }
-                    break writing
+                    return
                 }
             }
-            if ending { break }
+            if ending { return }
+            // A failed fsync is reported and the recording goes on: what follows may still reach the disk.
+            if syncDue, let error = await sync(descriptor) { report(.outputError(error)) }
         }
-        await finish(descriptor: descriptor)
+    }
+
+    /// `fsync` on ``RecordingIO``'s threads; the error, if any.
+    private func sync(_ descriptor: Int32) async -> SinkError? {
+        guard let code = await RecordingIO.run({ RecordingIO.sync(descriptor) }) else { return nil }
+        return SinkError(operation: "fsync \(destination)", errno: code)
     }
 
     /// Writes `bytes` whole; a transient error is retried with backoff until it clears, the writer is cancelled
@@ -183,7 +216,7 @@ final class FileRecorder: StreamSink {
         }
     }
 
-    /// Closes the file: counts what could not be written, then `close`; every failure is reported, and the first
+    /// Closes the file: counts what could not be written, then `fsync` and `close`; every failure is reported, and the first
     /// one is what ``close(within:)`` throws.
     private func finish(descriptor: Int32) async {
         let lost = state.withLock { state in
@@ -199,6 +232,10 @@ final class FileRecorder: StreamSink {
                 SinkError(
                     operation: "write \(destination)", errno: EIO,
                     detail: "\(Units.bytes(UInt64(lost))) could not be written\(cause)"))
+        }
+        if let error = await sync(descriptor) {
+            report(.outputError(error))
+            errors.append(error)
         }
         if let code = await RecordingIO.run({ RecordingIO.close(descriptor) }) {
             let error = SinkError(operation: "close \(destination)", errno: code)

@@ -12,6 +12,11 @@ struct RecordingOptions: Sendable {
     var maxHeldBytes = 8 << 20
     /// Bytes gathered before a write.
     var chunkSize = 64 * 1024
+    /// How often what waits in memory is written and the file fsynced; `nil`: only when the recording ends (and
+    /// what waits is written at each ``chunkSize``).
+    var fsyncInterval: Duration? = Self.standardFsyncInterval
+    /// 5 s: a crash or a power cut loses at most the last few seconds of each recording.
+    static let standardFsyncInterval = Duration.seconds(5)
     /// The delays between retries of a write that failed with a transient error.
     var retryBackoff: Backoff = Self.standardRetryBackoff
 

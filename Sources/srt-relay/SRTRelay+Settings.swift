@@ -68,6 +68,7 @@ extension SRTRelay {
             listener: listener,
             policy: try restarts.policy(),
             destination: destination,
+            recording: try recordings.options(),
             json: json,
             statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
             chaosPeriod: chaos.map { .seconds($0) },

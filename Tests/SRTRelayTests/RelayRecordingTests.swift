@@ -111,6 +111,100 @@ struct RelayRecordingTests {
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(recordings)/\(after)"))) == next)
     }
 
+    @Test(
+        "--fsync-interval: a stream too slow to fill a 64 KiB chunk is on the disk within the interval",
+        .timeLimit(.minutes(1)))
+    func periodicFlush() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        let relay = try TestProcess(
+            binary, Self.arguments(port: port, output: recordings, ["--fsync-interval", "0.2"]))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        // 20 messages, 29 kB: far less than a chunk, and the publisher stays connected.
+        let payload = RelayAcceptanceTests.payload(seed: 0x73).prefix(20 * 1456)
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=slow"])
+        defer { publisher.terminate() }
+        let opened = try await log.next("connection-opened")
+        let path = try #require(opened["to"] as? String)
+        await RelayAcceptanceTests.feed(publisher, Array(payload), close: false)
+        try await log.waitForBytes(payload.count)
+        let counted = ContinuousClock.now
+        let onDisk = await RelayAcceptanceTests.eventually(within: .seconds(3)) {
+            (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == payload.count
+        }
+        print(
+            "srt-relay: \(payload.count) bytes on the disk \(ContinuousClock.now - counted) after the relay counted them"
+        )
+        #expect(onDisk, "the file holds what was received, within the interval")
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == Array(payload))
+        publisher.signal(SIGINT)
+        _ = try await log.next("connection-closed")
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
+
+    @Test(
+        "fsync fails for real on a thin-provisioned disk: a line and a count while live, and the closing reason",
+        .timeLimit(.minutes(1)),
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup"), "needs losetup"),
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4"), "needs mkfs.ext4"))
+    func fsyncFailure() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try await ThinDisk()
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        let relay = try TestProcess(
+            binary, Self.arguments(port: port, output: recordings, ["--fsync-interval", "0.2"]))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        try disk.exhaust()
+        // 2.9 MB: blocks ext4 allocates now and cannot write back.
+        let payload = (0..<(2000 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=thin"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        await RelayAcceptanceTests.feed(publisher, payload, close: true)
+        let failed = try await log.next("output-error")
+        let error = failed["error"] as? String ?? ""
+        #expect(error.hasPrefix("fsync "), "\(failed)")
+        #expect([Int(ENOSPC), Int(EIO)].contains(failed["errno"] as? Int ?? 0), "\(failed)")
+        let status = try await log.next("status")
+        #expect(status["output_failures"] as? Int ?? 0 >= 1, "\(status)")
+        try await log.waitForBytes(payload.count)
+        publisher.signal(SIGINT)
+        let closed = try await log.next("connection-closed")
+        print("srt-relay: \(error); closed: \(closed["reason"] as? String ?? "")")
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
+
+    @Test(
+        "bad recording flags: one line on standard error, exit 64",
+        arguments: [
+            ["--fsync-interval", "-1"], ["--fsync-interval", "0.01"], ["--fsync-interval", "3601"],
+            ["--fsync-interval", "nan"], ["--fsync-interval", "5s"],
+        ])
+    func flagErrors(arguments: [String]) async throws {
+        let binary = try #require(RelayBinary.path)
+        let relay = try TestProcess(binary, arguments + ["--listen", "127.0.0.1:0"])
+        defer { relay.terminate() }
+        #expect(await relay.exitStatus(within: .seconds(5)) == 64)
+        let errors = await relay.standardErrorAtExit()
+        #expect(errors.hasPrefix("srt-relay: ") && errors.split(separator: "\n").count == 1, "\(errors)")
+        #expect(errors.contains(arguments[0]), "\(errors)")
+    }
+
     /// The relay's flags for these tests: JSON lines, a status line every 0.1 s (``RelayLog/waitForBytes``), and a
     /// latency of 400 ms, so that a loaded machine's stalls do not make live mode drop what the test compares.
     static func arguments(port: Int, output: String, _ more: [String] = []) -> [String] {
