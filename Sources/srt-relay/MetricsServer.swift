@@ -8,7 +8,7 @@ import Supervisor
 import Synchronization
 
 /// `--metrics-port`: Prometheus text at `/metrics` and the listener's health at `/healthz` (200 `ready`, 503 with
-/// the state while starting, backing off, degraded or stopped), over swift-nio's HTTP/1 server, bound to
+/// the state while starting, backing off, degraded or stopped, or `disk-space-low` below `--min-free`), over swift-nio's HTTP/1 server, bound to
 /// 127.0.0.1 unless told otherwise. A `Service`: closes its socket on shutdown.
 ///
 /// ```sh
@@ -21,6 +21,8 @@ struct MetricsServer: Service {
     let registry: PrometheusCollectorRegistry
     let server: SRTServer
     let console: Console
+    /// `--min-free`: `/healthz` is 503 `disk-space-low` while space is low (publishers are refused).
+    var space: DiskSpaceGuard?
 
     /// The most scrapes served at once; a new one beyond it takes the place of the one idle longest.
     static let maxConnections = 16
@@ -54,8 +56,10 @@ struct MetricsServer: Service {
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(
                             metrics: { registry.emitToBuffer() },
-                            health: {
+                            health: { [space] in
                                 let state = supervisor.state
+                                // Ready to listen, but refusing every publisher: not ready to take traffic.
+                                if state.isReady, space?.isLow == true { return (false, "disk-space-low") }
                                 return (state.isReady, state.label)
                             }))
                 }

@@ -2,7 +2,7 @@
 ///
 /// ```swift
 /// let recorder = try await FileRecorder.create(
-///     in: "recordings", options: options, name: { _ in "cam1-20261129T153005Z.ts" },
+///     in: "recordings", options: options, name: { _, _ in "cam1-20261129T153005Z.ts" },
 ///     report: { event in
 ///         if case .retrying(let error, let held) = event { print("\(error); holding \(held) bytes") }
 ///     })
@@ -12,6 +12,8 @@ enum RecordingEvent: Sendable {
     case retrying(SinkError, held: Int)
     /// Writes succeed again, after `failedFor` and `retries` retries.
     case recovered(failedFor: Duration, retries: Int)
+    /// The recording went on in a new segment, the `index`-th.
+    case segmentOpened(path: String, index: Int)
     /// `fsync` or `close` of a file failed: what is in the file may not be on the disk.
     case outputError(SinkError)
 }

@@ -9,9 +9,22 @@ struct RecordingFlags: ParsableArguments {
             valueName: "seconds"))
     var fsyncInterval: Double = 5
 
-    /// The validated options these flags describe; a mistake throws a `ValidationError` naming the flag.
-    func options() throws -> RecordingOptions {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Refuse publishers and end recordings while the output's free space is below this: a size (512M, 2G) "
+                + "or a share of the disk (5%); 0 for no limit.",
+            valueName: "size"))
+    var minFree = "1G"
+
+    /// The validated options these flags describe, for recordings in `directory` (`nil` when forwarding); a
+    /// mistake throws a `ValidationError` naming the flag.
+    func options(directory: String?) throws -> RecordingOptions {
         var options = RecordingOptions()
+        let threshold = try flag("--min-free") { () throws(ParseFailure) in try FreeSpaceThreshold(parsing: minFree) }
+        if let directory, threshold.isEnabled {
+            options.space = DiskSpaceGuard(directory: directory, threshold: threshold)
+        }
         guard fsyncInterval == 0 || (fsyncInterval >= 0.1 && fsyncInterval <= 3600) else {
             throw ValidationError(
                 "--fsync-interval: must be 0 (at the end only) or 0.1 to 3600 seconds, got \(fsyncInterval)")

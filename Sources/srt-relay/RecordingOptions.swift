@@ -17,6 +17,20 @@ struct RecordingOptions: Sendable {
     var fsyncInterval: Duration? = Self.standardFsyncInterval
     /// 5 s: a crash or a power cut loses at most the last few seconds of each recording.
     static let standardFsyncInterval = Duration.seconds(5)
+    /// Cut the recording into a new segment this often (measured on arrival); `nil`: never by time.
+    var segmentDuration: Duration?
+    /// Cut the recording into a new segment at this many bytes, a multiple of ``packetSize``; `nil`: never by size.
+    var segmentSize: Int?
+    /// An MPEG-TS packet: segments begin at multiples of it, counted from the stream's first byte.
+    static let packetSize: UInt64 = 188
+
+    /// Whether recordings are cut into numbered segments.
+    var rotates: Bool {
+        segmentDuration != nil || segmentSize != nil
+    }
+
+    /// `--min-free`: where free space is watched; `nil`: nowhere (forwarding, or `--min-free 0`).
+    var space: DiskSpaceGuard?
     /// The delays between retries of a write that failed with a transient error.
     var retryBackoff: Backoff = Self.standardRetryBackoff
 

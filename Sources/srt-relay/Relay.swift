@@ -94,6 +94,10 @@ struct Relay: Service {
             }
             // Closed here: by the shutdown, or with a listener whose UDP socket died.
             reason = table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
+        } catch let error as SinkError where error.kind == .lowSpace {
+            reason = error.detail ?? "\(error)"
+            outputFailed = true
+            table.countOutputFailure("disk-space")
         } catch let error as SinkError {
             reason = "output failed: \(error)"
             outputFailed = true
@@ -122,6 +126,7 @@ struct Relay: Service {
                 "stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination),
                 "bytes": .int(Int64(bytes)), "duration_s": .double(Self.seconds(duration)),
                 "bitrate_bps": .double(bitrate.rounded()), "reason": .string(reason),
+                "segments": .int(Int64((sink as? FileRecorder)?.segments ?? 1)),
             ])
     }
 
@@ -135,13 +140,15 @@ struct Relay: Service {
         }
         switch destination {
         case .record(let directory):
+            // Accepted in the instant space ran low: refused like the next ones.
+            if let space = recording.space, space.isLow { throw space.lowSpaceError() }
             let time = Timestamp.now().compact
             let streamID = connection.streamID
             let (console, table) = (self.console, self.table)
             return try await FileRecorder.create(
                 in: directory, options: recording,
-                name: { counter in
-                    RecordingName.make(streamID: streamID, peer: peer, time: time, counter: counter)
+                name: { counter, segment in
+                    RecordingName.make(streamID: streamID, peer: peer, time: time, counter: counter, segment: segment)
                 },
                 report: { event in Self.report(event, of: streamID, console: console, table: table) })
         case .forward(let target, _):
@@ -169,6 +176,10 @@ struct Relay: Service {
                     "stream_id": .string(streamID), "failed_s": .double(seconds(failedFor)),
                     "retries": .int(Int64(retries)),
                 ])
+        case .segmentOpened(let path, let index):
+            console.emit(
+                "segment", "  \(streamID.isEmpty ? "(no stream id)" : streamID) → \(path) (segment \(index))",
+                ["stream_id": .string(streamID), "to": .string(path), "segment": .int(Int64(index))])
         case .outputError(let error):
             table.countOutputFailure(error.operation.hasPrefix("fsync") ? "fsync" : "close")
             console.emit(

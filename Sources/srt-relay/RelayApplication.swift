@@ -42,6 +42,8 @@ struct RelayApplication {
                 return Self.cannotCreateExitCode
             }
         }
+        // Measured before listening: while space is low, the first publisher is refused too.
+        await settings.recording.space?.check()
         let console = Console(json: settings.json)
         var logger = Logger(
             label: "srt-relay", factory: { StreamLogHandler(label: $0, stream: EscapedStandardError()) })
@@ -65,10 +67,12 @@ struct RelayApplication {
             services.append(
                 Chaos(server: server, console: console, period: settings.chaosPeriod, onSignal: settings.chaosOnSignal))
         }
+        if let space = settings.recording.space { services.append(DiskSpaceWatch(space: space, console: console)) }
         if let metrics = settings.metrics {
             services.append(
                 MetricsServer(
-                    host: metrics.host, port: metrics.port, registry: registry, server: server, console: console))
+                    host: metrics.host, port: metrics.port, registry: registry, server: server, console: console,
+                    space: settings.recording.space))
         }
         if let notifier = SystemdNotifier(server: server) { services.append(notifier) }
         services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))

@@ -190,10 +190,111 @@ struct RelayRecordingTests {
     }
 
     @Test(
+        "--min-free: a new publisher is refused with 1507 while space is low, /healthz says so, then accepted",
+        .timeLimit(.minutes(1)))
+    func minFreeRefusal() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        let relay = try TestProcess(
+            binary,
+            Self.arguments(
+                port: port, output: recordings, minFree: "2M", ["--metrics-port", "\(metricsPort)"]))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        try disk.fill(named: "filler", leaving: 1 << 20)
+        let low = try await log.next("disk-space-low")
+        #expect(low["min_free_bytes"] as? Int == 2 << 20, "\(low)")
+        #expect(low["available_bytes"] as? Int ?? .max <= 1 << 20, "\(low)")
+        let health = await HTTP.get(port: metricsPort, path: "/healthz")
+        #expect(health?.status == 503 && health?.body == "disk-space-low\n", "\(String(describing: health))")
+
+        // srt-live-transmit is rejected (it does not print the number); the adapter's caller reads 1507.
+        let refused = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=refused"])
+        defer { refused.terminate() }
+        _ = refused.write(RelayAcceptanceTests.payload(seed: 0x74).prefix(1456 * 4))
+        let rejected = await RelayAcceptanceTests.eventually {
+            refused.standardError.contains("REJECT") && refused.standardError.contains("rejection reason")
+        }
+        #expect(rejected, "\(refused.standardError.prefix(400))")
+        refused.terminate()
+        #expect(await RelayHostilePeerTests.rejectReason(port: port, streamID: "refused") == 1507)
+        #expect(!relay.lines.contains { $0.contains("\"connection-opened\"") })
+
+        // Space again: the next publisher is recorded.
+        disk.remove("filler")
+        _ = try await log.next("disk-space-ok")
+        #expect(await HTTP.get(port: metricsPort, path: "/healthz")?.status == 200)
+        let payload = RelayAcceptanceTests.payload(seed: 0x75)
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=later"])
+        defer { publisher.terminate() }
+        #expect(try await log.next("connection-opened")["stream_id"] as? String == "later")
+        await RelayAcceptanceTests.feed(publisher, payload, close: true)
+        try await log.waitForBytes(payload.count)
+        publisher.signal(SIGINT)
+        #expect(try await log.next("connection-closed")["bytes"] as? Int == payload.count)
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings)
+        #expect(files.count == 1 && files[0].hasPrefix("later-"), "\(files)")
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(recordings)/\(files.first ?? "")"))) == payload)
+    }
+
+    @Test(
+        "--min-free: a live recording ends cleanly when space runs low, as an exact prefix of the stream",
+        .timeLimit(.minutes(1)))
+    func minFreeEndsRecording() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        let relay = try TestProcess(binary, Self.arguments(port: port, output: recordings, minFree: "3M"))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        // 2.9 MB into 4 MiB that must keep 3 MiB free: the recording ends after about 1 MiB.
+        let payload = (0..<(2000 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ $0 >> 12) }
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=filling"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        async let fed: Void = RelayAcceptanceTests.feed(publisher, payload, close: true)
+        let closed = try await log.next("connection-closed", within: .seconds(20))
+        await fed
+        let reason = closed["reason"] as? String ?? ""
+        #expect(reason.hasPrefix("disk space low: "), "\(closed)")
+        #expect(reason.contains("below --min-free 3 MiB"), "\(closed)")
+        let (low, _) = try await log.first("disk-space-low", since: 0)
+        #expect(low["directory"] as? String == recordings)
+        let status = try await log.next("status")
+        #expect(status["output_failures"] as? Int == 1, "\(status)")
+        // A new publisher is refused meanwhile.
+        #expect(await RelayHostilePeerTests.rejectReason(port: port, streamID: "next") == 1507)
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings)
+        let recorded = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(recordings)/\(files.first ?? "")")))
+        print("srt-relay: recording ended at \(recorded.count) bytes, \(disk.available) bytes free: \(reason)")
+        #expect(recorded.count == closed["bytes"] as? Int, "every byte taken was written")
+        #expect(recorded.count >= 1 << 20 && recorded.count < payload.count, "\(recorded.count)")
+        #expect(recorded == Array(payload.prefix(recorded.count)), "an exact prefix of the stream")
+    }
+
+    @Test(
         "bad recording flags: one line on standard error, exit 64",
         arguments: [
             ["--fsync-interval", "-1"], ["--fsync-interval", "0.01"], ["--fsync-interval", "3601"],
-            ["--fsync-interval", "nan"], ["--fsync-interval", "5s"],
+            ["--fsync-interval", "nan"], ["--fsync-interval", "5s"], ["--min-free", "-1"], ["--min-free", "2X"],
+            ["--min-free", "101%"], ["--min-free", "%"], ["--min-free", "1e3"], ["--min-free", "2EiB"],
         ])
     func flagErrors(arguments: [String]) async throws {
         let binary = try #require(RelayBinary.path)
@@ -205,10 +306,14 @@ struct RelayRecordingTests {
         #expect(errors.contains(arguments[0]), "\(errors)")
     }
 
-    /// The relay's flags for these tests: JSON lines, a status line every 0.1 s (``RelayLog/waitForBytes``), and a
-    /// latency of 400 ms, so that a loaded machine's stalls do not make live mode drop what the test compares.
-    static func arguments(port: Int, output: String, _ more: [String] = []) -> [String] {
-        ["--listen", "127.0.0.1:\(port)", "--output", output, "--json", "--status-interval", "0.1", "--latency", "400"]
-            + more
+    /// The relay's flags for these tests: JSON lines, a status line every 0.1 s (``RelayLog/waitForBytes``), a
+    /// latency of 400 ms, so that a loaded machine's stalls do not make live mode drop what the test compares, and
+    /// no free-space guard unless `minFree` says otherwise (the default 1 GiB is more than these disks hold).
+    static func arguments(port: Int, output: String, minFree: String = "0", _ more: [String] = []) -> [String] {
+        [
+            "--listen", "127.0.0.1:\(port)", "--output", output, "--json", "--status-interval", "0.1", "--latency",
+            "400",
+            "--min-free", minFree,
+        ] + more
     }
 }
