@@ -17,6 +17,19 @@ struct RecordingFlags: ParsableArguments {
             valueName: "size"))
     var minFree = "1G"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Cut recordings into numbered segments of about this many seconds (0.1 to 86400).", valueName: "seconds"))
+    var segmentDuration: Double?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Cut recordings into numbered segments of at most this size (64K to 1T), at 188-byte packet boundaries.",
+            valueName: "size"))
+    var segmentSize: String?
+
     /// The validated options these flags describe, for recordings in `directory` (`nil` when forwarding); a
     /// mistake throws a `ValidationError` naming the flag.
     func options(directory: String?) throws -> RecordingOptions {
@@ -30,6 +43,20 @@ struct RecordingFlags: ParsableArguments {
                 "--fsync-interval: must be 0 (at the end only) or 0.1 to 3600 seconds, got \(fsyncInterval)")
         }
         options.fsyncInterval = fsyncInterval > 0 ? .seconds(fsyncInterval) : nil
+        if let segmentDuration {
+            guard segmentDuration >= 0.1 && segmentDuration <= 86_400 else {
+                throw ValidationError("--segment-duration: must be 0.1 to 86400 seconds, got \(segmentDuration)")
+            }
+            options.segmentDuration = .seconds(segmentDuration)
+        }
+        if let segmentSize {
+            let bytes = try flag("--segment-size") { () throws(ParseFailure) in try ByteSize.parse(segmentSize) }
+            guard bytes >= 64 << 10 && bytes <= 1 << 40 else {
+                throw ValidationError("--segment-size: must be 64K to 1T, got \(segmentSize)")
+            }
+            // Whole packets only: every segment ends where a packet does.
+            options.segmentSize = Int(bytes - bytes % RecordingOptions.packetSize)
+        }
         return options
     }
 }
