@@ -115,6 +115,8 @@ struct Relay: Service {
                 within: table.isClosing || outputFailed ? Self.shutdownCloseLimit : Self.closeLimit)
         } catch {
             reason += "; closing the output failed: \(error)"
+            // Bytes given up at the end count once (a failed fsync or close was counted when it was reported).
+            if !outputFailed, error.operation.hasPrefix("write") { table.countOutputFailure("write") }
         }
         let duration = ContinuousClock.now - started
         let bitrate = Units.bitsPerSecond(bytes, over: duration)
