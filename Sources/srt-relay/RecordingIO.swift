@@ -1,4 +1,3 @@
-import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
@@ -22,11 +21,12 @@ enum RecordingIO {
     }()
 
     /// Runs `body` on ``pool`` and returns its result. A call that started always finishes and is seen, even when
-    /// the calling task is cancelled meanwhile (a write's count, a close's result must not be lost).
+    /// the calling task is cancelled meanwhile (a write's count, a close's result must not be lost): it is submitted
+    /// from a task of its own, which the caller's cancellation does not reach.
     static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let work = Task { try await pool.runIfActive(body) }
         do {
-            return try await pool.runIfActive(eventLoop: loop, body).get()
+            return try await work.value
         } catch {
             // Only an inactive pool fails, and this one is never shut down; run here rather than trap.
             return body()

@@ -42,6 +42,10 @@ struct RelayApplication {
                 return Self.cannotCreateExitCode
             }
         }
+        if case .record = settings.destination {
+            // The recordings' threads exist before listening, like every other thread and descriptor of the relay.
+            _ = RecordingIO.pool
+        }
         // Measured before listening: while space is low, the first publisher is refused too.
         await settings.recording.space?.check()
         let console = Console(json: settings.json)
