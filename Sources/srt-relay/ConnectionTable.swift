@@ -19,10 +19,20 @@ final class ConnectionTable: Sendable {
     let restarts = Atomic<Int>(0)
     /// Connections accepted since start.
     let accepted = Atomic<Int>(0)
+    /// Writes that failed with a transient error and were retried (one per failing streak).
+    let writeRetries = Atomic<Int>(0)
+    /// Outputs that failed: a recording ended by its disk, a failed `fsync` or `close`.
+    let outputFailures = Atomic<Int>(0)
     /// The same figures for `/metrics` (a no-op unless a metrics backend was bootstrapped first).
     let receivedBytesMetric = Counter(label: "srt_relay_received_bytes_total")
     private let acceptedMetric = Counter(label: "srt_relay_accepted_connections_total")
     private let openMetric = Gauge(label: "srt_relay_open_connections")
+
+    /// Counts an output failure of `operation` (`write`, `fsync`, `close`, `disk-space`).
+    func countOutputFailure(_ operation: String) {
+        outputFailures.add(1, ordering: .relaxed)
+        Counter(label: "srt_relay_output_failures_total", dimensions: [("operation", operation)]).increment()
+    }
 
     /// Registers `connection`; returns `false` (and closes it) once shutdown began.
     func add(_ connection: SRTConnection) -> Bool {

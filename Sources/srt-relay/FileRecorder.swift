@@ -1,3 +1,4 @@
+import Supervisor
 import Synchronization
 
 #if canImport(Glibc)
@@ -6,80 +7,382 @@ import Synchronization
     import Darwin
 #endif
 
-/// Records one stream to a new file, through a 64 KiB buffer; ``close()`` writes the rest and closes the file.
+/// Records one stream to a new file, or to numbered segments. ``write(_:)`` only appends to memory; a writer task
+/// of its own writes each 64 KiB through ``RecordingIO``'s threads, so a slow or full disk stalls neither the
+/// connection nor a thread of the cooperative pool. A write that fails with a transient error (EINTR, EAGAIN,
+/// ENOSPC, EDQUOT) keeps its bytes and is retried with the `Supervisor` module's `retry` and backoff, while new
+/// messages wait in memory up to ``RecordingOptions/maxHeldBytes``; past that bound, or after any other error, or
+/// when free space falls below `--min-free`, ``write(_:)`` throws and the recording ends with the reason. What
+/// waits is written and the file fsynced every ``RecordingOptions/fsyncInterval``; ``close(within:)`` writes the
+/// rest, fsyncs and closes the file, and every failed `fsync` or `close` is reported.
+///
+/// With ``RecordingOptions/segmentDuration`` or ``RecordingOptions/segmentSize`` the recording is cut into
+/// segments at 188-byte MPEG-TS packet boundaries (counted from the stream's first byte): every byte goes to
+/// exactly one segment, in order, so the segments concatenated are the stream.
 ///
 /// ```swift
-/// let recorder = try FileRecorder.create(in: "recordings", name: "cam1-20261129T153005Z.ts")
+/// let recorder = try await FileRecorder.create(
+///     in: "recordings", options: RecordingOptions(),
+///     name: { counter, segment in "cam1-20261129T153005Z\(counter > 1 ? "-\(counter)" : "").ts" },
+///     report: { event in print(event) })
 /// try recorder.write(message)
-/// try recorder.close()
+/// try await recorder.close(within: .seconds(10))
 /// ```
 final class FileRecorder: StreamSink {
+    /// The first file.
     let destination: String
+    private let directory: String
+    /// The file name of `counter` (which keeps names unique) and the segment number (`nil` without rotation).
+    private let name: @Sendable (Int, Int?) -> String
+    private let counter: Int
+    private let options: RecordingOptions
+    private let report: @Sendable (RecordingEvent) -> Void
     private let state: Mutex<State>
-    private static let bufferSize = 64 * 1024
+    /// Wakes the writer: a chunk is ready, the fsync clock ticked, or the recording ends.
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    /// The writer; ``close(within:)`` waits for it.
+    private let writer = Mutex<Task<Void, Never>?>(nil)
 
     private struct State {
+        /// Bytes received and not yet taken by the writer.
+        var pending: [UInt8] = []
+        /// Bytes the writer took and has not written yet.
+        var held = 0
+        /// Bytes received since the start: where the next message begins in the stream.
+        var received: UInt64 = 0
+        /// Where segments must begin (``RecordingOptions/segmentDuration``), in stream offsets, for the writer.
+        var cuts: [UInt64] = []
+        /// When the current segment's time began.
+        var segmentStarted = ContinuousClock.now
+        var ending = false
+        /// The fsync clock ticked: write what waits, then fsync.
+        var syncDue = false
+        /// Segments opened so far.
+        var segments = 1
+        /// Why the recording cannot go on; ``write(_:)`` throws it.
+        var failure: SinkError?
+        /// The first error of the end (the rest given up, fsync, close), thrown by ``close(within:)``.
+        var endError: SinkError?
+    }
+
+    /// The file the writer writes to now.
+    private struct Segment {
         var descriptor: Int32
-        var buffer: [UInt8]
+        var path: String
+        var index: Int
+        var bytes = 0
     }
 
-    private init(path: String, descriptor: Int32) {
-        destination = path
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(Self.bufferSize)
-        state = Mutex(State(descriptor: descriptor, buffer: buffer))
+    /// How the writer stands in a streak of failed writes: one line when it starts, one when it ends.
+    private typealias Streak = (started: ContinuousClock.Instant, retries: Int)?
+
+    private init(
+        first: Segment, directory: String, counter: Int, options: RecordingOptions,
+        name: @escaping @Sendable (Int, Int?) -> String, report: @escaping @Sendable (RecordingEvent) -> Void
+    ) {
+        destination = first.path
+        self.directory = directory
+        self.counter = counter
+        self.name = name
+        self.options = options
+        self.report = report
+        var pending: [UInt8] = []
+        pending.reserveCapacity(options.chunkSize)
+        state = Mutex(State(pending: pending))
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let task = Task { [self] in await self.run(first: first) }
+        writer.withLock { $0 = task }
     }
 
-    deinit {
-        try? close()
-    }
-
-    /// Creates `directory` (and its parents) if needed and a new file named after `name` in it; never overwrites:
-    /// an existing name gets a counter (`-2`, `-3`, …) from `name(counter)`.
-    static func create(in directory: String, name: (Int) -> String) throws(SinkError) -> FileRecorder {
-        try makeDirectories(directory)
-        for counter in 1...1000 {
-            let path = directory.hasSuffix("/") ? directory + name(counter) : "\(directory)/\(name(counter))"
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            if descriptor >= 0 { return FileRecorder(path: path, descriptor: descriptor) }
-            guard errno == EEXIST else { throw SinkError(operation: "create \(path)", errno: errno) }
+    /// Creates `directory` (and its parents) if needed and a new file named after `name` in it, on
+    /// ``RecordingIO``'s threads; never overwrites: an existing name gets a counter (`-2`, `-3`, …) from
+    /// `name(counter, segment)`, and every segment of the recording keeps that counter.
+    static func create(
+        in directory: String, options: RecordingOptions, name: @escaping @Sendable (Int, Int?) -> String,
+        report: @escaping @Sendable (RecordingEvent) -> Void
+    ) async throws(SinkError) -> FileRecorder {
+        let segment = options.rotates ? 1 : nil
+        let opened = await RecordingIO.run { () -> Result<(String, Int32, Int), SinkError> in
+            do throws(SinkError) {
+                try makeDirectories(directory)
+                for counter in 1...1000 {
+                    let path = join(directory, name(counter, segment))
+                    switch RecordingIO.create(path) {
+                    case .success(let descriptor): return .success((path, descriptor, counter))
+                    case .failure(let error) where error.errno == EEXIST: continue
+                    case .failure(let error): throw error
+                    }
+                }
+                throw SinkError(operation: "create a file in \(directory)", errno: EEXIST)
+            } catch {
+                return .failure(error)
+            }
         }
-        throw SinkError(operation: "create a file in \(directory)", errno: EEXIST)
+        let (path, descriptor, counter) = try opened.get()
+        return FileRecorder(
+            first: Segment(descriptor: descriptor, path: path, index: 1), directory: directory, counter: counter,
+            options: options, name: name, report: report)
+    }
+
+    /// How many files the recording has so far (1 without rotation).
+    var segments: Int {
+        state.withLock { $0.segments }
     }
 
     func write(_ message: [UInt8]) throws(SinkError) {
-        try state.withLock { state throws(SinkError) in
-            state.buffer.append(contentsOf: message)
-            if state.buffer.count >= Self.bufferSize { try flush(&state) }
-        }
-    }
-
-    func close() throws(SinkError) {
-        try state.withLock { state throws(SinkError) in
-            guard state.descriptor >= 0 else { return }
-            defer {
-                Glibc.close(state.descriptor)
-                state.descriptor = -1
+        let ready = try state.withLock { state throws(SinkError) -> Bool in
+            if let failure = state.failure { throw failure }
+            guard state.held + state.pending.count + message.count <= options.maxHeldBytes else {
+                let failure = SinkError(
+                    operation: "write \(destination)", errno: ENOBUFS, kind: .heldTooMuch,
+                    detail: "\(Units.bytes(UInt64(state.held + state.pending.count))) held in memory, the most a "
+                        + "recording may hold while its disk does not take them")
+                state.failure = failure
+                throw failure
             }
-            try flush(&state)
+            // A segment's time is up: this message begins the next one (at the packet boundary at or before it).
+            if let duration = options.segmentDuration, ContinuousClock.now - state.segmentStarted >= duration {
+                let cut = state.received - state.received % RecordingOptions.packetSize
+                if cut > (state.cuts.last ?? 0) { state.cuts.append(cut) }
+                state.segmentStarted = .now
+            }
+            state.pending.append(contentsOf: message)
+            state.received += UInt64(message.count)
+            return state.pending.count >= options.chunkSize
+        }
+        if ready { wake.yield() }
+    }
+
+    func close(within limit: Duration) async throws(SinkError) {
+        state.withLock { $0.ending = true }
+        // The writer takes the rest at this wakeup, writes it and leaves.
+        wake.yield()
+        wake.finish()
+        guard let task = writer.withLock({ $0 }) else { return }
+        // A writer still retrying after `limit` gives the rest up. The timer is a task of its own, so that a
+        // cancelled caller (the shutdown) still lets the writer finish within the limit.
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            task.cancel()
+        }
+        await task.value
+        timer.cancel()
+        if let error = state.withLock({ $0.endError }) { throw error }
+    }
+
+    /// The writer: takes what ``write(_:)`` gathered at each wakeup and writes it, and fsyncs every
+    /// ``RecordingOptions/fsyncInterval``, until the end or a failure; then fsyncs and closes the file.
+    private func run(first: Segment) async {
+        var segment = first
+        await withTaskGroup(of: Void.self) { group in
+            if let interval = options.fsyncInterval {
+                group.addTask { await self.tick(every: interval) }
+            }
+            await writeUntilTheEnd(into: &segment)
+            group.cancelAll()
+        }
+        await finish(segment)
+    }
+
+    /// The fsync clock: what waits in memory is written and synced at least this often.
+    private func tick(every interval: Duration) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            state.withLock { $0.syncDue = true }
+            wake.yield()
         }
     }
 
-    private func flush(_ state: inout State) throws(SinkError) {
+    /// Writes what each wakeup finds, until the end or a failure.
+    private func writeUntilTheEnd(into segment: inout Segment) async {
+        var streak: Streak = nil
+        // Bytes written so far, all segments together: the stream offset of the next byte.
+        var written: UInt64 = 0
+        var cuts: [UInt64] = []
+        for await _ in wakeups {
+            let (bytes, ending, syncDue, newCuts) = state.withLock { state in
+                let taken = (state.pending, state.ending, state.syncDue, state.cuts)
+                state.held += state.pending.count
+                state.pending.removeAll(keepingCapacity: true)
+                state.cuts.removeAll()
+                state.syncDue = false
+                return taken
+            }
+            cuts += newCuts
+            // Space ran low (measured by the watch): the recording ends; what it holds is still written.
+            if options.space?.isLow == true { endForLowSpace() }
+            do {
+                try await write(bytes, into: &segment, at: &written, cuts: &cuts, streak: &streak)
+            } catch {
+                // A lasting error, or the end came while retrying: what is held cannot be written.
+                state.withLock { state in
+                    if state.failure == nil { state.failure = error }
+                }
+                return
+            }
+            if ending { return }
+            // A failed fsync is reported and the recording goes on: what follows may still reach the disk.
+            if syncDue, let error = await sync(segment) { report(.outputError(error)) }
+        }
+    }
+
+    /// Writes `bytes`, which begin at stream offset `written`, into the current segment, moving to the next one at
+    /// each cut and at each ``RecordingOptions/segmentSize``. A segment is opened only for bytes that go into it,
+    /// so none is ever empty.
+    private func write(
+        _ bytes: [UInt8], into segment: inout Segment, at written: inout UInt64, cuts: inout [UInt64],
+        streak: inout Streak
+    ) async throws(SinkError) {
+        let packet = RecordingOptions.packetSize
         var offset = 0
-        let count = state.buffer.count
-        while offset < count {
-            let written = state.buffer.withUnsafeBytes {
-                Glibc.write(state.descriptor, $0.baseAddress! + offset, count - offset)
+        while offset < bytes.count {
+            // Cuts at or before the start of this segment are where it began already.
+            while let cut = cuts.first, cut <= written, segment.bytes == 0 { cuts.removeFirst() }
+            let full = options.segmentSize.map { segment.bytes >= $0 } ?? false
+            let atCut = cuts.first.map { written >= $0 && written % packet == 0 } ?? false
+            if segment.bytes > 0 && (full || atCut) {
+                try await rotate(&segment, streak: &streak)
+                continue
             }
-            if written < 0 {
-                if errno == EINTR { continue }
-                state.buffer.removeAll(keepingCapacity: true)
-                throw SinkError(operation: "write \(destination)", errno: errno)
+            var end = bytes.count
+            if let size = options.segmentSize { end = min(end, offset + size - segment.bytes) }
+            if let cut = cuts.first {
+                // A cut that lies behind (a stream not made of whole packets) moves to the next packet boundary.
+                let target = cut > written ? cut : (written + packet - 1) / packet * packet
+                end = min(end, offset + Int(target - written))
             }
-            offset += written
+            try await write(bytes, offset..<end, to: segment.descriptor, path: segment.path, streak: &streak)
+            segment.bytes += end - offset
+            written += UInt64(end - offset)
+            offset = end
         }
-        state.buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes `bytes[range]` whole; a transient error is retried with backoff until it clears or the writer is
+    /// cancelled (``close(within:)``'s limit).
+    private func write(
+        _ bytes: [UInt8], _ range: Range<Int>, to descriptor: Int32, path: String, streak: inout Streak
+    ) async throws(SinkError) {
+        var offset = range.lowerBound
+        try await retrying(streak: &streak) { () async throws(SinkError) in
+            let (start, space) = (offset, options.space)
+            let (written, reading) = await RecordingIO.run {
+                // The free space after the write, measured on the same thread: `--min-free` ends the recording.
+                let written = RecordingIO.write(descriptor, bytes, start..<range.upperBound)
+                return (written, space == nil ? nil : DiskSpaceGuard.measure(descriptor: descriptor))
+            }
+            offset += written.count
+            state.withLock { $0.held -= written.count }
+            if let space, let reading, space.record(reading) { endForLowSpace() }
+            if let code = written.errno { throw SinkError(operation: "write \(path)", errno: code) }
+        }
+    }
+
+    /// Runs `operation` with the `Supervisor` module's `retry` and ``RecordingOptions/retryBackoff`` while it
+    /// fails with a transient error; one event when a streak of failures begins, one when it ends.
+    private func retrying(
+        streak: inout Streak, _ operation: () async throws(SinkError) -> Void
+    ) async throws(SinkError) {
+        do {
+            try await retry(backoff: options.retryBackoff, maxAttempts: Int.max) {
+                try await operation()
+            } onRetry: { attempt in
+                if streak == nil {
+                    streak = (.now, 0)
+                    let held = state.withLock { $0.held + $0.pending.count }
+                    let error = attempt.error as? SinkError ?? SinkError(operation: "write \(destination)", errno: EIO)
+                    report(.retrying(error, held: held))
+                }
+                streak?.retries += 1
+            }
+        } catch let error as RetryError {
+            throw error.lastError as? SinkError
+                ?? SinkError(operation: "write \(destination)", errno: ECANCELED, detail: "\(error.reason)")
+        } catch {
+            throw error as? SinkError ?? SinkError(operation: "write \(destination)", errno: EIO, detail: "\(error)")
+        }
+        if let failed = streak {
+            report(.recovered(failedFor: .now - failed.started, retries: failed.retries))
+            streak = nil
+        }
+    }
+
+    /// Ends the current segment (fsync, close) and opens the next one, retrying transient errors.
+    private func rotate(_ segment: inout Segment, streak: inout Streak) async throws(SinkError) {
+        await close(&segment)
+        let index = segment.index + 1
+        let path = Self.join(directory, name(counter, index))
+        var opened: Int32 = -1
+        try await retrying(streak: &streak) { () async throws(SinkError) in
+            opened = try await RecordingIO.run { RecordingIO.create(path) }.get()
+        }
+        segment = Segment(descriptor: opened, path: path, index: index)
+        state.withLock { state in
+            state.segments = index
+            // A cut by size starts the next segment's time too.
+            state.segmentStarted = .now
+        }
+        report(.segmentOpened(path: path, index: index))
+    }
+
+    /// Ends the recording because free space is below `--min-free`: the next ``write(_:)`` throws the reason.
+    private func endForLowSpace() {
+        guard let space = options.space else { return }
+        state.withLock { state in
+            if state.failure == nil { state.failure = space.lowSpaceError() }
+        }
+    }
+
+    /// `fsync` on ``RecordingIO``'s threads; the error, if any.
+    private func sync(_ segment: Segment) async -> SinkError? {
+        let descriptor = segment.descriptor
+        guard let code = await RecordingIO.run({ RecordingIO.sync(descriptor) }) else { return nil }
+        return SinkError(operation: "fsync \(segment.path)", errno: code)
+    }
+
+    /// `fsync` and `close` of a segment; each failure is reported and returned.
+    @discardableResult
+    private func close(_ segment: inout Segment) async -> [SinkError] {
+        guard segment.descriptor >= 0 else { return [] }
+        var errors: [SinkError] = []
+        if let error = await sync(segment) { errors.append(error) }
+        let descriptor = segment.descriptor
+        segment.descriptor = -1
+        if let code = await RecordingIO.run({ RecordingIO.close(descriptor) }) {
+            errors.append(SinkError(operation: "close \(segment.path)", errno: code))
+        }
+        for error in errors { report(.outputError(error)) }
+        return errors
+    }
+
+    /// Closes the recording: counts what could not be written, then `fsync` and `close`; every failure is
+    /// reported, and the first one is what ``close(within:)`` throws.
+    private func finish(_ last: Segment) async {
+        var segment = last
+        let lost = state.withLock { state in
+            let lost = state.held + state.pending.count
+            state.pending = []
+            state.held = 0
+            return lost
+        }
+        var errors: [SinkError] = []
+        if lost > 0 {
+            let cause = state.withLock { $0.failure }.map { ": \($0)" } ?? ""
+            errors.append(
+                SinkError(
+                    operation: "write \(destination)", errno: EIO,
+                    detail: "\(Units.bytes(UInt64(lost))) could not be written\(cause)"))
+        }
+        errors += await close(&segment)
+        state.withLock { state in
+            if state.endError == nil { state.endError = errors.first }
+        }
+    }
+
+    /// `directory/name`.
+    private static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : "\(directory)/\(name)"
     }
 
     /// `mkdir -p`.

@@ -8,9 +8,9 @@ import Supervisor
 import Synchronization
 
 /// `--metrics-port`: Prometheus text at `/metrics` and the listener's health at `/healthz` (200 `ready`, 503 with
-/// the state while starting, backing off, degraded or stopped; a second line counts the dead multiplexers libsrt
-/// keeps), over swift-nio's HTTP/1 server, bound to 127.0.0.1 unless told otherwise. A `Service`: closes its socket
-/// on shutdown.
+/// the state while starting, backing off, degraded or stopped, or `disk-space-low` below `--min-free`; a second line
+/// counts the dead multiplexers libsrt keeps), over swift-nio's HTTP/1 server, bound to 127.0.0.1 unless told
+/// otherwise. A `Service`: closes its socket on shutdown.
 ///
 /// ```sh
 /// curl -s 127.0.0.1:9100/metrics | grep supervisor_restarts
@@ -24,6 +24,8 @@ struct MetricsServer: Service {
     /// Shown in `/healthz` beside the count of leaked multiplexers.
     let leakLimit: SRTLeakLimit
     let console: Console
+    /// `--min-free`: `/healthz` is 503 `disk-space-low` while space is low (publishers are refused).
+    var space: DiskSpaceGuard?
 
     /// The most scrapes served at once; a new one beyond it takes the place of the one idle longest.
     static let maxConnections = 16
@@ -58,9 +60,11 @@ struct MetricsServer: Service {
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(
                             metrics: { registry.emitToBuffer() },
-                            health: {
+                            health: { [space] in
                                 let state = supervisor.state
                                 let leaked = Reporter.leaked(SRTRuntime.leakedMultiplexerCount, limit: leakLimit)
+                                // Ready to listen, but refusing every publisher: not ready to take traffic.
+                                if state.isReady, space?.isLow == true { return (false, "disk-space-low\n\(leaked)") }
                                 return (state.isReady, "\(state.label)\n\(leaked)")
                             }))
                 }

@@ -5,15 +5,20 @@
 /// // "live_cam_1-20261129T153005Z.ts"
 /// RecordingName.make(streamID: "#!::r=cam1,m=publish", peer: "…", time: "…")   // "cam1-….ts"
 /// RecordingName.make(streamID: "", peer: "[::1]:5000", time: "…")               // "__1_5000-….ts"
+/// RecordingName.make(streamID: "cam1", peer: "…", time: "…", segment: 2)        // "cam1-…-000002.ts"
 /// ```
+///
+/// Segments of one recording share its name and end in a six-digit number, so that they sort in order (up to
+/// 999,999 segments: 11 days of 1 s segments).
 enum RecordingName {
     /// The longest name part kept, in bytes: room for the time and a counter within NAME_MAX (255).
     static let maximumLength = 120
 
-    static func make(streamID: String, peer: String, time: String, counter: Int = 1) -> String {
+    static func make(streamID: String, peer: String, time: String, counter: Int = 1, segment: Int? = nil) -> String {
         let base = sanitize(resource(of: streamID)) ?? sanitize(peer) ?? "stream"
         let suffix = counter > 1 ? "-\(counter)" : ""
-        return "\(base)-\(time)\(suffix).ts"
+        let number = segment.map { "-" + String(repeating: "0", count: max(0, 6 - String($0).count)) + String($0) }
+        return "\(base)-\(time)\(suffix)\(number ?? "").ts"
     }
 
     /// The resource of an SRT access-control stream id (`#!::r=cam1,m=publish` → `cam1`), else the id itself.

@@ -18,6 +18,13 @@ struct Relay: Service {
     let destination: RelaySettings.Destination
     let table: ConnectionTable
     let console: Console
+    var recording = RecordingOptions()
+
+    /// How long a recording that ends may still wait for its disk (a full one that may clear) before the rest is
+    /// given up…
+    static let closeLimit = Duration.seconds(10)
+    /// …and during the shutdown, which must end within 2 s.
+    static let shutdownCloseLimit = Duration.milliseconds(500)
 
     func run() async {
         await withTaskGroup(of: Void.self) { group in
@@ -63,7 +70,7 @@ struct Relay: Service {
         defer { if case .forward(_, let slot) = destination { slot.release(connection) } }
         let sink: any StreamSink
         do {
-            sink = try makeSink(for: connection, peer: peer)
+            sink = try await makeSink(for: connection, peer: peer)
         } catch {
             console.emit(
                 "connection-refused", "✗ \(name) from \(peer): \(error)",
@@ -76,6 +83,8 @@ struct Relay: Service {
             ["stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination)])
         var bytes: UInt64 = 0
         var reason = "publisher left"
+        // An output that failed is given up at once when closed: waiting for it would only delay the line.
+        var outputFailed = false
         do {
             for try await message in connection.messages {
                 try sink.write(message)
@@ -85,8 +94,14 @@ struct Relay: Service {
             }
             // Closed here: by the shutdown, or with a listener whose UDP socket died.
             reason = table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
+        } catch let error as SinkError where error.kind == .lowSpace {
+            reason = error.detail ?? "\(error)"
+            outputFailed = true
+            table.countOutputFailure("disk-space")
         } catch let error as SinkError {
             reason = "output failed: \(error)"
+            outputFailed = true
+            table.countOutputFailure("write")
         } catch is CancellationError {
             reason = "shutdown"
         } catch let error as SRTError where error.isPerConnection {
@@ -96,9 +111,12 @@ struct Relay: Service {
         }
         connection.close()
         do {
-            try sink.close()
+            try await sink.close(
+                within: table.isClosing || outputFailed ? Self.shutdownCloseLimit : Self.closeLimit)
         } catch {
             reason += "; closing the output failed: \(error)"
+            // Bytes given up at the end count once (a failed fsync or close was counted when it was reported).
+            if !outputFailed, error.operation.hasPrefix("write") { table.countOutputFailure("write") }
         }
         let duration = ContinuousClock.now - started
         let bitrate = Units.bitsPerSecond(bytes, over: duration)
@@ -110,10 +128,11 @@ struct Relay: Service {
                 "stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination),
                 "bytes": .int(Int64(bytes)), "duration_s": .double(Self.seconds(duration)),
                 "bitrate_bps": .double(bitrate.rounded()), "reason": .string(reason),
+                "segments": .int(Int64((sink as? FileRecorder)?.segments ?? 1)),
             ])
     }
 
-    private func makeSink(for connection: SRTConnection, peer: String) throws(SinkError) -> any StreamSink {
+    private func makeSink(for connection: SRTConnection, peer: String) async throws(SinkError) -> any StreamSink {
         // A file or a socket per stream: never one of the last descriptors, whose loss kills a Swift process
         // (libdispatch, Docs/srt-fault-model.md F). The publisher is refused instead, and the relay lives.
         guard SRTRuntime.hasDescriptorHeadroom else {
@@ -123,12 +142,51 @@ struct Relay: Service {
         }
         switch destination {
         case .record(let directory):
+            // Accepted in the instant space ran low: refused like the next ones.
+            if let space = recording.space, space.isLow { throw space.lowSpaceError() }
             let time = Timestamp.now().compact
-            return try FileRecorder.create(in: directory) { counter in
-                RecordingName.make(streamID: connection.streamID, peer: peer, time: time, counter: counter)
-            }
+            let streamID = connection.streamID
+            let (console, table) = (self.console, self.table)
+            return try await FileRecorder.create(
+                in: directory, options: recording,
+                name: { counter, segment in
+                    RecordingName.make(streamID: streamID, peer: peer, time: time, counter: counter, segment: segment)
+                },
+                report: { event in Self.report(event, of: streamID, console: console, table: table) })
         case .forward(let target, _):
             return try UDPForwarder(to: target)
+        }
+    }
+
+    /// A line, and a count, for what a recorder tells while it records.
+    private static func report(_ event: RecordingEvent, of streamID: String, console: Console, table: ConnectionTable) {
+        switch event {
+        case .retrying(let error, let held):
+            table.writeRetries.add(1, ordering: .relaxed)
+            console.emit(
+                "output-retrying", "! \(error); holding \(Units.bytes(UInt64(held))) in memory and retrying",
+                [
+                    "stream_id": .string(streamID), "error": .string("\(error)"), "errno": .int(Int64(error.errno)),
+                    "held_bytes": .int(Int64(held)),
+                ])
+        case .recovered(let failedFor, let retries):
+            console.emit(
+                "output-recovered",
+                "! \(streamID.isEmpty ? "(no stream id)" : streamID): writing again after \(Units.duration(failedFor)) "
+                    + "(\(retries) retr\(retries == 1 ? "y" : "ies"))",
+                [
+                    "stream_id": .string(streamID), "failed_s": .double(seconds(failedFor)),
+                    "retries": .int(Int64(retries)),
+                ])
+        case .segmentOpened(let path, let index):
+            console.emit(
+                "segment", "  \(streamID.isEmpty ? "(no stream id)" : streamID) → \(path) (segment \(index))",
+                ["stream_id": .string(streamID), "to": .string(path), "segment": .int(Int64(index))])
+        case .outputError(let error):
+            table.countOutputFailure(error.operation.hasPrefix("fsync") ? "fsync" : "close")
+            console.emit(
+                "output-error", "! \(error)",
+                ["stream_id": .string(streamID), "error": .string("\(error)"), "errno": .int(Int64(error.errno))])
         }
     }
 

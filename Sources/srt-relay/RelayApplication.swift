@@ -45,6 +45,12 @@ struct RelayApplication {
                 return Self.cannotCreateExitCode
             }
         }
+        if case .record = settings.destination {
+            // The recordings' threads exist before listening, like every other thread and descriptor of the relay.
+            _ = RecordingIO.pool
+        }
+        // Measured before listening: while space is low, the first publisher is refused too.
+        await settings.recording.space?.check()
         let console = Console(json: settings.json)
         var logger = Logger(
             label: "srt-relay", factory: { StreamLogHandler(label: $0, stream: EscapedStandardError()) })
@@ -58,7 +64,9 @@ struct RelayApplication {
             configuration: settings.listener, name: "srt-relay", policy: settings.policy,
             leakLimit: settings.leakLimit, logger: logger)
         let table = ConnectionTable()
-        let relay = Relay(server: server, destination: settings.destination, table: table, console: console)
+        let relay = Relay(
+            server: server, destination: settings.destination, table: table, console: console,
+            recording: settings.recording)
         let reporter = Reporter(
             server: server, table: table, console: console, interval: settings.statusInterval,
             leakLimit: settings.leakLimit)
@@ -69,11 +77,12 @@ struct RelayApplication {
             services.append(
                 Chaos(server: server, console: console, period: settings.chaosPeriod, onSignal: settings.chaosOnSignal))
         }
+        if let space = settings.recording.space { services.append(DiskSpaceWatch(space: space, console: console)) }
         if let metrics = settings.metrics {
             services.append(
                 MetricsServer(
                     host: metrics.host, port: metrics.port, registry: registry, server: server,
-                    leakLimit: settings.leakLimit, console: console))
+                    leakLimit: settings.leakLimit, console: console, space: settings.recording.space))
         }
         if let notifier = SystemdNotifier(server: server) { services.append(notifier) }
         services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))

@@ -17,6 +17,8 @@ struct RelaySettings: Sendable {
     /// Past it the relay closes every recording and exits with ``RelayApplication/leakLimitExitCode``.
     var leakLimit: SRTLeakLimit
     var destination: Destination
+    /// How recordings are written (bounds, fsync, rotation, free space).
+    var recording = RecordingOptions()
     var json: Bool
     /// `nil`: no status lines.
     var statusInterval: Duration?

@@ -101,17 +101,21 @@ struct Reporter: Service {
             let dropped = console.droppedLines
             // Dead multiplexers libsrt keeps for good: shown once there is one, with the limit that ends the run.
             let leaked = SRTRuntime.leakedMultiplexerCount
+            let failures = table.outputFailures.load(ordering: .relaxed)
             console.emit(
                 "status",
                 "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
                     + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received"
                     + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : "")
+                    + (failures > 0 ? ", \(failures) output failure\(failures == 1 ? "" : "s")" : "")
                     + (leaked > 0 ? ", \(Self.leaked(leaked, limit: leakLimit))" : ""),
                 [
                     "state": .string(state), "connections": .int(Int64(open)),
                     "bitrate_bps": .double(bitrate.rounded()),
                     "restarts": .int(Int64(restarts)), "bytes": .int(Int64(bytes)),
-                    "dropped_lines": .int(Int64(dropped)), "leaked_multiplexers": .int(Int64(leaked)),
+                    "dropped_lines": .int(Int64(dropped)), "output_failures": .int(Int64(failures)),
+                    "write_retries": .int(Int64(table.writeRetries.load(ordering: .relaxed))),
+                    "leaked_multiplexers": .int(Int64(leaked)),
                 ])
         }
     }

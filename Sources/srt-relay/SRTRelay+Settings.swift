@@ -29,12 +29,15 @@ extension SRTRelay {
             guard !output.isEmpty else { throw ValidationError("--output: must not be empty") }
             destination = .record(directory: output)
         }
+        let recording = try recordings.options(directory: forward == nil ? output : nil)
         var accessControl: SRTAccessControl?
-        if !allowed.isEmpty || slot != nil {
-            accessControl = SRTAccessControl { [slot] request in
+        if !allowed.isEmpty || slot != nil || recording.space != nil {
+            accessControl = SRTAccessControl { [slot, space = recording.space] request in
                 if !allowed.isEmpty && !allowed.contains(request.streamID) { return .reject(.forbidden) }
                 // A forwarding relay carries one publisher at a time: the next is told the target is in use.
                 if slot?.isTaken == true { return .reject(.conflict) }
+                // Nowhere to record: "no room" (1507) until space is back.
+                if space?.isLow == true { return .reject(DiskSpaceGuard.rejectReason) }
                 return .accept
             }
         }
@@ -72,6 +75,7 @@ extension SRTRelay {
             policy: try restarts.policy(),
             leakLimit: leakLimit,
             destination: destination,
+            recording: recording,
             json: json,
             statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
             chaosPeriod: chaos.map { .seconds($0) },

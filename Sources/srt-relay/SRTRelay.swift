@@ -68,6 +68,9 @@ struct SRTRelay: AsyncParsableCommand {
     @OptionGroup(title: "Restarts")
     var restarts: RestartOptions
 
+    @OptionGroup(title: "Recordings")
+    var recordings: RecordingFlags
+
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false
 

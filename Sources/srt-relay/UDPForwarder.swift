@@ -50,7 +50,7 @@ final class UDPForwarder: StreamSink {
     }
 
     deinit {
-        try? close()
+        closeSocket()
     }
 
     func write(_ message: [UInt8]) throws(SinkError) {
@@ -72,7 +72,12 @@ final class UDPForwarder: StreamSink {
         }
     }
 
-    func close() throws(SinkError) {
+    /// Closes the socket at once: nothing is held, so there is nothing to wait for.
+    func close(within limit: Duration) async throws(SinkError) {
+        closeSocket()
+    }
+
+    private func closeSocket() {
         descriptor.withLock { socket in
             if socket >= 0 { Glibc.close(socket) }
             socket = -1

@@ -1,0 +1,43 @@
+import Supervisor
+
+/// How recordings are written: bounds, durability and rotation; the relay's flags, validated.
+///
+/// ```swift
+/// var options = RecordingOptions()
+/// options.maxHeldBytes = 8 << 20
+/// ```
+struct RecordingOptions: Sendable {
+    /// The most bytes one recording holds in memory while its disk does not take them (a full disk, a slow
+    /// one): beyond it the recording ends, with the reason, and the publisher is closed.
+    var maxHeldBytes = 8 << 20
+    /// Bytes gathered before a write.
+    var chunkSize = 64 * 1024
+    /// How often what waits in memory is written and the file fsynced; `nil`: only when the recording ends (and
+    /// what waits is written at each ``chunkSize``).
+    var fsyncInterval: Duration? = Self.standardFsyncInterval
+    /// 5 s: a crash or a power cut loses at most the last few seconds of each recording.
+    static let standardFsyncInterval = Duration.seconds(5)
+    /// Cut the recording into a new segment this often (measured on arrival); `nil`: never by time.
+    var segmentDuration: Duration?
+    /// Cut the recording into a new segment at this many bytes, a multiple of ``packetSize``; `nil`: never by size.
+    var segmentSize: Int?
+    /// An MPEG-TS packet: segments begin at multiples of it, counted from the stream's first byte.
+    static let packetSize: UInt64 = 188
+
+    /// Whether recordings are cut into numbered segments.
+    var rotates: Bool {
+        segmentDuration != nil || segmentSize != nil
+    }
+
+    /// `--min-free`: where free space is watched; `nil`: nowhere (forwarding, or `--min-free 0`).
+    var space: DiskSpaceGuard?
+    /// The delays between retries of a write that failed with a transient error.
+    var retryBackoff: Backoff = Self.standardRetryBackoff
+
+    /// 50 ms, doubling to at most 1 s, full jitter.
+    static let standardRetryBackoff: Backoff = {
+        // Valid constants: the initializer cannot throw here; a `Backoff` of 1 s constant is the fallback anyway.
+        let exponential = try? Backoff.exponential(initial: .milliseconds(50), maximum: .seconds(1))
+        return (exponential ?? Backoff.custom { _ in .seconds(1) }).jitter(.full)
+    }()
+}
