@@ -32,7 +32,9 @@ extension SRTRelay {
         let recording = try recordings.options(directory: forward == nil ? output : nil)
         var accessControl: SRTAccessControl?
         if !allowed.isEmpty || slot != nil || recording.space != nil {
-            accessControl = SRTAccessControl { [slot, space = recording.space] request in
+            // Every decision reads memory (a set, the slot's and the guard's flags): answered on libsrt's thread, so
+            // a starved relay never refuses a publisher with 1503 for want of a thread.
+            accessControl = SRTAccessControl.immediate { [slot, space = recording.space] request in
                 if !allowed.isEmpty && !allowed.contains(request.streamID) { return .reject(.forbidden) }
                 // A forwarding relay carries one publisher at a time: the next is told the target is in use.
                 if slot?.isTaken == true { return .reject(.conflict) }

@@ -11,6 +11,9 @@ import Synchronization
 ///     allowList.contains(request.streamID) ? .accept : .reject(.notFound)
 /// }
 /// print(access.statistics)  // answered in time 12, timed out 0, refused while overdue 0
+/// let fromMemory = SRTAccessControl.immediate { request in   // answered on libsrt's thread, never 1503
+///     blocked.isSet ? .reject(.unavailable) : .accept
+/// }
 /// ```
 ///
 /// libsrt asks for the decision on its receive thread while it holds the listener lock (`SRT-FACTS.md` §6): while
@@ -40,11 +43,18 @@ import Synchronization
 /// check's timeouts (``SRTHealthCheck/deathProbeTimeout``, 100 ms by default; ``SRTHealthCheck/probeTimeout``) waits
 /// that much longer for its probes, rather than counting a live listener whose probe sat behind a slow decision as
 /// dead; it logs the timeouts it uses. That lengthens fault detection by the deadline: keep the deadline short.
+///
+/// A decision that only reads memory (a set prepared beforehand, an atomic flag) needs no thread of its own:
+/// ``immediate(_:)`` runs it on the receive thread itself, inside the handshake, so no caller is ever turned away
+/// because a thread was not scheduled in time.
 public struct SRTAccessControl: Sendable {
     let decide: @Sendable (SRTAccessRequest) -> SRTAccessDecision
     /// How long libsrt's receive thread waits for a decision before it rejects the caller with
-    /// ``SRTRejectReason/unavailable``.
+    /// ``SRTRejectReason/unavailable``; unused by an ``immediate(_:)`` access control.
     public let deadline: Duration
+    /// Whether the closure runs on libsrt's receive thread itself (``immediate(_:)``) rather than on a thread of
+    /// the listener's own.
+    public let runsOnReceiveThread: Bool
     /// Shared by copies, so that every listener started with this access control counts in one place.
     let counters = Counters()
 
@@ -58,6 +68,26 @@ public struct SRTAccessControl: Sendable {
     public init(_ decide: @escaping @Sendable (SRTAccessRequest) -> SRTAccessDecision) {
         self.decide = decide
         self.deadline = Self.defaultDeadline
+        self.runsOnReceiveThread = false
+    }
+
+    /// An access control whose closure answers from memory at once: it runs on libsrt's receive thread, inside the
+    /// handshake, with no thread hand-over and no deadline. Every packet on the port waits while it runs, so it must
+    /// not block, sleep, do I/O or call libsrt: read an atomic, a lock held for nanoseconds, a value prepared
+    /// beforehand. In exchange, a CPU-starved process never turns a caller away with 1503 for want of a thread.
+    public static func immediate(_ decide: @escaping @Sendable (SRTAccessRequest) -> SRTAccessDecision)
+        -> SRTAccessControl
+    {
+        SRTAccessControl(decide: decide, deadline: defaultDeadline, runsOnReceiveThread: true)
+    }
+
+    private init(
+        decide: @escaping @Sendable (SRTAccessRequest) -> SRTAccessDecision, deadline: Duration,
+        runsOnReceiveThread: Bool
+    ) {
+        self.decide = decide
+        self.deadline = deadline
+        self.runsOnReceiveThread = runsOnReceiveThread
     }
 
     /// An access control that asks `decide` for every caller, waiting at most `deadline` for it.
@@ -71,6 +101,7 @@ public struct SRTAccessControl: Sendable {
         }
         self.decide = decide
         self.deadline = deadline
+        self.runsOnReceiveThread = false
     }
 
     /// Accepts every caller.
@@ -86,7 +117,8 @@ public struct SRTAccessControl: Sendable {
 
     /// Counts of decisions, for metrics and tests.
     public struct Statistics: Sendable, Hashable, CustomStringConvertible {
-        /// Decisions the closure gave within the deadline (accept or reject).
+        /// Decisions the closure gave within the deadline (accept or reject); every decision of an
+        /// ``SRTAccessControl/immediate(_:)`` access control.
         public let answeredInTime: Int
         /// Callers rejected with 1503 because the closure gave no answer within the deadline.
         public let timedOut: Int

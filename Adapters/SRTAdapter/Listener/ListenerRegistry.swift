@@ -7,8 +7,10 @@ import Synchronization
 final class ListenerContext: Sendable {
     let probeStreamID: String
     let maxConnections: Int
-    /// Runs the access control off the receive thread; `nil` without one.
+    /// Runs the access control off the receive thread; `nil` without one, or when it is immediate.
     let accessWorker: AccessControlWorker?
+    /// An ``SRTAccessControl/immediate(_:)`` access control, asked on the receive thread itself.
+    let immediateAccess: SRTAccessControl?
     /// Accepted connections still open, by socket; weak, the application owns them.
     let connections = Mutex<[SRTSOCKET: WeakConnection]>([:])
     /// Handshakes admitted by the listen callback and not accepted yet (see ``PendingHandshakes``: a handshake
@@ -26,8 +28,9 @@ final class ListenerContext: Sendable {
         self.probeStreamID = probeStreamID
         self.maxConnections = maxConnections
         self.pending = Mutex(PendingHandshakes(maxPerHost: maxPendingPerAddress))
-        self.accessWorker = try accessControl.map { access throws(SRTError) in
-            try AccessControlWorker.start(access, logger: logger)
+        self.immediateAccess = accessControl?.runsOnReceiveThread == true ? accessControl : nil
+        self.accessWorker = try accessControl.flatMap { access throws(SRTError) in
+            access.runsOnReceiveThread ? nil : try AccessControlWorker.start(access, logger: logger)
         }
     }
 
@@ -106,8 +109,14 @@ enum ListenerRegistry {
         // The self-probe: a live listener answers it at once with the private code.
         if streamID == context.probeStreamID { return .probe }
         if context.openConnectionCount >= context.maxConnections { return .overload }
-        guard let worker = context.accessWorker else { return context.admit(socket, peer: peer).rejectReason }
         let request = SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion)
+        if let access = context.immediateAccess {
+            let decision = access.decide(request)
+            access.counters.answeredInTime.add(1, ordering: .relaxed)
+            if let reason = decision.rejectReason { return reason }
+            return context.admit(socket, peer: peer).rejectReason
+        }
+        guard let worker = context.accessWorker else { return context.admit(socket, peer: peer).rejectReason }
         switch worker.decide(request) {
         case .decided(let decision):
             if let reason = decision.rejectReason { return reason }

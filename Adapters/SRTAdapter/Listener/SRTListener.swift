@@ -186,7 +186,9 @@ public struct SRTListener: Restartable {
     public func run(_ listener: SRTListenSocket) async throws {
         // Subscribed before anything else: a death from now on is seen.
         let deaths = SRTRuntime.receiveThreadDeaths()
-        let timeouts = health.timeouts(behind: configuration.accessControl?.deadline)
+        // An immediate access control answers on the receive thread at once: no deadline for a probe to wait behind.
+        let access = configuration.accessControl
+        let timeouts = health.timeouts(behind: access?.runsOnReceiveThread == true ? nil : access?.deadline)
         if timeouts.death != health.deathProbeTimeout || timeouts.probe != health.probeTimeout {
             logger.info(
                 "probe timeouts lengthened past the access control's deadline",
