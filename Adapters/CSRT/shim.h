@@ -260,7 +260,7 @@ static inline int csrt_local_port(int fd) {
 }
 
 /// 1 when some interface carries `host` (or `host` is a wildcard), 0 when none does, -1 when it cannot tell.
-/// A listener whose address vanished is alive and waits for it (SRT-FACTS §5): no restart then.
+/// A listener whose address vanished is alive and waits for it (Docs/libsrt-failure-modes.md §7): no restart then.
 static inline int csrt_address_is_local(const char* host) {
     struct sockaddr_storage wanted;
     if (csrt_make_address(host, 0, &wanted) == 0) return -1;

@@ -4,12 +4,12 @@
     import Darwin
 #endif
 
-/// Fault B of `SRT-FACTS.md` §8, from inside the process: `dup2` of /dev/null over the UDP socket bound to the
-/// listener's port, so libsrt's receive thread gets ENOTSOCK from its next `recvmsg` and dies, the way it dies
-/// on ENETUNREACH in production.
+/// Fault B (`Docs/libsrt-failure-modes.md`, "How the tests inject faults"), from inside the process: `dup2` of
+/// /dev/null over the UDP socket bound to the listener's port, so libsrt's receive thread gets ENOTSOCK from its next
+/// `recvmsg` and dies, the way it dies on ENETUNREACH in production.
 ///
-/// The adapter owns that descriptor privately; the relay finds it as SRT-FACTS §2 describes, by scanning
-/// `/proc/self/fd` for a datagram socket whose local port is the listener's.
+/// The adapter owns that descriptor privately; the relay finds it as `Docs/libsrt-failure-modes.md` §3 describes, by
+/// scanning `/proc/self/fd` for a datagram socket whose local port is the listener's.
 enum FaultInjector {
     /// Replaces every UDP socket of this process bound to `port` with /dev/null; returns their descriptors.
     static func killReceiveThread(port: Int) -> [Int32] {

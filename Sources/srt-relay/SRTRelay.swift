@@ -11,7 +11,8 @@ import Supervisor
 #endif
 
 /// `srt-relay`: listens for SRT publishers and records each stream to a file, or relays it to a UDP address;
-/// the listener is supervised (backoff, jitter, restart intensity) and survives the faults of `SRT-FACTS.md`.
+/// the listener is supervised (backoff, jitter, restart intensity) and survives the faults of
+/// `Docs/libsrt-failure-modes.md`.
 ///
 /// ```sh
 /// srt-relay                                   # record to recordings/<stream id>-<UTC time>.ts, port 9000

@@ -26,8 +26,9 @@ public import Supervisor
 /// - A connection that breaks (the peer closed it, its listener restarted, or it went silent for libsrt's ~5 s
 ///   peer-idle timeout) ends the run: the caller backs off and connects again. So does a connection whose own UDP
 ///   receive thread died (it would stay `CONNECTED` and deaf for good): each caller checks itself after every
-///   receive-thread death in the process (``SRTCallerHealthCheck``) and reconnects at once on a fresh UDP socket. Closing the current connection
-///   yourself asks for a fresh one the same way; to stop, cancel ``run()`` or shut the group down.
+///   receive-thread death in the process (``SRTCallerHealthCheck``) and reconnects at once on a fresh UDP socket.
+///   Closing the current connection yourself asks for a fresh one the same way; to stop, cancel ``run()`` or shut the
+///   group down.
 /// - Jitter is on by default (``defaultBackoff``), so that many callers dropped at once by one restarted listener
 ///   come back spread over the delay instead of in lockstep.
 public final class SRTCaller: Service, Sendable {

@@ -16,10 +16,10 @@ import Synchronization
 /// }
 /// ```
 ///
-/// libsrt asks for the decision on its receive thread while it holds the listener lock (`SRT-FACTS.md` §6): while
-/// that thread waits, no packet moves on the port, live connections' data and the listener's self-probe included.
-/// So the closure runs on a thread of the listener's own, and the receive thread waits for it at most ``deadline``
-/// (50 ms by default):
+/// libsrt asks for the decision on its receive thread while it holds the listener lock (`Docs/libsrt-failure-modes.md
+/// §8`): while that thread waits, no packet moves on the port, live connections' data and the listener's self-probe
+/// included. So the closure runs on a thread of the listener's own, and the receive thread waits for it at most
+/// ``deadline`` (50 ms by default):
 ///
 /// - An answer within the deadline is used as it is: accept, or reject with its reason. The hand-over costs tens of
 ///   microseconds.

@@ -10,7 +10,7 @@ public import Supervisor
 /// ```
 ///
 /// Host names are refused on purpose: resolving them blocks, and a listener must know exactly which address it
-/// waits for (`SRT-FACTS.md` §5).
+/// waits for (`Docs/libsrt-failure-modes.md §7`).
 public struct SRTAddress: Hashable, Sendable, CustomStringConvertible {
     /// The numeric host, as given (`127.0.0.1`, `::1`, `0.0.0.0`, `::`).
     public let host: String

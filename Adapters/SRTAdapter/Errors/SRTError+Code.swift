@@ -99,7 +99,8 @@ extension SRTError {
         public static let receiveThreadDied = Code(rawValue: 90_001)
         /// Adapter condition, not a libsrt code: the socket was closed by this process.
         public static let closedLocally = Code(rawValue: 90_002)
-        /// Adapter condition, not a libsrt code: someone asked the listener to re-listen (``SRTServer/restartListener()``).
+        /// Adapter condition, not a libsrt code: someone asked the listener to re-listen
+        /// (``SRTServer/restartListener()``).
         public static let restartRequested = Code(rawValue: 90_003)
         /// Adapter condition, not a libsrt code: libsrt keeps more dead multiplexers than the server's
         /// ``SRTLeakLimit`` allows; the process should be restarted (``SRTServer/run()`` ends with it).

@@ -19,8 +19,8 @@ import CSRT
 /// ```
 ///
 /// libsrt keeps its last error per thread, and its errno is stale unless the code is 1000 or 1003
-/// (`SRT-FACTS.md` §4), so `last(_:socket:)` must run right after the failing call, on the same thread, with no
-/// `await` in between; it drops the errno for other codes.
+/// (`Docs/libsrt-failure-modes.md §6`), so `last(_:socket:)` must run right after the failing call, on the same thread,
+/// with no `await` in between; it drops the errno for other codes.
 public struct SRTError: Error, Hashable, Sendable, CustomStringConvertible {
     /// libsrt's error code (`SRT_ERRNO`), or one of the adapter's own conditions.
     public let code: Code

@@ -9,7 +9,8 @@ import Synchronization
 #endif
 
 /// Runs one listener's ``SRTAccessControl`` on a thread of its own, so that libsrt's receive thread, which asks for
-/// each decision while it holds the listener lock (`SRT-FACTS.md` §6), waits at most the access control's deadline.
+/// each decision while it holds the listener lock (`Docs/libsrt-failure-modes.md §8`), waits at most the access
+/// control's deadline.
 ///
 /// ```swift
 /// let worker = try AccessControlWorker.start(access, logger: logger)

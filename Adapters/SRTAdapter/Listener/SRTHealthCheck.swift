@@ -1,6 +1,6 @@
 public import Supervisor
 
-/// How a supervised listener finds out that its receive thread died (`SRT-FACTS.md` §7).
+/// How a supervised listener finds out that its receive thread died (`Docs/libsrt-failure-modes.md §2`).
 ///
 /// ```swift
 /// let health = try SRTHealthCheck(probeInterval: .seconds(2), probeTimeout: .milliseconds(500))

@@ -25,7 +25,7 @@ import Synchronization
 ///
 /// The UDP socket is created here and handed to libsrt with `srt_bind_acquire`, so that a dead one can be replaced
 /// by /dev/null (never closed: libsrt may close that number later) and the port bound again at once, on a fresh
-/// multiplexer (`SRT-FACTS.md` §2). The listener is subscribed to the reactor right after `srt_listen`.
+/// multiplexer (`Docs/libsrt-failure-modes.md §3`). The listener is subscribed to the reactor right after `srt_listen`.
 public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// The reject code a live listener answers its own probe with (application range, never sent otherwise).
     public static let probeRejectReason: Int32 = SRTRejectReason.probe.code
@@ -107,7 +107,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
 
     /// Opens a listener on the live UDP socket of `previous`, which was closed while its connections live: the
     /// kernel port is still theirs, so a fresh bind would fail with EADDRINUSE; `srt_bind` joins the same
-    /// multiplexer instead (same settings), and old connections keep flowing (`SRT-FACTS.md` §3).
+    /// multiplexer instead (same settings), and old connections keep flowing (`Docs/libsrt-failure-modes.md §5`).
     ///
     /// Never after a death: that would reattach to the dead multiplexer (§2); retire and ``open(_:)`` instead.
     static func reopen(sharingWith previous: SRTListenSocket, reactor: SRTReactor) throws(SRTError) -> SRTListenSocket {
@@ -421,8 +421,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         context.openConnectionCount
     }
 
-    /// Closes the listener; its accepted connections stay open and keep the UDP socket (`SRT-FACTS.md` §3).
-    /// Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
+    /// Closes the listener; its accepted connections stay open and keep the UDP socket (`Docs/libsrt-failure-modes.md
+    /// §5`). Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
     public func close() {
         close(waiting: false)
     }
@@ -445,8 +445,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     }
 
     /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are
-    /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP descriptor, which frees the port and stops libsrt from matching
-    /// the dead multiplexer. Returns the connections it closed, for reporting. Idempotent.
+    /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP
+    /// descriptor, which frees the port and stops libsrt from matching the dead multiplexer. Returns the connections it
+    /// closed, for reporting. Idempotent.
     ///
     /// When it closed connections, libsrt keeps the dead multiplexer for the life of the process: it is counted in
     /// ``SRTRuntime/leakedMultiplexerCount``.

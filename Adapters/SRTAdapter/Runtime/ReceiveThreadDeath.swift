@@ -1,6 +1,6 @@
 /// One libsrt receive thread exited: every socket on its UDP port is deaf from now on, though each still reports
-/// its old state (`SRT-FACTS.md` §1). libsrt does not say which port, but it writes the line on the dying thread
-/// (``thread``); listeners check themselves.
+/// its old state (`Docs/libsrt-failure-modes.md §2`). libsrt does not say which port, but it writes the line on the
+/// dying thread (``thread``); listeners check themselves.
 ///
 /// ```swift
 /// for await death in SRTRuntime.receiveThreadDeaths() {

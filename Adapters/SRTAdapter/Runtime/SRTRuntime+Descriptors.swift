@@ -31,8 +31,9 @@ extension SRTRuntime {
         csrt_descriptors_free(csrt_descriptor_reserve() + 1) == 1
     }
 
-    /// A /dev/null descriptor opened at ``start(logger:logLevel:logRateLimit:)``, put over a dead UDP socket when a listener is
-    /// retired: the retire must work when the process is out of descriptors. -1 if it could not be opened then.
+    /// A /dev/null descriptor opened at ``start(logger:logLevel:logRateLimit:)``, put over a dead UDP socket when a
+    /// listener is retired: the retire must work when the process is out of descriptors. -1 if it could not be opened
+    /// then.
     static var spareNullDescriptor: Int32 {
         spareNull.withLock { descriptor in
             if descriptor < 0 { descriptor = open("/dev/null", O_RDWR | O_CLOEXEC) }

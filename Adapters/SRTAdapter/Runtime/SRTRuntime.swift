@@ -28,9 +28,9 @@ import Synchronization
 /// SRTRuntime.exit(0)
 /// ```
 ///
-/// Why it exists (`SRT-FACTS.md` §1, §2, §6): `srt_startup`/`srt_cleanup` are reference-counted and process-wide;
-/// the log handler is the *only* notification that a UDP receive thread exited; after such an exit `srt_cleanup`,
-/// and therefore `exit()`, never returns.
+/// Why it exists (`Docs/libsrt-failure-modes.md` §2, §3, §4, §8): `srt_startup`/`srt_cleanup` are reference-counted and
+/// process-wide; the log handler is the *only* notification that a UDP receive thread exited; after such an exit
+/// `srt_cleanup`, and therefore `exit()`, never returns.
 public enum SRTRuntime {
     /// libsrt's log levels are syslog's: 2 critical, 3 error, 4 warning, 5 notice, 6 info, 7 debug.
     static let criticalLevel: Int32 = 2
@@ -142,9 +142,10 @@ public enum SRTRuntime {
     }
 
     /// Ends the process with `status` without hanging: after a receive-thread death it flushes standard output and
-    /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever, `exithang.c`);
-    /// otherwise it calls `exit` as usual, whose `atexit` handler (installed by ``start(logger:logLevel:logRateLimit:)``) stops
-    /// the reactor thread and releases libsrt before libsrt's own static destructors run.
+    /// error and calls `_exit`, skipping libsrt's static destructor (which would spin forever,
+    /// `Docs/libsrt-failure-modes.md` §4); otherwise it calls `exit` as usual, whose `atexit` handler (installed by
+    /// ``start(logger:logLevel:logRateLimit:)``) stops the reactor thread and releases libsrt before libsrt's own
+    /// static destructors run.
     public static func exit(_ status: Int32) -> Never {
         // Either way, what was printed reaches its pipe or file before anything can go wrong.
         fflush(nil)
@@ -156,8 +157,8 @@ public enum SRTRuntime {
         #endif
     }
 
-    /// The process is exiting (`atexit`): let the control thread finish its queue, stop the reactor thread, then, unless a receive thread died, release
-    /// libsrt with `srt_cleanup` while everything it uses still exists.
+    /// The process is exiting (`atexit`): let the control thread finish its queue, stop the reactor thread, then,
+    /// unless a receive thread died, release libsrt with `srt_cleanup` while everything it uses still exists.
     ///
     /// Left to libsrt's static destructor, the cleanup races with it: the destructors of libsrt's other globals
     /// ran while its garbage-collector thread still used them, and 9 of 20 healthy exits crashed (SIGSEGV, or

@@ -32,7 +32,7 @@ public struct SRTVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
         SRTVersion(packed: UInt32(csrt_header_version()))
     }
 
-    /// The oldest libsrt whose failure modes the adapter was measured against (`../shared/SRT-FACTS.md`).
+    /// The oldest libsrt whose failure modes the adapter was measured against (`Docs/libsrt-failure-modes.md`).
     public static let minimumSupported = SRTVersion(major: 1, minor: 5, patch: 1)
 
     public static func < (lhs: SRTVersion, rhs: SRTVersion) -> Bool {

@@ -1,7 +1,7 @@
 import CSRT
 
 /// What libsrt says about a socket (`SRT_SOCKSTATUS`). Beware: after a receive-thread death a listener still says
-/// ``listening`` and its connections ``connected`` (`SRT-FACTS.md` §1).
+/// ``listening`` and its connections ``connected`` (`Docs/libsrt-failure-modes.md §2`).
 ///
 /// ```swift
 /// if connection.state == .broken { … }

@@ -7,9 +7,9 @@ import Testing
 @testable import SRTAdapter
 
 extension Loopback {
-    /// Faults C and D (`SRT-FACTS.md` §5): an address that vanishes and returns. In a private network namespace
-    /// where only 127.0.0.1/32 is local, 127.0.0.2/32 is added to and removed from `lo`; every packet stays in
-    /// 127.0.0.0/8 inside that namespace.
+    /// Faults C and D (`Docs/libsrt-failure-modes.md §7`): an address that vanishes and returns. In a private network
+    /// namespace where only 127.0.0.1/32 is local, 127.0.0.2/32 is added to and removed from `lo`; every packet stays
+    /// in 127.0.0.0/8 inside that namespace.
     @Suite("Faults C and D: the listener's address vanishes and returns")
     struct AddressLossTests {
         @Test(

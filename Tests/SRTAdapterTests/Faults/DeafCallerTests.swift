@@ -65,7 +65,8 @@ struct DeafCallerICMPChild {
     }
 }
 
-/// The children's side of ``Loopback/DeafCallerTests`` and ``Loopback/DeafCallerICMPTests``; every failure prints its reason and exits.
+/// The children's side of ``Loopback/DeafCallerTests`` and ``Loopback/DeafCallerICMPTests``; every failure prints its
+/// reason and exits.
 enum DeafCallerScenario {
     static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
         guard condition else {

@@ -9,7 +9,7 @@ import Testing
 extension Loopback {
     /// Fault A, the production error through the real kernel path: the listener's UDP socket gets `IP_RECVERR`,
     /// then one raw ICMP "net unreachable" quoting a packet from its port makes the next `recvmsg` fail with
-    /// ENETUNREACH and the receive thread exit (`SRT-FACTS.md` §8, `inject.c recverr`).
+    /// ENETUNREACH and the receive thread exit (`Docs/libsrt-failure-modes.md`, "How the tests inject faults").
     ///
     /// Needs root (a raw socket) and runs in a private network namespace the test creates and deletes, with only
     /// `lo` in it: the test binary itself is started there (`ip netns exec`), running ``FaultAChild``.

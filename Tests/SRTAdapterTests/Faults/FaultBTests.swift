@@ -6,7 +6,7 @@ import Testing
 
 extension Loopback {
     /// Fault B (no root): /dev/null is put over a listener's UDP descriptor, so its receive thread's next `recvmsg`
-    /// fails with ENOTSOCK and the thread exits (`SRT-FACTS.md` §8, `inject.c dup2null`).
+    /// fails with ENOTSOCK and the thread exits (`Docs/libsrt-failure-modes.md`, "How the tests inject faults").
     ///
     /// The scenario runs in a child process (an exit test): a process that has seen a receive thread die can never
     /// run libsrt's cleanup, so it must leave through `_exit`, which the test runner itself must not do.
@@ -83,7 +83,7 @@ enum FaultBScenario {
         check(death != nil, "the log signal")
         check(SRTRuntime.hasSeenReceiveThreadDeath, "hasSeenReceiveThreadDeath")
 
-        // libsrt still says all is well (SRT-FACTS §1): only the probe tells.
+        // libsrt still says all is well (Docs/libsrt-failure-modes.md §2): only the probe tells.
         check(listener.state == .listening, "listener still LISTENING, got \(listener.state)")
         check(victim.state == .connected, "victim still CONNECTED, got \(victim.state)")
         let deadProbe = await listener.probe(timeout: .milliseconds(150))

@@ -12,8 +12,9 @@ import Synchronization
 /// - The faulted server's stream comes from an `SRTCaller`, which reconnects after each fault on its own (libsrt's
 ///   peer-idle timer tells it, about 5 s later); the healthy server's from one plain connection that must never
 ///   notice anything.
-/// - Each fault: /dev/null over the faulted listener's UDP socket (`SRT-FACTS.md` §8). Checked: the connection that
-///   died with it is reported and closed, a new caller is accepted, the publisher resumes.
+/// - Each fault: /dev/null over the faulted listener's UDP socket (`Docs/libsrt-failure-modes.md, "How the tests inject
+///   faults"`). Checked: the connection that died with it is reported and closed, a new caller is accepted, the
+///   publisher resumes.
 /// - After each recovery (just before the next fault) and at the end: descriptors and threads, which must stay flat
 ///   apart from the one multiplexer libsrt keeps of each death (``ProcessSample``), and resident memory, reported.
 /// - At the end: every healthy message arrived, intact and in order.

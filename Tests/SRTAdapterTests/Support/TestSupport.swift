@@ -52,7 +52,7 @@ enum TestSupport {
     /// Ends an exit test's child: prints `status` as `CHILD EXIT n`, flushes, and leaves with `_exit(0)`. Always
     /// 0, because Swift Testing returns no captured output when an exit test's condition fails, and the output is
     /// what says why; the parent judges by the markers it prints. `_exit`, because after a receive-thread death
-    /// `exit` would never return (`exithang.c`).
+    /// `exit` would never return (`Docs/libsrt-failure-modes.md` §4).
     static func exitChild(_ status: Int32) -> Never {
         ChildProcess.killAll()
         print("CHILD EXIT \(status)")
