@@ -113,7 +113,7 @@ struct SupervisorStateMachineTests {
             delays.append(Self.delay(client.startFailed(Throttled(retryAfter: .seconds(5)), at: .zero))!)
         }
         #expect(delays.allSatisfy { $0 >= .seconds(5) && $0 < .seconds(6) })
-        let seconds = delays.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
+        let seconds = delays.map(\.inSeconds)
         // Uniform over the second: each fifth of it holds about a fifth of the clients (200 ± 60).
         for fifth in 0..<5 {
             let low = 5 + Double(fifth) * 0.2
