@@ -431,11 +431,12 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// are not inlined into the loop: one call less per failure.
     @inline(__always)
     private func carryOut(_ action: SupervisorStateMachine.FailureAction) -> SupervisorStep {
-        guard case .restart(let restart) = action else { return finish(action) }
+        guard case .restart = action else { return finish(action) }
         metrics?.restarts.increment()
         publish(action)
-        guard restart.waits else { return .yield }
-        let deadline = restart.until.nanosecondsClamped
+        // Only the backoff's instants: no copy of the failure.
+        guard let (until, delay) = action.backoff else { return .yield }
+        let deadline = until.nanosecondsClamped
         shared.withLock { $0.alarm.arm(.backoff, deadline: deadline) }
         // Checked after arming: a shutdown requested before rang nothing, so it rings now and the park returns at
         // once (the machine then finishes).
@@ -444,7 +445,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             return .park
         }
         // Not under our lock: the scheduler may ask alarms whether they still wait.
-        timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: restart.delay))
+        timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: delay))
         return .park
     }
 
@@ -470,11 +471,45 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
 
     // MARK: - Reporting: state, events, logs, metrics
 
+    // One concrete `publish` and `finish` per action type, each with the shared body inlined: a generic function
+    // called from this unspecialized class reaches the action through witness tables and copies it through value
+    // witnesses on every restart.
+
+    @inline(never)
+    private func publish(_ action: SupervisorStateMachine.FailureAction) { publishing(action) }
+
+    @inline(never)
+    private func publish(_ action: SupervisorStateMachine.AttemptAction) { publishing(action) }
+
+    @inline(never)
+    private func publish(_ action: SupervisorStateMachine.ReadyAction) { publishing(action) }
+
+    @inline(never)
+    private func publish(_ event: SupervisorEvent) { publishing(event) }
+
+    @inline(never)
+    private func finish(_ action: SupervisorStateMachine.FailureAction) -> SupervisorStep {
+        publishing(action)
+        return endSubscriptions()
+    }
+
+    @inline(never)
+    private func finish(_ action: SupervisorStateMachine.AttemptAction) -> SupervisorStep {
+        publishing(action)
+        return endSubscriptions()
+    }
+
+    @inline(never)
+    private func finish(_ action: SupervisorStateMachine.ReadyAction) -> SupervisorStep {
+        publishing(action)
+        return endSubscriptions()
+    }
+
     /// Publishes what an action says: its state and its events, to every subscriber under one lock, then to
     /// metrics and the log. The events are made only for whoever takes them: a supervisor that nobody watches pays
     /// for the state alone.
-    @inline(never)
-    private func publish(_ publication: some SupervisorPublication) {
+    @inline(__always)  // into the concrete `publish` and `finish` above
+    private func publishing(_ publication: some SupervisorPublication) {
         let newState = publication.state(supervisor: name)
         let old = shared.withLock { shared -> Int in
             let old = shared.state.ordinal
@@ -497,11 +532,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         publication.forEachEvent(supervisor: name) { log($0) }
     }
 
-    /// Supervision is over: publishes the action's last events, ending with `stopped`, then ends every
-    /// subscription. Always `.finished`.
-    @inline(never)
-    private func finish(_ action: some SupervisorPublication) -> SupervisorStep {
-        publish(action)
+    /// Supervision is over, its last events (ending with `stopped`) published: ends every subscription. Always
+    /// `.finished`.
+    @inline(__always)  // into the concrete `finish` above
+    private func endSubscriptions() -> SupervisorStep {
         // A subscriber from now on sees the stopped state and gets the last event from `events()` itself.
         let subscribers = shared.withLock { shared in
             defer { shared.subscribers.removeAll() }

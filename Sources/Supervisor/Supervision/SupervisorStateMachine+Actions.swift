@@ -80,15 +80,24 @@ extension SupervisorStateMachine {
         /// Publish ``SupervisorEvent/failed(_:)``, then ``SupervisorEvent/stopped(_:)`` with the
         /// ``SupervisorError`` of `code`: supervision is over, and `run()` throws that error.
         case giveUp(SupervisorError.Code, SupervisorFailure)
-        /// Publish the restart's events, then wait as it says and report `backoffEnded(wokenAt:)`.
-        case restart(Restart)
+        /// Publish `failed(failure)` and the restart's events, then wait as it says and report
+        /// `backoffEnded(wokenAt:)`. The failure apart from the rest, so that the runner reads the backoff without
+        /// copying (and retaining) the failure's error.
+        case restart(SupervisorFailure, Restart)
+
+        /// For a restart that waits (see ``Restart/waits``), when its backoff ends on the timeline and how long it
+        /// is; `nil` for anything else.
+        var backoff: (until: Duration, delay: Duration)? {
+            guard case .restart(_, let restart) = self, restart.waits else { return nil }
+            return (restart.until, restart.delay)
+        }
 
         /// The failure reported, if any.
         var failure: SupervisorFailure? {
             switch self {
             case .finish(let failure, _): failure
             case .giveUp(_, let failure): failure
-            case .restart(let restart): restart.failure
+            case .restart(let failure, _): failure
             }
         }
 
@@ -111,13 +120,13 @@ extension SupervisorStateMachine {
         }
 
         func state(supervisor name: String) -> SupervisorState? {
-            if case .restart(let restart) = self { return restart.state }
+            if case .restart(_, let restart) = self { return restart.state }
             return stopReason(supervisor: name).map { .stopped($0) }
         }
 
         func forEachEvent(supervisor name: String, _ body: (SupervisorEvent) -> Void) {
-            if case .restart(let restart) = self {
-                restart.forEachEvent(body)
+            if case .restart(let failure, let restart) = self {
+                restart.forEachEvent(after: failure, body)
                 return
             }
             if let failure { body(.failed(failure)) }
@@ -125,7 +134,7 @@ extension SupervisorStateMachine {
         }
     }
 
-    /// A restart after a failure: the failure, the backoff it leads to, and how the runner waits.
+    /// A restart after a failure: the backoff it leads to, and how the runner waits.
     struct Restart {
         /// Which events the restart publishes, after its failure.
         enum Kind {
@@ -141,7 +150,6 @@ extension SupervisorStateMachine {
             case atOnce
         }
 
-        let failure: SupervisorFailure
         let delay: Duration
         /// When the backoff ends, on the timeline.
         let until: Duration
@@ -169,8 +177,8 @@ extension SupervisorStateMachine {
             }
         }
 
-        /// The restart's events, in order.
-        func forEachEvent(_ body: (SupervisorEvent) -> Void) {
+        /// The events of a restart after `failure`, in order.
+        func forEachEvent(after failure: SupervisorFailure, _ body: (SupervisorEvent) -> Void) {
             body(.failed(failure))
             if case .enteredDegraded(let probeInterval) = kind { body(.degraded(probeInterval: probeInterval)) }
             body(.backingOff(delay: delay, until: untilSinceOrigin, attempt: attempt))

@@ -12,7 +12,7 @@
 /// var machine = SupervisorStateMachine(policy: policy, generator: SplitMix64(seed: 1))
 /// guard case .start(let attempt, _) = machine.begin(at: .zero) else { return }  // publish starting, call start()
 /// switch machine.startFailed(error, at: .seconds(1)) {
-/// case .restart(let restart): print(restart.delay)  // publish its events, wait, then backoffEnded(wokenAt:)
+/// case .restart(_, let restart): print(restart.delay)  // publish its events, wait, then backoffEnded(wokenAt:)
 /// case .finish, .giveUp: break  // publish its events: supervision is over
 /// }
 /// ```
@@ -290,8 +290,8 @@ struct SupervisorStateMachine {
             }
         if case .atOnce = kind { restartAnnounced = true }
         return .restart(
+            failure,
             Restart(
-                failure: failure,
                 delay: delay,
                 until: now + delay,
                 attempt: attempt,
