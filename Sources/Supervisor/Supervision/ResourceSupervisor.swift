@@ -431,7 +431,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// are not inlined into the loop: one call less per failure.
     @inline(__always)
     private func carryOut(_ action: SupervisorStateMachine.FailureAction) -> SupervisorStep {
-        guard case .restart = action else { return finish(action) }
+        guard case .restart = action.outcome else { return finish(action) }
         metrics?.restarts.increment()
         publish(action)
         // Only the backoff's instants: no copy of the failure.

@@ -71,42 +71,55 @@ extension SupervisorStateMachine {
         }
     }
 
-    /// What the runner does after a failure (or the end of a run).
-    enum FailureAction: SupervisorPublication {
-        /// Publish ``SupervisorEvent/failed(_:)`` when there is a failure to report (a stop decision; not a
-        /// shutdown, whose error is the shutdown itself, nor a completion), then ``SupervisorEvent/stopped(_:)``:
-        /// supervision is over.
-        case finish(SupervisorFailure?, SupervisorStopReason)
-        /// Publish ``SupervisorEvent/failed(_:)``, then ``SupervisorEvent/stopped(_:)`` with the
-        /// ``SupervisorError`` of `code`: supervision is over, and `run()` throws that error.
-        case giveUp(SupervisorError.Code, SupervisorFailure)
-        /// Publish `failed(failure)` and the restart's events, then wait as it says and report
-        /// `backoffEnded(wokenAt:)`. The failure apart from the rest, so that the runner reads the backoff without
-        /// copying (and retaining) the failure's error.
-        case restart(SupervisorFailure, Restart)
+    /// What the runner does after a failure (or the end of a run): publish `failed(failure)` when there is a
+    /// failure, then what `outcome` says.
+    ///
+    /// A struct rather than an enum with the failure in each case, so that the runner reads the outcome (plain values
+    /// for a restart) without copying the failure, whose error is a reference-counted box.
+    struct FailureAction: SupervisorPublication {
+        enum Outcome {
+            /// Publish ``SupervisorEvent/stopped(_:)``: supervision is over.
+            case finish(SupervisorStopReason)
+            /// Publish ``SupervisorEvent/stopped(_:)`` with the ``SupervisorError`` of this code: supervision is
+            /// over, and `run()` throws that error.
+            case giveUp(SupervisorError.Code)
+            /// Publish the restart's events, then wait as it says and report `backoffEnded(wokenAt:)`.
+            case restart(Restart)
+        }
+
+        /// The failure to report first; `nil` for a shutdown (whose error is the shutdown itself) or a completion.
+        let failure: SupervisorFailure?
+        let outcome: Outcome
+
+        /// Supervision is over, after `failure` (a stop decision) or without one.
+        static func finish(_ failure: SupervisorFailure?, _ reason: SupervisorStopReason) -> FailureAction {
+            FailureAction(failure: failure, outcome: .finish(reason))
+        }
+
+        /// Supervision gives up, for `code`, after `failure`.
+        static func giveUp(_ code: SupervisorError.Code, _ failure: SupervisorFailure) -> FailureAction {
+            FailureAction(failure: failure, outcome: .giveUp(code))
+        }
+
+        /// A restart after `failure`.
+        static func restart(_ failure: SupervisorFailure, _ restart: Restart) -> FailureAction {
+            FailureAction(failure: failure, outcome: .restart(restart))
+        }
 
         /// For a restart that waits (see ``Restart/waits``), when its backoff ends on the timeline and how long it
         /// is; `nil` for anything else.
         var backoff: (until: Duration, delay: Duration)? {
-            guard case .restart(_, let restart) = self, restart.waits else { return nil }
+            guard case .restart(let restart) = outcome, restart.waits else { return nil }
             return (restart.until, restart.delay)
-        }
-
-        /// The failure reported, if any.
-        var failure: SupervisorFailure? {
-            switch self {
-            case .finish(let failure, _): failure
-            case .giveUp(_, let failure): failure
-            case .restart(let failure, _): failure
-            }
         }
 
         /// Why supervision ends, when it does: for a give-up, with the error `run()` throws.
         func stopReason(supervisor name: String) -> SupervisorStopReason? {
-            switch self {
-            case .finish(_, let reason): reason
-            case .giveUp(let code, let failure):
-                .gaveUp(
+            switch outcome {
+            case .finish(let reason): return reason
+            case .giveUp(let code):
+                guard let failure else { return nil }
+                return .gaveUp(
                     SupervisorError(
                         code: code,
                         name: name,
@@ -115,21 +128,25 @@ extension SupervisorStateMachine {
                         failures: failure.failures
                     )
                 )
-            case .restart: nil
+            case .restart: return nil
             }
         }
 
         func state(supervisor name: String) -> SupervisorState? {
-            if case .restart(_, let restart) = self { return restart.state }
+            if case .restart(let restart) = outcome { return restart.state }
             return stopReason(supervisor: name).map { .stopped($0) }
         }
 
         func forEachEvent(supervisor name: String, _ body: (SupervisorEvent) -> Void) {
-            if case .restart(let failure, let restart) = self {
+            guard let failure else {
+                if let reason = stopReason(supervisor: name) { body(.stopped(reason)) }
+                return
+            }
+            if case .restart(let restart) = outcome {
                 restart.forEachEvent(after: failure, body)
                 return
             }
-            if let failure { body(.failed(failure)) }
+            body(.failed(failure))
             if let reason = stopReason(supervisor: name) { body(.stopped(reason)) }
         }
     }

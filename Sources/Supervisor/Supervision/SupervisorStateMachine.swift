@@ -11,8 +11,8 @@
 /// ```swift
 /// var machine = SupervisorStateMachine(policy: policy, generator: SplitMix64(seed: 1))
 /// guard case .start(let attempt, _) = machine.begin(at: .zero) else { return }  // publish starting, call start()
-/// switch machine.startFailed(error, at: .seconds(1)) {
-/// case .restart(_, let restart): print(restart.delay)  // publish its events, wait, then backoffEnded(wokenAt:)
+/// switch machine.startFailed(error, at: .seconds(1)).outcome {
+/// case .restart(let restart): print(restart.delay)  // publish its events, wait, then backoffEnded(wokenAt:)
 /// case .finish, .giveUp: break  // publish its events: supervision is over
 /// }
 /// ```
@@ -221,10 +221,7 @@ struct SupervisorStateMachine {
             uptime: uptime
         )
         let action = decide(failure, at: now)
-        switch action {
-        case .finish, .giveUp: phase = .finished
-        case .restart: break
-        }
+        if case .restart = action.outcome {} else { phase = .finished }
         return action
     }
 

@@ -112,7 +112,7 @@ struct ConfigurationFuzzTests {
                 var now = Duration.zero
                 for _ in 0..<10 {
                     now += .milliseconds(Int64.random(in: 0...100_000, using: &random))
-                    guard case .restart(_, let restart) = machine.startFailed(Transient(), at: now) else { break }
+                    guard case .restart(let restart) = machine.startFailed(Transient(), at: now).outcome else { break }
                     #expect(restart.delay >= .zero && restart.delay <= Backoff.longestDelay)
                     now += restart.delay
                     _ = machine.backoffEnded()

@@ -77,7 +77,7 @@ struct SupervisorEventOrderTests {
         driver.publish(driver.machine.stopEnded(timedOut: false))
         let action = driver.publish(driver.machine.runEnded(Transient(), at: Self.at(3)))
         #expect(driver.take() == ["failed run #1 restart", "backingOff 1000 ms until 4000 ms, attempt 2"])
-        guard case .restart(_, let restart) = action, case .backingOff(let delay, let until) = driver.state else {
+        guard case .restart(let restart) = action.outcome, case .backingOff(let delay, let until) = driver.state else {
             Issue.record("not backing off: \(action), \(driver.state)")
             return
         }
@@ -183,7 +183,7 @@ struct SupervisorEventOrderTests {
             driver.take() == [
                 "starting 1", "failed start #1 \(decision)", "backingOff 0 ms until 2000 ms, attempt 2", "starting 2",
             ])
-        guard case .restart(_, let restart) = action, case .starting(attempt: 2) = driver.state else {
+        guard case .restart(let restart) = action.outcome, case .starting(attempt: 2) = driver.state else {
             Issue.record("not starting at once: \(action), \(driver.state)")
             return
         }

@@ -16,7 +16,7 @@ struct SupervisorStateMachineTests {
 
     /// The delay of a restart, or nil when the machine finished.
     static func delay(_ next: SupervisorStateMachine.FailureAction) -> Duration? {
-        if case .restart(_, let restart) = next { restart.delay } else { nil }
+        if case .restart(let restart) = next.outcome { restart.delay } else { nil }
     }
 
     /// How the machine finished, with a give-up's error as the runner makes it; nil when it restarts.
@@ -43,7 +43,7 @@ struct SupervisorStateMachineTests {
             let next = machine.startFailed(Transient(), at: .zero)
             let failure = try #require(next.failure)
             #expect(failure.decision == .restart && failure.phase == .start)
-            guard case .restart(_, let restart) = next else {
+            guard case .restart(let restart) = next.outcome else {
                 Issue.record("finished: \(next)")
                 return
             }
@@ -135,7 +135,8 @@ struct SupervisorStateMachineTests {
         _ = machine.begin(at: .zero)
         _ = machine.startFailed(Transient(), at: .zero)
         _ = machine.backoffEnded()
-        guard case .restart(_, let probe) = machine.startFailed(Transient(), at: .seconds(1)), probe.enteredDegraded
+        guard case .restart(let probe) = machine.startFailed(Transient(), at: .seconds(1)).outcome,
+            probe.enteredDegraded
         else {
             Issue.record("did not degrade")
             return
@@ -256,14 +257,14 @@ struct SupervisorStateMachineTests {
         _ = machine.startFailed(Transient(), at: .seconds(1))
         _ = machine.backoffEnded()
         let tripped = machine.startFailed(Transient(), at: .seconds(3))
-        guard case .restart(_, let restart) = tripped else {
+        guard case .restart(let restart) = tripped.outcome else {
             Issue.record("gave up instead of degrading: \(tripped)")
             return
         }
         #expect(restart.delay == .seconds(30) && restart.enteredDegraded && machine.isDegraded)
         _ = machine.backoffEnded()
         // Still degraded: the next failures probe at the same interval, without entering again.
-        guard case .restart(_, let probe) = machine.startFailed(Transient(), at: .seconds(33)) else {
+        guard case .restart(let probe) = machine.startFailed(Transient(), at: .seconds(33)).outcome else {
             Issue.record("finished while degraded")
             return
         }
@@ -382,8 +383,8 @@ struct SupervisorStateMachineTests {
                 if returned { hinted = false }
                 next = machine.runEnded(returned ? nil : error, at: now)
             }
-            switch next {
-            case .restart(_, let restart):
+            switch next.outcome {
+            case .restart(let restart):
                 let (delay, until, attempt, entered) = (
                     restart.delay, restart.until, restart.attempt, restart.enteredDegraded
                 )
