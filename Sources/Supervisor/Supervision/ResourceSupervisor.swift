@@ -3,6 +3,22 @@ public import Metrics
 public import ServiceLifecycle
 import Synchronization
 
+// How the runner is built, and why. A supervisor must be cheap enough to park by the hundred thousand and to restart
+// at once for little more than the `Task.yield()` every restart makes (figures, commands and the profiles behind
+// them: Docs/benchmarks.md, "The supervisor"). So while it is parked it is one object and nothing else but its task
+// and a 32-byte entry in the shared deadline heap: the machine inline, the alarm under `shared`'s lock, the
+// scheduler ringing the object itself; the fields are ordered and sized to leave little padding, since a few bytes
+// more can cross a malloc size class, the resource comes last so that the others keep fixed offsets in every
+// specialization, and the types the runner keeps (`SupervisorShared`, `SupervisorStep`) live outside the generic
+// class, whose nested types would be generic too, their metadata looked up at run time. The async functions keep
+// small frames and leave the synchronous work (decisions, events, logs) to functions that are never inlined into
+// them: a task's frames come from its task allocator, whose slabs stay for the task's whole life, so the deepest
+// moment of a cycle sets what every parked supervisor costs. On every step the runner reads one atomic stop flag,
+// set by a single cancellation handler for the whole run, instead of asking the task (a retain and a release); it
+// reads the logger's level once, since asking the handler costs more than an event; it makes events only for
+// whoever takes them (subscribers, a logger at that level, metrics); and the fields only the supervising task
+// touches skip the dynamic exclusivity checks, which would cost more than a whole decision.
+
 /// Keeps a ``Restartable`` resource alive: starts it, serves with it, and when it fails, classifies the failure,
 /// backs off and starts it again, until it is told to stop or gives up.
 ///
@@ -37,10 +53,8 @@ import Synchronization
 /// Named `ResourceSupervisor` rather than `Supervisor` so that the module name stays usable for qualified names
 /// (`Supervisor.Backoff` would otherwise look inside the type).
 public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecked Sendable {
-    // One object per supervisor, and nothing else while it is parked but its task and a 32-byte entry in the shared
-    // deadline heap: the alarm lives under `shared`'s lock, the decisions in `machine`, and the scheduler rings this
-    // object (see `DeadlineAlarm`). Sendable because `machine`, `originNanoseconds` and `servesInChildTask` are touched by the
-    // supervising task only, everything else is immutable or behind `shared` or an atomic.
+    // Sendable because `machine` and `servesInChildTask` are touched by the supervising task only; everything else
+    // is immutable, behind `shared`'s lock or an atomic.
 
     /// Identifies this supervisor in logs, metrics and errors.
     public let name: String
@@ -51,24 +65,19 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     private let metrics: SupervisorMetrics?
     /// The supervisor's clock, seen as offsets: shared by every supervisor on a system clock.
     private let timeline: Timeline
-    // Only the supervising task touches the next three, one access at a time: the dynamic exclusivity checks on
-    // every access would cost more than a whole decision.
-    /// When `run()` began, on the timeline, in nanoseconds (8 bytes rather than a `Duration`'s 16: this one made
-    /// the object cross a malloc size class). The events count from there; the machine counts on the timeline.
-    @exclusivity(unchecked) private var originNanoseconds: Int64 = 0
+    /// Every decision, and what to publish and do after it.
     @exclusivity(unchecked) private var machine: SupervisorStateMachine
     /// Whether the resource runs in a child task, which only a graceful shutdown needs (`GracefulShutdownRelay`).
     @exclusivity(unchecked) private var servesInChildTask = false
-    /// The logger's level, read once: our copy of the logger cannot change, and asking its handler on every event
-    /// costs more than the event.
+    /// The logger's level, read once.
     private let logLevel: Logger.Level
-    /// Set once by a graceful shutdown; read on every step, so an atomic.
+    /// Set once by a graceful shutdown or a cancellation; read on every step.
     private let shutdownRequested = Atomic(false)
     private let shared = Mutex(SupervisorShared())
     /// How many events a subscription keeps for a subscriber that has not taken them yet, by default.
     public static var eventBufferLimit: Int { 1_024 }
 
-    /// The supervised resource. Last, so that the fields above have fixed offsets in every specialization.
+    /// The supervised resource (the last field: see the file's header).
     public let resource: Resource
 
     /// Creates a supervisor; nothing runs until ``run()``.
@@ -96,8 +105,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         self.policy = policy
         self.machine = SupervisorStateMachine(policy: policy, generator: generator())
         self.timeline = Timeline.of(clock)
-        // Not `logger[metadataKey:]`: that copies the logger's storage, 72 bytes for each supervisor; the name goes
-        // into each message's metadata instead (see `log(_:)`).
+        // Not `logger[metadataKey:]`, which copies the logger's storage (72 bytes a supervisor): the name goes into
+        // each message's metadata instead (see `log(_:)`).
         self.logger = logger
         self.logLevel = logger.logLevel
         self.metrics = SupervisorMetrics.make(name: name, factory: metricsFactory)
@@ -162,7 +171,6 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         guard firstRun else {
             throw ConfigurationError(.inconsistent, option: "run()", "supervisor \(name) has already run")
         }
-        originNanoseconds = timeline.now().nanosecondsClamped
         if let manager = GracefulShutdownRelay.shared.join(self) {
             servesInChildTask = true
             await supervise()
@@ -175,7 +183,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     }
 
     /// Whether supervision must end: a graceful shutdown was requested, or the task was cancelled (the run's
-    /// cancellation handler sets the flag, so no step has to ask the task, which costs a retain and a release).
+    /// cancellation handler sets the flag).
     private var isStopping: Bool {
         shutdownRequested.load(ordering: .acquiring)
     }
@@ -205,65 +213,53 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         }
     }
 
-    // Every async function below keeps its frame small, and the synchronous work (decisions, events, logs) sits in
-    // functions that are never inlined into them: a task's frames come from its task allocator, whose slabs are
-    // kept for the task's whole life, so the deepest moment of a cycle sets what a parked supervisor costs.
+    // The async functions below only wait and call the resource; every decision comes from `machine`, and the
+    // synchronous work of carrying one out (events, logs, metrics, arming the alarm) sits in functions that are never
+    // inlined into them (see the file's header).
 
     @inline(__always)  // into run() and its closure: one frame less in every parked task
     private func loop() async {
-        var attempt = machine.begin()
-        var announced = false
+        var step = begin()
         while true {
-            switch await self.attempt(attempt, announced: announced) {
-            case .finished:
-                return
-            case .afterWait(let floor):
+            switch step {
+            case .start(let attempt):
+                step = await self.attempt(attempt)
+            case .park:
                 await park()
-                let woken = shared.withLock { shared in
-                    defer { shared.alarm.disarm() }
-                    return !shared.alarm.rungByDeadline
-                }
-                // A wake-up cuts a backoff short, but not below the minimum restart delay: a flapping network
-                // monitor must not make a failing resource spin.
-                if woken, !isStopping, timeline.now().nanosecondsClamped < floor { await waitOut(floor) }
-                announced = false
-            case .now:
+                step = backoffRung()
+            case .yield:
                 // A restart without a delay still suspends: a resource that fails at once must not keep this
                 // thread of the cooperative pool from every other task.
                 await Task.yield()
-                announced = false
-            case .nowAnnounced:
-                await Task.yield()
-                announced = true
+                step = backoffEnded()
+            case .waitOut(let instant):
+                await waitOut(instant)
+                step = backoffEnded()
+            case .finished:
+                return
             }
-            attempt = machine.backoffEnded()
         }
     }
 
-    /// One attempt: announce it (unless the failure before did), start, and hand a started instance to
-    /// `serveStarted`. Returns how the next attempt follows; `.finished` when supervision is over (`finish(_:)`
-    /// recorded why).
+    /// One attempt: start, and hand a started instance to `serveStarted`. Returns the next step.
     @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
-    private func attempt(_ attempt: Int, announced: Bool) async -> NextAttempt {
-        if mustNotStart { return finish(machine.shutdown()) }
-        if !announced { starting(attempt) }
+    private func attempt(_ attempt: Int) async -> SupervisorStep {
         let instance: Resource.Instance
         do {
             instance = try await resource.start()
         } catch {
             return startFailed(error)
         }
-        return await serveStarted(instance, attempt: attempt)
+        return await serveStarted(instance)
     }
 
     /// A started instance: ready, serve until it fails or ends, stop; then what the machine decides. A function of
     /// its own, so that its frame is not part of every start (the deepest moment of a cycle that fails to start).
-    private func serveStarted(_ instance: Resource.Instance, attempt: Int) async -> NextAttempt {
-        if mustNotStart {
+    private func serveStarted(_ instance: Resource.Instance) async -> SupervisorStep {
+        if let reason = becameReady() {
             await stop(instance)
-            return finish(machine.shutdown())
+            return finish(SupervisorStateMachine.ReadyAction.stopAndFinish(reason))
         }
-        becameReady(attempt)
         var runError: (any Error)?
         if servesInChildTask {
             runError = await serveInChildTask(instance)
@@ -277,24 +273,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         return runEnded(runError, at: endedAt)
     }
 
-    /// The run just ended: the instant it did, and the end of a degraded run's wait for stability. A degraded run
-    /// that was stable when it ended reports `recovered` here if the scheduler has not yet (its timer may be late).
-    @inline(never)
-    private func runStopped() -> Duration {
-        let endedAt = now()
-        let pending = shared.withLock { shared in
-            defer { shared.recoveryDeadline = Alarm.noDeadline }
-            return shared.recoveryDeadline
-        }
-        if pending != Alarm.noDeadline, endedAt.nanosecondsClamped >= pending, !mustNotStart {
-            publish(.recovered, state: nil)
-        }
-        return endedAt
-    }
-
     /// Stops `instance` in a task that is not cancelled, so that the resource's `try await` clean-up works after a
     /// cancellation too, and waits for it at most the policy's stop timeout. A stop that takes longer goes on by
-    /// itself; the supervisor reports it and moves on.
+    /// itself; the supervisor publishes what the machine says and moves on.
     private func stop(_ instance: Resource.Instance) async {
         guard let timeout = policy.stopTimeout else {
             // No timeout: still a task of its own, which a cancellation arriving during the stop cannot reach.
@@ -310,94 +291,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         }
         timeline.schedule(self, deadline, nil)
         await park()
-        let timedOut = shared.withLock { shared in
-            defer { shared.alarm.disarm() }
-            return shared.alarm.rungByDeadline
-        }
-        if timedOut { stopTimedOut(timeout) }
-    }
-
-    @inline(never)
-    private func stopTimedOut(_ timeout: Duration) {
-        publish(.stopTimedOut(after: timeout), state: nil)
-    }
-
-    @inline(never)
-    private func starting(_ attempt: Int) {
-        publish(.starting(attempt: attempt), state: .starting(attempt: attempt))
-    }
-
-    @inline(never)
-    private func becameReady(_ attempt: Int) {
-        if let streak = machine.startSucceeded(at: now()) {
-            metrics?.timeToRecover.record(duration: streak)
-        }
-        publish(.ready(attempt: attempt), state: .ready)
-        if let stableAt = machine.degradedRunStableAt {
-            // A degraded supervisor recovers once this run has been up for the stable uptime: the scheduler rings
-            // then, and `deadlineReached` reports it if the run is still going.
-            let deadline = stableAt.nanosecondsClamped
-            shared.withLock { $0.recoveryDeadline = deadline }
-            timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: policy.stableUptime))
-        }
-    }
-
-    @inline(never)
-    private func startFailed(_ error: consuming any Error) -> NextAttempt {
-        // A start that fails while supervision is stopping is the shutdown, not a failure, whatever it threw. The
-        // task's own flag too: a resource may see its cancellation before the cancellation handler has run.
-        if mustNotStart || Task.isCancelled { return finish(machine.shutdown()) }
-        return report(machine.startFailed(error, at: now()))
-    }
-
-    @inline(never)
-    private func runEnded(_ error: consuming (any Error)?, at endedAt: Duration) -> NextAttempt {
-        // The resource's error during a shutdown is the shutdown itself, not a failure (see `startFailed`); under a
-        // shutdown manager the resource may see the graceful shutdown before its relay has told this supervisor.
-        if mustNotStart || Task.isCancelled { return finish(machine.shutdown()) }
-        return report(machine.runEnded(error, at: endedAt))
-    }
-
-    /// Publishes a failure and what was decided; for a restart after a delay, arms the alarm and schedules its
-    /// deadline, so that the loop only has to park. Inlined into `startFailed` and `runEnded`, which are not inlined
-    /// into the loop: one call less per failure.
-    @inline(__always)
-    private func report(_ outcome: (SupervisorFailure, SupervisorStateMachine.Next)) -> NextAttempt {
-        let (failure, next) = outcome
-        switch next {
-        case .finish(let reason):
-            if case .completed = reason {} else { publish(.failed(failure), state: nil) }
-            return finish(reason)
-        case .giveUp(let code, let failure):
-            publish(.failed(failure), state: nil)
-            let error = SupervisorError(
-                code: code,
-                name: name,
-                lastFailure: failure.error,
-                phase: failure.phase,
-                failures: failure.failures
-            )
-            return finish(.gaveUp(error))
-        case .restart(let delay, let deadline, let nextAttempt, let enteredDegraded):
-            metrics?.restarts.increment()
-            if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
-                let until = sinceRunBegan(deadline)
-                publish(.failed(failure), state: nil)
-                publish(.degraded(probeInterval: probeInterval), state: .degraded(until: until))
-                publish(.backingOff(delay: delay, until: until, attempt: nextAttempt), state: .degraded(until: until))
-            } else if delay == .zero, !isStopping {
-                // A restart at once: the failure, the empty backoff and the next start in one lock. The state goes
-                // straight to starting; a shutdown that comes before the next step still ends supervision there,
-                // before `start()` is called (`stopped` then follows this `starting`).
-                publishRestart(failure, delay: delay, deadline: deadline, attempt: nextAttempt, announcing: true)
-                return .nowAnnounced
-            } else {
-                // The common case in one lock: the failure, then the backoff it leads to.
-                publishRestart(failure, delay: delay, deadline: deadline, attempt: nextAttempt, announcing: false)
-            }
-            guard delay > .zero else { return .now }
-            return armBackoff(until: deadline, delay: delay)
-        }
+        stopEnded()
     }
 
     /// Waits until the timeline's `instant` (nanoseconds), or a shutdown; wake-ups do not end it.
@@ -406,22 +300,6 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         timeline.schedule(self, instant, nil)
         await park()
         shared.withLock { $0.alarm.disarm() }
-    }
-
-    /// Arms the alarm for the backoff ending at `until` (on the timeline) and hands it to the timeline's scheduler;
-    /// the wait ends then, or at a ``wake()``, a shutdown or a cancellation, whichever comes first. Costs no task.
-    private func armBackoff(until: Duration, delay: Duration) -> NextAttempt {
-        let deadline = until.nanosecondsClamped
-        shared.withLock { $0.alarm.arm(.backoff, deadline: deadline) }
-        // Checked after arming, so a shutdown requested just before is not missed: the next attempt finishes.
-        if isStopping {
-            shared.withLock { $0.alarm.disarm() }
-            return .now
-        }
-        // Not under our lock: the scheduler may ask alarms whether they still wait.
-        timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: delay))
-        // The earliest a wake-up may start the next attempt: the failure plus the minimum restart delay.
-        return .afterWait(floor: (until - delay + policy.minimumRestartDelay).nanosecondsClamped)
     }
 
     /// Runs the resource in a child task, so that a graceful shutdown can cancel it; returns its error, if any.
@@ -450,6 +328,127 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         }
     }
 
+    // MARK: - The steps: report to the machine, carry out its action
+
+    /// Supervision begins: the first attempt, or the end if stopping already.
+    @inline(never)
+    private func begin() -> SupervisorStep {
+        carryOut(machine.begin(at: now(), stopping: mustNotStart))
+    }
+
+    /// The backoff's alarm rang: its deadline, or a wake-up or a shutdown before it.
+    @inline(never)
+    private func backoffRung() -> SupervisorStep {
+        let woken = shared.withLock { shared in
+            defer { shared.alarm.disarm() }
+            return !shared.alarm.rungByDeadline
+        }
+        return carryOut(machine.backoffEnded(wokenAt: woken ? now() : nil, stopping: mustNotStart))
+    }
+
+    /// The backoff ended without a wake-up: a restart at once yielded, or the minimum restart delay has passed.
+    @inline(never)
+    private func backoffEnded() -> SupervisorStep {
+        carryOut(machine.backoffEnded(stopping: mustNotStart))
+    }
+
+    @inline(__always)  // into the three steps above
+    private func carryOut(_ action: SupervisorStateMachine.AttemptAction) -> SupervisorStep {
+        switch action {
+        case .start(let attempt, let announce):
+            if announce { publish(action) }
+            return .start(attempt: attempt)
+        case .waitOut(let until):
+            return .waitOut(until.nanosecondsClamped)
+        case .finish:
+            return finish(action)
+        }
+    }
+
+    /// `start()` returned: publishes what the machine says and, for a degraded supervisor, has the scheduler ring
+    /// when this run becomes stable (`deadlineReached` reports `recovered` then, if the run is still going). Returns
+    /// why supervision ends instead, when it is stopping: the instance is to be stopped first.
+    @inline(never)
+    private func becameReady() -> SupervisorStopReason? {
+        let action = machine.startSucceeded(at: now(), stopping: mustNotStart)
+        switch action {
+        case .stopAndFinish(let reason):
+            return reason
+        case .serve(_, let timeToRecover, let recoversAt):
+            if let timeToRecover { metrics?.timeToRecover.record(duration: timeToRecover) }
+            publish(action)
+            if let recoversAt {
+                let deadline = recoversAt.nanosecondsClamped
+                shared.withLock { $0.recoveryDeadline = deadline }
+                timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: policy.stableUptime))
+            }
+            return nil
+        }
+    }
+
+    /// The run just ended: the instant it did, and the end of a degraded run's wait for stability, which the machine
+    /// may report as `recovered` here if the scheduler has not yet (its timer may be late).
+    @inline(never)
+    private func runStopped() -> Duration {
+        let endedAt = now()
+        let pending = shared.withLock { shared in
+            defer { shared.recoveryDeadline = Alarm.noDeadline }
+            return shared.recoveryDeadline != Alarm.noDeadline
+        }
+        if let event = machine.runReturned(at: endedAt, recoveryPending: pending, stopping: mustNotStart) {
+            publish(event)
+        }
+        return endedAt
+    }
+
+    /// The stop's wait ended: by the stop's return, or by its timeout.
+    @inline(never)
+    private func stopEnded() {
+        let timedOut = shared.withLock { shared in
+            defer { shared.alarm.disarm() }
+            return shared.alarm.rungByDeadline
+        }
+        if let event = machine.stopEnded(timedOut: timedOut) { publish(event) }
+    }
+
+    @inline(never)
+    private func startFailed(_ error: consuming any Error) -> SupervisorStep {
+        // The task's own flag too: a resource may see its cancellation before the cancellation handler has run.
+        let stopping = mustNotStart || Task.isCancelled
+        return carryOut(machine.startFailed(error, at: now(), stopping: stopping))
+    }
+
+    @inline(never)
+    private func runEnded(_ error: consuming (any Error)?, at endedAt: Duration) -> SupervisorStep {
+        // Under a shutdown manager the resource may see the graceful shutdown before its relay has told this
+        // supervisor; and the task's own flag, as in `startFailed`.
+        let stopping = mustNotStart || Task.isCancelled
+        return carryOut(machine.runEnded(error, at: endedAt, stopping: stopping))
+    }
+
+    /// Publishes what the machine decided after a failure; for a restart after a delay, arms the alarm and
+    /// schedules its deadline, so that the loop only has to park. Inlined into `startFailed` and `runEnded`, which
+    /// are not inlined into the loop: one call less per failure.
+    @inline(__always)
+    private func carryOut(_ action: SupervisorStateMachine.FailureAction) -> SupervisorStep {
+        guard case .restart = action.outcome else { return finish(action) }
+        metrics?.restarts.increment()
+        publish(action)
+        // Only the backoff's instants: no copy of the failure.
+        guard let (until, delay) = action.backoff else { return .yield }
+        let deadline = until.nanosecondsClamped
+        shared.withLock { $0.alarm.arm(.backoff, deadline: deadline) }
+        // Checked after arming: a shutdown requested before rang nothing, so it rings now and the park returns at
+        // once (the machine then finishes).
+        if isStopping {
+            ring(.shutdown)
+            return .park
+        }
+        // Not under our lock: the scheduler may ask alarms whether they still wait.
+        timeline.schedule(self, deadline, policy.timerTolerance.tolerance(for: delay))
+        return .park
+    }
+
     // MARK: - The alarm
 
     /// Suspends until the armed wait is rung; returns at once if it already was. Cancellation rings it through the
@@ -470,81 +469,73 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         timeline.now()
     }
 
-    /// A timeline instant as the events give it: the time since `run()` began.
-    private func sinceRunBegan(_ instant: Duration) -> Duration {
-        instant - .exactNanoseconds(originNanoseconds)
-    }
-
     // MARK: - Reporting: state, events, logs, metrics
 
+    // One concrete `publish` and `finish` per action type, each with the shared body inlined: a generic function
+    // called from this unspecialized class reaches the action through witness tables and copies it through value
+    // witnesses on every restart.
+
     @inline(never)
-    private func publish(_ event: SupervisorEvent, state newState: SupervisorState?) {
+    private func publish(_ action: SupervisorStateMachine.FailureAction) { publishing(action) }
+
+    @inline(never)
+    private func publish(_ action: SupervisorStateMachine.AttemptAction) { publishing(action) }
+
+    @inline(never)
+    private func publish(_ action: SupervisorStateMachine.ReadyAction) { publishing(action) }
+
+    @inline(never)
+    private func publish(_ event: SupervisorEvent) { publishing(event) }
+
+    @inline(never)
+    private func finish(_ action: SupervisorStateMachine.FailureAction) -> SupervisorStep {
+        publishing(action)
+        return endSubscriptions()
+    }
+
+    @inline(never)
+    private func finish(_ action: SupervisorStateMachine.AttemptAction) -> SupervisorStep {
+        publishing(action)
+        return endSubscriptions()
+    }
+
+    @inline(never)
+    private func finish(_ action: SupervisorStateMachine.ReadyAction) -> SupervisorStep {
+        publishing(action)
+        return endSubscriptions()
+    }
+
+    /// Publishes what an action says: its state and its events, to every subscriber under one lock, then to
+    /// metrics and the log. The events are made only for whoever takes them: a supervisor that nobody watches pays
+    /// for the state alone.
+    @inline(__always)  // into the concrete `publish` and `finish` above
+    private func publishing(_ publication: some SupervisorPublication) {
+        let newState = publication.state(supervisor: name)
         let old = shared.withLock { shared -> Int in
             let old = shared.state.ordinal
             if let newState { shared.state = newState }
             if !shared.subscribers.isEmpty {
-                for continuation in shared.subscribers.values { continuation.yield(event) }
-            }
-            return old
-        }
-        if let metrics {
-            if let newState { metrics.stateChanged(from: old, to: newState.ordinal) }
-            if case .failed(let failure) = event { metrics.failed(failure) }
-        }
-        log(event)
-    }
-
-    /// A failure and the backoff it leads to (and, when `announcing`, the start of the next attempt at once) under
-    /// one lock. The events are made only for whoever takes them (subscribers, the log, metrics): a supervisor that
-    /// nobody watches pays for the state alone.
-    @inline(__always)  // into `report`, which is inlined into the two never-inlined failure steps
-    private func publishRestart(
-        _ failure: SupervisorFailure,
-        delay: Duration,
-        deadline: Duration,
-        attempt: Int,
-        announcing: Bool
-    ) {
-        // The events' instants count from the start of `run()`; the machine's from the timeline's origin. Converted
-        // only where an event or a backoff state is made: a restart at once that nobody watches needs neither.
-        var until: Duration { sinceRunBegan(deadline) }
-        let newState: SupervisorState =
-            if announcing {
-                .starting(attempt: attempt)
-            } else if machine.isDegraded {
-                .degraded(until: until)
-            } else {
-                .backingOff(delay: delay, until: until)
-            }
-        let old = shared.withLock { shared -> Int in
-            let old = shared.state.ordinal
-            shared.state = newState
-            if !shared.subscribers.isEmpty {
-                let failed = SupervisorEvent.failed(failure)
-                let backingOff = SupervisorEvent.backingOff(delay: delay, until: until, attempt: attempt)
-                for continuation in shared.subscribers.values {
-                    continuation.yield(failed)
-                    continuation.yield(backingOff)
-                    if announcing { continuation.yield(.starting(attempt: attempt)) }
+                publication.forEachEvent(supervisor: name) { event in
+                    for continuation in shared.subscribers.values { continuation.yield(event) }
                 }
             }
             return old
         }
         if let metrics {
-            metrics.stateChanged(from: old, to: newState.ordinal)
-            metrics.failed(failure)
+            if let newState { metrics.stateChanged(from: old, to: newState.ordinal) }
+            publication.forEachEvent(supervisor: name) { event in
+                if case .failed(let failure) = event { metrics.failed(failure) }
+            }
         }
-        // Every event logs at warning or below; under a stricter logger there is nothing more to do.
-        guard logLevel <= .warning else { return }
-        log(.failed(failure))
-        log(.backingOff(delay: delay, until: until, attempt: attempt))
-        if announcing { log(.starting(attempt: attempt)) }
+        // Every event logs at error or below; under a stricter logger there is nothing more to do.
+        guard logLevel <= .error else { return }
+        publication.forEachEvent(supervisor: name) { log($0) }
     }
 
-    /// Supervision is over: the last event, the end of every subscription. Always `.finished`.
-    @inline(never)
-    private func finish(_ reason: SupervisorStopReason) -> NextAttempt {
-        publish(.stopped(reason), state: .stopped(reason))
+    /// Supervision is over, its last events (ending with `stopped`) published: ends every subscription. Always
+    /// `.finished`.
+    @inline(__always)  // into the concrete `finish` above
+    private func endSubscriptions() -> SupervisorStep {
         // A subscriber from now on sees the stopped state and gets the last event from `events()` itself.
         let subscribers = shared.withLock { shared in
             defer { shared.subscribers.removeAll() }
@@ -595,9 +586,6 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     }
 }
 
-// Outside the generic class on purpose: types nested in a generic type are generic too, and their metadata is
-// looked up at run time on every use in unspecialized code.
-
 /// The mutable part, behind one lock: observed state, event subscribers, the alarm.
 struct SupervisorShared: ~Copyable {
     // In an order that leaves little padding: the alarm's flags, `hasRun` and `nextSubscriber` share a word.
@@ -616,15 +604,16 @@ struct SupervisorShared: ~Copyable {
     }
 }
 
-/// What the loop does after an attempt.
-enum NextAttempt {
-    /// Start the next attempt at once (no delay, or a shutdown the next attempt will see).
-    case now
-    /// Start the next attempt at once; its `starting` event and state are published already.
-    case nowAnnounced
-    /// Park until the armed alarm rings (the backoff's deadline, a wake-up, a shutdown), then start the next one;
-    /// after a wake-up, not before `floor` (the timeline's nanoseconds).
-    case afterWait(floor: Int64)
+/// What the loop does next: the machine's action, once its synchronous part is carried out.
+enum SupervisorStep {
+    /// Call `start()` for this attempt (its `starting` event is out).
+    case start(attempt: Int)
+    /// Park until the armed backoff alarm rings (its deadline, a wake-up, a shutdown).
+    case park
+    /// Yield to the other tasks of the pool, then end the backoff.
+    case yield
+    /// Park until the timeline's instant (nanoseconds) or a shutdown: the rest of the minimum restart delay.
+    case waitOut(Int64)
     /// Supervision is over.
     case finished
 }
@@ -647,7 +636,7 @@ extension ResourceSupervisor: DeadlineAlarm {
             return shared.alarm.ring(.deadline(instant))
         }
         continuation?.resume()
-        if recovered { publish(.recovered, state: nil) }
+        if recovered { publish(SupervisorEvent.recovered) }
     }
 
     func isWaiting(until instant: Int64) -> Bool {

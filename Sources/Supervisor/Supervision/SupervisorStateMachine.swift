@@ -1,43 +1,46 @@
-/// The decisions of a supervisor, without I/O, clocks or tasks: events in, what to do next out.
+/// The decisions of a supervisor, without I/O, clocks or tasks: what happened in, what to publish and what to do
+/// next out.
 ///
-/// The runner (`ResourceSupervisor`) reports what happened, with the time as an offset from a fixed origin (its
-/// timeline's; only differences matter here), and carries out what the machine answers. Everything that depends on history (the failing
-/// streak, the backoff schedules, the restart window, the degraded state, the budgets) lives here, so it is
-/// tested exhaustively with plain values.
+/// The runner (`ResourceSupervisor`) reports each step with the time as an offset from a fixed origin (its
+/// timeline's; only differences matter here) and whether supervision is stopping, and carries out the action the
+/// machine answers: the events to publish, in order, with the state they leave, and the next thing to do (start,
+/// wait, stop the instance, finish). Everything that depends on history (the failing streak, the backoff schedules,
+/// the restart window, the degraded state, the budgets) and every choice of what follows a step lives here, so the
+/// event order is tested with plain values (`SupervisorStateMachineTests`).
+///
+/// ```swift
+/// var machine = SupervisorStateMachine(policy: policy, generator: SplitMix64(seed: 1))
+/// guard case .start(let attempt, _) = machine.begin(at: .zero) else { return }  // publish starting, call start()
+/// switch machine.startFailed(error, at: .seconds(1)).outcome {
+/// case .restart(let restart): print(restart.delay)  // publish its events, wait, then backoffEnded(wokenAt:)
+/// case .finish, .giveUp: break  // publish its events: supervision is over
+/// }
+/// ```
 ///
 /// ```
 ///            begin                 startSucceeded
 ///   idle ───────────► starting ─────────────────► running
-///                       ▲  │ startFailed              │ runFailed / runCompleted
+///                       ▲  │ startFailed              │ runReturned, stopEnded, runEnded
 ///                       │  ▼                          ▼
 ///         backoffEnded  │  ◄──────── backingOff ◄─────┤ (restart)
-///                       └──────────┘                  │ (stop, give up, shutdown)
+///                       └──────────┘                  │ (stop, give up, stopping)
 ///                                                     ▼
 ///                                                  finished
 /// ```
 struct SupervisorStateMachine {
-    /// What the runner must do after a failure.
-    enum Next: Sendable {
-        /// Wait `delay` (until the instant `until`), then start attempt `attempt`. `degraded` is true when this
-        /// failure tripped the restart intensity and the supervisor has just entered the degraded state.
-        case restart(delay: Duration, until: Duration, attempt: Int, enteredDegraded: Bool)
-        /// Stop supervising, for a reason other than giving up.
-        case finish(SupervisorStopReason)
-        /// Give up, for `code`, after `failure`. The runner makes the ``SupervisorError``: it knows the
-        /// supervisor's name, which the machine does not keep.
-        case giveUp(SupervisorError.Code, SupervisorFailure)
-    }
-
     /// What the machine is waiting for.
     enum Phase: Equatable, Sendable {
         case idle
         case starting
         case running(readyAt: Duration)
-        case backingOff(until: Duration)
+        /// Waiting out a backoff; a wake-up does not start the next attempt before `wakeFloor` (the failure plus
+        /// the minimum restart delay).
+        case backingOff(wakeFloor: Duration)
         case finished
     }
 
-    // Fields in an order that leaves little padding: a supervisor keeps the machine inline.
+    // Fields in an order that leaves little padding: a supervisor keeps the machine inline (see the header of
+    // `ResourceSupervisor.swift`).
     let policy: RestartPolicy
     // Positions in `policy.backoff` and `policy.startBackoff` (when there is one).
     private var runSchedule: BackoffCursor
@@ -47,17 +50,18 @@ struct SupervisorStateMachine {
     private(set) var failures = 0
     /// When the current failing streak began; meaningful while `failures > 0` (see `streakStartedAt`).
     private var streakStart = Duration.zero
-    /// `phase`'s instant: when the run became ready, or when the backoff ends.
+    /// `phase`'s instant: when the run became ready, or the backoff's wake floor.
     private var phaseInstant = Duration.zero
-    /// What the machine waits for. Stored as a kind and an instant rather than as `Phase`, whose payloads would
-    /// cost the machine 7 bytes of padding: a supervisor keeps the machine inline.
+    /// Where the events' instants count from: the timeline's instant of `begin(at:)`, in nanoseconds.
+    private(set) var originNanoseconds: Int64 = 0
+    /// What the machine waits for, stored as `phaseKind` and `phaseInstant` (less padding than `Phase` itself).
     private(set) var phase: Phase {
         get {
             switch phaseKind {
             case .idle: .idle
             case .starting: .starting
             case .running: .running(readyAt: phaseInstant)
-            case .backingOff: .backingOff(until: phaseInstant)
+            case .backingOff: .backingOff(wakeFloor: phaseInstant)
             case .finished: .finished
             }
         }
@@ -66,7 +70,7 @@ struct SupervisorStateMachine {
             case .idle: phaseKind = .idle
             case .starting: phaseKind = .starting
             case .running(let readyAt): (phaseKind, phaseInstant) = (.running, readyAt)
-            case .backingOff(let until): (phaseKind, phaseInstant) = (.backingOff, until)
+            case .backingOff(let wakeFloor): (phaseKind, phaseInstant) = (.backingOff, wakeFloor)
             case .finished: phaseKind = .finished
             }
         }
@@ -76,6 +80,8 @@ struct SupervisorStateMachine {
     private(set) var isDegraded = false
     /// Whether the current failing streak's recovery (its first ready) was reported: once per streak.
     private var recoveryReported = false
+    /// Whether the pending restart published its `starting` event already (a restart at once).
+    private var restartAnnounced = false
     private var phaseKind = PhaseKind.idle
 
     private enum PhaseKind: UInt8 {
@@ -96,23 +102,6 @@ struct SupervisorStateMachine {
     /// The attempt number of the next (or current) start.
     var attempt: Int { failures == .max ? .max : failures + 1 }
 
-    /// Supervision begins: start attempt 1.
-    mutating func begin() -> Int {
-        precondition(phase == .idle, "begin() is called once")
-        phase = .starting
-        return attempt
-    }
-
-    /// `start()` returned. Returns how long the failing streak lasted until this start, for the time-to-recover
-    /// metric: for the first ready of a streak only, so a resource that flaps within one streak is counted once.
-    mutating func startSucceeded(at now: Duration) -> Duration? {
-        precondition(phase == .starting, "startSucceeded in \(phase)")
-        phase = .running(readyAt: now)
-        guard let since = streakStartedAt, !recoveryReported else { return nil }
-        recoveryReported = true
-        return now - since
-    }
-
     /// When the current run counts as stable, if the supervisor is degraded and running: the instant the runner
     /// reports ``SupervisorEvent/recovered`` at, since the degraded state ends with that run.
     var degradedRunStableAt: Duration? {
@@ -120,46 +109,94 @@ struct SupervisorStateMachine {
         return readyAt + policy.stableUptime
     }
 
-    /// `start()` threw `error`.
-    mutating func startFailed(_ error: consuming any Error, at now: Duration) -> (SupervisorFailure, Next) {
+    // MARK: - Steps
+
+    /// Supervision begins at `origin` (on the timeline; the events count from there): start attempt 1, unless
+    /// `stopping` already.
+    mutating func begin(at origin: Duration, stopping: Bool = false) -> AttemptAction {
+        precondition(phase == .idle, "begin() is called once")
+        originNanoseconds = origin.nanosecondsClamped
+        return attemptDue(stopping: stopping)
+    }
+
+    /// The backoff's wait ended: by its deadline (`wokenAt` is `nil`), or cut short by a wake-up or a shutdown at
+    /// `wokenAt`. Starts the next attempt, waits out the rest of the minimum restart delay first, or finishes when
+    /// `stopping`. After a `.waitOut`, call it again with `wokenAt: nil`.
+    mutating func backoffEnded(wokenAt: Duration? = nil, stopping: Bool = false) -> AttemptAction {
+        guard phaseKind == .backingOff else { preconditionFailure("backoffEnded in \(phase)") }
+        // A wake-up cuts a backoff short, but not below the minimum restart delay: a flapping network monitor must
+        // not make a failing resource spin.
+        if !stopping, let wokenAt, wokenAt < phaseInstant { return .waitOut(until: phaseInstant) }
+        return attemptDue(stopping: stopping)
+    }
+
+    /// `start()` returned. Serve with the instance, or stop it and finish when `stopping`.
+    mutating func startSucceeded(at now: Duration, stopping: Bool = false) -> ReadyAction {
+        precondition(phase == .starting, "startSucceeded in \(phase)")
+        if stopping { return .stopAndFinish(shutdown()) }
+        phase = .running(readyAt: now)
+        // The time to recover, for the first ready of a streak only: a resource that flaps within one streak is
+        // counted once.
+        var timeToRecover: Duration?
+        if let since = streakStartedAt, !recoveryReported {
+            recoveryReported = true
+            timeToRecover = now - since
+        }
+        return .serve(attempt: attempt, timeToRecover: timeToRecover, recoversAt: degradedRunStableAt)
+    }
+
+    /// `run(_:)` returned or threw at `now`, before the instance is stopped. Returns ``SupervisorEvent/recovered``
+    /// when a degraded run was stable by then and nothing reported it yet (`recoveryPending`: the scheduler's timer
+    /// may be late).
+    func runReturned(at now: Duration, recoveryPending: Bool, stopping: Bool = false) -> SupervisorEvent? {
+        guard recoveryPending, !stopping, let stableAt = degradedRunStableAt, now >= stableAt else { return nil }
+        return .recovered
+    }
+
+    /// The instance's `stop(_:)` returned, or `timedOut` after the policy's stop timeout: the event to publish then.
+    func stopEnded(timedOut: Bool) -> SupervisorEvent? {
+        guard timedOut, let timeout = policy.stopTimeout else { return nil }
+        return .stopTimedOut(after: timeout)
+    }
+
+    /// `start()` threw `error`. A start that fails while `stopping` is the shutdown, not a failure, whatever it
+    /// threw.
+    mutating func startFailed(_ error: consuming any Error, at now: Duration, stopping: Bool = false) -> FailureAction {
         precondition(phaseKind == .starting, "startFailed in \(phase)")
+        if stopping { return .finish(nil, shutdown()) }
         return failed(error, phase: .start, uptime: nil, at: now)
     }
 
-    /// `run(_:)` threw `error`, or returned (`error == nil`), and the instance has been stopped.
-    mutating func runEnded(_ error: consuming (any Error)?, at now: Duration) -> (SupervisorFailure, Next) {
+    /// `run(_:)` threw `error`, or returned (`error == nil`), at `now`, and the instance has been stopped. The
+    /// resource's error while `stopping` is the shutdown itself, not a failure.
+    mutating func runEnded(_ error: consuming (any Error)?, at now: Duration, stopping: Bool = false) -> FailureAction {
         guard case .running(let readyAt) = phase else { preconditionFailure("runEnded in \(phase)") }
+        if stopping { return .finish(nil, shutdown()) }
         let uptime = now - readyAt
         // Measured from ready, not from now: the stop that came between does not make a run stable.
         if uptime >= policy.stableUptime { forgetStreak() }
         guard let error else {
             if policy.onCompletion == .finish {
                 phase = .finished
-                let failure = SupervisorFailure(
-                    error: ResourceCompleted(),
-                    phase: .run,
-                    decision: .stop,
-                    failures: failures,
-                    uptime: uptime
-                )
-                return (failure, .finish(.completed))
+                return .finish(nil, .completed)
             }
             return failed(ResourceCompleted(), phase: .run, uptime: uptime, decision: .restart, at: now)
         }
         return failed(error, phase: .run, uptime: uptime, at: now)
     }
 
-    /// The backoff ended (elapsed, or cut short by a wake-up): start the next attempt.
-    mutating func backoffEnded() -> Int {
-        guard phaseKind == .backingOff else { preconditionFailure("backoffEnded in \(phase)") }
-        phaseKind = .starting
-        return attempt
-    }
-
     /// Shutdown was requested; whatever the phase, supervision is over once the instance (if any) is stopped.
     mutating func shutdown() -> SupervisorStopReason {
         phase = .finished
         return .requested
+    }
+
+    /// An attempt is due: start it, announcing it unless its restart did, or finish when `stopping`.
+    private mutating func attemptDue(stopping: Bool) -> AttemptAction {
+        if stopping { return .finish(shutdown()) }
+        phaseKind = .starting
+        defer { restartAnnounced = false }
+        return .start(attempt: attempt, announce: !restartAnnounced)
     }
 
     @inline(__always)  // one decision per failure, without the calls between its steps
@@ -169,7 +206,7 @@ struct SupervisorStateMachine {
         uptime: Duration?,
         decision: FailureDecision? = nil,
         at now: Duration
-    ) -> (SupervisorFailure, Next) {
+    ) -> FailureAction {
         let decision = decision ?? policy.classify(error, in: failurePhase)
         // Every failure counts, the fatal one too (a stop decision is not a failure).
         if decision != .stop {
@@ -183,35 +220,32 @@ struct SupervisorStateMachine {
             failures: failures,
             uptime: uptime
         )
-        let next = decide(failure, at: now)
-        switch next {
-        case .finish, .giveUp: phase = .finished
-        case .restart: break
-        }
-        return (failure, next)
+        let action = decide(failure, at: now)
+        if case .restart = action.outcome {} else { phase = .finished }
+        return action
     }
 
     @inline(__always)  // one decision per failure, without the calls between its steps
-    private mutating func decide(_ failure: SupervisorFailure, at now: Duration) -> Next {
+    private mutating func decide(_ failure: SupervisorFailure, at now: Duration) -> FailureAction {
         switch failure.decision {
         case .stop:
-            return .finish(.stopDecision(failure.error))
+            return .finish(failure, .stopDecision(failure.error))
         case .giveUp:
-            return giveUp(.fatal, failure)
+            return .giveUp(.fatal, failure)
         default:
             break
         }
         // `failures` consecutive starts failed; the next would be attempt `failures + 1`.
         if let maxAttempts = policy.maxAttempts, failures >= maxAttempts {
-            return giveUp(.attemptsExhausted, failure)
+            return .giveUp(.attemptsExhausted, failure)
         }
         if let limit = policy.maxFailingDuration, let since = streakStartedAt, now - since >= limit {
-            return giveUp(.failingTooLong, failure)
+            return .giveUp(.failingTooLong, failure)
         }
         var enteredDegraded = false
         if !isDegraded, let intensity = policy.intensity, !window.admit(at: now, within: intensity) {
             guard policy.escalation.probeInterval != nil else {
-                return giveUp(.intensityExceeded, failure)
+                return .giveUp(.intensityExceeded, failure)
             }
             isDegraded = true
             enteredDegraded = true
@@ -224,7 +258,7 @@ struct SupervisorStateMachine {
         } else {
             // The schedule advances even when a hint decides the delay, so its retry limit still counts.
             guard let scheduled = nextDelay(for: failure.phase) else {
-                return giveUp(.attemptsExhausted, failure)
+                return .giveUp(.attemptsExhausted, failure)
             }
             let backoff = failure.phase == .start ? policy.startBackoff ?? policy.backoff : policy.backoff
             delay =
@@ -239,9 +273,29 @@ struct SupervisorStateMachine {
         }
         // The floor: a resource that fails at once cannot restart in a tight loop.
         if delay < policy.minimumRestartDelay { delay = policy.minimumRestartDelay }
-        let until = now + delay
-        phase = .backingOff(until: until)
-        return .restart(delay: delay, until: until, attempt: attempt, enteredDegraded: enteredDegraded)
+        phase = .backingOff(wakeFloor: now + policy.minimumRestartDelay)
+        let kind: Restart.Kind =
+            if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
+                .enteredDegraded(probeInterval: probeInterval)
+            } else if delay == .zero {
+                // A restart at once announces the next start with its failure, in one publication.
+                .atOnce
+            } else if isDegraded {
+                .degraded
+            } else {
+                .backingOff
+            }
+        if case .atOnce = kind { restartAnnounced = true }
+        return .restart(
+            failure,
+            Restart(
+                delay: delay,
+                until: now + delay,
+                attempt: attempt,
+                originNanoseconds: originNanoseconds,
+                kind: kind
+            )
+        )
     }
 
     @inline(__always)  // one decision per failure, without the calls between its steps
@@ -250,10 +304,6 @@ struct SupervisorStateMachine {
             return startSchedule.next(startBackoff, using: &generator)
         }
         return runSchedule.next(policy.backoff, using: &generator)
-    }
-
-    private func giveUp(_ code: SupervisorError.Code, _ failure: SupervisorFailure) -> Next {
-        .giveUp(code, failure)
     }
 
     /// A stable run ends the failing streak: schedules, budgets and the degraded state start over.

@@ -27,7 +27,7 @@ struct BackoffNumbersTests {
             var schedule = BackoffSchedule(backoff, resumingAfter: resumingAfter)
             var delay = Duration.zero
             for _ in resumingAfter..<n { delay = schedule.next(using: &generator) ?? .zero }
-            total += Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18
+            total += delay.inSeconds
         }
         return total / Double(runs)
     }

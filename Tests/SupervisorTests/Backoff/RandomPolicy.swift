@@ -123,6 +123,8 @@ struct RandomPolicy: CustomStringConvertible {
 }
 
 extension Duration {
+    /// This duration in seconds, as the library's own conversion gives it (the tests import the library without
+    /// `@testable` here, so they keep a copy).
     var inSeconds: Double {
         Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }

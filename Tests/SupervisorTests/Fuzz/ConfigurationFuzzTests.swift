@@ -108,13 +108,13 @@ struct ConfigurationFuzzTests {
             if let policy {
                 _ = policy.description
                 var machine = SupervisorStateMachine(policy: policy, generator: SplitMix64(seed: 1))
-                _ = machine.begin()
+                _ = machine.begin(at: .zero)
                 var now = Duration.zero
                 for _ in 0..<10 {
                     now += .milliseconds(Int64.random(in: 0...100_000, using: &random))
-                    guard case .restart(let delay, _, _, _) = machine.startFailed(Transient(), at: now).1 else { break }
-                    #expect(delay >= .zero && delay <= Backoff.longestDelay)
-                    now += delay
+                    guard case .restart(let restart) = machine.startFailed(Transient(), at: now).outcome else { break }
+                    #expect(restart.delay >= .zero && restart.delay <= Backoff.longestDelay)
+                    now += restart.delay
                     _ = machine.backoffEnded()
                 }
             }

@@ -1,24 +1,5 @@
-// Backoff arithmetic runs on `Double` seconds: `Duration` is 128-bit and its operators trap on overflow, while a
-// `Double` saturates to infinity, which a `min` with the maximum turns back into a finite delay.
-
-extension Duration {
-    /// This duration in seconds, for any `Duration` (its whole range fits a `Double`'s exponent).
-    @usableFromInline
-    var inSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-    }
-
-    /// A delay of `seconds`, saturated to `0...Backoff.longestDelay` and rounded to the nearest nanosecond (so
-    /// whole milliseconds come out exact: 0.3 s is 299,999,999.99999994 ns in binary); NaN becomes zero. Never traps.
-    @inlinable
-    static func delay(seconds: Double) -> Duration {
-        // `> 0` is false for NaN as well as for negatives.
-        guard seconds > 0 else { return .zero }
-        let clamped = Swift.min(seconds, Backoff.longestDelaySeconds)
-        return .nanoseconds(Int64((clamped * 1e9).rounded()))
-    }
-}
+// The checks every backoff option goes through: a typed `ConfigurationError` for a bad value, never a trap. The
+// conversions they use are in `Duration+Conversions.swift`.
 
 /// Validates a duration given as a backoff parameter and returns it in seconds, saturated to the longest delay.
 func validatedSeconds(
