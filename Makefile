@@ -25,6 +25,7 @@ test: deps lint build docs
 
 lint:
 	swift format lint --strict --recursive $(SWIFT_SOURCES)
+	./scripts/check-line-length.sh $(SWIFT_SOURCES)
 
 format:
 	swift format --in-place --recursive $(SWIFT_SOURCES)

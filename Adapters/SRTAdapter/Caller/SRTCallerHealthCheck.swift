@@ -8,7 +8,7 @@ public import Supervisor
 /// let caller = SRTCaller(configuration: configuration, health: health)
 /// ```
 ///
-/// The evidence is local: the caller owns its UDP socket and looks at it (``ReceivePathWatch``). A receive thread
+/// The evidence is local: the caller owns its UDP socket and looks at it (`ReceivePathWatch`). A receive thread
 /// that lives takes every datagram off the socket within microseconds; a dead one leaves them there. So:
 ///
 /// - **Dead** when the descriptor is not a socket any more, or when datagrams wait unread for ``unreadLimit``

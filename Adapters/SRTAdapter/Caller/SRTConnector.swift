@@ -25,7 +25,7 @@ import Synchronization
 ///   returns normally.
 /// - Meanwhile it checks that its own UDP receive thread lives (``SRTCallerHealthCheck``): after every death signal
 ///   of the process, and with a look at the socket every second. A deaf connection ends the run with
-///   ``SRTError/Code/receiveThreadDied``, which restarts at once (``FailureDecision/restartNow``).
+///   ``SRTError/Code/receiveThreadDied``, which restarts at once (`FailureDecision.restartNow`).
 /// - `stop(_:)` closes the connection; whoever still holds it sees ``SRTError/Code/closedLocally``. A deaf
 ///   connection's UDP socket is retired too (/dev/null put over it: the next connect binds a fresh one).
 public struct SRTConnector: Restartable {

@@ -230,7 +230,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// Receives one message; waits (cancellably) until one arrives.
     ///
     /// libsrt's receive looks the socket up under its global lock, so the reads run on the adapter's control
-    /// thread, as many messages at a time as are waiting (at most ``receiveBatch``); the next calls hand them out
+    /// thread, as many messages at a time as are waiting (at most `receiveBatch`, 64); the next calls hand them out
     /// without a libsrt call.
     ///
     /// - Throws: ``SRTError`` when the connection broke (2001) or was closed (``SRTError/Code/closedLocally``),

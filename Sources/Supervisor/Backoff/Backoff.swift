@@ -29,7 +29,8 @@
 ///
 /// Delays are computed in `Double` seconds and handed out in whole nanoseconds: exact for whole milliseconds up
 /// to about a century, otherwise within one part in 10¹² of the formula (a cap of 9806263.538357783 s may come out
-/// 3 ns larger). No input traps: attempt numbers run up to `Int.max`, multipliers and maxima of any finite size saturate.
+/// 3 ns larger). No input traps: attempt numbers run up to `Int.max`, multipliers and maxima of any finite size
+/// saturate.
 public struct Backoff: Sendable, CustomStringConvertible {
     @usableFromInline
     let curve: Curve

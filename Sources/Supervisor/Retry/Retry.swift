@@ -32,8 +32,8 @@ public import Logging
 /// 3. After `maxAttempts` calls, retrying ends with ``RetryError/Reason/attemptsExhausted``; when the backoff
 ///    has no next delay, with ``RetryError/Reason/retryLimitReached``.
 /// 4. The delay is the backoff's next one, with the error's ``FailureDecision/restart(after:)`` hint applied as
-///    `hints` says (by default a floor: the longer of the two), within the backoff's bounds. A delay that would end more than
-///    `maxElapsed` after the first call is not waited: retrying ends with ``RetryError/Reason/deadline``.
+///    `hints` says (by default a floor: the longer of the two), within the backoff's bounds. A delay that would end
+///    more than `maxElapsed` after the first call is not waited: retrying ends with ``RetryError/Reason/deadline``.
 /// 5. `onRetry` sees the failed attempt, the failure is logged, and the delay is waited.
 ///
 /// Every ending after a failure throws ``RetryError``, which carries the last error and the number of calls.

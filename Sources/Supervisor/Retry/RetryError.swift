@@ -1,4 +1,5 @@
-/// Why ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
+/// Why
+/// ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
 /// gave up, with the failure that made it.
 ///
 /// ```swift
