@@ -20,6 +20,14 @@ extension Loopback {
             }
             TestSupport.expectChild(result, marker: "CALLER-BURST")
         }
+
+        @Test("a caller whose UDP descriptor now names another socket (a TCP one) reconnects")
+        func descriptorReusedBySocket() async throws {
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await TestSupport.runChild(within: .seconds(60)) { try await DeafCallerAttackScenario.reusedBySocket() }
+            }
+            TestSupport.expectChild(result, marker: "CALLER-REUSED")
+        }
     }
 }
 
@@ -88,6 +96,62 @@ enum DeafCallerAttackScenario {
             "one burst of \(deaths) deaths cost the idle caller \(watches) sequential watches of up to "
                 + "\(health.deathWatch) each, one per death")
         print("CALLER-BURST OK")
+        running.cancel()
+        serving.cancel()
+    }
+
+    /// Fault B as a double close leaves it in a process that opens sockets: the caller's UDP descriptor number now
+    /// names another socket (here an unconnected TCP one, put there with dup2). libsrt's receive thread fails on it
+    /// (ENOTCONN) and dies, with its death signal; the connection stays `CONNECTED` and deaf. The descriptor is still a
+    /// socket, with an empty queue (the peer's datagrams go to a port nobody has any more), so neither rule of the
+    /// watch fires and the watch ends "alive".
+    static func reusedBySocket() async throws {
+        // As srt-relay does: libsrt's send thread writes to the TCP socket, which raises SIGPIPE (EPIPE).
+        signal(SIGPIPE, SIG_IGN)
+        SRTRuntime.start()
+        let server = SRTServer(configuration: try TestSupport.loopback(), name: "peer")
+        let serving = Task { try await server.run() }
+        defer { serving.cancel() }
+        let port = try await TestSupport.within(.seconds(5)) {
+            while server.localAddress == nil { try await Task.sleep(for: .milliseconds(5)) }
+            return server.localAddress!.port
+        }
+        let recorder = DeafCallerScenario.ArrivalRecorder(server)
+        let caller = SRTCaller(
+            configuration: try CallerTesting.configuration(
+                SRTAddress(validHost: "127.0.0.1", port: port), streamID: "publish/reused"))
+        let callerLog = CallerTesting.EventLog(caller.supervisor.events())
+        let running = Task { try await caller.run() }
+        defer { running.cancel() }
+        let streaming = DeafCallerScenario.stream(from: caller)
+        defer { streaming.cancel() }
+        DeafCallerScenario.check(
+            await TestSupport.eventually(within: .seconds(10)) { recorder.count(1) >= 20 },
+            "the stream flows before the fault: \(recorder.count(1)) messages")
+        let victim = try caller.connection.orThrow("the caller's connection")
+        let descriptor = try victim.udpDescriptor.orThrow("the caller's own UDP descriptor")
+
+        // The fault: another socket takes the descriptor's number.
+        let stranger = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        DeafCallerScenario.check(stranger >= 0 && dup2(stranger, descriptor) == descriptor, "dup2 of a TCP socket")
+        close(stranger)
+        let signalled = SRTRuntime.receiveThreadDeathCount
+        let injected = ContinuousClock.now
+        let died = await TestSupport.eventually(within: .seconds(3)) {
+            SRTRuntime.receiveThreadDeathCount > signalled
+        }
+        // Five seconds: more than three times the 1.5 s goal, and libsrt's own peer-idle timer died with the thread.
+        let flowing = await TestSupport.eventually(within: .seconds(5)) { recorder.first(2) != nil }
+        print(
+            "CALLER-REUSED death signalled: \(died); watches passed \(caller.supervisor.resource.watchesPassed); "
+                + "second connection's stream: "
+                + (recorder.first(2).map { "after \(DeafCallerScenario.milliseconds($0 - injected)) ms" } ?? "none")
+                + "; the old connection closed: \(victim.isClosed); failures \(callerLog.failures.map { "\($0.error)" })"
+        )
+        DeafCallerScenario.check(
+            flowing,
+            "the caller kept its deaf connection: no message of a second connection within 5 s of the fault")
+        print("CALLER-REUSED OK")
         running.cancel()
         serving.cancel()
     }
