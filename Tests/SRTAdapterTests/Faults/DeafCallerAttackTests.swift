@@ -28,6 +28,14 @@ extension Loopback {
             }
             TestSupport.expectChild(result, marker: "CALLER-REUSED")
         }
+
+        @Test("retiring a deaf caller's descriptor leaves the file that took its number alone")
+        func retireSparesTheNumbersNewOwner() async throws {
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await TestSupport.runChild(within: .seconds(60)) { try await DeafCallerAttackScenario.reusedByFile() }
+            }
+            TestSupport.expectChild(result, marker: "CALLER-RETIRE")
+        }
     }
 }
 
@@ -152,6 +160,61 @@ enum DeafCallerAttackScenario {
             flowing,
             "the caller kept its deaf connection: no message of a second connection within 5 s of the fault")
         print("CALLER-REUSED OK")
+        running.cancel()
+        serving.cancel()
+    }
+
+    /// Fault B as a double close leaves it when the number is taken by a file: the caller's UDP descriptor number now
+    /// names a file the application writes (put there with dup2). The receive thread dies on it (ENOTSOCK), the watch
+    /// finds "not a socket" and the caller reconnects, as it should; but stopping the deaf connection puts /dev/null
+    /// over that number, and the application's file silently becomes /dev/null.
+    static func reusedByFile() async throws {
+        SRTRuntime.start()
+        let server = SRTServer(configuration: try TestSupport.loopback(), name: "peer")
+        let serving = Task { try await server.run() }
+        defer { serving.cancel() }
+        let port = try await TestSupport.within(.seconds(5)) {
+            while server.localAddress == nil { try await Task.sleep(for: .milliseconds(5)) }
+            return server.localAddress!.port
+        }
+        let recorder = DeafCallerScenario.ArrivalRecorder(server)
+        let caller = SRTCaller(
+            configuration: try CallerTesting.configuration(
+                SRTAddress(validHost: "127.0.0.1", port: port), streamID: "publish/file"))
+        let callerLog = CallerTesting.EventLog(caller.supervisor.events())
+        let running = Task { try await caller.run() }
+        defer { running.cancel() }
+        let streaming = DeafCallerScenario.stream(from: caller)
+        defer { streaming.cancel() }
+        DeafCallerScenario.check(
+            await TestSupport.eventually(within: .seconds(10)) { recorder.count(1) >= 20 },
+            "the stream flows before the fault: \(recorder.count(1)) messages")
+        let victim = try caller.connection.orThrow("the caller's connection")
+        let descriptor = try victim.udpDescriptor.orThrow("the caller's own UDP descriptor")
+
+        // The fault: the application's file takes the descriptor's number.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("caller-retire-\(getpid()).txt").path
+        defer { unlink(path) }
+        let file = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o600)
+        DeafCallerScenario.check(file >= 0 && dup2(file, descriptor) == descriptor, "dup2 of a file")
+        close(file)
+        DeafCallerScenario.check(
+            await TestSupport.eventually(within: .seconds(5)) { recorder.first(2) != nil },
+            "no message of a second connection within 5 s; failures \(callerLog.failures)")
+        DeafCallerScenario.check(
+            await TestSupport.eventually(within: .seconds(2)) { victim.isClosed }, "the deaf connection was closed")
+
+        // The application writes its file through its descriptor, as it did before the caller's reconnect.
+        let line = Array("the application's line\n".utf8)
+        let written = write(descriptor, line, line.count)
+        let contents = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        print(
+            "CALLER-RETIRE the caller reconnected; the application wrote \(written) bytes through its descriptor, "
+                + "its file holds \(contents.utf8.count) bytes")
+        DeafCallerScenario.check(
+            contents.utf8.count == line.count,
+            "the application's file lost its line: /dev/null was put over a number that was no longer the caller's")
+        print("CALLER-RETIRE OK")
         running.cancel()
         serving.cancel()
     }
