@@ -36,9 +36,11 @@ struct ReceivePathWatch {
             self.at = at
             if let descriptor = connection.udpDescriptor {
                 let memory = csrt_receive_queue_memory(descriptor)
-                // SO_MEMINFO fails on anything that is not a socket (/dev/null: ENOTSOCK).
-                isSocket = memory >= 0
-                queueMemory = memory >= 0 ? memory : nil
+                // "A socket" means the caller's own: SO_MEMINFO fails on anything that is not a socket (/dev/null:
+                // ENOTSOCK), and the identity check catches another socket that took the number.
+                let own = connection.udpDescriptorIsOwn ?? true
+                isSocket = own && memory >= 0
+                queueMemory = own && memory >= 0 ? memory : nil
             } else {
                 isSocket = nil
                 queueMemory = nil

@@ -34,8 +34,11 @@ public struct SRTCallerHealthCheck: Sendable, Hashable {
     /// Time between the looks at the UDP socket made without a death signal.
     public let checkInterval: Duration
 
-    /// Validates every value: each 1 ms to 10 min, the look shorter than the unread limit, the unread limit shorter
-    /// than the watch.
+    /// The peer's keep-alive interval in libsrt 1.5.1: the longest an idle live connection goes without a datagram.
+    public static let keepAliveInterval = Duration.seconds(1)
+
+    /// Validates every value: each 1 ms to 10 min, the look shorter than the unread limit, and the watch longer than
+    /// ``keepAliveInterval`` plus the unread limit (so that an idle deaf caller has received a keep-alive to show it).
     public init(
         deathWatch: Duration = .milliseconds(1_500),
         unreadLimit: Duration = .milliseconds(250),
@@ -48,10 +51,15 @@ public struct SRTCallerHealthCheck: Sendable, Hashable {
         ] where value < .milliseconds(1) || value > .seconds(600) {
             throw ConfigurationError(.outOfRange, option: name, "must be 1 ms to 10 min, got \(value)")
         }
-        guard lookInterval < unreadLimit, unreadLimit < deathWatch else {
+        guard lookInterval < unreadLimit else {
             throw ConfigurationError(
                 .outOfRange, option: "unreadLimit",
-                "must lie between lookInterval and deathWatch, got \(lookInterval) < \(unreadLimit) < \(deathWatch)")
+                "must be longer than lookInterval (\(lookInterval)), got \(unreadLimit)")
+        }
+        guard deathWatch > Self.keepAliveInterval + unreadLimit else {
+            throw ConfigurationError(
+                .outOfRange, option: "deathWatch",
+                "must be longer than the 1 s keep-alive plus unreadLimit (\(unreadLimit)), got \(deathWatch)")
         }
         self.deathWatch = deathWatch
         self.unreadLimit = unreadLimit

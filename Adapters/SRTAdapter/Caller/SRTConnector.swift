@@ -127,7 +127,11 @@ public struct SRTConnector: Restartable {
                 if SRTRuntime.receiveThreadDeathCount > shared.deathsAtConnect.withLock({ $0 }) {
                     try await confirmAlive(connection, after: "a receive thread died while connecting")
                 }
+                // A burst of deaths costs at most two watches: one that began after a death covers it.
+                var watchedSince: ContinuousClock.Instant?
                 for await death in deaths {
+                    if let watchedSince, death.instant < watchedSince { continue }
+                    watchedSince = .now
                     try await confirmAlive(connection, after: "receive thread death #\(death.sequenceNumber)")
                 }
             }
@@ -160,7 +164,9 @@ public struct SRTConnector: Restartable {
             defer { if deaf === connection { deaf = nil } }
             return deaf === connection
         }
-        if deaf, let descriptor = connection.udpDescriptor {
+        // Only while the number still names the caller's own socket (fault A): after fault B it names another file,
+        // which is not ours to overwrite.
+        if deaf, connection.udpDescriptorIsOwn == true, let descriptor = connection.udpDescriptor {
             // Only after a death: a dead multiplexer is never freed, so libsrt never closes this number itself. The
             // /dev/null opened at start-up: the process may be out of descriptors by now.
             _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor)

@@ -41,6 +41,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// watch its receive queue and retire it after its receive thread died; `nil` on accepted connections and on
     /// callers bound to a fixed local port (which share libsrt's socket with other callers on that port).
     let udpDescriptor: Int32?
+    /// The device and inode of ``udpDescriptor`` when it was adopted: a descriptor number can come to name another
+    /// file (a double close elsewhere, a `dup2`), and only this tells that it is no longer the caller's socket.
+    private let udpIdentity: (device: UInt64, inode: UInt64)?
 
     /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
     /// Every one of these calls waits on libsrt's global lock: run it on the ``SRTControlThread``.
@@ -56,6 +59,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         self.reactor = reactor
         self.payloadSize = payloadSize
         self.udpDescriptor = udpDescriptor
+        self.udpIdentity = udpDescriptor.flatMap(Self.identity(of:))
         do {
             try SRTSocketOptions(socket: socket).setNonBlocking()
         } catch {
@@ -191,6 +195,20 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             throw error
         }
         return (socket, udpDescriptor)
+    }
+
+    /// Whether ``udpDescriptor`` still names the UDP socket the caller bound (same device and inode); `false` once
+    /// the number names another file or nothing, `nil` without an own socket.
+    var udpDescriptorIsOwn: Bool? {
+        guard let udpDescriptor, let udpIdentity else { return nil }
+        guard let now = Self.identity(of: udpDescriptor) else { return false }
+        return now == udpIdentity
+    }
+
+    private static func identity(of descriptor: Int32) -> (device: UInt64, inode: UInt64)? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        return (UInt64(status.st_dev), UInt64(status.st_ino))
     }
 
     /// Binds a caller's socket before it connects. Unless the configuration names a fixed local port, the UDP socket
