@@ -60,9 +60,8 @@ static inline int csrt_thread_id(void) {
 
 // MARK: - libsrt's receive threads (each multiplexer starts one, named "SRT:RcvQ:w<N>", at bind)
 
-/// Whether thread `tid` of this process is one of libsrt's receive threads: 1 yes; 0 no (it exited, or the id is
-/// another thread's now); -1 it exists but its name cannot be read (out of descriptors). Whether it exists needs no
-/// descriptor (`tgkill` with signal 0).
+/// Whether thread `tid` of this process is one of libsrt's receive threads by its name: 1 yes; 0 no (it exited, or
+/// it is another thread); -1 it exists but its name cannot be read (out of descriptors). For listing them at a bind.
 static inline int csrt_receive_thread_state(int tid) {
     if (syscall(SYS_tgkill, getpid(), tid, 0) != 0) return errno == ESRCH ? 0 : -1;
     char path[64];
@@ -74,6 +73,16 @@ static inline int csrt_receive_thread_state(int tid) {
     close(fd);
     if (length < 0) return -1;
     return length >= 8 && strncmp(name, "SRT:RcvQ", 8) == 0;
+}
+
+/// Whether thread `tid` of this process still exists: 1 yes, 0 no (it exited). Asked with `tgkill` and signal 0,
+/// which needs no descriptor. Not by its name: libsrt renames the creating thread to the new thread's name while it
+/// starts one, so a live receive thread reads as another thread for a moment each time a connection's first data
+/// packet starts that connection's delivery thread. (A thread id reused after an exit reads as running: the death
+/// signal names the dying thread, so a listener's own death is still seen.)
+static inline int csrt_thread_exists(int tid) {
+    if (syscall(SYS_tgkill, getpid(), tid, 0) == 0) return 1;
+    return errno == ESRCH ? 0 : 1;
 }
 
 /// Whether the calling thread is one of libsrt's receive threads (its name, read without a descriptor).

@@ -40,10 +40,9 @@ enum ReceiveThreads {
         return new.count == 1 ? new.first : nil
     }
 
-    /// Whether thread `id` is still one of libsrt's receive threads. A thread that exists but whose name cannot be
-    /// read (the process is out of descriptors) counts as running: a live listener is never retired for want of a
-    /// descriptor.
+    /// Whether thread `id` still exists (by `tgkill`, no descriptor needed). Not by its name: libsrt renames a live
+    /// receive thread for a moment whenever it starts a connection's delivery thread.
     static func isRunning(_ id: pid_t) -> Bool {
-        csrt_receive_thread_state(id) != 0
+        csrt_thread_exists(id) != 0
     }
 }

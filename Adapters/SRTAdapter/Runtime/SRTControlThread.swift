@@ -52,7 +52,6 @@ final class SRTControlThread: @unchecked Sendable {
     private var busy = false
     private var stopping = false
     private var stopped = false
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var completed = 0
 
     init(threadStarter: ReactorThreadStarter = .posix) {
@@ -97,15 +96,10 @@ final class SRTControlThread: @unchecked Sendable {
         return try result.get()
     }
 
-    /// Returns once everything submitted before the call has run (and the queue is empty).
+    /// Returns once everything submitted before the call has run: an empty item queued behind it (the queue runs in
+    /// order). Work submitted afterwards is not waited for, so a busy process cannot keep the caller waiting.
     func idle() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            pthread_mutex_lock(mutex)
-            let isIdle = queue.isEmpty && !busy
-            if !isIdle { idleWaiters.append(continuation) }
-            pthread_mutex_unlock(mutex)
-            if isIdle { continuation.resume() }
-        }
+        await run { () throws(Never) in () }
     }
 
     /// The longest a work item ran so far, and the source line that submitted it (for tests and diagnostics).
@@ -149,10 +143,7 @@ final class SRTControlThread: @unchecked Sendable {
             if queue.isEmpty {
                 // Stopping, and nothing left to run.
                 stopped = true
-                let waiters = idleWaiters
-                idleWaiters = []
                 pthread_mutex_unlock(mutex)
-                for waiter in waiters { waiter.resume() }
                 return
             }
             let batch = queue
@@ -170,14 +161,7 @@ final class SRTControlThread: @unchecked Sendable {
             if slowestInBatch.duration > slowest.duration { slowest = slowestInBatch }
             busy = false
             completed += batch.count
-            // Work submitted while the batch ran keeps the waiters waiting for it too.
-            var waiters: [CheckedContinuation<Void, Never>] = []
-            if queue.isEmpty {
-                waiters = idleWaiters
-                idleWaiters = []
-            }
             pthread_mutex_unlock(mutex)
-            for waiter in waiters { waiter.resume() }
         }
     }
 }

@@ -81,7 +81,8 @@ enum LiveListenerRetiredScenario {
             let configuration = try SRTCallerConfiguration(
                 host: address.host, port: address.port, streamID: "publisher-\(index)", latency: .milliseconds(40),
                 connectTimeout: .seconds(3))
-            // A caller that cannot connect (the listener was retired meanwhile) ends the publishing; the checks say why.
+            // A caller that cannot connect (the listener was retired meanwhile) ends the publishing; the checks say
+            // why.
             guard let caller = try? await SRTConnection.connect(configuration) else {
                 print("LIVE LISTENER publisher \(index) could not connect")
                 break
