@@ -46,12 +46,13 @@ struct ControlThreadIdleAttackTests {
             await control.idle()
             idleReturned.store(true, ordering: .releasing)
         }
-        // Everything submitted before the call runs within milliseconds; 2 s is generous on a loaded machine.
-        let returned = await TestSupport.eventually(within: .seconds(2)) { idleReturned.load(ordering: .acquiring) }
+        // Everything submitted before the call runs within milliseconds; 4 s leaves a loaded machine room and still
+        // ends before the submitting thread's 5 s, until which a wait for an empty queue could never return.
+        let returned = await TestSupport.eventually(within: .seconds(4)) { idleReturned.load(ordering: .acquiring) }
         stop.store(true, ordering: .relaxed)
         let ended = await TestSupport.eventually(within: .seconds(6)) { finished.load(ordering: .acquiring) }
         #expect(ended, "the submitting thread ended")
         await waiting.value
-        #expect(returned, "idle() had not returned after 2 s although the earlier work ran long before")
+        #expect(returned, "idle() had not returned after 4 s although the earlier work ran long before")
     }
 }
