@@ -252,11 +252,13 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         while true {
             try checkOpen()
             try Task.checkCancellation()
+            // Before looking: an edge after this means callers this look may have missed (several tasks accept).
+            let seen = reactor.edges(of: socket)
             // srt_accept and the adoption of what it returns wait on libsrt's global lock: on the control thread.
             switch try await SRTControlThread.shared.run({ () throws(SRTError) in try self.acceptOnce() }) {
             case .accepted(let connection): return connection
             case .brokenBeforeAccept: continue
-            case .nothingPending: try await reactor.wait(for: .read, on: socket)
+            case .nothingPending: try await reactor.wait(for: .read, on: socket, after: seen)
             }
         }
     }

@@ -64,6 +64,8 @@ final class SRTReactor: Sendable {
         var events: Int32 = 0
         var ready: Interest = []
         var waiters: [Waiter] = []
+        /// How many times a readiness of it was dispatched, swept or replayed: see ``SRTReactor/wait(for:on:after:)``.
+        var edges: UInt64 = 0
     }
 
     private struct State {
@@ -177,9 +179,19 @@ final class SRTReactor: Sendable {
         if eid >= 0 { _ = srt_epoll_remove_usock(eid, socket) }
     }
 
+    /// The number of readiness edges of `socket` so far; pass it to ``wait(for:on:after:)`` taken before the call
+    /// that found nothing to do.
+    func edges(of socket: SRTSOCKET) -> UInt64 {
+        state.withLock { $0.entries[socket]?.edges ?? 0 }
+    }
+
     /// Waits until `socket` is ready for `interest`, has an error, or was closed; the caller then retries its call
     /// and learns which. Throws `CancellationError` as soon as the task is cancelled, and unsubscribes the waiter.
-    func wait(for interest: Interest, on socket: SRTSOCKET) async throws {
+    ///
+    /// With several tasks on one socket (accepts on a listener), pass `after`, the ``edges(of:)`` read before the
+    /// call that found nothing: libsrt raises one edge for however many callers queue, and it wakes only the tasks
+    /// waiting then; a task that looked before that edge but waits only after it returns at once and looks again.
+    func wait(for interest: Interest, on socket: SRTSOCKET, after seen: UInt64? = nil) async throws {
         let id = state.withLock { state in
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
@@ -193,6 +205,8 @@ final class SRTReactor: Sendable {
                     if Task.isCancelled { return .cancelled }
                     // A socket that was never registered, or deregistered, has nothing to wait for.
                     guard var entry = state.entries[socket], !state.stopped else { return .ready }
+                    // An edge since the caller looked: what it found may be stale.
+                    if let seen, entry.edges != seen { return .ready }
                     if !entry.ready.isDisjoint(with: interest) {
                         entry.ready.subtract(interest)
                         state.entries[socket] = entry
@@ -305,6 +319,7 @@ final class SRTReactor: Sendable {
             woken += entry.waiters
             entry.waiters = []
             entry.ready = [.read, .write, .error]
+            entry.edges &+= 1
             state.entries[socket] = entry
         }
         return woken
@@ -414,6 +429,7 @@ final class SRTReactor: Sendable {
                     if !waiter.interest.isDisjoint(with: interest) { bits.formUnion(waiter.interest) }
                 }
                 entry.ready.formUnion(interest.subtracting(claimed))
+                entry.edges &+= 1
                 entry.waiters = remaining
                 state.entries[socket] = entry
             }
@@ -438,6 +454,7 @@ final class SRTReactor: Sendable {
                 resumed += waiters
                 state.entries[socket]?.waiters = []
                 state.entries[socket]?.ready = [.read, .write, .error]
+                state.entries[socket]?.edges &+= 1
             }
         }
         for waiter in resumed { waiter.continuation.resume() }
