@@ -31,10 +31,11 @@ struct RelayUnreadOutputTests {
         let relay = try TestProcess(
             binary,
             [
-                // 400 ms of latency: the stream must survive the stalls of a machine running every suite at once
-                // (live mode drops what comes later than the latency), which is not what this test is about.
+                // 1.5 s of latency: the stream must survive the stalls of a machine running every suite at once
+                // (live mode drops what comes later than the latency; 400 ms lost 10 messages in one full run),
+                // which is not what this test is about.
                 "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0.1",
-                "--latency", "400", "--metrics-port", "\(metricsPort)", "--log-level", "debug",
+                "--latency", "1500", "--metrics-port", "\(metricsPort)", "--log-level", "debug",
             ],
             readsOutput: false)
         defer { relay.terminate() }
@@ -46,7 +47,7 @@ struct RelayUnreadOutputTests {
         let payload = (0..<(2400 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ $0 >> 9) }
         let publisher = try TestProcess(
             RelayBinary.publisher,
-            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=unread&latency=400"])
+            ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=unread&latency=1500"])
         defer { publisher.terminate() }
         // srt-live-transmit drops what it reads before it is connected: filler messages until the relay counts one.
         let filler = [UInt8](repeating: 0xAA, count: 1456)
