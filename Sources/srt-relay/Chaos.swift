@@ -1,10 +1,10 @@
+import NIOConcurrencyHelpers
 import SRTAdapter
 import ServiceLifecycle
 import Supervisor
-import Synchronization
 import UnixSignals
 
-/// Injects fault B (``FaultInjector``) every `period`, and on SIGUSR1 when asked, while the listener is ready:
+/// Kills the listener's UDP receive thread (``FaultInjector``) every `period`, and on SIGUSR1 when asked, while the listener is ready:
 /// recovery, live. Prints a line for each injection.
 ///
 /// Only into a listener that has been ready for ``settleTime`` (it waits for that much when the listener has just
@@ -17,7 +17,7 @@ struct Chaos: Service {
     let period: Duration?
     let onSignal: Bool
     /// When the listener last became ready, `nil` while it is not.
-    private let readySince = Shared<ContinuousClock.Instant?>(nil)
+    private let readySince = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
     private let events: AsyncStream<SupervisorEvent>
     static let settleTime = Duration.milliseconds(100)
 
@@ -33,7 +33,7 @@ struct Chaos: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in events {
-                    readySince.value.withLock { since in
+                    readySince.withLockedValue { since in
                         if case .ready = event { since = .now } else { since = nil }
                     }
                 }
@@ -59,10 +59,10 @@ struct Chaos: Service {
 
     private func inject(because trigger: String) async {
         // Just up: wait until it has settled (and is still up).
-        if let since = readySince.value.withLock({ $0 }), since.duration(to: .now) < Self.settleTime {
+        if let since = readySince.withLockedValue({ $0 }), since.duration(to: .now) < Self.settleTime {
             try? await Task.sleep(for: Self.settleTime - since.duration(to: .now))
         }
-        let since = readySince.value.withLock { $0 }
+        let since = readySince.withLockedValue { $0 }
         guard let since, since.duration(to: .now) >= Self.settleTime, let port = server.localAddress?.port else {
             console.emit(
                 "chaos-skipped", "chaos: the listener is not up; nothing injected", ["trigger": .string(trigger)])

@@ -80,10 +80,14 @@ struct SRTRelay: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: ArgumentHelp("Inject fault B (a dead UDP receive thread) every so many seconds.", valueName: "seconds"))
+        help: ArgumentHelp(
+            "Every so many seconds, kill the listener's UDP receive thread (its socket replaced by /dev/null).",
+            valueName: "seconds"))
     var chaos: Double?
 
-    @Flag(name: .long, help: "Inject fault B whenever the process receives SIGUSR1 (tests, demos).")
+    @Flag(
+        name: .long,
+        help: "Kill the listener's UDP receive thread whenever the process receives SIGUSR1 (tests, demos).")
     var chaosOnSignal = false
 
     @Option(
