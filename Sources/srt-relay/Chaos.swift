@@ -4,8 +4,8 @@ import ServiceLifecycle
 import Supervisor
 import UnixSignals
 
-/// Kills the listener's UDP receive thread (``FaultInjector``) every `period`, and on SIGUSR1 when asked, while the listener is ready:
-/// recovery, live. Prints a line for each injection.
+/// Kills the listener's UDP receive thread (``FaultInjector``) every `period`, and on SIGUSR1 when asked, while the
+/// listener is ready: recovery, live. Prints a line for each injection.
 ///
 /// Only into a listener that has been ready for ``settleTime`` (it waits for that much when the listener has just
 /// come up). In principle a death in the instant between `start()` and the listener's subscription to death signals
