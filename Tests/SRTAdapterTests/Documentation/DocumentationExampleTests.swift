@@ -192,7 +192,7 @@ extension Loopback {
 /// process leaves through ``SRTRuntime/exit(_:)`` although a receive thread died.
 enum DocumentationExampleScenario {
     static func run() async -> Never {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         let handler = InMemoryLogHandler()
         let logger = Logger(label: "ingest") { _ in handler }
         SRTRuntime.start(logger: logger, logLevel: .warning)
@@ -223,7 +223,7 @@ enum DocumentationExampleScenario {
     static func drive(
         _ server: SRTServer, received: Inbox, handler: InMemoryLogHandler
     ) async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         let ready = await TestSupport.eventually(within: .seconds(3)) { server.supervisor.state.isReady }
         check(ready, "server ready")
         let address = try server.localAddress.orThrow("address")

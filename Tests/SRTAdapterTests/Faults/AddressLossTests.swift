@@ -67,8 +67,8 @@ enum AddressLossScenario {
     }
 
     static func run() async throws {
-        let check = FaultBScenario.check
-        let milliseconds = FaultBScenario.milliseconds
+        let check = SocketReplacedScenario.check
+        let milliseconds = SocketReplacedScenario.milliseconds
         let port = 47_001
         let health = try SRTHealthCheck(
             probeInterval: .milliseconds(200), probeTimeout: .milliseconds(100), failedProbesBeforeDead: 2)

@@ -29,7 +29,7 @@ enum CloseCleanupScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         // Warm up what lives for the whole process: the runtime, the reactor thread, the pool, the GC thread.
         let warmup = try SRTListenSocket.open(TestSupport.loopback())
         _ = await warmup.probe()

@@ -269,7 +269,7 @@ enum DeafCallerScenario {
             for _ in 0..<10 {
                 let deaths = SRTRuntime.receiveThreadDeathCount
                 let sent = ContinuousClock.now
-                try FaultAScenario.sendNetUnreachable(port: port)
+                try ICMPUnreachableScenario.sendNetUnreachable(port: port)
                 if await TestSupport.eventually(
                     within: .milliseconds(500), { SRTRuntime.receiveThreadDeathCount > deaths })
                 {

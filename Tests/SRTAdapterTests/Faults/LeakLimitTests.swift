@@ -53,8 +53,8 @@ enum LeakLimitScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
-        let milliseconds = FaultBScenario.milliseconds
+        let check = SocketReplacedScenario.check
+        let milliseconds = SocketReplacedScenario.milliseconds
         let policy = try RestartPolicy(
             backoff: Backoff.exponential(initial: .milliseconds(5), multiplier: 2, maximum: .seconds(1)))
         let server = SRTServer(

@@ -54,7 +54,7 @@ enum NetworkWakeScenario {
     static let cap = Duration.seconds(1)
 
     static func run() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         let quiet = Logger(label: "wake", factory: { _ in SwiftLogNoOpLogHandler() })
         let monitor = NetworkChangeMonitor(logger: quiet)
         let monitoring = Task { try await monitor.run() }
@@ -83,7 +83,7 @@ enum NetworkWakeScenario {
     /// Starts a server on the absent 127.0.0.2, lets it fail and back off, adds the address, and returns the time
     /// from the `ip addr add` to the ready event; then removes the address and stops the server.
     static func restoreTime(port: Int, monitor: NetworkChangeMonitor?) async throws -> Duration {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         let policy = try RestartPolicy(backoff: Backoff.exponential(initial: cap, maximum: cap).jitter(.full))
         let server = SRTServer(
             configuration: try SRTListenerConfiguration(host: "127.0.0.2", port: port, latency: .milliseconds(40)),
@@ -130,6 +130,6 @@ enum NetworkWakeScenario {
     }
 
     static func ms(_ duration: Duration) -> String {
-        FaultBScenario.milliseconds(duration)
+        SocketReplacedScenario.milliseconds(duration)
     }
 }

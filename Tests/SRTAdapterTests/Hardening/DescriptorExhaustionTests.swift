@@ -70,8 +70,8 @@ enum DescriptorExhaustionScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
-        let milliseconds = FaultBScenario.milliseconds
+        let check = SocketReplacedScenario.check
+        let milliseconds = SocketReplacedScenario.milliseconds
         SRTRuntime.start(logger: quiet, logLevel: .critical)
         // Periodic probes would need a descriptor each; only the probe after a death signal runs here.
         let health = try SRTHealthCheck(probeInterval: .seconds(600))
@@ -212,7 +212,7 @@ enum DescriptorExhaustionScenario {
 
     /// A listener found dead is retired while not one descriptor is free.
     static func retire() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         SRTRuntime.start(logger: quiet, logLevel: .critical)
         let listener = try SRTListenSocket.open(TestSupport.loopback())
         var exhaustion = try DescriptorExhaustion(headroom: 16)
@@ -281,7 +281,7 @@ enum DescriptorExhaustionScenario {
         let there = try await TestSupport.within(.seconds(2)) { try await accepted.receive() }
         try await accepted.send(Array("from \(what)".utf8))
         let back = try await TestSupport.within(.seconds(2)) { try await caller.receive() }
-        FaultBScenario.check(
+        SocketReplacedScenario.check(
             there == Array("to \(what)".utf8) && back == Array("from \(what)".utf8), "data both ways on \(what)")
     }
 
@@ -333,10 +333,10 @@ enum DescriptorExhaustionScenario {
 
     /// Every failure is an ``SRTError`` with `code` and errno EMFILE, classified as a restart.
     static func checkTransient(_ failures: [SupervisorFailure], code: SRTError.Code, what: String) {
-        FaultBScenario.check(failures.count >= 3, "\(what): at least 3 failed attempts, got \(failures.count)")
+        SocketReplacedScenario.check(failures.count >= 3, "\(what): at least 3 failed attempts, got \(failures.count)")
         for failure in failures {
             let error = failure.error as? SRTError
-            FaultBScenario.check(
+            SocketReplacedScenario.check(
                 error?.code == code && error?.systemErrno == EMFILE && failure.decision == .restart,
                 "\(what): EMFILE classified transient: \(failure)")
         }
@@ -345,7 +345,7 @@ enum DescriptorExhaustionScenario {
     /// The delays never shrink, and the last is at least 4 times the first (none of them has jitter).
     static func checkGrowing(_ delays: [Duration], what: String) {
         let growing = zip(delays, delays.dropFirst()).allSatisfy { $0 <= $1 }
-        FaultBScenario.check(
+        SocketReplacedScenario.check(
             delays.count >= 3 && growing && delays.last! >= delays.first! * 4, "\(what): delays grow: \(delays)")
     }
 }

@@ -39,7 +39,7 @@ enum HandshakeFloodScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         SRTRuntime.start(
             logger: Logger(label: "srt", factory: { _ in SwiftLogNoOpLogHandler() }), logLevel: .critical)
         defer { SRTRuntime.start(logger: Logger(label: "srt"), logLevel: .error) }

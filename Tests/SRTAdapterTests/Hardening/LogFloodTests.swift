@@ -47,7 +47,7 @@ enum LogFloodScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         signal(SIGPIPE, SIG_IGN)
         let handler = InMemoryLogHandler()
         var logger = Logger(label: "srt") { _ in handler }

@@ -45,7 +45,7 @@ enum PassphraseFloodScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         signal(SIGPIPE, SIG_IGN)
         SRTRuntime.start(
             logger: Logger(label: "srt", factory: { _ in SwiftLogNoOpLogHandler() }), logLevel: .critical)

@@ -31,7 +31,7 @@ enum LiveListenerRetiredScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         SRTRuntime.start(
             logger: Logger(label: "srt", factory: { _ in SwiftLogNoOpLogHandler() }), logLevel: .critical)
         let server = SRTServer(

@@ -26,7 +26,7 @@ enum ReceiveThreadsScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         let listener = try SRTListenSocket.open(try TestSupport.loopback())
         defer { listener.close() }
         // Its first handshake names the thread for certain.

@@ -33,7 +33,7 @@ enum SlowListenerScenario {
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         SRTRuntime.start(
             logger: Logger(label: "srt", factory: { _ in SwiftLogNoOpLogHandler() }), logLevel: .critical)
         let access = SRTAccessControl { request in
@@ -151,8 +151,8 @@ enum SlowListenerScenario {
         lingering.sort()
         print(
             "SLOW LISTENER a dead thread listed after its death line (polled every 1 ms): p50 "
-                + "\(FaultBScenario.milliseconds(lingering[lingering.count / 2])) ms, max "
-                + "\(FaultBScenario.milliseconds(lingering[lingering.count - 1])) ms")
+                + "\(SocketReplacedScenario.milliseconds(lingering[lingering.count / 2])) ms, max "
+                + "\(SocketReplacedScenario.milliseconds(lingering[lingering.count - 1])) ms")
         print(
             "SLOW LISTENER \(trials) deaths elsewhere with both cores busy and \(access.statistics): the live listener kept its connection (\(received.load(ordering: .relaxed)) messages)"
         )

@@ -40,7 +40,7 @@ enum SRTSoakScenario {
 
     static func scenario() async throws {
         let settings = SRTSoakSettings.current
-        let check = FaultBScenario.check
+        let check = SocketReplacedScenario.check
         let quiet = Logger(label: "soak", factory: { _ in SwiftLogNoOpLogHandler() })
         // The death signal works at any level; the log lines of 180 deaths would only bury the figures.
         SRTRuntime.start(logger: quiet, logLevel: .critical)

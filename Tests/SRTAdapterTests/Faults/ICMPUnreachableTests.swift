@@ -12,16 +12,16 @@ extension Loopback {
     /// ENETUNREACH and the receive thread exit (`Docs/libsrt-failure-modes.md`, "How the tests inject faults").
     ///
     /// Needs root (a raw socket) and runs in a private network namespace the test creates and deletes, with only
-    /// `lo` in it: the test binary itself is started there (`ip netns exec`), running ``FaultAChild``.
+    /// `lo` in it: the test binary itself is started there (`ip netns exec`), running ``ICMPUnreachableChild``.
     @Suite("Fault A: ICMP net unreachable in a private network namespace")
-    struct FaultATests {
+    struct ICMPUnreachableTests {
         static let enabled = NamespaceChild.isAvailable
 
         @Test(
             "20 trials: signal, probe, retire, rebind; fault → verified alive measured (goal p99 ≤ 200 ms)",
             .enabled(if: enabled))
         func twentyTrials() async throws {
-            let text = try await NamespaceChild.run(filter: "FaultAChild", setup: [["ip", "link", "set", "lo", "up"]])
+            let text = try await NamespaceChild.run(filter: "ICMPUnreachableChild", setup: [["ip", "link", "set", "lo", "up"]])
             for line in text.split(separator: "\n") where line.contains("FAULT-A") || line.contains("FAIL") {
                 print(line)
             }
@@ -30,13 +30,13 @@ extension Loopback {
     }
 }
 
-/// The child's side of ``Loopback/FaultATests``; enabled only inside the namespace.
-@Suite("FaultAChild")
-struct FaultAChild {
-    @Test(.enabled(if: NamespaceChild.isChild("FaultAChild")))
+/// The child's side of ``Loopback/ICMPUnreachableTests``; enabled only inside the namespace.
+@Suite("ICMPUnreachableChild")
+struct ICMPUnreachableChild {
+    @Test(.enabled(if: NamespaceChild.isChild("ICMPUnreachableChild")))
     func scenario() async {
         do {
-            try await FaultAScenario.run()
+            try await ICMPUnreachableScenario.run()
         } catch {
             print("FAIL: \(error)")
         }
@@ -44,10 +44,10 @@ struct FaultAChild {
     }
 }
 
-enum FaultAScenario {
+enum ICMPUnreachableScenario {
     static func run() async throws {
-        let check = FaultBScenario.check
-        let milliseconds = FaultBScenario.milliseconds
+        let check = SocketReplacedScenario.check
+        let milliseconds = SocketReplacedScenario.milliseconds
         let policy = try RestartPolicy(
             backoff: Backoff.exponential(initial: .milliseconds(5), multiplier: 2, maximum: .seconds(1)))
         let server = SRTServer(configuration: try TestSupport.loopback(), name: "victim", policy: policy)

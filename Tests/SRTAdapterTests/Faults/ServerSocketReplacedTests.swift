@@ -6,27 +6,27 @@ import Testing
 @testable import SRTAdapter
 
 extension Loopback {
-    /// Fault B end to end through ``SRTServer``, in a child process (see ``FaultBTests`` for why).
+    /// Fault B end to end through ``SRTServer``, in a child process (see ``SocketReplacedTests`` for why).
     @Suite("Fault B through SRTServer")
-    struct ServerFaultBTests {
+    struct ServerSocketReplacedTests {
         @Test("the server retires the deaf listener, reports its connection, and accepts again on the same stream")
         func recovers() async throws {
             let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
-                await ServerFaultBScenario.run()
+                await ServerSocketReplacedScenario.run()
             }
             TestSupport.expectChild(result, marker: "SERVER-B")
         }
     }
 }
 
-enum ServerFaultBScenario {
+enum ServerSocketReplacedScenario {
     static func run() async -> Never {
         await TestSupport.runChild(scenario)
     }
 
     static func scenario() async throws {
-        let check = FaultBScenario.check
-        let milliseconds = FaultBScenario.milliseconds
+        let check = SocketReplacedScenario.check
+        let milliseconds = SocketReplacedScenario.milliseconds
         let policy = try RestartPolicy(
             backoff: Backoff.exponential(initial: .milliseconds(5), multiplier: 2, maximum: .seconds(1)))
         let server = SRTServer(configuration: try TestSupport.loopback(), name: "victim", policy: policy)

@@ -11,11 +11,11 @@ extension Loopback {
     /// The scenario runs in a child process (an exit test): a process that has seen a receive thread die can never
     /// run libsrt's cleanup, so it must leave through `_exit`, which the test runner itself must not do.
     @Suite("Fault B: a listener's UDP socket replaced by /dev/null")
-    struct FaultBTests {
+    struct SocketReplacedTests {
         @Test("the log signal fires, the probe says dead, retire and rebind bring it back; a bystander is untouched")
         func deadReceiveThread() async throws {
             let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
-                await FaultBScenario.run()
+                await SocketReplacedScenario.run()
             }
             TestSupport.expectChild(result, marker: "FAULT-B")
         }
@@ -43,7 +43,7 @@ extension Loopback {
 }
 
 /// The child's side; every failure prints its reason and exits non-zero.
-enum FaultBScenario {
+enum SocketReplacedScenario {
     static func check(_ condition: Bool, _ what: @autoclosure () -> String) {
         guard condition else {
             print("FAIL: \(what())")
