@@ -21,7 +21,8 @@ extension Loopback {
             "20 trials: signal, probe, retire, rebind; fault → verified alive measured (goal p99 ≤ 200 ms)",
             .enabled(if: enabled))
         func twentyTrials() async throws {
-            let text = try await NamespaceChild.run(filter: "ICMPUnreachableChild", setup: [["ip", "link", "set", "lo", "up"]])
+            let text = try await NamespaceChild.run(
+                filter: "ICMPUnreachableChild", setup: [["ip", "link", "set", "lo", "up"]])
             for line in text.split(separator: "\n") where line.contains("FAULT-A") || line.contains("FAIL") {
                 print(line)
             }
