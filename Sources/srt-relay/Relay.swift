@@ -191,7 +191,6 @@ struct Relay: Service {
     }
 
     static func seconds(_ duration: Duration) -> Double {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return (seconds * 1000).rounded() / 1000
+        (Units.seconds(duration) * 1000).rounded() / 1000
     }
 }

@@ -171,9 +171,7 @@ struct ShutdownDeadline: Service {
         // Returns on graceful shutdown, and throws on cancellation (the group failed): either way, the end began.
         try? await gracefulShutdown()
         let console = self.console
-        let milliseconds =
-            Int(limit.components.seconds) * 1000 + Int(limit.components.attoseconds / 1_000_000_000_000_000)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + Units.seconds(limit)) {
             console.emit(
                 "exit", "srt-relay: the shutdown took longer than \(Units.duration(limit)); leaving now",
                 ["status": .int(70)])

@@ -40,9 +40,9 @@ struct SystemdNotifier: Service {
     }
 
     func run() async {
-        let socket = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { return }
-        defer { close(socket) }
+        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var ready = false
@@ -52,17 +52,17 @@ struct SystemdNotifier: Service {
                     switch event {
                     case .ready where !ready:
                         ready = true
-                        send("READY=1\nSTATUS=listening on \(address)", on: socket)
+                        send("READY=1\nSTATUS=listening on \(address)", on: descriptor)
                     case .ready:
-                        send("STATUS=listening on \(address)", on: socket)
+                        send("STATUS=listening on \(address)", on: descriptor)
                     case .backingOff(let delay, _, let attempt):
-                        send("STATUS=backing off \(Units.duration(delay)) before attempt \(attempt)", on: socket)
+                        send("STATUS=backing off \(Units.duration(delay)) before attempt \(attempt)", on: descriptor)
                     case .degraded(let interval):
-                        send("STATUS=degraded: probing every \(Units.duration(interval))", on: socket)
+                        send("STATUS=degraded: probing every \(Units.duration(interval))", on: descriptor)
                     case .recovered:
-                        send("STATUS=listening on \(address) (recovered)", on: socket)
+                        send("STATUS=listening on \(address) (recovered)", on: descriptor)
                     case .stopped(let reason):
-                        send("STATUS=stopped: \(reason)", on: socket)
+                        send("STATUS=stopped: \(reason)", on: descriptor)
                     case .starting, .failed, .stopTimedOut:
                         break
                     }
@@ -71,13 +71,13 @@ struct SystemdNotifier: Service {
             if let watchdogInterval {
                 group.addTask {
                     while true {
-                        send("WATCHDOG=1", on: socket)
+                        send("WATCHDOG=1", on: descriptor)
                         do { try await Task.sleep(for: watchdogInterval) } catch { return }
                     }
                 }
             }
             try? await gracefulShutdown()
-            send("STOPPING=1", on: socket)
+            send("STOPPING=1", on: descriptor)
             group.cancelAll()
         }
     }

@@ -43,10 +43,10 @@ final class UDPForwarder: StreamSink {
             addressLength = socklen_t(MemoryLayout<sockaddr_in>.size)
         }
         address = storage
-        let socket = Glibc.socket(
+        let created = socket(
             family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw SinkError(operation: "socket", errno: errno) }
-        descriptor = Mutex(socket)
+        guard created >= 0 else { throw SinkError(operation: "socket", errno: errno) }
+        descriptor = Mutex(created)
     }
 
     deinit {
@@ -79,7 +79,7 @@ final class UDPForwarder: StreamSink {
 
     private func closeSocket() {
         descriptor.withLock { socket in
-            if socket >= 0 { Glibc.close(socket) }
+            if socket >= 0 { POSIX.closeDescriptor(socket) }
             socket = -1
         }
     }

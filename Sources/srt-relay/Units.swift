@@ -16,15 +16,20 @@ enum Units {
         scaled(bitsPerSecond, units: ["bit/s", "kbit/s", "Mbit/s", "Gbit/s"])
     }
 
+    /// `duration` in seconds, as a `Double` (exact to the nanosecond up to about 100 days).
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// `850 ms`, `12.3 s`, `4m05s`, `2h03m`; any duration, negative and `Duration`'s extremes included.
     static func duration(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = Self.seconds(duration)
         return seconds < 0 ? "-" + positiveDuration(-seconds) : positiveDuration(seconds)
     }
 
     /// The average bitrate of `bytes` over `duration`, 0 for an empty duration.
     static func bitsPerSecond(_ bytes: UInt64, over duration: Duration) -> Double {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = Self.seconds(duration)
         return seconds > 0 ? Double(bytes) * 8 / seconds : 0
     }
 

@@ -297,9 +297,9 @@ final class AccessControlWorker: @unchecked Sendable {
         #else
             clock_gettime(CLOCK_REALTIME, &now)
         #endif
-        let (seconds, attoseconds) = duration.components
         var result = timespec(
-            tv_sec: now.tv_sec + Int(seconds), tv_nsec: now.tv_nsec + Int(attoseconds / 1_000_000_000))
+            tv_sec: now.tv_sec + Int(duration.components.seconds),
+            tv_nsec: now.tv_nsec + Int(duration.nanosecondsOfSecond))
         if result.tv_nsec >= 1_000_000_000 {
             result.tv_sec += 1
             result.tv_nsec -= 1_000_000_000

@@ -181,14 +181,14 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 maxPendingPerAddress: configuration.maxPendingPerAddress, accessControl: configuration.accessControl,
                 logger: ListenerRegistry.logger)
         } catch {
-            if !shared { Glibc.close(descriptor) }
+            if !shared { POSIX.closeDescriptor(descriptor) }
             throw error
         }
         let socket = srt_create_socket()
         guard socket != SRT_INVALID_SOCK else {
             let error = SRTError.last(.createSocket)
             context.close()
-            if !shared { Glibc.close(descriptor) }
+            if !shared { POSIX.closeDescriptor(descriptor) }
             throw error
         }
         let key = ListenerRegistry.add(context)
@@ -228,7 +228,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             ListenerRegistry.remove(key)
             srt_close(socket)
             // Once acquired, the descriptor belongs to libsrt's multiplexer, which closes it.
-            if !acquired && !shared { Glibc.close(descriptor) }
+            if !acquired && !shared { POSIX.closeDescriptor(descriptor) }
             throw error
         }
         // Right after srt_listen: a connection queued before the subscription would raise no event.

@@ -111,8 +111,7 @@ final class SRTReactor: Sendable {
     ) {
         SRTRuntime.ensureStarted()
         self.threadStarter = threadStarter
-        self.tickMilliseconds = max(
-            1, Int64(tick.components.seconds * 1000 + tick.components.attoseconds / 1_000_000_000_000_000))
+        self.tickMilliseconds = max(1, tick.wholeMilliseconds)
         self.gathering = max(.zero, gathering)
         self.capacity = Int32(clamping: max(1, capacity))
         state.withLock { $0.eid = Self.makeContainer() }
@@ -352,10 +351,7 @@ final class SRTReactor: Sendable {
             if gatheringEvents && !morePending {
                 let left = gathering - (ContinuousClock.now - lastRound)
                 if left > .zero {
-                    usleep(
-                        UInt32(
-                            clamping: left.components.seconds * 1_000_000 + left.components.attoseconds
-                                / 1_000_000_000_000))
+                    usleep(UInt32(clamping: left.wholeMicroseconds))
                 }
             }
             // Gathering or draining: take what is ready without blocking, so that a quiet round ends the gathering.

@@ -161,10 +161,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
                 passphrase: configuration.passphrase, keyLength: configuration.keyLength,
                 enforcedEncryption: configuration.enforcedEncryption)
             try options.set(SRTO_SENDER, true, "SRTO_SENDER")
-            let timeout = configuration.connectTimeout.components
             try options.set(
-                SRTO_CONNTIMEO, Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000),
-                "SRTO_CONNTIMEO")
+                SRTO_CONNTIMEO, Int32(clamping: configuration.connectTimeout.wholeMilliseconds), "SRTO_CONNTIMEO")
             if !configuration.streamID.isEmpty {
                 try options.set(SRTO_STREAMID, configuration.streamID, "SRTO_STREAMID")
             }
@@ -239,7 +237,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         guard srt_bind_acquire(socket, descriptor) != SRT_ERROR else {
             let error = SRTError.last(.bind, socket: socket)
             // libsrt did not take it: still ours to close.
-            Glibc.close(descriptor)
+            POSIX.closeDescriptor(descriptor)
             throw error
         }
         return descriptor

@@ -29,8 +29,7 @@ struct SRTSocketOptions {
         enforcedEncryption: Bool
     ) throws(SRTError) {
         try set(SRTO_TRANSTYPE, Int32(SRTT_LIVE.rawValue), "SRTO_TRANSTYPE")
-        let milliseconds = Int32(
-            latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(clamping: latency.wholeMilliseconds)
         try set(SRTO_RCVLATENCY, milliseconds, "SRTO_RCVLATENCY")
         try set(SRTO_PEERLATENCY, milliseconds, "SRTO_PEERLATENCY")
         try set(SRTO_PAYLOADSIZE, Int32(payloadSize), "SRTO_PAYLOADSIZE")
