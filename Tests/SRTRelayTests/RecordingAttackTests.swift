@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 
 /// Attacks on the recordings' claims: segment durations at a low bitrate, a disk that stalls instead of failing,
-/// and a recordings directory removed while space is low. Real publishers (srt-live-transmit), the built relay, a
+/// a recordings directory removed while space is low, and a later segment's name already taken. Real publishers (srt-live-transmit), the built relay, a
 /// file system made for each test.
 @Suite(
     "srt-relay recordings under attack",
@@ -149,6 +149,50 @@ struct RecordingAttackTests {
         #expect(reason == nil, "rejected with \(reason.map { "\($0)" } ?? "-") while 3 MiB are free")
         relay.signal(SIGTERM)
         #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
+
+    @Test(
+        "--segment-size: a stray file with the name of a later segment does not end the recording",
+        .timeLimit(.minutes(1)))
+    func segmentNameTaken() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        try FileManager.default.createDirectory(atPath: recordings, withIntermediateDirectories: true)
+        // What an earlier recording of the same stream in the same second left (its first segment already moved
+        // away by an uploader, say): the second segment's name, for every second the test may start in.
+        let now = time(nil)
+        for second in (now - 2)...(now + 40) {
+            var parts = tm()
+            var instant = second
+            gmtime_r(&instant, &parts)
+            let stamp = String(
+                format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                parts.tm_hour, parts.tm_min, parts.tm_sec)
+            #expect(FileManager.default.createFile(atPath: "\(recordings)/taken-\(stamp)-000002.ts", contents: nil))
+        }
+        let relay = try TestProcess(
+            binary, RelayRecordingTests.arguments(port: port, output: recordings, ["--segment-size", "64K"]))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        let payload = RelayAcceptanceTests.payload(seed: 0x7A)
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=taken"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        await RelayAcceptanceTests.feed(publisher, payload, close: true)
+        let closed = try await log.next("connection-closed", within: .seconds(20))
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        // The second segment cannot be created (EEXIST is not retried, and no other name is tried): the recording
+        // ends after its first 64 KiB with "output failed: create …: File exists".
+        let reason = closed["reason"] as? String ?? ""
+        #expect(reason.hasPrefix("publisher left"), "\(closed)")
+        #expect(closed["bytes"] as? Int == payload.count, "\(closed)")
     }
 
     /// Thaws a frozen file system, blocking (cleanup runs in `defer`), at most 5 s.
