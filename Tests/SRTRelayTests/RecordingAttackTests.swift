@@ -3,7 +3,8 @@ import Synchronization
 import Testing
 
 /// Attacks on the recordings' claims: segment durations at a low bitrate, a disk that stalls instead of failing,
-/// a recordings directory removed while space is low, and a later segment's name already taken. Real publishers (srt-live-transmit), the built relay, a
+/// a recordings directory removed while space is low, a later segment's name already taken, and a shutdown while a
+/// recording's close waits for its disk. Real publishers (srt-live-transmit), the built relay, a
 /// file system made for each test.
 @Suite(
     "srt-relay recordings under attack",
@@ -193,6 +194,47 @@ struct RecordingAttackTests {
         let reason = closed["reason"] as? String ?? ""
         #expect(reason.hasPrefix("publisher left"), "\(closed)")
         #expect(closed["bytes"] as? Int == payload.count, "\(closed)")
+    }
+
+    @Test(
+        "SIGTERM while a recording that ended waits for its full disk: exit 0 within 2 s, the loss in its line",
+        .timeLimit(.minutes(1)))
+    func shutdownDuringCloseOnFullDisk() async throws {
+        let binary = try #require(RelayBinary.path)
+        let port = try RelayBinary.freePort()
+        let disk = try SmallFileSystem(size: 4 << 20)
+        defer { disk.unmount() }
+        let recordings = "\(disk.path)/recordings"
+        try FileManager.default.createDirectory(atPath: recordings, withIntermediateDirectories: true)
+        let relay = try TestProcess(binary, RelayRecordingTests.arguments(port: port, output: recordings))
+        defer { relay.terminate() }
+        let log = RelayLog(relay)
+        _ = try await log.next("listening")
+        try disk.fill(named: "filler")
+        let payload = RelayAcceptanceTests.payload(seed: 0x7B)
+        let publisher = try TestProcess(
+            RelayBinary.publisher,
+            ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=late"])
+        defer { publisher.terminate() }
+        _ = try await log.next("connection-opened")
+        await RelayAcceptanceTests.feed(publisher, payload, close: true)
+        _ = try await log.next("output-retrying")
+        try await log.waitForBytes(payload.count)
+        // The publisher leaves: the recording's close begins, with 10 s for the full disk to take the rest.
+        publisher.signal(SIGINT)
+        #expect(await publisher.exitStatus(within: .seconds(5)) != nil)
+        // No line marks the close's start; a signal that came before it would make this test pass, never fail.
+        try await Task.sleep(for: .seconds(1))
+        let closedEarly = relay.lines.contains { $0.contains("\"connection-closed\"") }
+        #expect(!closedEarly, "the close still waits")
+        relay.signal(SIGTERM)
+        // The close keeps the 10 s it was given before the shutdown (the writer is a task of its own that the
+        // shutdown's cancellation does not reach), so the deadline ends the relay with 70 at 1.9 s.
+        let status = await relay.exitStatus(within: .seconds(3))
+        #expect(status == 0, "exit \(status.map { "\($0)" } ?? "none"): \(relay.lines.suffix(3))")
+        let closed = relay.lines.compactMap(RelayLog.decode).first { $0["event"] as? String == "connection-closed" }
+        let reason = (closed?["reason"] as? String) ?? "no connection-closed line"
+        #expect(reason.contains("could not be written"), "\(reason)")
     }
 
     /// Thaws a frozen file system, blocking (cleanup runs in `defer`), at most 5 s.
