@@ -51,12 +51,17 @@ final class DiskSpaceGuard: Sendable {
         threshold.bytes(ofTotal: lastReading?.total ?? 0)
     }
 
+    /// How long a measurement may wait for the disk: one that does not answer (frozen, a hung NFS server) must not
+    /// hold the watch, nor the shutdown.
+    static let measureLimit = Duration.seconds(1)
+
     /// Measures the directory now (on ``RecordingIO``'s threads) and records it; the reading, `nil` when
-    /// `statvfs` failed.
+    /// `statvfs` failed or did not answer within ``measureLimit``.
     @discardableResult
     func check() async -> Reading? {
         let directory = self.directory
-        guard let reading = await RecordingIO.run({ Self.measure(path: directory) }) else { return nil }
+        let answered = await RecordingIO.run(within: Self.measureLimit) { Self.measure(path: directory) }
+        guard let reading = answered ?? nil else { return nil }
         record(reading)
         return reading
     }

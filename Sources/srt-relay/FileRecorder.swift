@@ -43,6 +43,15 @@ final class FileRecorder: StreamSink {
     private let wake: AsyncStream<Void>.Continuation
     /// The writer; ``close(within:)`` waits for it.
     private let writer = Mutex<Task<Void, Never>?>(nil)
+    /// When the close gives the rest up, and its timer.
+    private let closing = Mutex(Closing())
+
+    private struct Closing {
+        var deadline: ContinuousClock.Instant?
+        var timer: Task<Void, Never>?
+        /// Whether the writer ended (`true`) or was given up (`false`); set once the close began.
+        var finished: FirstAnswer<Bool>?
+    }
 
     private struct State {
         /// Bytes received and not yet taken by the writer.
@@ -103,7 +112,13 @@ final class FileRecorder: StreamSink {
         report: @escaping @Sendable (RecordingEvent) -> Void
     ) async throws(SinkError) -> FileRecorder {
         let segment = options.rotates ? 1 : nil
-        let opened = await RecordingIO.run { () -> Result<(String, Int32, Int), SinkError> in
+        // A disk that holds calls given up already would only take more: the publisher is refused at once.
+        guard RecordingIO.stalledCalls < RecordingIO.maximumStalledCalls else {
+            throw SinkError(
+                operation: "create a file in \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
+                detail: "the disk does not answer: \(RecordingIO.stalledCalls) file system calls given up still wait")
+        }
+        let create = { @Sendable () -> Result<(String, Int32, Int), SinkError> in
             do throws(SinkError) {
                 try makeDirectories(directory)
                 for counter in 1...1000 {
@@ -118,6 +133,19 @@ final class FileRecorder: StreamSink {
             } catch {
                 return .failure(error)
             }
+        }
+        let limit = options.startLimit
+        let answered = await RecordingIO.run(within: limit, create) { late in
+            // Opened after the publisher was refused: the empty file is ours (O_EXCL), and nobody will write it.
+            guard case .success(let (path, descriptor, _)) = late else { return }
+            _ = RecordingIO.close(descriptor)
+            unlink(path)
+        }
+        guard let opened = answered else {
+            throw SinkError(
+                operation: "create a file in \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
+                detail: Task.isCancelled
+                    ? "the relay shuts down" : "the disk did not answer within \(Units.duration(limit))")
         }
         let (path, descriptor, counter) = try opened.get()
         return FileRecorder(
@@ -154,21 +182,60 @@ final class FileRecorder: StreamSink {
         if ready { wake.yield() }
     }
 
+    /// Writes what is held, fsyncs and closes the file. A writer still retrying after `limit` gives the rest up;
+    /// one that waits in a file system call the disk does not answer (frozen, a hung NFS server) is given up
+    /// ``RecordingOptions/answerGrace`` later, with an error that says so.
     func close(within limit: Duration) async throws(SinkError) {
         state.withLock { $0.ending = true }
         // The writer takes the rest at this wakeup, writes it and leaves.
         wake.yield()
         wake.finish()
         guard let task = writer.withLock({ $0 }) else { return }
-        // A writer still retrying after `limit` gives the rest up. The timer is a task of its own, so that a
-        // cancelled caller (the shutdown) still lets the writer finish within the limit.
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            task.cancel()
+        let started = ContinuousClock.now
+        let finished = FirstAnswer<Bool>()
+        closing.withLock { closing in
+            let deadline = started + limit
+            closing.deadline = deadline
+            closing.finished = finished
+            closing.timer = giveUp(task, at: deadline, finished: finished)
         }
-        await task.value
-        timer.cancel()
+        // The timers are tasks of their own, so that a cancelled caller (the shutdown) still lets the writer
+        // finish within the limit.
+        Task {
+            await task.value
+            finished.give(true)
+        }
+        let answered = await finished.value
+        closing.withLock { $0.timer?.cancel() }
+        guard answered else {
+            // The writer's thread stays blocked in the kernel until the disk answers, if ever; the writer then
+            // closes the file. Until then it keeps that one call and its bytes: what was held is dropped now.
+            let lost = state.withLock { state in
+                let lost = state.held + state.pending.count
+                state.pending = []
+                return lost
+            }
+            RecordingIO.countStalled(until: task)
+            throw SinkError(
+                operation: "write \(destination)", errno: ETIMEDOUT, kind: .diskStalled,
+                detail: "the disk did not answer within \(Units.duration(.now - started)): "
+                    + "\(Units.bytes(UInt64(lost))) could not be written, and the file is closed only once it answers")
+        }
         if let error = state.withLock({ $0.endError }) { throw error }
+    }
+
+    /// The close's timer: cancels the writer at `deadline` (it gives the rest up, fsyncs and closes the file),
+    /// and stops waiting for it ``RecordingOptions/answerGrace`` later. Cancelled when the writer ended.
+    private func giveUp(
+        _ task: Task<Void, Never>, at deadline: ContinuousClock.Instant, finished: FirstAnswer<Bool>
+    ) -> Task<Void, Never> {
+        let grace = options.answerGrace
+        return Task {
+            do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return }
+            task.cancel()
+            do { try await Task.sleep(for: grace) } catch { return }
+            finished.give(false)
+        }
     }
 
     /// The writer: takes what ``write(_:)`` gathered at each wakeup and writes it, and fsyncs every

@@ -36,6 +36,7 @@ struct SinkError: Error, CustomStringConvertible {
             case systemCall
             case heldTooMuch
             case lowSpace
+            case diskStalled
         }
 
         private let code: Code
@@ -46,6 +47,8 @@ struct SinkError: Error, CustomStringConvertible {
         static let heldTooMuch = Kind(code: .heldTooMuch)
         /// Free space fell below `--min-free`.
         static let lowSpace = Kind(code: .lowSpace)
+        /// The disk did not answer a file system call in time (frozen, a hung NFS server); the call still waits.
+        static let diskStalled = Kind(code: .diskStalled)
     }
 
     let operation: String

@@ -120,8 +120,14 @@ struct RecordingAttackTests {
             "srt-relay on a frozen disk: \(closed.map { "\($0)" } ?? "no connection-closed line") \(ContinuousClock.now - bound) after 8 MiB"
         )
         #expect(closed != nil, "the recording's close waits for the frozen disk instead of giving up within its limit")
-        // The latest status line: the connection the recording belonged to is still counted as open.
-        let status = relay.lines.compactMap(RelayLog.decode).last { $0["event"] as? String == "status" } ?? [:]
+        // The status lines that follow (every 0.1 s): the connection the recording belonged to is no longer counted
+        // as open. Waited for, as the table drops the connection just after its line: 20 lines or 2 s at most.
+        var status: [String: Any] = [:]
+        for _ in 0..<20 {
+            guard let line = try? await log.next("status", within: .seconds(2)) else { break }
+            status = line
+            if status["connections"] as? Int == 0 { break }
+        }
         #expect(status["connections"] as? Int == 0, "\(status)")
     }
 
