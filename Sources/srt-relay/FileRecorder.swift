@@ -43,7 +43,7 @@ final class FileRecorder: StreamSink {
     private let wake: AsyncStream<Void>.Continuation
     /// The writer; ``close(within:)`` waits for it.
     private let writer = Mutex<Task<Void, Never>?>(nil)
-    /// When the close gives the rest up, and its timer.
+    /// When the close gives the rest up, and its timer; the deadline alone before the close began.
     private let closing = Mutex(Closing())
 
     private struct Closing {
@@ -182,9 +182,9 @@ final class FileRecorder: StreamSink {
         if ready { wake.yield() }
     }
 
-    /// Writes what is held, fsyncs and closes the file. A writer still retrying after `limit` gives the rest up;
-    /// one that waits in a file system call the disk does not answer (frozen, a hung NFS server) is given up
-    /// ``RecordingOptions/answerGrace`` later, with an error that says so.
+    /// Writes what is held, fsyncs and closes the file. A writer still retrying after `limit` (or the shorter one
+    /// of ``hurry(within:)``) gives the rest up; one that waits in a file system call the disk does not answer
+    /// (frozen, a hung NFS server) is given up ``RecordingOptions/answerGrace`` later, with an error that says so.
     func close(within limit: Duration) async throws(SinkError) {
         state.withLock { $0.ending = true }
         // The writer takes the rest at this wakeup, writes it and leaves.
@@ -194,7 +194,8 @@ final class FileRecorder: StreamSink {
         let started = ContinuousClock.now
         let finished = FirstAnswer<Bool>()
         closing.withLock { closing in
-            let deadline = started + limit
+            // A shutdown that came first shortens the limit already.
+            let deadline = min(started + limit, closing.deadline ?? started + limit)
             closing.deadline = deadline
             closing.finished = finished
             closing.timer = giveUp(task, at: deadline, finished: finished)
@@ -224,8 +225,24 @@ final class FileRecorder: StreamSink {
         if let error = state.withLock({ $0.endError }) { throw error }
     }
 
+    /// Shortens the close, begun or to come, to end within `limit` from now (the shutdown's limit); a longer
+    /// limit changes nothing.
+    func hurry(within limit: Duration) {
+        let task = writer.withLock { $0 }
+        closing.withLock { closing in
+            let deadline = ContinuousClock.now + limit
+            if let current = closing.deadline, current <= deadline { return }
+            closing.deadline = deadline
+            // Not closing yet: ``close(within:)`` takes the deadline.
+            guard let finished = closing.finished, let task else { return }
+            closing.timer?.cancel()
+            closing.timer = giveUp(task, at: deadline, finished: finished)
+        }
+    }
+
     /// The close's timer: cancels the writer at `deadline` (it gives the rest up, fsyncs and closes the file),
-    /// and stops waiting for it ``RecordingOptions/answerGrace`` later. Cancelled when the writer ended.
+    /// and stops waiting for it ``RecordingOptions/answerGrace`` later. Cancelled when the writer ended or a
+    /// shorter deadline replaced it.
     private func giveUp(
         _ task: Task<Void, Never>, at deadline: ContinuousClock.Instant, finished: FirstAnswer<Bool>
     ) -> Task<Void, Never> {

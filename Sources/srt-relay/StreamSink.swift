@@ -19,8 +19,15 @@ protocol StreamSink: Sendable {
     /// Writes what is still held, releases the sink and reports the first error of that; waits at most `limit`
     /// for output that cannot be written, then gives the rest up. Call it once.
     func close(within limit: Duration) async throws(SinkError)
+    /// Shortens a close, begun or to come, to end within `limit` from now (the shutdown); never lengthens it.
+    func hurry(within limit: Duration)
     /// Where the stream goes, for the relay's lines (`recordings/cam1-20261129T153005Z.ts`, `udp://…`).
     var destination: String { get }
+}
+
+extension StreamSink {
+    /// Nothing to shorten: the sink's close does not wait.
+    func hurry(within limit: Duration) {}
 }
 
 /// A sink's system call failed, or the sink gave its output up (`detail` then says why).
