@@ -67,7 +67,7 @@ final class FileRecorder: StreamSink {
         var ending = false
         /// The fsync clock ticked: write what waits, then fsync.
         var syncDue = false
-        /// Segments opened so far.
+        /// Segments opened so far (files: a taken name skipped leaves a gap in the numbers, not in this count).
         var segments = 1
         /// Why the recording cannot go on; ``write(_:)`` throws it.
         var failure: SinkError?
@@ -121,7 +121,7 @@ final class FileRecorder: StreamSink {
         let create = { @Sendable () -> Result<(String, Int32, Int), SinkError> in
             do throws(SinkError) {
                 try makeDirectories(directory)
-                for counter in 1...1000 {
+                for counter in 1...namesTried {
                     let path = join(directory, name(counter, segment))
                     switch RecordingIO.create(path) {
                     case .success(let descriptor): return .success((path, descriptor, counter))
@@ -393,17 +393,35 @@ final class FileRecorder: StreamSink {
     }
 
     /// Ends the current segment (fsync, close) and opens the next one, retrying transient errors.
+    /// A name that is taken (a stray file: an earlier recording of the same stream in the same second whose first
+    /// segments were moved away) is skipped for the next number, never overwritten: the numbers keep their order,
+    /// with a gap.
     private func rotate(_ segment: inout Segment, streak: inout Streak) async throws(SinkError) {
         await close(&segment)
-        let index = segment.index + 1
-        let path = Self.join(directory, name(counter, index))
-        var opened: Int32 = -1
+        let (directory, name, counter, first) = (directory, name, counter, segment.index + 1)
+        var opened: (descriptor: Int32, path: String, index: Int) = (-1, "", first)
         try await retrying(streak: &streak) { () async throws(SinkError) in
-            opened = try await RecordingIO.run { RecordingIO.create(path) }.get()
+            opened = try await RecordingIO.run { () -> Result<(Int32, String, Int), SinkError> in
+                // Bounded: a directory that holds the next 1000 names is a mistake to report, not to search.
+                for index in first..<first + Self.namesTried {
+                    let path = Self.join(directory, name(counter, index))
+                    switch RecordingIO.create(path) {
+                    case .success(let descriptor): return .success((descriptor, path, index))
+                    case .failure(let error) where error.errno == EEXIST: continue
+                    case .failure(let error): return .failure(error)
+                    }
+                }
+                return .failure(
+                    SinkError(
+                        operation: "create \(Self.join(directory, name(counter, first))) or any of the next "
+                            + "\(Self.namesTried - 1) segments' names",
+                        errno: EEXIST))
+            }.get()
         }
-        segment = Segment(descriptor: opened, path: path, index: index)
+        let (path, index) = (opened.path, opened.index)
+        segment = Segment(descriptor: opened.descriptor, path: path, index: index)
         state.withLock { state in
-            state.segments = index
+            state.segments += 1
             // A cut by size starts the next segment's time too.
             state.segmentStarted = .now
         }
@@ -463,6 +481,9 @@ final class FileRecorder: StreamSink {
             if state.endError == nil { state.endError = errors.first }
         }
     }
+
+    /// How many names a new file tries before it gives up: the first recording's counters, a segment's numbers.
+    private static let namesTried = 1000
 
     /// `directory/name`.
     private static func join(_ directory: String, _ name: String) -> String {

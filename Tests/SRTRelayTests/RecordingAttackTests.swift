@@ -171,6 +171,7 @@ struct RecordingAttackTests {
         // What an earlier recording of the same stream in the same second left (its first segment already moved
         // away by an uploader, say): the second segment's name, for every second the test may start in.
         let now = time(nil)
+        var strays: [String] = []
         for second in (now - 2)...(now + 40) {
             var parts = tm()
             var instant = second
@@ -178,7 +179,8 @@ struct RecordingAttackTests {
             let stamp = String(
                 format: "%04d%02d%02dT%02d%02d%02dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
                 parts.tm_hour, parts.tm_min, parts.tm_sec)
-            #expect(FileManager.default.createFile(atPath: "\(recordings)/taken-\(stamp)-000002.ts", contents: nil))
+            strays.append("taken-\(stamp)-000002.ts")
+            #expect(FileManager.default.createFile(atPath: "\(recordings)/\(strays.last ?? "")", contents: nil))
         }
         let relay = try TestProcess(
             binary, RelayRecordingTests.arguments(port: port, output: recordings, ["--segment-size", "64K"]))
@@ -191,7 +193,15 @@ struct RecordingAttackTests {
             ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&latency=400&streamid=taken"])
         defer { publisher.terminate() }
         _ = try await log.next("connection-opened")
-        await RelayAcceptanceTests.feed(publisher, payload, close: true)
+        // Fed from a task: a recording that ends early closes the connection, and the feed may then block on the
+        // publisher's full pipe until the publisher leaves below.
+        let feeding = Task { await RelayAcceptanceTests.feed(publisher, payload, close: true) }
+        // Every byte taken, or the recording ended early (its line is there): 75 rounds, 15 s at most.
+        for _ in 0..<75 where !relay.lines.contains(where: { $0.contains("\"connection-closed\"") }) {
+            guard (try? await log.waitForBytes(payload.count, within: .milliseconds(200))) == nil else { break }
+        }
+        publisher.signal(SIGINT)
+        await feeding.value
         let closed = try await log.next("connection-closed", within: .seconds(20))
         relay.signal(SIGTERM)
         #expect(await relay.exitStatus(within: .seconds(3)) == 0)
@@ -200,6 +210,16 @@ struct RecordingAttackTests {
         let reason = closed["reason"] as? String ?? ""
         #expect(reason.hasPrefix("publisher left"), "\(closed)")
         #expect(closed["bytes"] as? Int == payload.count, "\(closed)")
+        // The taken name is skipped (-000001, -000003, …), and the stray files are never written to.
+        let names = try FileManager.default.contentsOfDirectory(atPath: recordings).sorted()
+        let files = try names.map { try Data(contentsOf: URL(fileURLWithPath: "\(recordings)/\($0)")) }
+        // A Bool: Swift Testing would diff two arrays of 10⁵ bytes for minutes when they differ.
+        let whole = Array(files.joined()) == payload
+        #expect(whole, "the recording's segments concatenated are the stream (\(files.map(\.count)) bytes)")
+        for (name, file) in zip(names, files) where strays.contains(name) {
+            #expect(file.isEmpty, "\(name) was overwritten")
+        }
+        print("srt-relay with a later segment's name taken: \(names.filter { !strays.contains($0) })")
     }
 
     @Test(
