@@ -326,7 +326,8 @@ final class FileRecorder: StreamSink {
             let full = options.segmentSize.map { segment.bytes >= $0 } ?? false
             let atCut = cuts.first.map { written >= $0 && written % packet == 0 } ?? false
             if segment.bytes > 0 && (full || atCut) {
-                try await rotate(&segment, streak: &streak)
+                // A duration cut restarted the clock when its message arrived; only a size cut restarts it here.
+                try await rotate(&segment, restartingClock: !atCut, streak: &streak)
                 continue
             }
             var end = bytes.count
@@ -392,11 +393,15 @@ final class FileRecorder: StreamSink {
         }
     }
 
-    /// Ends the current segment (fsync, close) and opens the next one, retrying transient errors.
+    /// Ends the current segment (fsync, close) and opens the next one, retrying transient errors; restarts the
+    /// segment's clock when asked (a size cut).
+    ///
     /// A name that is taken (a stray file: an earlier recording of the same stream in the same second whose first
     /// segments were moved away) is skipped for the next number, never overwritten: the numbers keep their order,
     /// with a gap.
-    private func rotate(_ segment: inout Segment, streak: inout Streak) async throws(SinkError) {
+    private func rotate(
+        _ segment: inout Segment, restartingClock: Bool, streak: inout Streak
+    ) async throws(SinkError) {
         await close(&segment)
         let (directory, name, counter, first) = (directory, name, counter, segment.index + 1)
         var opened: (descriptor: Int32, path: String, index: Int) = (-1, "", first)
@@ -422,8 +427,10 @@ final class FileRecorder: StreamSink {
         segment = Segment(descriptor: opened.descriptor, path: path, index: index)
         state.withLock { state in
             state.segments += 1
-            // A cut by size starts the next segment's time too.
-            state.segmentStarted = .now
+            // A cut by size starts the next segment's time too. Not a cut by time: its clock restarted when the
+            // message that began the segment arrived, and restarting it now, at the writer's wakeup (up to an
+            // fsync interval later), would stretch every segment to that interval.
+            if restartingClock { state.segmentStarted = .now }
         }
         report(.segmentOpened(path: path, index: index))
     }
