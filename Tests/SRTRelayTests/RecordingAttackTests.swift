@@ -154,6 +154,8 @@ struct RecordingAttackTests {
         #expect(rmdir(recordings) == 0)
         let back = try? await log.next("disk-space-ok", within: .seconds(5))
         #expect(back != nil, "3 MiB free, but the guard keeps its last reading of a directory it cannot measure")
+        // Measured where the recordings go: the directory, created again.
+        #expect(access(recordings, W_OK) == 0, "\(recordings) was not created again")
         let reason = await RelayHostilePeerTests.rejectReason(port: port, streamID: "after")
         #expect(reason == nil, "rejected with \(reason.map { "\($0)" } ?? "-") while 3 MiB are free")
         relay.signal(SIGTERM)
