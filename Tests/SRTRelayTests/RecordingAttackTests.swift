@@ -257,11 +257,18 @@ struct RecordingAttackTests {
         try await Task.sleep(for: .seconds(1))
         let closedEarly = relay.lines.contains { $0.contains("\"connection-closed\"") }
         #expect(!closedEarly, "the close still waits")
+        let signalled = ContinuousClock.now
         relay.signal(SIGTERM)
-        // The close keeps the 10 s it was given before the shutdown (the writer is a task of its own that the
-        // shutdown's cancellation does not reach), so the deadline ends the relay with 70 at 1.9 s.
+        // The shutdown shortens the close to its 0.5 s; without that, the close keeps the 10 s it was given (the
+        // writer is a task of its own that the shutdown's cancellation does not reach), and the deadline ends the
+        // relay with 70 at 1.9 s.
         let status = await relay.exitStatus(within: .seconds(3))
         #expect(status == 0, "exit \(status.map { "\($0)" } ?? "none"): \(relay.lines.suffix(3))")
+        // Timed where the exit happens (the process's own instant), not when this task noticed it.
+        let exit = relay.exitedAt.map { $0 - signalled }
+        print(
+            "srt-relay: SIGTERM during a close on a full disk: exit \(status.map { "\($0)" } ?? "none") after \(exit.map { "\($0)" } ?? "-")"
+        )
         let closed = relay.lines.compactMap(RelayLog.decode).first { $0["event"] as? String == "connection-closed" }
         let reason = (closed?["reason"] as? String) ?? "no connection-closed line"
         #expect(reason.contains("could not be written"), "\(reason)")
