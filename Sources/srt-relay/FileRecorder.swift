@@ -14,7 +14,9 @@ import Synchronization
 /// messages wait in memory up to ``RecordingOptions/maxHeldBytes``; past that bound, or after any other error, or
 /// when free space falls below `--min-free`, ``write(_:)`` throws and the recording ends with the reason. What
 /// waits is written and the file fsynced every ``RecordingOptions/fsyncInterval``; ``close(within:)`` writes the
-/// rest, fsyncs and closes the file, and every failed `fsync` or `close` is reported.
+/// rest, fsyncs and closes the file, and every failed `fsync` or `close` is reported. A disk that does not answer
+/// at all (frozen, a hung NFS server) cannot hold the close past its limit and ``RecordingOptions/answerGrace``:
+/// the blocked call keeps its thread, and the writer closes the file once it returns.
 ///
 /// With ``RecordingOptions/segmentDuration`` or ``RecordingOptions/segmentSize`` the recording is cut into
 /// segments at 188-byte MPEG-TS packet boundaries (counted from the stream's first byte): every byte goes to
