@@ -4,11 +4,14 @@ import Synchronization
 
 /// The relay's open connections, the bytes they carried and the restarts so far, read by the status line.
 ///
-/// Connections are registered when accepted and removed when their stream ended; ``closeAll()`` closes the open
-/// ones, which ends their streams (the recorders then flush and close).
+/// Connections are registered when accepted and removed when their stream ended;
+/// ``closeAll(closingOutputsWithin:)`` closes the open ones, which ends their streams (the recorders then flush and
+/// close, within the shutdown's limit).
 final class ConnectionTable: Sendable {
     private struct State {
         var open: [ObjectIdentifier: SRTConnection] = [:]
+        /// Where each open connection's stream goes, once its sink exists.
+        var sinks: [ObjectIdentifier: any StreamSink] = [:]
         var closing = false
     }
 
@@ -51,8 +54,19 @@ final class ConnectionTable: Sendable {
         return admitted
     }
 
+    /// Registers where `connection`'s stream goes: ``closeAll(closingOutputsWithin:)`` shortens its close. A sink
+    /// registered once the shutdown began is hurried at once.
+    func attach(_ sink: any StreamSink, to connection: SRTConnection, closingWithin limit: Duration) {
+        let closing = state.withLock { state in
+            state.sinks[ObjectIdentifier(connection)] = sink
+            return state.closing
+        }
+        if closing { sink.hurry(within: limit) }
+    }
+
     func remove(_ connection: SRTConnection) {
         let open = state.withLock { state in
+            state.sinks.removeValue(forKey: ObjectIdentifier(connection))
             state.open.removeValue(forKey: ObjectIdentifier(connection))
             return state.open.count
         }
@@ -64,17 +78,20 @@ final class ConnectionTable: Sendable {
         state.withLock { $0.open.count }
     }
 
-    /// Whether ``closeAll()`` was called: a connection closed locally now is closed for the shutdown.
+    /// Whether ``closeAll(closingOutputsWithin:)`` was called: a connection closed locally now is closed for the
+    /// shutdown.
     var isClosing: Bool {
         state.withLock { $0.closing }
     }
 
-    /// Closes every open connection and refuses new ones.
-    func closeAll() {
-        let connections = state.withLock { state in
+    /// Closes every open connection and refuses new ones; every output's close, begun or to come, ends within
+    /// `limit` (the shutdown's), even one that began with a longer limit.
+    func closeAll(closingOutputsWithin limit: Duration) {
+        let (connections, sinks) = state.withLock { state in
             state.closing = true
-            return Array(state.open.values)
+            return (Array(state.open.values), Array(state.sinks.values))
         }
+        for sink in sinks { sink.hurry(within: limit) }
         for connection in connections { connection.close() }
     }
 }

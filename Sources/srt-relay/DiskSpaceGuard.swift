@@ -51,14 +51,45 @@ final class DiskSpaceGuard: Sendable {
         threshold.bytes(ofTotal: lastReading?.total ?? 0)
     }
 
-    /// Measures the directory now (on ``RecordingIO``'s threads) and records it; the reading, `nil` when
-    /// `statvfs` failed.
+    /// How long a measurement may wait for the disk: one that does not answer (frozen, a hung NFS server) must not
+    /// hold the watch, nor the shutdown.
+    static let measureLimit = Duration.seconds(1)
+
+    /// Measures the directory now (on ``RecordingIO``'s threads) and records it; the reading, or why there is none
+    /// (the last reading then stays). A directory that was removed (by an operator, a cleanup job) is created
+    /// again, as the next recording would, and measured: the guard follows the disk the recordings go to.
+    ///
+    /// ```swift
+    /// if case .failure(let error) = await space.check() { print(error) }   // "statvfs recordings: Permission denied"
+    /// ```
     @discardableResult
-    func check() async -> Reading? {
+    func check() async -> Result<Reading, SinkError> {
         let directory = self.directory
-        guard let reading = await RecordingIO.run({ Self.measure(path: directory) }) else { return nil }
-        record(reading)
-        return reading
+        let answered = await RecordingIO.run(within: Self.measureLimit) { Self.measureCreating(directory) }
+        guard let result = answered else {
+            return .failure(
+                SinkError(
+                    operation: "statvfs \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
+                    detail: "the disk did not answer within \(Units.duration(Self.measureLimit))"))
+        }
+        if case .success(let reading) = result { record(reading) }
+        return result
+    }
+
+    /// `statvfs` of `directory`, created first if it is missing.
+    private static func measureCreating(_ directory: String) -> Result<Reading, SinkError> {
+        var stats = statvfs()
+        if statvfs(directory, &stats) == 0 { return .success(Reading(stats)) }
+        guard errno == ENOENT else { return .failure(SinkError(operation: "statvfs \(directory)", errno: errno)) }
+        do throws(SinkError) {
+            try FileRecorder.makeDirectories(directory)
+        } catch {
+            return .failure(error)
+        }
+        guard statvfs(directory, &stats) == 0 else {
+            return .failure(SinkError(operation: "statvfs \(directory)", errno: errno))
+        }
+        return .success(Reading(stats))
     }
 
     /// Records a reading; returns whether space is low.

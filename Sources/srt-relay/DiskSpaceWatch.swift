@@ -6,6 +6,7 @@ import ServiceLifecycle
 /// ```text
 /// 12:00:01.250 disk space low: 900 MiB free in recordings, below --min-free 1 GiB: refusing new publishers (1507) and ending live recordings
 /// 12:03:11.500 disk space back: 12.4 GiB free in recordings; accepting publishers again
+/// 12:04:00.000 ! disk space of recordings unknown: create directory recordings: Permission denied; the last reading (enough) holds until it is measured
 /// ```
 struct DiskSpaceWatch: Service {
     let space: DiskSpaceGuard
@@ -17,8 +18,15 @@ struct DiskSpaceWatch: Service {
     func run() async {
         await cancelWhenGracefulShutdown {
             var shown = false
+            var failing = false
             while !Task.isCancelled {
-                await space.check()
+                // One line when measuring starts to fail (the guard keeps its last reading meanwhile).
+                switch await space.check() {
+                case .success: failing = false
+                case .failure(let error):
+                    if !failing { emit(error) }
+                    failing = true
+                }
                 // Recorders record what they measure too: the line follows whoever saw the change first.
                 let isLow = space.isLow
                 if isLow != shown {
@@ -30,6 +38,14 @@ struct DiskSpaceWatch: Service {
         }
         // Ending before its turn in the group's shutdown would fail the group.
         try? await gracefulShutdown()
+    }
+
+    private func emit(_ error: SinkError) {
+        let kept = space.isLow ? "low" : "enough"
+        console.emit(
+            "disk-space-unknown",
+            "! disk space of \(space.directory) unknown: \(error); the last reading (\(kept)) holds until it is measured",
+            ["directory": .string(space.directory), "error": .string("\(error)"), "errno": .int(Int64(error.errno))])
     }
 
     private func emit(isLow: Bool) {

@@ -14,7 +14,9 @@ import Synchronization
 /// messages wait in memory up to ``RecordingOptions/maxHeldBytes``; past that bound, or after any other error, or
 /// when free space falls below `--min-free`, ``write(_:)`` throws and the recording ends with the reason. What
 /// waits is written and the file fsynced every ``RecordingOptions/fsyncInterval``; ``close(within:)`` writes the
-/// rest, fsyncs and closes the file, and every failed `fsync` or `close` is reported.
+/// rest, fsyncs and closes the file, and every failed `fsync` or `close` is reported. A disk that does not answer
+/// at all (frozen, a hung NFS server) cannot hold the close past its limit and ``RecordingOptions/answerGrace``:
+/// the blocked call keeps its thread, and the writer closes the file once it returns.
 ///
 /// With ``RecordingOptions/segmentDuration`` or ``RecordingOptions/segmentSize`` the recording is cut into
 /// segments at 188-byte MPEG-TS packet boundaries (counted from the stream's first byte): every byte goes to
@@ -43,6 +45,15 @@ final class FileRecorder: StreamSink {
     private let wake: AsyncStream<Void>.Continuation
     /// The writer; ``close(within:)`` waits for it.
     private let writer = Mutex<Task<Void, Never>?>(nil)
+    /// When the close gives the rest up, and its timer; the deadline alone before the close began.
+    private let closing = Mutex(Closing())
+
+    private struct Closing {
+        var deadline: ContinuousClock.Instant?
+        var timer: Task<Void, Never>?
+        /// Whether the writer ended (`true`) or was given up (`false`); set once the close began.
+        var finished: FirstAnswer<Bool>?
+    }
 
     private struct State {
         /// Bytes received and not yet taken by the writer.
@@ -58,7 +69,7 @@ final class FileRecorder: StreamSink {
         var ending = false
         /// The fsync clock ticked: write what waits, then fsync.
         var syncDue = false
-        /// Segments opened so far.
+        /// Segments opened so far (files: a taken name skipped leaves a gap in the numbers, not in this count).
         var segments = 1
         /// Why the recording cannot go on; ``write(_:)`` throws it.
         var failure: SinkError?
@@ -103,10 +114,16 @@ final class FileRecorder: StreamSink {
         report: @escaping @Sendable (RecordingEvent) -> Void
     ) async throws(SinkError) -> FileRecorder {
         let segment = options.rotates ? 1 : nil
-        let opened = await RecordingIO.run { () -> Result<(String, Int32, Int), SinkError> in
+        // A disk that holds calls given up already would only take more: the publisher is refused at once.
+        guard RecordingIO.stalledCalls < RecordingIO.maximumStalledCalls else {
+            throw SinkError(
+                operation: "create a file in \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
+                detail: "the disk does not answer: \(RecordingIO.stalledCalls) file system calls given up still wait")
+        }
+        let create = { @Sendable () -> Result<(String, Int32, Int), SinkError> in
             do throws(SinkError) {
                 try makeDirectories(directory)
-                for counter in 1...1000 {
+                for counter in 1...namesTried {
                     let path = join(directory, name(counter, segment))
                     switch RecordingIO.create(path) {
                     case .success(let descriptor): return .success((path, descriptor, counter))
@@ -118,6 +135,19 @@ final class FileRecorder: StreamSink {
             } catch {
                 return .failure(error)
             }
+        }
+        let limit = options.startLimit
+        let answered = await RecordingIO.run(within: limit, create) { late in
+            // Opened after the publisher was refused: the empty file is ours (O_EXCL), and nobody will write it.
+            guard case .success(let (path, descriptor, _)) = late else { return }
+            _ = RecordingIO.close(descriptor)
+            unlink(path)
+        }
+        guard let opened = answered else {
+            throw SinkError(
+                operation: "create a file in \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
+                detail: Task.isCancelled
+                    ? "the relay shuts down" : "the disk did not answer within \(Units.duration(limit))")
         }
         let (path, descriptor, counter) = try opened.get()
         return FileRecorder(
@@ -154,21 +184,77 @@ final class FileRecorder: StreamSink {
         if ready { wake.yield() }
     }
 
+    /// Writes what is held, fsyncs and closes the file. A writer still retrying after `limit` (or the shorter one
+    /// of ``hurry(within:)``) gives the rest up; one that waits in a file system call the disk does not answer
+    /// (frozen, a hung NFS server) is given up ``RecordingOptions/answerGrace`` later, with an error that says so.
     func close(within limit: Duration) async throws(SinkError) {
         state.withLock { $0.ending = true }
         // The writer takes the rest at this wakeup, writes it and leaves.
         wake.yield()
         wake.finish()
         guard let task = writer.withLock({ $0 }) else { return }
-        // A writer still retrying after `limit` gives the rest up. The timer is a task of its own, so that a
-        // cancelled caller (the shutdown) still lets the writer finish within the limit.
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            task.cancel()
+        let started = ContinuousClock.now
+        let finished = FirstAnswer<Bool>()
+        closing.withLock { closing in
+            // A shutdown that came first shortens the limit already.
+            let deadline = min(started + limit, closing.deadline ?? started + limit)
+            closing.deadline = deadline
+            closing.finished = finished
+            closing.timer = giveUp(task, at: deadline, finished: finished)
         }
-        await task.value
-        timer.cancel()
+        // The timers are tasks of their own, so that a cancelled caller (the shutdown) still lets the writer
+        // finish within the limit.
+        Task {
+            await task.value
+            finished.give(true)
+        }
+        let answered = await finished.value
+        closing.withLock { $0.timer?.cancel() }
+        guard answered else {
+            // The writer's thread stays blocked in the kernel until the disk answers, if ever; the writer then
+            // closes the file. Until then it keeps that one call and its bytes: what was held is dropped now.
+            let lost = state.withLock { state in
+                let lost = state.held + state.pending.count
+                state.pending = []
+                return lost
+            }
+            RecordingIO.countStalled(until: task)
+            throw SinkError(
+                operation: "write \(destination)", errno: ETIMEDOUT, kind: .diskStalled,
+                detail: "the disk did not answer within \(Units.duration(.now - started)): "
+                    + "\(Units.bytes(UInt64(lost))) could not be written, and the file is closed only once it answers")
+        }
         if let error = state.withLock({ $0.endError }) { throw error }
+    }
+
+    /// Shortens the close, begun or to come, to end within `limit` from now (the shutdown's limit); a longer
+    /// limit changes nothing.
+    func hurry(within limit: Duration) {
+        let task = writer.withLock { $0 }
+        closing.withLock { closing in
+            let deadline = ContinuousClock.now + limit
+            if let current = closing.deadline, current <= deadline { return }
+            closing.deadline = deadline
+            // Not closing yet: ``close(within:)`` takes the deadline.
+            guard let finished = closing.finished, let task else { return }
+            closing.timer?.cancel()
+            closing.timer = giveUp(task, at: deadline, finished: finished)
+        }
+    }
+
+    /// The close's timer: cancels the writer at `deadline` (it gives the rest up, fsyncs and closes the file),
+    /// and stops waiting for it ``RecordingOptions/answerGrace`` later. Cancelled when the writer ended or a
+    /// shorter deadline replaced it.
+    private func giveUp(
+        _ task: Task<Void, Never>, at deadline: ContinuousClock.Instant, finished: FirstAnswer<Bool>
+    ) -> Task<Void, Never> {
+        let grace = options.answerGrace
+        return Task {
+            do { try await Task.sleep(until: deadline, clock: .continuous) } catch { return }
+            task.cancel()
+            do { try await Task.sleep(for: grace) } catch { return }
+            finished.give(false)
+        }
     }
 
     /// The writer: takes what ``write(_:)`` gathered at each wakeup and writes it, and fsyncs every
@@ -242,7 +328,8 @@ final class FileRecorder: StreamSink {
             let full = options.segmentSize.map { segment.bytes >= $0 } ?? false
             let atCut = cuts.first.map { written >= $0 && written % packet == 0 } ?? false
             if segment.bytes > 0 && (full || atCut) {
-                try await rotate(&segment, streak: &streak)
+                // A duration cut restarted the clock when its message arrived; only a size cut restarts it here.
+                try await rotate(&segment, restartingClock: !atCut, streak: &streak)
                 continue
             }
             var end = bytes.count
@@ -308,20 +395,44 @@ final class FileRecorder: StreamSink {
         }
     }
 
-    /// Ends the current segment (fsync, close) and opens the next one, retrying transient errors.
-    private func rotate(_ segment: inout Segment, streak: inout Streak) async throws(SinkError) {
+    /// Ends the current segment (fsync, close) and opens the next one, retrying transient errors; restarts the
+    /// segment's clock when asked (a size cut).
+    ///
+    /// A name that is taken (a stray file: an earlier recording of the same stream in the same second whose first
+    /// segments were moved away) is skipped for the next number, never overwritten: the numbers keep their order,
+    /// with a gap.
+    private func rotate(
+        _ segment: inout Segment, restartingClock: Bool, streak: inout Streak
+    ) async throws(SinkError) {
         await close(&segment)
-        let index = segment.index + 1
-        let path = Self.join(directory, name(counter, index))
-        var opened: Int32 = -1
+        let (directory, name, counter, first) = (directory, name, counter, segment.index + 1)
+        var opened: (descriptor: Int32, path: String, index: Int) = (-1, "", first)
         try await retrying(streak: &streak) { () async throws(SinkError) in
-            opened = try await RecordingIO.run { RecordingIO.create(path) }.get()
+            opened = try await RecordingIO.run { () -> Result<(Int32, String, Int), SinkError> in
+                // Bounded: a directory that holds the next 1000 names is a mistake to report, not to search.
+                for index in first..<first + Self.namesTried {
+                    let path = Self.join(directory, name(counter, index))
+                    switch RecordingIO.create(path) {
+                    case .success(let descriptor): return .success((descriptor, path, index))
+                    case .failure(let error) where error.errno == EEXIST: continue
+                    case .failure(let error): return .failure(error)
+                    }
+                }
+                return .failure(
+                    SinkError(
+                        operation: "create \(Self.join(directory, name(counter, first))) or any of the next "
+                            + "\(Self.namesTried - 1) segments' names",
+                        errno: EEXIST))
+            }.get()
         }
-        segment = Segment(descriptor: opened, path: path, index: index)
+        let (path, index) = (opened.path, opened.index)
+        segment = Segment(descriptor: opened.descriptor, path: path, index: index)
         state.withLock { state in
-            state.segments = index
-            // A cut by size starts the next segment's time too.
-            state.segmentStarted = .now
+            state.segments += 1
+            // A cut by size starts the next segment's time too. Not a cut by time: its clock restarted when the
+            // message that began the segment arrived, and restarting it now, at the writer's wakeup (up to an
+            // fsync interval later), would stretch every segment to that interval.
+            if restartingClock { state.segmentStarted = .now }
         }
         report(.segmentOpened(path: path, index: index))
     }
@@ -379,6 +490,9 @@ final class FileRecorder: StreamSink {
             if state.endError == nil { state.endError = errors.first }
         }
     }
+
+    /// How many names a new file tries before it gives up: the first recording's counters, a segment's numbers.
+    private static let namesTried = 1000
 
     /// `directory/name`.
     private static func join(_ directory: String, _ name: String) -> String {

@@ -13,7 +13,8 @@ struct RecordingFlags: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Refuse publishers and end recordings while the output's free space is below this: a size (512M, 2G) "
-                + "or a share of the disk (5%); 0 for no limit.",
+                + "or a share of the disk (5%); 0 for no limit. Any other value is rounded up, never to 0: at least "
+                + "1 byte.",
             valueName: "size"))
     var minFree = "1G"
 

@@ -1,4 +1,5 @@
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -30,6 +31,61 @@ enum RecordingIO {
         } catch {
             // Only an inactive pool fails, and this one is never shut down; run here rather than trap.
             return body()
+        }
+    }
+
+    /// Runs `body` on ``pool`` and waits for it at most `limit`, and no longer once the calling task is cancelled;
+    /// `nil` when it gave up waiting. The call itself cannot be taken back: it goes on on its thread, which a disk
+    /// that does not answer (frozen, a hung NFS server) keeps blocked in the kernel for as long as it stalls, and
+    /// `late` gets its result when it ends (to close a descriptor opened too late, say). Counted in
+    /// ``stalledCalls`` meanwhile.
+    ///
+    /// ```swift
+    /// guard let reading = await RecordingIO.run(within: .seconds(1), { DiskSpaceGuard.measure(path: "rec") })
+    /// else { return nil }   // the disk did not answer within 1 s
+    /// ```
+    static func run<T: Sendable>(
+        within limit: Duration, _ body: @escaping @Sendable () -> T, late: @escaping @Sendable (T) -> Void = { _ in }
+    ) async -> T? {
+        let answer = FirstAnswer<T?>()
+        Task {
+            let result = await run(body)
+            // Given up already: the caller is gone, and whatever the call left is cleaned up here.
+            guard !answer.give(result) else { return }
+            late(result)
+            stalled.subtract(1, ordering: .relaxed)
+        }
+        let timer = Task {
+            // Cancelled once the call answered: then the answer below is refused anyway.
+            try? await Task.sleep(for: limit)
+            if answer.give(nil) { stalled.add(1, ordering: .relaxed) }
+        }
+        defer { timer.cancel() }
+        return await withTaskCancellationHandler {
+            await answer.value
+        } onCancel: {
+            if answer.give(nil) { stalled.add(1, ordering: .relaxed) }
+        }
+    }
+
+    /// Calls given up while they still wait for their disk, each on a thread of ``pool`` or in its queue.
+    private static let stalled = Atomic(0)
+
+    /// How many file system calls were given up and still wait for a disk that does not answer.
+    static var stalledCalls: Int {
+        stalled.load(ordering: .relaxed)
+    }
+
+    /// Past this many ``stalledCalls`` no recording starts (its publisher is refused): a disk that stalls holds
+    /// at most that many calls (and the threads, descriptors and bytes they keep), however many publishers come.
+    static let maximumStalledCalls = 4
+
+    /// Counts a call that `task` waits in and that was given up, until `task` ends (if the disk ever answers).
+    static func countStalled(until task: Task<Void, Never>) {
+        stalled.add(1, ordering: .relaxed)
+        Task {
+            await task.value
+            stalled.subtract(1, ordering: .relaxed)
         }
     }
 

@@ -29,6 +29,13 @@ struct RecordingOptions: Sendable {
         segmentDuration != nil || segmentSize != nil
     }
 
+    /// How long a recording's start (its directory and first file) may wait for the disk before the publisher is
+    /// refused: a disk that stalls (frozen, a hung NFS server) must not hold the connection, nor the shutdown.
+    var startLimit = Duration.seconds(5)
+    /// How long the end of a recording may wait, past its limit, for the last `fsync` and `close` of a writer that
+    /// gave the rest up; then the close gives up waiting for a disk that does not answer.
+    var answerGrace = Duration.milliseconds(250)
+
     /// `--min-free`: where free space is watched; `nil`: nowhere (forwarding, or `--min-free 0`).
     var space: DiskSpaceGuard?
     /// The delays between retries of a write that failed with a transient error.

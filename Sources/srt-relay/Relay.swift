@@ -38,7 +38,7 @@ struct Relay: Service {
                 group.addTask { await serve(connection) }
             }
             // The server stopped (shutdown) or this task was cancelled: end every stream, then wait for the flushes.
-            table.closeAll()
+            table.closeAll(closingOutputsWithin: Self.shutdownCloseLimit)
             await group.waitForAll()
         }
         // A service that ends before its turn in the group's shutdown would fail the group: wait for the turn
@@ -78,6 +78,7 @@ struct Relay: Service {
             connection.close()
             return
         }
+        table.attach(sink, to: connection, closingWithin: Self.shutdownCloseLimit)
         console.emit(
             "connection-opened", "+ \(name) from \(peer) → \(sink.destination)",
             ["stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination)])

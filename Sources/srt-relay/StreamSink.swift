@@ -19,8 +19,15 @@ protocol StreamSink: Sendable {
     /// Writes what is still held, releases the sink and reports the first error of that; waits at most `limit`
     /// for output that cannot be written, then gives the rest up. Call it once.
     func close(within limit: Duration) async throws(SinkError)
+    /// Shortens a close, begun or to come, to end within `limit` from now (the shutdown); never lengthens it.
+    func hurry(within limit: Duration)
     /// Where the stream goes, for the relay's lines (`recordings/cam1-20261129T153005Z.ts`, `udp://…`).
     var destination: String { get }
+}
+
+extension StreamSink {
+    /// Nothing to shorten: the sink's close does not wait.
+    func hurry(within limit: Duration) {}
 }
 
 /// A sink's system call failed, or the sink gave its output up (`detail` then says why).
@@ -36,6 +43,7 @@ struct SinkError: Error, CustomStringConvertible {
             case systemCall
             case heldTooMuch
             case lowSpace
+            case diskStalled
         }
 
         private let code: Code
@@ -46,6 +54,8 @@ struct SinkError: Error, CustomStringConvertible {
         static let heldTooMuch = Kind(code: .heldTooMuch)
         /// Free space fell below `--min-free`.
         static let lowSpace = Kind(code: .lowSpace)
+        /// The disk did not answer a file system call in time (frozen, a hung NFS server); the call still waits.
+        static let diskStalled = Kind(code: .diskStalled)
     }
 
     let operation: String
