@@ -12,4 +12,9 @@ enum POSIX {
     static func closeDescriptor(_ descriptor: Int32) -> Int32 {
         close(descriptor) == 0 ? 0 : errno
     }
+
+    /// `write(2)`: the count written, or -1 with `errno` set.
+    static func writeDescriptor(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+        write(descriptor, bytes, count)
+    }
 }

@@ -100,7 +100,7 @@ enum RecordingIO {
         var offset = range.lowerBound
         while offset < range.upperBound {
             let written = bytes.withUnsafeBytes { raw in
-                Glibc.write(descriptor, raw.baseAddress! + offset, range.upperBound - offset)
+                POSIX.writeDescriptor(descriptor, raw.baseAddress! + offset, range.upperBound - offset)
             }
             if written < 0 {
                 if errno == EINTR { continue }
@@ -129,6 +129,7 @@ enum RecordingIO {
     /// `close`, once whatever it returns (retrying after EINTR could close a descriptor reused meanwhile); the
     /// errno when it failed.
     static func close(_ descriptor: Int32) -> Int32? {
-        Glibc.close(descriptor) == 0 ? nil : errno
+        let error = POSIX.closeDescriptor(descriptor)
+        return error == 0 ? nil : error
     }
 }

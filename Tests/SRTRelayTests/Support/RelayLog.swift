@@ -30,13 +30,17 @@ final class RelayLog: @unchecked Sendable {
         [String: Any], Int
     ) {
         let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
+        // Looks once more after the deadline: a starved pool may first run this task after it has passed, with the
+        // line long there.
+        while true {
+            let expired = ContinuousClock.now >= deadline
             let lines = relay.lines
             for index in start..<max(start, lines.count) {
                 if let object = Self.decode(lines[index]), object["event"] as? String == event {
                     return (object, index)
                 }
             }
+            if expired { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw RelayLogError(
@@ -48,11 +52,14 @@ final class RelayLog: @unchecked Sendable {
     /// Waits until a status line counts at least `bytes` received in all (without moving the position).
     func waitForBytes(_ bytes: Int, within limit: Duration = .seconds(15)) async throws {
         let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
+        // Once more after the deadline, as in `first`.
+        while true {
+            let expired = ContinuousClock.now >= deadline
             let counted =
                 relay.lines.compactMap(Self.decode).filter { $0["event"] as? String == "status" }
                 .compactMap { $0["bytes"] as? Int }.max() ?? 0
             if counted >= bytes { return }
+            if expired { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw RelayLogError(
