@@ -2,7 +2,7 @@ import Logging
 import SRTAdapter
 import Supervisor
 
-/// Everything the relay runs with, validated: built from the command line by ``SRTRelay/settings()``.
+/// Everything the relay runs with, validated: built from the command line by ``SRTRelayCommand/settings()``.
 struct RelaySettings: Sendable {
     /// Where each accepted stream goes.
     enum Destination: Sendable {
@@ -14,7 +14,7 @@ struct RelaySettings: Sendable {
 
     var listener: SRTListenerConfiguration
     var policy: RestartPolicy
-    /// Past it the relay closes every recording and exits with ``RelayApplication/leakLimitExitCode``.
+    /// Past it the relay closes every recording and exits with ``RelayServiceGroup/leakLimitExitCode``.
     var leakLimit: SRTLeakLimit
     var destination: Destination
     /// How recordings are written (bounds, fsync, rotation, free space).

@@ -28,7 +28,7 @@ struct RelayArgumentFuzzTests {
         for _ in 0..<Self.vectors {
             let arguments = RelayArguments.vector(&random, secrets: secrets)
             do {
-                let settings = try SRTRelay.parse(arguments).settings()
+                let settings = try SRTRelayCommand.parse(arguments).settings()
                 try Self.checkInvariants(settings, arguments: "\(arguments)", secrets: secrets)
                 accepted += 1
             } catch let failure as InvariantFailure {
@@ -38,7 +38,7 @@ struct RelayArgumentFuzzTests {
                 // What main() does with it: 0 only for --help (unless a mistake in the same line is found first),
                 // 64 for everything else.
                 let help = arguments.contains { ["--help", "-h"].contains($0) }
-                let code = SRTRelay.exitCode(for: error).rawValue
+                let code = SRTRelayCommand.exitCode(for: error).rawValue
                 #expect(code == 64 || (help && code == 0), "exit code \(code) for \(arguments): \(message)")
                 refused[String(message.prefix { $0 != ":" }), default: 0] += 1
             }
@@ -54,7 +54,7 @@ struct RelayArgumentFuzzTests {
         let secrets = try Secrets()
         defer { secrets.remove() }
         // Parsed once; each round then sets random typed values, as the parser would hand them over.
-        let base = try SRTRelay.parse([])
+        let base = try SRTRelayCommand.parse([])
         var random = SplitMix64(seed: 0xF1A6)
         var accepted = 0
         for _ in 0..<Self.rounds {
@@ -71,7 +71,7 @@ struct RelayArgumentFuzzTests {
                     continue
                 }
                 // What main() prints for a ValidationError (ArgumentParser's message(for:) costs a parse).
-                let message = SRTRelay.oneLine(validation.message)
+                let message = SRTRelayCommand.oneLine(validation.message)
                 Self.checkLine(message, arguments: RelayArguments.describe(command), secrets: secrets)
                 // Every mistake names its flag (or says passphrase, without its value).
                 #expect(
@@ -85,7 +85,7 @@ struct RelayArgumentFuzzTests {
 
     /// The line main() would print for `error`, checked by ``checkLine(_:arguments:secrets:)``.
     static func checkRefusal(_ error: any Error, arguments: String, secrets: Secrets) -> String {
-        let message = SRTRelay.oneLine(SRTRelay.message(for: error))
+        let message = SRTRelayCommand.oneLine(SRTRelayCommand.message(for: error))
         checkLine(message, arguments: arguments, secrets: secrets)
         return message
     }

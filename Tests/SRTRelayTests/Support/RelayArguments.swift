@@ -70,7 +70,7 @@ enum RelayArguments {
 
     /// `base` with random typed values in about a third of its flags: what the parser hands over for any line it
     /// accepts (any `Int`, any `Double` including NaN, infinities and subnormals, any string).
-    static func command(from base: SRTRelay, _ random: inout SplitMix64, secrets: Secrets) -> SRTRelay {
+    static func command(from base: SRTRelayCommand, _ random: inout SplitMix64, secrets: Secrets) -> SRTRelayCommand {
         var command = base
         func maybe(_ random: inout SplitMix64) -> Bool { random.next() % 3 == 0 }
         if maybe(&random) { command.listen = address(&random) }
@@ -100,7 +100,7 @@ enum RelayArguments {
     }
 
     /// The flags of `command`, for failure messages.
-    static func describe(_ command: SRTRelay) -> String {
+    static func describe(_ command: SRTRelayCommand) -> String {
         let restarts = command.restarts
         return "listen \(command.listen.debugDescription) output \(command.output.prefix(40).debugDescription) "
             + "forward \(String(describing: command.forward).prefix(60)) latency \(command.latency) "

@@ -14,9 +14,9 @@ import UnixSignals
 #endif
 
 /// Wires the relay together and runs it until SIGINT/SIGTERM: the ``SRTServer`` (the supervised listener), the
-/// ``Relay`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, the
+/// ``StreamCopier`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, the
 /// ``SystemdNotifier`` under systemd, and a shutdown deadline, in one `ServiceGroup`.
-struct RelayApplication {
+struct RelayServiceGroup {
     let settings: RelaySettings
 
     /// Graceful shutdown escalates to cancellation after this long…
@@ -64,7 +64,7 @@ struct RelayApplication {
             configuration: settings.listener, name: "srt-relay", policy: settings.policy,
             leakLimit: settings.leakLimit, logger: logger)
         let table = ConnectionTable()
-        let relay = Relay(
+        let relay = StreamCopier(
             server: server, destination: settings.destination, table: table, console: console,
             recording: settings.recording)
         let reporter = Reporter(
@@ -136,47 +136,4 @@ struct RelayApplication {
 
     /// How long the exit waits for each output's queued lines to be written.
     static let outputFlushLimit = Duration.milliseconds(100)
-}
-
-extension RelaySettings {
-    /// Where streams go, for the first line.
-    var destinationDescription: String {
-        switch destination {
-        case .record(let directory): directory
-        case .forward(let target, _): target.description
-        }
-    }
-
-    /// The first line: what the relay does, with which settings (the passphrase shows as its length only).
-    var summary: String {
-        let action =
-            switch destination {
-            case .record(let directory): "recording each stream to \(directory)/"
-            case .forward(let target, _): "relaying one stream at a time to \(target)"
-            }
-        var text = "\(action); \(listener); restarts: \(policy)"
-        if let chaosPeriod { text += "; chaos every \(Units.duration(chaosPeriod))" }
-        if chaosOnSignal { text += "; chaos on SIGUSR1" }
-        return text
-    }
-}
-
-/// Starts a deadline when the shutdown begins: if the process is still there after `limit`, it says so and
-/// leaves at once with 70 (EX_SOFTWARE) — a bug to fix, but never a hang. Placed last, it hears the shutdown first.
-struct ShutdownDeadline: Service {
-    let limit: Duration
-    let console: Console
-
-    func run() async {
-        // Returns on graceful shutdown, and throws on cancellation (the group failed): either way, the end began.
-        try? await gracefulShutdown()
-        let console = self.console
-        DispatchQueue.global().asyncAfter(deadline: .now() + Units.seconds(limit)) {
-            console.emit(
-                "exit", "srt-relay: the shutdown took longer than \(Units.duration(limit)); leaving now",
-                ["status": .int(70)])
-            _ = console.output.waitUntilWrittenBlocking(within: RelayApplication.outputFlushLimit)
-            SRTRuntime.exit(70)
-        }
-    }
 }

@@ -20,7 +20,7 @@ import Supervisor
 /// SRT_PASSPHRASE=... srt-relay --passphrase-env SRT_PASSPHRASE --allow cam1 --allow cam2 --json
 /// ```
 @main
-struct SRTRelay: AsyncParsableCommand {
+struct SRTRelayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "srt-relay",
         abstract: "Record SRT publishers to files, or relay them to UDP, with a listener that recovers by itself.",
@@ -124,7 +124,7 @@ struct SRTRelay: AsyncParsableCommand {
             Console.usageError(oneLine(message(for: error)))
             SRTRuntime.exit(usageExitCode)
         }
-        let status = await RelayApplication(settings: settings).run()
+        let status = await RelayServiceGroup(settings: settings).run()
         SRTRuntime.exit(status)
     }
 

@@ -9,7 +9,7 @@ import Supervisor
     import Darwin
 #endif
 
-extension SRTRelay {
+extension SRTRelayCommand {
     /// Turns the flags into validated settings; every mistake becomes a `ValidationError` naming the flag, so the
     /// user sees one line and the process exits with 64. The passphrase's value never appears in a message.
     func settings() throws -> RelaySettings {

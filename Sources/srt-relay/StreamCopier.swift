@@ -13,7 +13,7 @@ import Synchronization
 /// connection; prints a line when each stream opens and closes. A `Service`: when the server's connection
 /// stream ends (graceful shutdown) or the task is cancelled, it closes the open connections and returns once
 /// every recording is flushed and closed.
-struct Relay: Service {
+struct StreamCopier: Service {
     let server: SRTServer
     let destination: RelaySettings.Destination
     let table: ConnectionTable
