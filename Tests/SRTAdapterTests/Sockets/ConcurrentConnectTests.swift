@@ -15,7 +15,7 @@ extension Loopback {
         func concurrentRounds() async throws {
             let listener = try SRTListenSocket.open(TestSupport.loopback())
             defer { listener.close() }
-            let caller = try TestSupport.caller(to: listener, streamID: "burst", connectTimeout: .seconds(3))
+            let caller = try TestSupport.caller(to: listener, streamID: "burst", connectTimeout: .seconds(10))
             let perRound = 4
             // Bounded in count and in time: on a loaded machine fewer rounds run, each still a full burst.
             let deadline = ContinuousClock.now + .seconds(6)
