@@ -244,7 +244,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             udpDescriptor: descriptor, context: context, registryKey: key, reactor: reactor)
     }
 
-    /// Waits (cancellably) for the next caller that passed the access control.
+    /// Waits (cancellably) for the next caller that passed the access control. Several tasks may wait here at once;
+    /// each connection goes to one of them.
     ///
     /// - Throws: ``SRTError`` with ``SRTError/Code/closedLocally`` once ``close()`` was called (a `stop`
     ///   decision), another ``SRTError`` if libsrt fails, or `CancellationError`.
@@ -254,7 +255,12 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             try Task.checkCancellation()
             // srt_accept and the adoption of what it returns wait on libsrt's global lock: on the control thread.
             switch try await SRTControlThread.shared.run({ () throws(SRTError) in try self.acceptOnce() }) {
-            case .accepted(let connection): return connection
+            case .accepted(let connection):
+                // libsrt raises one edge for every connection queued since its last report, and the reactor resumes
+                // only the accepts waiting then: one that found nothing pending just before waits for more, so let
+                // the others look again (the rest of that edge's connections would wake nobody).
+                reactor.markReady(socket, for: .read)
+                return connection
             case .brokenBeforeAccept: continue
             case .nothingPending: try await reactor.wait(for: .read, on: socket)
             }

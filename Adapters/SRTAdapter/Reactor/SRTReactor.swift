@@ -219,6 +219,13 @@ final class SRTReactor: Sendable {
         }
     }
 
+    /// Reports `socket` ready for `interest` as an event would: resumes its waiters for it, or keeps the readiness
+    /// for the next wait. For a readiness the caller knows of and libsrt raises no new event for (an accept that
+    /// took one of several connections one edge announced).
+    func markReady(_ socket: SRTSOCKET, for interest: Interest) {
+        dispatch([(socket, interest)])
+    }
+
     /// How many times the thread has dispatched ready sockets so far (for tests and metrics).
     var rounds: Int {
         roundCount.load(ordering: .relaxed)
