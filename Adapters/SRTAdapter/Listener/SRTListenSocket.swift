@@ -244,7 +244,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             udpDescriptor: descriptor, context: context, registryKey: key, reactor: reactor)
     }
 
-    /// Waits (cancellably) for the next caller that passed the access control.
+    /// Waits (cancellably) for the next caller that passed the access control. Several tasks may wait here at once;
+    /// each connection goes to one of them.
     ///
     /// - Throws: ``SRTError`` with ``SRTError/Code/closedLocally`` once ``close()`` was called (a `stop`
     ///   decision), another ``SRTError`` if libsrt fails, or `CancellationError`.

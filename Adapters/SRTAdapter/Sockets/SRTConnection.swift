@@ -115,11 +115,23 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             try start(configuration, reactor: reactor)
         }
         do {
+            // When the socket first read BROKEN without a reject reason (see `completingHandshakeGrace`).
+            var brokenWithoutReasonSince: ContinuousClock.Instant?
             while true {
                 let (state, reason) = await control.run {
                     (SRTSocketState(srt_getsockstate(socket)), srt_getrejectreason(socket))
                 }
                 if state == .connected { break }
+                if state == .broken, reason == Int32(SRT_REJ_UNKNOWN.rawValue) {
+                    // Also what a handshake that is completing reads as: wait for CONNECTED (its write event),
+                    // for a bounded time; the reactor's tick wakes this wait while the socket stays broken.
+                    let since = brokenWithoutReasonSince ?? .now
+                    brokenWithoutReasonSince = since
+                    if ContinuousClock.now - since < completingHandshakeGrace {
+                        try await reactor.wait(for: .write, on: socket)
+                        continue
+                    }
+                }
                 if state.isClosedOrBroken {
                     // libsrt's reject reason says what happened; 16 (timeout) is what blocking mode reports as 1001.
                     let code: SRTError.Code =
@@ -145,6 +157,16 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
                 knownPeer: configuration.address, udpDescriptor: udpDescriptor)
         }
     }
+
+    /// How long a connecting socket may read BROKEN with reject reason 0 (unknown) before the connect counts as failed.
+    ///
+    /// libsrt 1.5.1 reports exactly that while a caller's handshake completes: `CUDT::postConnect` clears the
+    /// socket's "connecting" flag, looks the socket up under libsrt's global lock, and only then sets "connected";
+    /// meanwhile `srt_getsockstate` answers BROKEN for a socket still marked CONNECTING with neither flag set. That
+    /// lasts as long as the receive thread waits for the lock (other sockets' creates, binds and closes, the garbage
+    /// collector), and the socket is CONNECTED right after. A real failure says why (16 for a timeout, the listener's
+    /// code for a rejection) or stays BROKEN past this grace.
+    static let completingHandshakeGrace = Duration.seconds(1)
 
     /// Creates the caller socket, sets its options, binds it (``bindLocally(_:_:)``), subscribes it and starts a
     /// non-blocking connect; on the ``SRTControlThread``. Returns the connecting socket and the caller's own UDP
