@@ -242,6 +242,11 @@ final class SRTReactor: Sendable {
         state.withLock { $0.entries.values.reduce(0) { $0 + $1.waiters.count } }
     }
 
+    /// How many tasks wait on `socket` right now (for tests: a wait has begun, not merely been asked for).
+    func waiterCount(on socket: SRTSOCKET) -> Int {
+        state.withLock { $0.entries[socket]?.waiters.count ?? 0 }
+    }
+
     /// Stops the thread within one tick and resumes every waiter; for reactors other than ``shared``.
     func stop() {
         let waiters = state.withLock { state -> [Waiter] in

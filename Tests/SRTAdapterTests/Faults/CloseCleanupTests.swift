@@ -44,7 +44,8 @@ enum CloseCleanupScenario {
             let pendingAccept = Task { try await listener.accept() }
             let pendingReceive = Task { try await accepted.receive() }
             let pendingCallerReceive = Task { try await caller.receive() }
-            try await Task.sleep(for: .milliseconds(50))
+            let waiting = await TestSupport.waitersArrived(on: listener.socket, accepted.socket, caller.socket)
+            check(waiting, "the accept and both receives are waiting")
             let started = ContinuousClock.now
             listener.close()
             accepted.close()
@@ -67,7 +68,8 @@ enum CloseCleanupScenario {
                 Task { _ = try await accepted.receive() },
                 Task { _ = try await caller.receive() },
             ]
-            try await Task.sleep(for: .milliseconds(50))
+            let waiting = await TestSupport.waitersArrived(on: listener.socket, accepted.socket, caller.socket)
+            check(waiting, "the accept and both receives are waiting")
             let started = ContinuousClock.now
             for task in pending { task.cancel() }
             for task in pending {
@@ -94,7 +96,7 @@ enum CloseCleanupScenario {
         let reading = Task {
             for try await _ in served.messages {}
         }
-        try await Task.sleep(for: .milliseconds(50))
+        check(await TestSupport.waitersArrived(on: served.socket), "the served connection is being read")
         let stopping = ContinuousClock.now
         running.cancel()
         reading.cancel()

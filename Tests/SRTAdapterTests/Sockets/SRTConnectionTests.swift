@@ -90,7 +90,7 @@ extension Loopback {
             let (caller, accepted) = try await TestSupport.pair(listener)
             defer { caller.close() }
             let pending = Task { try await accepted.receive() }
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(await TestSupport.waitersArrived(on: accepted.socket))
             let started = ContinuousClock.now
             accepted.close()
             let error = await #expect(throws: SRTError.self) { _ = try await pending.value }
@@ -104,7 +104,7 @@ extension Loopback {
         func closeAndCancelAccept() async throws {
             let listener = try SRTListenSocket.open(TestSupport.loopback())
             let pending = Task { try await listener.accept() }
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(await TestSupport.waitersArrived(on: listener.socket))
             var started = ContinuousClock.now
             listener.close()
             let error = await #expect(throws: SRTError.self) { _ = try await pending.value }
@@ -114,7 +114,7 @@ extension Loopback {
             let other = try SRTListenSocket.open(TestSupport.loopback())
             defer { other.close() }
             let cancelled = Task { try await other.accept() }
-            try await Task.sleep(for: .milliseconds(50))
+            #expect(await TestSupport.waitersArrived(on: other.socket))
             started = ContinuousClock.now
             cancelled.cancel()
             await #expect(throws: CancellationError.self) { _ = try await cancelled.value }

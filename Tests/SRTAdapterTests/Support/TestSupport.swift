@@ -103,6 +103,12 @@ enum TestSupport {
         }
     }
 
+    /// Waits (2 s at most) until a task waits on each of `sockets` in the shared reactor: a close or a cancellation
+    /// after this meets a wait in progress, not one that has yet to begin.
+    static func waitersArrived(on sockets: SRTSOCKET...) async -> Bool {
+        await eventually { sockets.allSatisfy { SRTReactor.shared.waiterCount(on: $0) > 0 } }
+    }
+
     /// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
     static func eventually(
         within limit: Duration = .seconds(2), _ condition: @Sendable () async -> Bool
