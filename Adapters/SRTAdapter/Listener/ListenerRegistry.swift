@@ -13,6 +13,9 @@ final class ListenerContext: Sendable {
     let immediateAccess: SRTAccessControl?
     /// Accepted connections still open, by socket; weak, the application owns them.
     let connections = Mutex<[SRTSOCKET: WeakConnection]>([:])
+    /// The contexts of the closed listeners whose open connections share this listener's UDP socket (a restart's
+    /// predecessors): the connection cap counts theirs too. Set before `srt_listen`, so before any handshake.
+    let predecessors = Mutex<[ListenerContext]>([])
     /// Handshakes admitted by the listen callback and not accepted yet (see ``PendingHandshakes``: a handshake
     /// libsrt rejects after the callback frees its slot by the next decision).
     let pending: Mutex<PendingHandshakes>
@@ -40,7 +43,13 @@ final class ListenerContext: Sendable {
         accessWorker?.close()
     }
 
+    /// The open connections the cap counts: this listener's and those of its predecessors on the same UDP socket.
     var openConnectionCount: Int {
+        connections.withLock { $0.count } + predecessors.withLock { $0 }.reduce(0) { $0 + $1.ownConnectionCount }
+    }
+
+    /// This listener's own accepted connections that are still open.
+    var ownConnectionCount: Int {
         connections.withLock { $0.count }
     }
 
@@ -51,8 +60,9 @@ final class ListenerContext: Sendable {
         return pending.withLock { pending in
             // Counted under this lock: an accept moves a handshake from `pending` to `connections` (adding, then
             // settling), so a count read before the lock could miss it in both and let one past the cap (101 of 100
-            // seen under a flood). Lock order: `pending`, then `connections`, then libsrt's global lock (the state
-            // lookups; the receive thread already holds the listener lock, in libsrt's own order).
+            // seen under a flood). Lock order: `pending`, then `predecessors`, then `connections` (this context's, then
+            // its predecessors'), then libsrt's global lock (the state lookups; the receive thread already holds the
+            // listener lock, in libsrt's own order).
             pending.admit(
                 socket, host: peer?.host ?? "", open: openConnectionCount, cap: maxConnections, now: now,
                 isGone: { SRTSocketState(srt_getsockstate($0)).isClosedOrBroken })

@@ -112,13 +112,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Never after a death: that would reattach to the dead multiplexer (§2); retire and ``open(_:)`` instead.
     static func reopen(sharingWith previous: SRTListenSocket, reactor: SRTReactor) throws(SRTError) -> SRTListenSocket {
         precondition(!previous.isDead, "a dead listener is retired, never shared")
-        let listener = try make(
+        return try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
             shared: previous, reactor: reactor)
-        // Only the ones that still hold connections matter; the chain stays as short as the live connections.
-        let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
-        listener.predecessors.withLock { $0 = chain }
-        return listener
     }
 
     /// Replaces a live listener without a moment when the port has none: a new socket joins `previous`'s
@@ -152,8 +148,6 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             // Before the successor's srt_listen: one listener per multiplexer (5011 otherwise).
             previous.close(waiting: true)
         }
-        let chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
-        listener.predecessors.withLock { $0 = chain }
         return (listener, drained)
     }
 
@@ -170,6 +164,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32,
         shared previous: SRTListenSocket?, reactor: SRTReactor, beforeListen: () -> Void = {}
     ) throws(SRTError) -> SRTListenSocket {
+        var chain: [SRTListenSocket] = []
         let shared = previous != nil
         // Joining a multiplexer starts no thread: its receive thread is the previous listener's.
         var receiveThread = previous?.receiveThread
@@ -221,6 +216,13 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
             beforeListen()
+            if let previous {
+                // The closed listeners whose connections share the socket (the previous one is closed by now): only
+                // the ones that still hold connections matter, so the chain stays as short as the live connections.
+                chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
+                // Before srt_listen, so before any handshake: the cap counts their connections too.
+                context.predecessors.withLock { $0 = chain.map(\.context) }
+            }
             if srt_listen(socket, Int32(configuration.backlog)) == SRT_ERROR {
                 throw SRTError.last(.listen, socket: socket)
             }
@@ -239,9 +241,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             srt_close(socket)  // the descriptor belongs to libsrt's multiplexer now, which closes it
             throw error
         }
-        return SRTListenSocket(
+        let listener = SRTListenSocket(
             configuration: configuration, localAddress: localAddress, probeStreamID: probeStreamID, socket: socket,
             udpDescriptor: descriptor, context: context, registryKey: key, reactor: reactor)
+        listener.predecessors.withLock { $0 = chain }
+        return listener
     }
 
     /// Waits (cancellably) for the next caller that passed the access control.

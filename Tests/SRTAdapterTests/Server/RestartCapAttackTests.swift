@@ -50,5 +50,28 @@ extension Loopback {
             #expect(after == nil, "the cap holds after restartListener()")
             for connection in accepted.withLock({ $0 }) { connection.close() }
         }
+
+        @Test("maxConnections 1, one connection open, reopen(sharingWith:): a second caller is still rejected")
+        func capSurvivesReopen() async throws {
+            let first = try SRTListenSocket.open(TestSupport.loopback(maxConnections: 1))
+            let (caller, accepted) = try await TestSupport.pair(first, streamID: "first")
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            first.close()
+            // The close runs on the adapter's control thread; the listener below must come after it (5011 otherwise).
+            await SRTControlThread.shared.idle()
+            let second = try SRTListenSocket.reopen(sharingWith: first, reactor: .shared)
+            defer { second.close() }
+            // The first connection still lives on the port: the cap is reached, the caller is turned away at once.
+            async let taken = try? second.accept()
+            let error = await #expect(throws: SRTError.self) {
+                try await SRTConnection.connect(try TestSupport.caller(to: second, streamID: "after-reopen")).close()
+            }
+            #expect(error?.rejectReason == SRTRejectReason.overload.code, "the cap holds after reopen(sharingWith:)")
+            second.close()
+            await (taken)?.close()
+        }
     }
 }
