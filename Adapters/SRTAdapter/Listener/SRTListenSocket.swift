@@ -122,33 +122,83 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// its UDP socket), the handshakes `previous` completed since its accept loop ended are accepted, `previous` is
     /// closed, and the new socket listens at once: microseconds without a listener instead of the seconds libsrt
     /// keeps a closed listener's port (a fresh bind meanwhile fails with EADDRINUSE). Connections on the socket keep
-    /// flowing. Returns the new listener and the connections taken from `previous`'s queue. Run it on the control
-    /// thread (every call here waits on libsrt's global lock); never after a death, which would join the dead
-    /// multiplexer again.
+    /// flowing. Run it on the control thread (every call here waits on libsrt's global lock); never after a death,
+    /// which would join the dead multiplexer again.
     ///
+    /// Nothing a caller was told is connected stays behind: libsrt queues a completed handshake on the listener that
+    /// ran its callback and closes what a closed listener still queues, so `previous`'s callback holds new handshakes
+    /// at its ``HandOverGate`` while the queue is drained, lets each one through and drains again, and `previous`
+    /// closes only once nothing waits and nothing admitted is on its way to the queue. From libsrt's close on, a
+    /// handshake reaching `previous` is dropped unanswered and its caller repeats it to the new listener, 250 ms
+    /// later; one that reaches `previous`'s callback in the microseconds between the gate's close and libsrt's is
+    /// rejected as unavailable (its caller learns at once).
+    ///
+    /// - Returns: the new listener; the connections taken from `previous`'s queue; how many callers the gate
+    ///   rejected; and how many connected callers were still stranded in the queue after the close and were closed,
+    ///   so that they see the break at once (none unless the drain ran out of its time, libsrt's global lock held
+    ///   elsewhere).
     /// - Throws: ``SRTError`` from the new socket's bind or listen; `previous` is closed by then only when the listen
     ///   failed.
     static func handOver(
         from previous: SRTListenSocket, reactor: SRTReactor
-    ) throws(SRTError) -> (listener: SRTListenSocket, drained: [SRTConnection]) {
+    ) throws(SRTError) -> HandOver {
         precondition(!previous.isDead, "a dead listener is retired, never handed over")
         var drained: [SRTConnection] = []
+        var stranded = 0
         let listener = try make(
             previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
             shared: previous, reactor: reactor
         ) {
-            // At most a backlog's worth: what libsrt can have queued.
-            drain: for _ in 0..<max(1, previous.configuration.backlog) {
-                switch try? previous.acceptOnce() {
-                case .accepted(let connection): drained.append(connection)
-                case .brokenBeforeAccept: continue
-                case .nothingPending, nil: break drain
-                }
-            }
+            drained = previous.drainForHandOver()
             // Before the successor's srt_listen: one listener per multiplexer (5011 otherwise).
             previous.close(waiting: true)
+            // Admitted, never accepted, still connected: queued where no accept reaches (only after a timed-out
+            // drain). Closed now, so that their callers see the break at once rather than a second or more later.
+            let left = previous.context.strandedAdmissions()
+            for socket in left { srt_close(socket) }
+            stranded = left.count
         }
-        return (listener, drained)
+        return HandOver(
+            listener: listener, drained: drained, rejected: previous.context.rejectedByGate, stranded: stranded)
+    }
+
+    /// What ``handOver(from:reactor:)`` did.
+    struct HandOver: Sendable {
+        /// The new listener, listening.
+        let listener: SRTListenSocket
+        /// The connections taken from the old listener's queue.
+        let drained: [SRTConnection]
+        /// Callers rejected as unavailable while the old listener closed.
+        let rejected: Int
+        /// Connected callers left in the old listener's queue and closed.
+        let stranded: Int
+    }
+
+    /// The longest a hand-over drains before it closes the old listener anyway (see ``handOver(from:reactor:)``).
+    static let handOverDrainLimit = Duration.milliseconds(100)
+
+    /// Holds new handshakes at the gate and accepts everything queued until nothing waits and nothing admitted is in
+    /// flight (at most ``handOverDrainLimit``), then closes the gate; on the control thread.
+    private func drainForHandOver() -> [SRTConnection] {
+        context.holdHandshakes()
+        var drained: [SRTConnection] = []
+        let deadline = ContinuousClock.now + Self.handOverDrainLimit
+        // Bounded: the deadline, and a round count no drain comes near.
+        rounds: for _ in 0..<100_000 {
+            // At most a backlog's worth per round: what libsrt can have queued.
+            queue: for _ in 0..<max(1, configuration.backlog) {
+                switch try? acceptOnce() {
+                case .accepted(let connection): drained.append(connection)
+                case .brokenBeforeAccept: continue
+                case .nothingPending, nil: break queue
+                }
+            }
+            if context.settleHandOver() == .closed || ContinuousClock.now >= deadline { break rounds }
+            // A handshake let through, or admitted earlier, is still being set up on the receive thread.
+            usleep(20)
+        }
+        context.closeGate()
+        return drained
     }
 
     /// The open connections on this listener's UDP socket: its own, and those of the closed listeners it took the
@@ -431,18 +481,19 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         close(waiting: false)
     }
 
-    /// Closes the listener; with `waiting`, `srt_close` runs before this returns (on the control thread, where a
-    /// hand-over must close it before its successor listens), otherwise it is queued there.
+    /// Closes the listener; with `waiting`, `srt_close` runs first, before this returns (on the control thread, where
+    /// a hand-over must close it before its successor listens, and as soon as its gate closed: from libsrt's close
+    /// on, a handshake reaching this listener is dropped unanswered and repeated to the successor), otherwise it is
+    /// queued there.
     private func close(waiting: Bool) {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
+        let socket = self.socket
+        if waiting { srt_close(socket) }
         ListenerRegistry.remove(registryKey)
         // Closing a listener wakes no epoll wait: resume the accepts ourselves; they find it closed.
         reactor.deregister(socket)
-        let socket = self.socket
-        if waiting {
-            srt_close(socket)
-        } else {
+        if !waiting {
             // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
             SRTControlThread.shared.submit { srt_close(socket) }
         }

@@ -58,6 +58,10 @@ public struct SRTListener: Restartable {
         let state = Mutex(State())
         /// Death signals after which this listener's check found it alive, across restarts (tests wait for it).
         let deathsSurvived = Atomic<Int>(0)
+        /// Callers hand-overs rejected as unavailable while the old listener closed, across restarts.
+        let rejectedByHandOver = Atomic<Int>(0)
+        /// Connected callers a hand-over found stranded in the old listener's queue and closed, across restarts.
+        let strandedByHandOver = Atomic<Int>(0)
         let onConnection: @Sendable (SRTConnection) -> Void
         let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
         let reactor: SRTReactor
@@ -117,6 +121,18 @@ public struct SRTListener: Restartable {
     /// How many death signals this listener's check has found it alive after, across restarts (for tests).
     var deathsSurvived: Int {
         shared.deathsSurvived.load(ordering: .relaxed)
+    }
+
+    /// How many callers restarts rejected as unavailable (1503): a handshake that reached the old listener in the
+    /// microseconds between its gate's close and libsrt's (logged).
+    public var rejectedByHandOver: Int {
+        shared.rejectedByHandOver.load(ordering: .relaxed)
+    }
+
+    /// How many connected callers restarts closed because they were stranded in the old listener's queue (logged as a
+    /// warning); 0 unless a drain ran out of its time.
+    public var strandedByHandOver: Int {
+        shared.strandedByHandOver.load(ordering: .relaxed)
     }
 
     /// The instance that runs now, if any (tests inject faults into it).
@@ -285,11 +301,21 @@ public struct SRTListener: Restartable {
     private func handOver(from listener: SRTListenSocket) async {
         let reactor = shared.reactor
         do {
-            let (successor, drained) = try await SRTControlThread.shared.run { () throws(SRTError) in
+            let handOver = try await SRTControlThread.shared.run { () throws(SRTError) in
                 try SRTListenSocket.handOver(from: listener, reactor: reactor)
             }
-            shared.state.withLock { $0.successor = successor }
-            for connection in drained { shared.onConnection(connection) }
+            shared.state.withLock { $0.successor = handOver.listener }
+            for connection in handOver.drained { shared.onConnection(connection) }
+            shared.rejectedByHandOver.add(handOver.rejected, ordering: .relaxed)
+            shared.strandedByHandOver.add(handOver.stranded, ordering: .relaxed)
+            if handOver.rejected > 0 {
+                logger.info("rejected \(handOver.rejected) caller(s) as unavailable while the old listener closed")
+            }
+            if handOver.stranded > 0 {
+                logger.warning(
+                    "closed \(handOver.stranded) connected caller(s) the old listener still queued after its close",
+                    metadata: ["srt.stranded": "\(handOver.stranded)"])
+            }
         } catch {
             logger.warning("handing \(listener.localAddress) over to a new listener failed: \(error); re-listening")
             listener.close()
