@@ -187,8 +187,9 @@ public struct SRTListener: Restartable {
     /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with
     /// ``SRTError/Code/restartRequested``, and `stop` hands the port over to a new listener on the same UDP socket
     /// (``SRTListenSocket`` joins the old one's multiplexer before closing it): the port is never without a
-    /// listener, callers are accepted throughout, and live connections keep flowing. Does nothing when no run is
-    /// in progress.
+    /// listener, callers are accepted throughout (every one told it is connected is handed out; see
+    /// ``rejectedByHandOver`` for the one that can be turned away), and live connections keep flowing. Does nothing
+    /// when no run is in progress.
     public func restart() {
         let requests = shared.state.withLock { $0.restartRequests }
         requests?.yield()
