@@ -137,12 +137,19 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     ///   rejected; and how many connected callers were still stranded in the queue after the close and were closed,
     ///   so that they see the break at once (none unless the drain ran out of its time, libsrt's global lock held
     ///   elsewhere).
-    /// - Throws: ``SRTError`` from the new socket's bind or listen; `previous` is closed by then only when the listen
+    /// - Throws: ``SRTError`` with ``SRTError/Code/receiveThreadDied`` when `previous` is dead or its receive thread
+    ///   is gone though no one noticed yet (`srt_bind` would join the dead multiplexer): `previous` is marked dead, to
+    ///   be retired. Otherwise from the new socket's bind or listen; `previous` is closed by then only when the listen
     ///   failed.
     static func handOver(
         from previous: SRTListenSocket, reactor: SRTReactor
     ) throws(SRTError) -> HandOver {
-        precondition(!previous.isDead, "a dead listener is retired, never handed over")
+        guard !previous.isDead, previous.receiveThreadIsGone != true else {
+            previous.markDead()
+            throw SRTError(
+                code: .receiveThreadDied, operation: .bind,
+                message: "the receive thread of \(previous.localAddress) is gone: no hand-over onto its multiplexer")
+        }
         var drained: [SRTConnection] = []
         var stranded = 0
         let listener = try make(

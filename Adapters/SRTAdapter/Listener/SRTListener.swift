@@ -203,6 +203,12 @@ public struct SRTListener: Restartable {
     public func run(_ listener: SRTListenSocket) async throws {
         // Subscribed before anything else: a death from now on is seen.
         let deaths = SRTRuntime.receiveThreadDeaths()
+        // A hand-over's successor shares its predecessor's receive thread: one that died before this subscription
+        // signalled no one.
+        if listener.receiveThreadIsGone == true {
+            listener.markDead()
+            throw deadError(listener)
+        }
         // An immediate access control answers on the receive thread at once: no deadline for a probe to wait behind.
         let access = configuration.accessControl
         let timeouts = health.timeouts(behind: access?.runsOnReceiveThread == true ? nil : access?.deadline)
@@ -283,9 +289,8 @@ public struct SRTListener: Restartable {
             defer { state.restartRequested = false }
             return state.restartRequested
         }
-        if !listener.isDead, restartRequested {
-            await handOver(from: listener)
-        } else if listener.isDead {
+        if !listener.isDead, restartRequested, await handOver(from: listener) { return }
+        if listener.isDead {
             let lost = listener.retire()
             logger.error(
                 "retired a deaf listener and closed its \(lost.count) connections",
@@ -298,8 +303,9 @@ public struct SRTListener: Restartable {
 
     /// Replaces `listener` by a successor on the same UDP socket without a moment when the port has no listener
     /// (``SRTListenSocket/handOver(from:reactor:)``); the next `start` returns it. Connections the old listener had
-    /// queued go to `onConnection`. If the hand-over fails, the old listener is closed and `start` opens anew.
-    private func handOver(from listener: SRTListenSocket) async {
+    /// queued go to `onConnection`. Returns `false` when it did not hand over: the caller then closes the old listener
+    /// (`start` opens anew), or retires it when the hand-over found its receive thread gone.
+    private func handOver(from listener: SRTListenSocket) async -> Bool {
         let reactor = shared.reactor
         do {
             let handOver = try await SRTControlThread.shared.run { () throws(SRTError) in
@@ -319,8 +325,9 @@ public struct SRTListener: Restartable {
             }
         } catch {
             logger.warning("handing \(listener.localAddress) over to a new listener failed: \(error); re-listening")
-            listener.close()
+            return false
         }
+        return true
     }
 
     /// Closes a successor that a hand-over made but no `start` took (the supervisor ended between the two).
