@@ -87,8 +87,9 @@ struct HandOverGate: Sendable, Hashable {
     }
 
     /// Asked by the hand-over after each drain, with the admitted handshakes that are not in the queue yet: lets a
-    /// waiting handshake through, or closes the gate when none waits and none is in flight.
-    mutating func settle(inFlight: Int) -> Settling {
+    /// waiting handshake through, or closes the gate when none waits, none is in flight and `quiet` (no handshake for
+    /// a while: one libsrt has begun reaches the callback within that while).
+    mutating func settle(inFlight: Int, quiet: Bool = true) -> Settling {
         switch state {
         case .closed:
             return .closed
@@ -97,7 +98,7 @@ struct HandOverGate: Sendable, Hashable {
                 state = .passing
                 return .released
             }
-            guard inFlight == 0 else { return .inFlight }
+            guard inFlight == 0, quiet else { return .inFlight }
             state = .closed
             return .closed
         }

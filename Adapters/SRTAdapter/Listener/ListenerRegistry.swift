@@ -61,7 +61,7 @@ final class ListenerContext: Sendable {
 
     /// The longest a handshake waits in the callback for a hand-over (``HandOverGate``) before it is rejected as
     /// unavailable: the receive thread, and so every packet on the port, waits meanwhile. A hand-over lets it through
-    /// within microseconds unless libsrt's global lock keeps the control thread waiting.
+    /// within a tenth of a millisecond unless libsrt's global lock keeps the control thread waiting.
     static let handOverWait = Duration.milliseconds(50)
 
     /// Admits `socket` from `peer` if the open connections and pending handshakes leave room under the cap and
@@ -110,13 +110,14 @@ final class ListenerContext: Sendable {
         pending.withLock { $0.gate.hold() }
     }
 
-    /// After a drain of the accept queue: lets a waiting handshake through, or closes the gate when none waits and
-    /// no admitted one is on its way to the queue. On the control thread (the state lookups take libsrt's lock).
-    func settleHandOver() -> HandOverGate.Settling {
+    /// After a drain of the accept queue: lets a waiting handshake through, or closes the gate when none waits, no
+    /// admitted one is on its way to the queue, and `quiet`. On the control thread (the state lookups take libsrt's
+    /// lock).
+    func settleHandOver(quiet: Bool) -> HandOverGate.Settling {
         let now = ContinuousClock.now
         return pending.withLock { pending in
             pending.prune(now: now, isGone: Self.isGone)
-            return pending.gate.settle(inFlight: pending.count)
+            return pending.gate.settle(inFlight: pending.count, quiet: quiet)
         }
     }
 

@@ -184,12 +184,19 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// The longest a hand-over drains before it closes the old listener anyway (see ``handOver(from:reactor:)``).
     static let handOverDrainLimit = Duration.milliseconds(100)
 
-    /// Holds new handshakes at the gate and accepts everything queued until nothing waits and nothing admitted is in
-    /// flight (at most ``handOverDrainLimit``), then closes the gate; on the control thread.
+    /// How long the gate must have seen no handshake before it closes: a handshake libsrt has begun on the old
+    /// listener reaches the callback within it (the old listener answers meanwhile, so it costs no caller anything),
+    /// and is let through instead of rejected.
+    static let handOverQuiet = Duration.milliseconds(5)
+
+    /// Holds new handshakes at the gate and accepts everything queued until nothing waits, nothing admitted is in
+    /// flight and no handshake came for ``handOverQuiet`` (at most ``handOverDrainLimit``), then closes the gate; on
+    /// the control thread.
     private func drainForHandOver() -> [SRTConnection] {
         context.holdHandshakes()
         var drained: [SRTConnection] = []
-        let deadline = ContinuousClock.now + Self.handOverDrainLimit
+        let started = ContinuousClock.now
+        var lastHandshake = started
         // Bounded: the deadline, and a round count no drain comes near.
         rounds: for _ in 0..<100_000 {
             // At most a backlog's worth per round: what libsrt can have queued.
@@ -200,9 +207,17 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 case .nothingPending, nil: break queue
                 }
             }
-            if context.settleHandOver() == .closed || ContinuousClock.now >= deadline { break rounds }
-            // A handshake let through, or admitted earlier, is still being set up on the receive thread.
-            usleep(20)
+            let now = ContinuousClock.now
+            switch context.settleHandOver(quiet: now - lastHandshake >= Self.handOverQuiet) {
+            case .closed: break rounds
+            // A handshake waited, or one admitted is not queued yet: the quiet begins again.
+            case .released: lastHandshake = now
+            case .inFlight: break
+            }
+            if now - started >= Self.handOverDrainLimit { break rounds }
+            // A handshake let through, or admitted earlier, is still being set up on the receive thread; or the quiet
+            // is not over yet.
+            usleep(100)
         }
         context.closeGate()
         return drained
