@@ -92,6 +92,25 @@ static inline int csrt_current_thread_is_receive_thread(void) {
     return strncmp(name, "SRT:RcvQ", 8) == 0;
 }
 
+/// Writes the ids of every thread of this process to `ids` (at most `capacity`), names unread: one directory
+/// listing, no file opened per thread; returns how many there are (more than `capacity` when they did not fit), or -1
+/// when /proc cannot be read (out of descriptors).
+static inline int csrt_task_ids(int *ids, int capacity) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL) return -1;
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] == '.') continue;
+        int tid = atoi(entry->d_name);
+        if (tid <= 0) continue;
+        if (count < capacity) ids[count] = tid;
+        count += 1;
+    }
+    closedir(tasks);
+    return count;
+}
+
 /// Writes the ids of libsrt's receive threads of this process to `ids` (at most `capacity`); returns how many there
 /// are (more than `capacity` when they did not fit), or -1 when /proc cannot be read (out of descriptors).
 static inline int csrt_receive_threads(int *ids, int capacity) {

@@ -27,7 +27,8 @@ public struct SRTListenerConfiguration: Sendable, CustomStringConvertible {
     public let payloadSize: Int
     /// How many handshakes may wait for `accept` (`srt_listen` backlog).
     public let backlog: Int
-    /// Callers beyond this many open connections are rejected with ``SRTRejectReason/overload``.
+    /// Callers beyond this many open connections are rejected with ``SRTRejectReason/overload``. Counted across
+    /// restarts: the connections accepted before a restart keep counting while they stay open on the port.
     public let maxConnections: Int
     /// How many handshakes from one source address (its host, any port) may wait between the listen callback and
     /// `accept` at once; more from that host are rejected with ``SRTRejectReason/overload``, so that one host

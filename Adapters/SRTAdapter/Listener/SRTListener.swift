@@ -58,6 +58,10 @@ public struct SRTListener: Restartable {
         let state = Mutex(State())
         /// Death signals after which this listener's check found it alive, across restarts (tests wait for it).
         let deathsSurvived = Atomic<Int>(0)
+        /// Callers hand-overs rejected as unavailable while the old listener closed, across restarts.
+        let rejectedByHandOver = Atomic<Int>(0)
+        /// Connected callers a hand-over found stranded in the old listener's queue and closed, across restarts.
+        let strandedByHandOver = Atomic<Int>(0)
         let onConnection: @Sendable (SRTConnection) -> Void
         let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
         let reactor: SRTReactor
@@ -119,6 +123,18 @@ public struct SRTListener: Restartable {
         shared.deathsSurvived.load(ordering: .relaxed)
     }
 
+    /// How many callers restarts rejected as unavailable (1503): a handshake that reached the old listener in the
+    /// microseconds between its gate's close and libsrt's (logged).
+    public var rejectedByHandOver: Int {
+        shared.rejectedByHandOver.load(ordering: .relaxed)
+    }
+
+    /// How many connected callers restarts closed because they were stranded in the old listener's queue (logged as a
+    /// warning); 0 unless a drain ran out of its time.
+    public var strandedByHandOver: Int {
+        shared.strandedByHandOver.load(ordering: .relaxed)
+    }
+
     /// The instance that runs now, if any (tests inject faults into it).
     var current: SRTListenSocket? {
         shared.state.withLock { $0.current }
@@ -171,8 +187,9 @@ public struct SRTListener: Restartable {
     /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with
     /// ``SRTError/Code/restartRequested``, and `stop` hands the port over to a new listener on the same UDP socket
     /// (``SRTListenSocket`` joins the old one's multiplexer before closing it): the port is never without a
-    /// listener, callers are accepted throughout, and live connections keep flowing. Does nothing when no run is
-    /// in progress.
+    /// listener, callers are accepted throughout (every one told it is connected is handed out; see
+    /// ``rejectedByHandOver`` for the one that can be turned away), and live connections keep flowing. Does nothing
+    /// when no run is in progress.
     public func restart() {
         let requests = shared.state.withLock { $0.restartRequests }
         requests?.yield()
@@ -186,6 +203,12 @@ public struct SRTListener: Restartable {
     public func run(_ listener: SRTListenSocket) async throws {
         // Subscribed before anything else: a death from now on is seen.
         let deaths = SRTRuntime.receiveThreadDeaths()
+        // A hand-over's successor shares its predecessor's receive thread: one that died before this subscription
+        // signalled no one.
+        if listener.receiveThreadIsGone == true {
+            listener.markDead()
+            throw deadError(listener)
+        }
         // An immediate access control answers on the receive thread at once: no deadline for a probe to wait behind.
         let access = configuration.accessControl
         let timeouts = health.timeouts(behind: access?.runsOnReceiveThread == true ? nil : access?.deadline)
@@ -266,9 +289,8 @@ public struct SRTListener: Restartable {
             defer { state.restartRequested = false }
             return state.restartRequested
         }
-        if !listener.isDead, restartRequested {
-            await handOver(from: listener)
-        } else if listener.isDead {
+        if !listener.isDead, restartRequested, await handOver(from: listener) { return }
+        if listener.isDead {
             let lost = listener.retire()
             logger.error(
                 "retired a deaf listener and closed its \(lost.count) connections",
@@ -281,19 +303,31 @@ public struct SRTListener: Restartable {
 
     /// Replaces `listener` by a successor on the same UDP socket without a moment when the port has no listener
     /// (``SRTListenSocket/handOver(from:reactor:)``); the next `start` returns it. Connections the old listener had
-    /// queued go to `onConnection`. If the hand-over fails, the old listener is closed and `start` opens anew.
-    private func handOver(from listener: SRTListenSocket) async {
+    /// queued go to `onConnection`. Returns `false` when it did not hand over: the caller then closes the old listener
+    /// (`start` opens anew), or retires it when the hand-over found its receive thread gone.
+    private func handOver(from listener: SRTListenSocket) async -> Bool {
         let reactor = shared.reactor
         do {
-            let (successor, drained) = try await SRTControlThread.shared.run { () throws(SRTError) in
+            let handOver = try await SRTControlThread.shared.run { () throws(SRTError) in
                 try SRTListenSocket.handOver(from: listener, reactor: reactor)
             }
-            shared.state.withLock { $0.successor = successor }
-            for connection in drained { shared.onConnection(connection) }
+            shared.state.withLock { $0.successor = handOver.listener }
+            for connection in handOver.drained { shared.onConnection(connection) }
+            shared.rejectedByHandOver.add(handOver.rejected, ordering: .relaxed)
+            shared.strandedByHandOver.add(handOver.stranded, ordering: .relaxed)
+            if handOver.rejected > 0 {
+                logger.info("rejected \(handOver.rejected) caller(s) as unavailable while the old listener closed")
+            }
+            if handOver.stranded > 0 {
+                logger.warning(
+                    "closed \(handOver.stranded) connected caller(s) the old listener still queued after its close",
+                    metadata: ["srt.stranded": "\(handOver.stranded)"])
+            }
         } catch {
             logger.warning("handing \(listener.localAddress) over to a new listener failed: \(error); re-listening")
-            listener.close()
+            return false
         }
+        return true
     }
 
     /// Closes a successor that a hand-over made but no `start` took (the supervisor ended between the two).

@@ -40,6 +40,28 @@ enum ReceiveThreads {
         return new.count == 1 ? new.first : nil
     }
 
+    /// The ids of every thread of the process now, their names unread (one directory listing: cheap with thousands
+    /// of threads); `nil` when /proc cannot be read. For ``started(sinceTasks:)``.
+    static func tasks() -> Set<pid_t>? {
+        var ids = [Int32](repeating: 0, count: 1024)
+        var count = csrt_task_ids(&ids, Int32(ids.count))
+        if count > Int32(ids.count) {
+            // More threads than room: once more with enough (bounded: a second overflow gives up).
+            ids = [Int32](repeating: 0, count: Int(count) * 2)
+            count = csrt_task_ids(&ids, Int32(ids.count))
+        }
+        guard count >= 0, count <= Int32(ids.count) else { return nil }
+        return Set(ids.prefix(Int(count)))
+    }
+
+    /// The one receive thread among the threads that appeared since `before` (``tasks()``), reading the names of
+    /// the new threads only; `nil` when none or several did, or when either listing failed.
+    static func started(sinceTasks before: Set<pid_t>?) -> pid_t? {
+        guard let before, let after = tasks() else { return nil }
+        let new = after.subtracting(before).filter { csrt_receive_thread_state($0) == 1 }
+        return new.count == 1 ? new.first : nil
+    }
+
     /// Whether thread `id` still exists (by `tgkill`, no descriptor needed). Not by its name: libsrt renames a live
     /// receive thread for a moment whenever it starts a connection's delivery thread.
     static func isRunning(_ id: pid_t) -> Bool {

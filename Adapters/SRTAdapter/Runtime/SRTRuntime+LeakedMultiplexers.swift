@@ -6,7 +6,8 @@ import Synchronization
 /// libsrt 1.5.1 never frees a multiplexer whose receive thread died while it carried connections: only that thread
 /// takes a socket off its receive list, and the garbage collector waits for it forever. Each keeps one descriptor
 /// (the retired UDP socket, on /dev/null), its send thread and about 1.4 MiB. ``SRTListenSocket/retire()`` counts one
-/// whenever it closes connections with a dead socket.
+/// whenever it closes connections with a dead socket, and ``SRTConnection/close()`` one when it closes a caller whose
+/// own UDP socket's receive thread is gone.
 ///
 /// ```swift
 /// print(SRTRuntime.leakedMultiplexerCount)                 // 0 in a process that never saw a death
@@ -26,7 +27,8 @@ extension SRTRuntime {
     /// The label of the gauge that carries ``leakedMultiplexerCount``.
     public static let leakedMultiplexerGaugeLabel = "srt_leaked_multiplexers"
 
-    /// How many multiplexers libsrt keeps for good in this process (dead receive threads that carried connections).
+    /// How many multiplexers libsrt keeps for good in this process (dead receive threads that carried connections:
+    /// a listener's, or a caller's own).
     public static var leakedMultiplexerCount: Int {
         leaks.withLock { $0.count }
     }

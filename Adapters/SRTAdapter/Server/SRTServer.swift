@@ -88,7 +88,9 @@ public final class SRTServer: Service, Sendable {
     }
 
     /// Replaces the listener by a new one on the same UDP socket; the port is never without a listener, so callers
-    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing.
+    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing. Every caller
+    /// told it is connected arrives on ``connections``; a caller whose handshake libsrt was running on the old
+    /// listener at the instant it closed is rejected with 1503 (``SRTListener/rejectedByHandOver``).
     public func restartListener() {
         supervisor.resource.restart()
     }

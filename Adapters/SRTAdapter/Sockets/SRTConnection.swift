@@ -44,6 +44,10 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// The device and inode of ``udpDescriptor`` when it was adopted: a descriptor number can come to name another
     /// file (a double close elsewhere, a `dup2`), and only this tells that it is no longer the caller's socket.
     private let udpIdentity: (device: UInt64, inode: UInt64)?
+    /// The kernel's id of the receive thread of the caller's own multiplexer (``udpDescriptor``'s), told apart when
+    /// the bind started it; `nil` on accepted connections, on callers bound to a fixed port, and when another
+    /// multiplexer started during the same bind. Gone at ``close()``: libsrt keeps that multiplexer for good.
+    let receiveThread: pid_t?
 
     /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
     /// Every one of these calls waits on libsrt's global lock: run it on the ``SRTControlThread``.
@@ -51,14 +55,16 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// - Parameter knownPeer: the peer when `srt_getpeername` cannot say: libsrt 1.5.1 answers it on a connected
     ///   caller socket with success and an empty address, so a caller passes the address it connected to.
     /// - Parameter udpDescriptor: the caller's own UDP socket, see ``udpDescriptor``.
+    /// - Parameter receiveThread: the receive thread of that socket's multiplexer, see ``receiveThread``.
     init(
         adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor, knownPeer: SRTAddress? = nil,
-        udpDescriptor: Int32? = nil
+        udpDescriptor: Int32? = nil, receiveThread: pid_t? = nil
     ) throws(SRTError) {
         self.socket = socket
         self.reactor = reactor
         self.payloadSize = payloadSize
         self.udpDescriptor = udpDescriptor
+        self.receiveThread = receiveThread
         self.udpIdentity = udpDescriptor.flatMap(Self.identity(of:))
         do {
             try SRTSocketOptions(socket: socket).setNonBlocking()
@@ -111,7 +117,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         let control = SRTControlThread.shared
         // Every libsrt call of a connect waits on libsrt's global lock: they run on the control thread, and this
         // task only waits.
-        let (socket, udpDescriptor) = try await control.run { () throws(SRTError) in
+        let (socket, own) = try await control.run { () throws(SRTError) in
             try start(configuration, reactor: reactor)
         }
         do {
@@ -154,7 +160,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             reactor.unsubscribe(socket)
             return try SRTConnection(
                 adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor,
-                knownPeer: configuration.address, udpDescriptor: udpDescriptor)
+                knownPeer: configuration.address, udpDescriptor: own?.descriptor, receiveThread: own?.receiveThread)
         }
     }
 
@@ -170,9 +176,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
 
     /// Creates the caller socket, sets its options, binds it (``bindLocally(_:_:)``), subscribes it and starts a
     /// non-blocking connect; on the ``SRTControlThread``. Returns the connecting socket and the caller's own UDP
-    /// descriptor, or closes it and throws.
+    /// socket with its receive thread, or closes it and throws.
     private static func start(_ configuration: SRTCallerConfiguration, reactor: SRTReactor) throws(SRTError)
-        -> (SRTSOCKET, Int32?)
+        -> (SRTSOCKET, OwnSocket?)
     {
         let socket = srt_create_socket()
         guard socket != SRT_INVALID_SOCK else { throw SRTError.last(.createSocket) }
@@ -194,9 +200,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             srt_close(socket)
             throw error
         }
-        let udpDescriptor: Int32?
+        let own: OwnSocket?
         do {
-            udpDescriptor = try bindLocally(socket, configuration)
+            own = try bindLocally(socket, configuration)
         } catch {
             srt_close(socket)
             throw error
@@ -214,7 +220,13 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             srt_close(socket)
             throw error
         }
-        return (socket, udpDescriptor)
+        return (socket, own)
+    }
+
+    /// A caller's own UDP socket and the receive thread its multiplexer started with (`nil` when not told apart).
+    private struct OwnSocket: Sendable {
+        let descriptor: Int32
+        let receiveThread: pid_t?
     }
 
     /// Whether ``udpDescriptor`` still names the UDP socket the caller bound (same device and inode); `false` once
@@ -233,10 +245,11 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
 
     /// Binds a caller's socket before it connects. Unless the configuration names a fixed local port, the UDP socket
     /// is created here (on the bind address, or the wildcard of the peer's family, port 0) and handed to libsrt, which
-    /// then closes it with the multiplexer; returns its descriptor. A fixed port is bound by libsrt (`srt_bind`), so
-    /// that callers on that port share one UDP socket as before; returns `nil` then.
+    /// then closes it with the multiplexer; returns its descriptor and the receive thread the bind started. A fixed
+    /// port is bound by libsrt (`srt_bind`), so that callers on that port share one UDP socket as before; returns
+    /// `nil` then.
     private static func bindLocally(_ socket: SRTSOCKET, _ configuration: SRTCallerConfiguration) throws(SRTError)
-        -> Int32?
+        -> OwnSocket?
     {
         if let local = configuration.bindAddress, local.port != 0 {
             guard local.withSocketAddress({ srt_bind(socket, $0, $1) }) != SRT_ERROR else {
@@ -256,13 +269,16 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
                 code: .socketFailure, systemErrno: bindErrno, operation: .udpBind,
                 message: "cannot bind a UDP socket to \(local) for the caller")
         }
+        // The multiplexer's receive thread starts inside srt_bind_acquire (on the control thread, one bind at a time):
+        // the threads listed without their names, so that a process of thousands of threads pays one listing.
+        let before = ReceiveThreads.tasks()
         guard srt_bind_acquire(socket, descriptor) != SRT_ERROR else {
             let error = SRTError.last(.bind, socket: socket)
             // libsrt did not take it: still ours to close.
             POSIX.closeDescriptor(descriptor)
             throw error
         }
-        return descriptor
+        return OwnSocket(descriptor: descriptor, receiveThread: ReceiveThreads.started(sinceTasks: before))
     }
 
     /// Receives one message; waits (cancellably) until one arrives.
@@ -380,6 +396,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// Returns at once: `srt_close` waits on libsrt's global lock, so it runs on the adapter's control thread, in
     /// order with every other such call (a bind of the same port comes after it). ``SRTServer/run()`` returns only
     /// after the closes of its connections ran.
+    ///
+    /// A caller whose own multiplexer's receive thread died (``receiveThread`` gone) leaves that multiplexer to
+    /// libsrt for good: the close counts it in ``SRTRuntime/leakedMultiplexerCount``, as a listener's retire does.
     public func close() {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
@@ -387,6 +406,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         reactor.deregister(socket)
         let socket = self.socket
         SRTControlThread.shared.submit { srt_close(socket) }
+        // The own multiplexer's receive thread died with this connection on it: libsrt never frees that multiplexer.
+        if let receiveThread, !ReceiveThreads.isRunning(receiveThread) { SRTRuntime.recordLeakedMultiplexer() }
         onClose.withLock { $0 }?(socket)
     }
 

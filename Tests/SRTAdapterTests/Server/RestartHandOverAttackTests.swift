@@ -1,0 +1,92 @@
+import Synchronization
+import Testing
+
+@testable import SRTAdapter
+@testable import Supervisor
+
+extension Loopback {
+    /// A hand-over drains what the old listener queued, closes it and listens anew: a caller whose handshake
+    /// completes in between must still reach the application, not be connected and then dropped. A caller that cannot
+    /// connect is told at once (a rejection, never a timeout), and the server counts the ones it rejected.
+    @Suite("Attack: callers connecting through restarts")
+    struct RestartHandOverAttackTests {
+        /// What the connecting tasks share with the test.
+        final class ConnectingCallers: Sendable {
+            let connected = Mutex<[String: SRTConnection]>([:])
+            let failed = Mutex<[String: SRTError]>([:])
+            let stop = Atomic(false)
+        }
+
+        @Test("three callers connecting without pause through 20 restarts: every connected caller is handed out")
+        func everyConnectedCallerIsHandedOut() async throws {
+            let server = SRTServer(configuration: try TestSupport.loopback())
+            let events = server.supervisor.events()
+            let running = Task { try await server.run() }
+            defer { running.cancel() }
+            _ = try await SRTServerTests.waitFor(events, SRTServerTests.isReady)
+            #expect(await TestSupport.eventually { server.supervisor.resource.takesRestartRequests })
+            let address = try #require(server.localAddress)
+            let handedOut = Mutex<[String: SRTConnection]>([:])
+            let collecting = Task {
+                for await connection in server.connections {
+                    handedOut.withLock { $0[connection.streamID] = connection }
+                }
+            }
+            defer { collecting.cancel() }
+            let callers = ConnectingCallers()
+            // Bounded: 60 attempts each, and the flag.
+            let connectors = (0..<3).map { task in
+                Task {
+                    for attempt in 0..<60 where !callers.stop.load(ordering: .relaxed) {
+                        let streamID = "c-\(task)-\(attempt)"
+                        let configuration = try SRTCallerConfiguration(
+                            host: address.host, port: address.port, streamID: streamID, latency: .milliseconds(40),
+                            connectTimeout: .seconds(2))
+                        do {
+                            let caller = try await SRTConnection.connect(configuration)
+                            callers.connected.withLock { $0[streamID] = caller }
+                        } catch let error as SRTError {
+                            callers.failed.withLock { $0[streamID] = error }
+                        }
+                    }
+                }
+            }
+            for _ in 0..<20 {
+                let before = callers.connected.withLock { $0.count }
+                let original = server.supervisor.resource.current
+                server.restartListener()
+                _ = await TestSupport.eventually(within: .seconds(5)) {
+                    let current = server.supervisor.resource.current
+                    return current != nil && current !== original
+                }
+                // A few callers between restarts (bounded wait).
+                _ = await TestSupport.eventually(within: .seconds(2)) {
+                    callers.connected.withLock { $0.count } >= before + 2
+                }
+            }
+            callers.stop.store(true, ordering: .relaxed)
+            for connector in connectors { _ = await connector.result }
+            let all = callers.connected.withLock { $0 }
+            let everyone = await TestSupport.eventually(within: .seconds(5)) {
+                let out = handedOut.withLock { $0 }
+                return all.keys.allSatisfy { out[$0] != nil }
+            }
+            let missing = all.keys.filter { id in handedOut.withLock { $0[id] == nil } }.sorted()
+            // What the callers that were never handed out say of their connection now.
+            let states = missing.map { "\($0): \(all[$0]?.state.description ?? "?")" }
+            #expect(everyone, "connected but never handed out: \(states) of \(all.count)")
+            let failures = callers.failed.withLock { $0 }
+            // A handshake libsrt had begun on the old listener when the gate closed is rejected at once (1503); no
+            // caller is left to time out.
+            #expect(
+                failures.values.allSatisfy { $0.code == .connectionRejected },
+                "callers that could not connect through the restarts: \(failures)")
+            let unavailable = failures.values.filter { $0.rejectReason == SRTRejectReason.unavailable.code }.count
+            #expect(server.supervisor.resource.rejectedByHandOver == unavailable, "every 1503 counted by the server")
+            #expect(server.supervisor.resource.strandedByHandOver == 0, "no connected caller left in a closed queue")
+            print("HAND-OVER \(all.count) connected, \(failures.count) rejected \(failures.values.map(\.rejectReason))")
+            for connection in all.values { connection.close() }
+            for connection in handedOut.withLock({ $0.values }) { connection.close() }
+        }
+    }
+}
