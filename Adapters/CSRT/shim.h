@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -33,6 +34,15 @@ static inline int csrt_header_version(void) {
 static inline int csrt_epoll_in(void) { return SRT_EPOLL_IN; }
 static inline int csrt_epoll_out(void) { return SRT_EPOLL_OUT; }
 static inline int csrt_epoll_err(void) { return SRT_EPOLL_ERR; }
+
+/// Whether libsrt marked `socket` broken (`SRTO_EVENT` carries `SRT_EPOLL_ERR` exactly then): a peer's close or a
+/// timeout sets it; the moment a completing caller handshake reads BROKEN without it does not. -1 if unreadable.
+static inline int csrt_is_marked_broken(SRTSOCKET socket) {
+    int32_t events = 0;
+    int length = sizeof(events);
+    if (srt_getsockflag(socket, SRTO_EVENT, &events, &length) == SRT_ERROR) return -1;
+    return (events & SRT_EPOLL_ERR) != 0;
+}
 static inline int csrt_epoll_update(void) { return SRT_EPOLL_UPDATE; }
 static inline int csrt_epoll_eventtypes(void) { return SRT_EPOLL_EVENTTYPES; }
 /// Edge-triggered: `1u << 31`, which does not fit Swift's view of the enum as a signed int.
@@ -344,6 +354,12 @@ static inline int csrt_retire_fd(int fd) {
 static inline int csrt_retire_fd_using(int fd, int null_fd) {
     if (null_fd < 0) return csrt_retire_fd(fd);
     return dup2(null_fd, fd) < 0 ? errno : 0;
+}
+
+/// Returns the free memory malloc keeps in its arenas to the system, so that resident memory counts what is live
+/// (tests that look for leaks after thousands of threads came and went).
+static inline void csrt_malloc_trim(void) {
+    malloc_trim(0);
 }
 
 #endif

@@ -124,16 +124,21 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             // When the socket first read BROKEN without a reject reason (see `completingHandshakeGrace`).
             var brokenWithoutReasonSince: ContinuousClock.Instant?
             while true {
-                let (state, reason) = await control.run {
-                    (SRTSocketState(srt_getsockstate(socket)), srt_getrejectreason(socket))
+                let (state, reason, marked) = await control.run {
+                    (
+                        SRTSocketState(srt_getsockstate(socket)), srt_getrejectreason(socket),
+                        csrt_is_marked_broken(socket) == 1
+                    )
                 }
                 if state == .connected { break }
-                if state == .broken, reason == Int32(SRT_REJ_UNKNOWN.rawValue) {
-                    // Also what a handshake that is completing reads as: wait for CONNECTED (its write event),
-                    // for a bounded time; the reactor's tick wakes this wait while the socket stays broken.
+                // BROKEN, no reason and not marked broken: what a handshake that is completing reads as. A peer's
+                // close or a timeout marks the socket broken, and fails at once below.
+                if state == .broken, reason == Int32(SRT_REJ_UNKNOWN.rawValue), !marked {
+                    // Wait for CONNECTED (its write event), for a bounded time; the reactor's tick wakes this wait
+                    // while the socket reads broken.
                     let since = brokenWithoutReasonSince ?? .now
                     brokenWithoutReasonSince = since
-                    if ContinuousClock.now - since < completingHandshakeGrace {
+                    if ContinuousClock.now - since < completingHandshakeGrace(configuration) {
                         try await reactor.wait(for: .write, on: socket)
                         continue
                     }
@@ -164,15 +169,19 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         }
     }
 
-    /// How long a connecting socket may read BROKEN with reject reason 0 (unknown) before the connect counts as failed.
+    /// How long a connecting socket may read BROKEN with reject reason 0 (unknown), without libsrt's broken mark,
+    /// before the connect counts as failed: the connect timeout, and at least 1 s.
     ///
     /// libsrt 1.5.1 reports exactly that while a caller's handshake completes: `CUDT::postConnect` clears the
     /// socket's "connecting" flag, looks the socket up under libsrt's global lock, and only then sets "connected";
     /// meanwhile `srt_getsockstate` answers BROKEN for a socket still marked CONNECTING with neither flag set. That
     /// lasts as long as the receive thread waits for the lock (other sockets' creates, binds and closes, the garbage
-    /// collector), and the socket is CONNECTED right after. A real failure says why (16 for a timeout, the listener's
-    /// code for a rejection) or stays BROKEN past this grace.
-    static let completingHandshakeGrace = Duration.seconds(1)
+    /// collector: seconds after a mass close), and the socket is CONNECTED right after. A real failure says why (16
+    /// for a timeout, the listener's code for a rejection) or carries the broken mark (`SRTO_EVENT`'s error bit: a
+    /// peer that closed at once), and fails without waiting.
+    static func completingHandshakeGrace(_ configuration: SRTCallerConfiguration) -> Duration {
+        max(.seconds(1), configuration.connectTimeout)
+    }
 
     /// Creates the caller socket, sets its options, binds it (``bindLocally(_:_:)``), subscribes it and starts a
     /// non-blocking connect; on the ``SRTControlThread``. Returns the connecting socket and the caller's own UDP
