@@ -66,11 +66,14 @@ final class DiskSpaceGuard: Sendable {
     func check() async -> Result<Reading, SinkError> {
         let directory = self.directory
         let answered = await RecordingIO.run(within: Self.measureLimit) { Self.measureCreating(directory) }
-        guard let result = answered else {
+        guard let result = answered.value else {
+            // Not measured (nor submitted, when refused): the last reading stays.
             return .failure(
                 SinkError(
                     operation: "statvfs \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
-                    detail: "the disk did not answer within \(Units.duration(Self.measureLimit))"))
+                    detail: answered.isRefused
+                        ? "the disk does not answer: \(RecordingIO.maximumStalledCalls) file system calls still wait"
+                        : "the disk did not answer within \(Units.duration(Self.measureLimit))"))
         }
         if case .success(let reading) = result { record(reading) }
         return result

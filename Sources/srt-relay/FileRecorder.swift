@@ -114,12 +114,6 @@ final class FileRecorder: StreamSink {
         report: @escaping @Sendable (RecordingEvent) -> Void
     ) async throws(SinkError) -> FileRecorder {
         let segment = options.rotates ? 1 : nil
-        // A disk that holds calls given up already would only take more: the publisher is refused at once.
-        guard RecordingIO.stalledCalls < RecordingIO.maximumStalledCalls else {
-            throw SinkError(
-                operation: "create a file in \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
-                detail: "the disk does not answer: \(RecordingIO.stalledCalls) file system calls given up still wait")
-        }
         let create = { @Sendable () -> Result<(String, Int32, Int), SinkError> in
             do throws(SinkError) {
                 try makeDirectories(directory)
@@ -143,11 +137,17 @@ final class FileRecorder: StreamSink {
             _ = RecordingIO.close(descriptor)
             unlink(path)
         }
-        guard let opened = answered else {
+        let opened: Result<(String, Int32, Int), SinkError>
+        switch answered {
+        case .answered(let result): opened = result
+        case .gaveUp, .refused:
             throw SinkError(
                 operation: "create a file in \(directory)", errno: ETIMEDOUT, kind: .diskStalled,
                 detail: Task.isCancelled
-                    ? "the relay shuts down" : "the disk did not answer within \(Units.duration(limit))")
+                    ? "the relay shuts down"
+                    : answered.isRefused
+                        ? "the disk does not answer: \(RecordingIO.maximumStalledCalls) file system calls still wait"
+                        : "the disk did not answer within \(Units.duration(limit))")
         }
         let (path, descriptor, counter) = try opened.get()
         return FileRecorder(

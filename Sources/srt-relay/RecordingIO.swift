@@ -34,22 +34,49 @@ enum RecordingIO {
         }
     }
 
-    /// Runs `body` on ``pool`` and waits for it at most `limit`, and no longer once the calling task is cancelled;
-    /// `nil` when it gave up waiting. The call itself cannot be taken back: it goes on on its thread, which a disk
-    /// that does not answer (frozen, a hung NFS server) keeps blocked in the kernel for as long as it stalls, and
-    /// `late` gets its result when it ends (to close a descriptor opened too late, say). Counted in
-    /// ``stalledCalls`` meanwhile.
+    /// What a call run with a limit came to: its result, or why there is none.
+    enum Bounded<T: Sendable>: Sendable {
+        /// The call ended within the limit.
+        case answered(T)
+        /// The call was submitted and given up at the limit (or at the caller's cancellation); it goes on.
+        case gaveUp
+        /// Never submitted: ``maximumStalledCalls`` calls were outstanding for the whole limit.
+        case refused
+
+        /// The result, if the call ended within the limit.
+        var value: T? {
+            if case .answered(let value) = self { return value }
+            return nil
+        }
+
+        /// Whether the call was never submitted.
+        var isRefused: Bool {
+            if case .refused = self { return true }
+            return false
+        }
+    }
+
+    /// Runs `body` on ``pool`` and waits for it at most `limit`, and no longer once the calling task is cancelled.
+    /// The call itself cannot be taken back: it goes on on its thread, which a disk that does not answer (frozen, a
+    /// hung NFS server) keeps blocked in the kernel for as long as it stalls, and `late` gets its result when it
+    /// ends (to close a descriptor opened too late, say). It holds one of ``maximumStalledCalls`` slots from its
+    /// submission until it returns; while every slot is held, it waits for one within the same `limit`, and is
+    /// ``Bounded/refused`` (never submitted) when none frees up.
     ///
     /// ```swift
-    /// guard let reading = await RecordingIO.run(within: .seconds(1), { DiskSpaceGuard.measure(path: "rec") })
+    /// guard let reading = await RecordingIO.run(within: .seconds(1), { DiskSpaceGuard.measure(path: "rec") }).value
     /// else { return nil }   // the disk did not answer within 1 s
     /// ```
     static func run<T: Sendable>(
         within limit: Duration, _ body: @escaping @Sendable () -> T, late: @escaping @Sendable (T) -> Void = { _ in }
-    ) async -> T? {
+    ) async -> Bounded<T> {
+        let deadline = ContinuousClock.now + limit
+        guard await slots.acquire(until: deadline) else { return .refused }
         let answer = FirstAnswer<T?>()
         Task {
             let result = await run(body)
+            // The slot is free once the call returned, whether or not it was given up.
+            defer { slots.release() }
             // Given up already: the caller is gone, and whatever the call left is cleaned up here.
             guard !answer.give(result) else { return }
             late(result)
@@ -57,35 +84,44 @@ enum RecordingIO {
         }
         let timer = Task {
             // Cancelled once the call answered: then the answer below is refused anyway.
-            try? await Task.sleep(for: limit)
+            try? await Task.sleep(until: deadline)
             if answer.give(nil) { stalled.add(1, ordering: .relaxed) }
         }
         defer { timer.cancel() }
-        return await withTaskCancellationHandler {
+        let result = await withTaskCancellationHandler {
             await answer.value
         } onCancel: {
             if answer.give(nil) { stalled.add(1, ordering: .relaxed) }
         }
+        return result.map { .answered($0) } ?? .gaveUp
     }
 
     /// Calls given up while they still wait for their disk, each on a thread of ``pool`` or in its queue.
     private static let stalled = Atomic(0)
+
+    /// Calls run with a limit, from submission until they return, and closes given up until their writer ends.
+    private static let slots = CallSlots(count: maximumStalledCalls)
 
     /// How many file system calls were given up and still wait for a disk that does not answer.
     static var stalledCalls: Int {
         stalled.load(ordering: .relaxed)
     }
 
-    /// Past this many ``stalledCalls`` no recording starts (its publisher is refused): a disk that stalls holds
-    /// at most that many calls (and the threads, descriptors and bytes they keep), however many publishers come.
+    /// A disk that stalls holds at most that many calls (and the threads, descriptors and bytes they keep), however
+    /// many publishers come: a recording's start and a free-space measurement are submitted only while fewer calls
+    /// run with a limit or were given up by a close; otherwise they wait for one to end within their own limit,
+    /// and the publisher is refused (the measurement skipped) when none does.
     static let maximumStalledCalls = 4
 
-    /// Counts a call that `task` waits in and that was given up, until `task` ends (if the disk ever answers).
+    /// Counts a call that `task` waits in and that was given up, until `task` ends (if the disk ever answers). It
+    /// takes a slot even past ``maximumStalledCalls``: it was submitted already.
     static func countStalled(until task: Task<Void, Never>) {
         stalled.add(1, ordering: .relaxed)
+        slots.take()
         Task {
             await task.value
             stalled.subtract(1, ordering: .relaxed)
+            slots.release()
         }
     }
 
