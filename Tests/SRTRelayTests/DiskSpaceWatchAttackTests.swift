@@ -14,7 +14,7 @@ import Testing
     .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/mkfs.ext4"), "needs mkfs.ext4"))
 struct DiskSpaceWatchAttackTests {
     @Test(
-        "a frozen disk whose recordings directory was removed: the watch's measurements pile up past the cap",
+        "a frozen disk whose recordings directory was removed: the watch's measurements stay within the cap",
         .timeLimit(.minutes(1)))
     func measurementsPileUp() async throws {
         let disk = try await ThinDisk()
@@ -41,9 +41,8 @@ struct DiskSpaceWatchAttackTests {
         }
         #expect(RecordingIO.stalledCalls <= before, "the calls held end once the disk answers")
         #expect(failures.count == 6, "every measurement waited for the frozen disk")
-        // Docs/srt-relay.md: "a stalled disk holds no more than that" (RecordingIO.maximumStalledCalls, 4). The
-        // watch never looks at the count: one more call every period plus limit, for as long as the disk stalls,
-        // each queued on RecordingIO's four threads.
+        // Docs/srt-relay.md: at most RecordingIO.maximumStalledCalls (4) calls outstanding; a measurement that
+        // finds them all held is never submitted, so a watch that goes on measuring adds no call past the cap.
         #expect(
             held <= RecordingIO.maximumStalledCalls,
             "\(held) measurements held by a stalled disk, documented at most \(RecordingIO.maximumStalledCalls)")

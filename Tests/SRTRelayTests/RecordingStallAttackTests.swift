@@ -71,10 +71,8 @@ struct RecordingStallAttackTests {
         }
         #expect(RecordingIO.stalledCalls <= before, "the calls held end once the disk answers")
         #expect(!outcomes.contains("opened"), "no recording starts on a disk that does not answer")
-        // RecordingIO.maximumStalledCalls: "a disk that stalls holds at most that many calls (and the threads,
-        // descriptors and bytes they keep), however many publishers come". The check runs before a create and the
-        // count grows only once a create is given up (the start limit later): every publisher of that window
-        // passes it.
+        // RecordingIO.maximumStalledCalls: a start holds a slot from its submission, so publishers of the same
+        // start-limit window find the slots held and are refused without submitting a call.
         #expect(
             held <= RecordingIO.maximumStalledCalls,
             "\(held) file system calls held by a stalled disk, documented at most \(RecordingIO.maximumStalledCalls)")
