@@ -500,6 +500,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         context.openConnectionCount
     }
 
+    /// The handshakes the callback admitted that no accept has taken or settled yet (for tests).
+    var pendingHandshakeCount: Int {
+        context.pending.withLock { $0.count }
+    }
+
     /// Closes the listener; its accepted connections stay open and keep the UDP socket (`Docs/libsrt-failure-modes.md
     /// §5`). Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
     public func close() {
