@@ -406,7 +406,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// order with every other such call (a bind of the same port comes after it). ``SRTServer/run()`` returns only
     /// after the closes of its connections ran.
     ///
-    /// A caller whose own multiplexer's receive thread died (``receiveThread`` gone) leaves that multiplexer to
+    /// A caller whose own multiplexer's receive thread died (`receiveThread` gone) leaves that multiplexer to
     /// libsrt for good: the close counts it in ``SRTRuntime/leakedMultiplexerCount``, as a listener's retire does.
     public func close() {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
