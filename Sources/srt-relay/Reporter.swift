@@ -66,19 +66,19 @@ struct Reporter: Service {
                     "restart #\(count): \(phase): \(reason); next attempt (#\(attempt)) in \(Units.duration(delay))",
                     [
                         "restart": .int(Int64(count)), "phase": .string(phase), "reason": .string(reason),
-                        "delay_ms": .double((StreamCopier.seconds(delay) * 1000).rounded()),
+                        "delay_ms": .double((Units.roundedSeconds(delay) * 1000).rounded()),
                         "attempt": .int(Int64(attempt)),
                     ])
             case .degraded(let probeInterval):
                 console.emit(
                     "degraded", "degraded: too many restarts; probing every \(Units.duration(probeInterval))",
-                    ["probe_interval_ms": .double((StreamCopier.seconds(probeInterval) * 1000).rounded())])
+                    ["probe_interval_ms": .double((Units.roundedSeconds(probeInterval) * 1000).rounded())])
             case .recovered:
                 console.emit("recovered", "recovered: the listener has been up long enough to leave degraded", [:])
             case .stopTimedOut(let timeout):
                 console.emit(
                     "stop_timed_out", "listener's stop took longer than \(Units.duration(timeout)); moving on",
-                    ["timeout_ms": .double((StreamCopier.seconds(timeout) * 1000).rounded())])
+                    ["timeout_ms": .double((Units.roundedSeconds(timeout) * 1000).rounded())])
             case .stopped(let reason):
                 console.emit("stopped", "listener stopped: \(reason)", ["reason": .string("\(reason)")])
             }

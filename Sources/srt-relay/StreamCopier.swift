@@ -127,7 +127,7 @@ struct StreamCopier: Service {
                 + "(\(Units.bitrate(bitrate))), \(reason)",
             [
                 "stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination),
-                "bytes": .int(Int64(bytes)), "duration_s": .double(Self.seconds(duration)),
+                "bytes": .int(Int64(bytes)), "duration_s": .double(Units.roundedSeconds(duration)),
                 "bitrate_bps": .double(bitrate.rounded()), "reason": .string(reason),
                 "segments": .int(Int64((sink as? FileRecorder)?.segments ?? 1)),
             ])
@@ -176,7 +176,7 @@ struct StreamCopier: Service {
                 "! \(streamID.isEmpty ? "(no stream id)" : streamID): writing again after \(Units.duration(failedFor)) "
                     + "(\(retries) retr\(retries == 1 ? "y" : "ies"))",
                 [
-                    "stream_id": .string(streamID), "failed_s": .double(seconds(failedFor)),
+                    "stream_id": .string(streamID), "failed_s": .double(Units.roundedSeconds(failedFor)),
                     "retries": .int(Int64(retries)),
                 ])
         case .segmentOpened(let path, let index):
@@ -189,9 +189,5 @@ struct StreamCopier: Service {
                 "output-error", "! \(error)",
                 ["stream_id": .string(streamID), "error": .string("\(error)"), "errno": .int(Int64(error.errno))])
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        (Units.seconds(duration) * 1000).rounded() / 1000
     }
 }

@@ -21,6 +21,11 @@ enum Units {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
+    /// ``seconds(_:)`` rounded to the millisecond, for JSON lines.
+    static func roundedSeconds(_ duration: Duration) -> Double {
+        (seconds(duration) * 1000).rounded() / 1000
+    }
+
     /// `850 ms`, `12.3 s`, `4m05s`, `2h03m`; any duration, negative and `Duration`'s extremes included.
     static func duration(_ duration: Duration) -> String {
         let seconds = Self.seconds(duration)
