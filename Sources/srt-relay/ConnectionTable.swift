@@ -31,6 +31,15 @@ final class ConnectionTable: Sendable {
     private let acceptedMetric = Counter(label: "srt_relay_accepted_connections_total")
     private let openMetric = Gauge(label: "srt_relay_open_connections")
 
+    /// Packets libsrt dropped as too late on connections that ended (live mode skips what the latency could not
+    /// bring in time): holes in what was recorded or forwarded.
+    private let droppedPacketsMetric = Counter(label: "srt_relay_dropped_packets_total")
+
+    /// Counts `count` packets libsrt dropped as too late on a connection that ended.
+    func countDroppedPackets(_ count: Int) {
+        droppedPacketsMetric.increment(by: Int64(count))
+    }
+
     /// Counts an output failure of `operation` (`write`, `fsync`, `close`, `disk-space`).
     func countOutputFailure(_ operation: String) {
         outputFailures.add(1, ordering: .relaxed)

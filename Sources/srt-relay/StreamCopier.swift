@@ -110,6 +110,9 @@ struct StreamCopier: Service {
         } catch {
             reason = "\(error)"
         }
+        // Holes the relay never saw: live mode skips what the latency could not bring in time (libsrt counts them).
+        let dropped = (try? await connection.currentStatistics().packetsReceivedDropped) ?? 0
+        if dropped > 0 { table.countDroppedPackets(dropped) }
         connection.close()
         do {
             try await sink.close(
@@ -121,14 +124,16 @@ struct StreamCopier: Service {
         }
         let duration = ContinuousClock.now - started
         let bitrate = Units.bitsPerSecond(bytes, over: duration)
+        let holes = dropped > 0 ? ", \(dropped) packet\(dropped == 1 ? "" : "s") dropped as too late" : ""
         console.emit(
             "connection-closed",
             "- \(name) from \(peer): \(Units.bytes(bytes)) in \(Units.duration(duration)) "
-                + "(\(Units.bitrate(bitrate))), \(reason)",
+                + "(\(Units.bitrate(bitrate)))\(holes), \(reason)",
             [
                 "stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination),
                 "bytes": .int(Int64(bytes)), "duration_s": .double(Units.roundedSeconds(duration)),
-                "bitrate_bps": .double(bitrate.rounded()), "reason": .string(reason),
+                "bitrate_bps": .double(bitrate.rounded()), "dropped_packets": .int(Int64(dropped)),
+                "reason": .string(reason),
                 "segments": .int(Int64((sink as? FileRecorder)?.segments ?? 1)),
             ])
     }

@@ -80,6 +80,16 @@ struct RelayUnreadOutputTests {
         #expect(received >= payload.count)
         publisher.signal(SIGINT)
         _ = await publisher.exitStatus(within: .seconds(2))
+        // Counted when the connection ends: libsrt's too-late drops, which a relay stalled by its output would show.
+        var dropped: Int?
+        for _ in 0..<100 where dropped == nil {
+            if await Self.metric("srt_relay_open_connections", metricsPort: metricsPort) == 0 {
+                dropped = await Self.metric("srt_relay_dropped_packets_total", metricsPort: metricsPort)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        #expect(dropped == 0, "packets libsrt dropped as too late: \(dropped.map(String.init) ?? "unknown")")
         let stopping = ContinuousClock.now
         relay.signal(SIGTERM)
         let status = await relay.exitStatus(within: .seconds(3))
@@ -95,7 +105,7 @@ struct RelayUnreadOutputTests {
         let whole =
             recorded.count >= payload.count && recorded.suffix(payload.count).elementsEqual(payload)
             && recorded.dropLast(payload.count).allSatisfy { $0 == 0xAA }
-        #expect(whole, "\(recorded.count) bytes recorded for \(payload.count) of payload after filler")
+        #expect(whole, "\(Self.difference(recorded, payload: payload, filler: 0xAA, message: 1456))")
     }
 
     @Test(
@@ -230,6 +240,19 @@ struct RelayUnreadOutputTests {
     }
 
     /// `srt_relay_received_bytes_total` from `/metrics`, or `nil` when it cannot be read.
+    /// Where `recorded` (filler messages, then `payload`) first departs from it, in whole messages: for a failure
+    /// message that tells a lost message from a corrupt one.
+    static func difference(_ recorded: [UInt8], payload: [UInt8], filler: UInt8, message: Int) -> String {
+        let fillers = recorded.prefix { $0 == filler }.count / message
+        let stream = recorded.dropFirst(fillers * message)
+        let first = stride(from: 0, to: payload.count, by: message).first { start in
+            !stream.dropFirst(start).prefix(message).elementsEqual(payload[start..<min(start + message, payload.count)])
+        }
+        return "\(recorded.count) bytes recorded for \(payload.count) of payload after \(fillers) filler messages; "
+            + (first.map { "message \($0 / message) of \(payload.count / message) is the first that differs" }
+                ?? "the payload is whole")
+    }
+
     static func receivedBytes(metricsPort: Int) async -> Int? {
         await metric("srt_relay_received_bytes_total", metricsPort: metricsPort)
     }

@@ -75,6 +75,9 @@ enum HandshakeFloodScenario {
         var residentAfterRound: [Int] = []
         for round in 0..<3 {
             let acceptedBefore = acceptedInAll.load(ordering: .relaxed)
+            // Where each round starts and ends, for a failure's reading: which listener, what it counts.
+            let before = try server.supervisor.resource.current.orThrow("the listener")
+            print("FLOOD round \(round + 1) begins on \(Self.describe(before)), \(server.supervisor.state)")
             let outcomes = await connectAll(port: port, local: local, round: round)
             let connected = outcomes.compactMap { try? $0.get() }
             let reasons = outcomes.compactMap { outcome -> Int32? in
@@ -82,6 +85,8 @@ enum HandshakeFloodScenario {
                 return (error as? SRTError)?.rejectReason
             }
             let byReason = Dictionary(grouping: reasons, by: { $0 }).mapValues(\.count)
+            let after = try server.supervisor.resource.current.orThrow("the listener")
+            print("FLOOD round \(round + 1) ends on \(Self.describe(after)), \(server.supervisor.state)")
             print(
                 "FLOOD round \(round + 1): \(flood) callers, \(connected.count) connected, \(reasons.count) rejected \(byReason)"
             )
@@ -169,6 +174,11 @@ enum HandshakeFloodScenario {
         for connection in accepted.withLock({ $0 }) { connection.close() }
         print("FLOOD OK")
 
+    }
+
+    /// The listener with what its cap counts.
+    static func describe(_ listener: SRTListenSocket) -> String {
+        "\(listener): \(listener.pendingHandshakeCount) pending, \(listener.openConnectionSlots) open"
     }
 
     /// Starts `flood` callers at once from `local` and waits for every outcome.
