@@ -98,7 +98,7 @@ enum DescriptorExhaustionScenario {
         check(!victim.supervisor.state.isReady, "the server cannot be ready without a descriptor")
         checkTransient(startFailures, code: .socketFailure, what: "start")
         checkGrowing(startDelays, what: "start")
-        check(startCPU < 0.05, "CPU while backing off: \(percent(startCPU))")
+        check(startCPU < spinning, "CPU while backing off: \(percent(startCPU))")
 
         exhaustion.release(16)
         let freed = ContinuousClock.now
@@ -182,7 +182,7 @@ enum DescriptorExhaustionScenario {
         // The first failure is the lost connection; every connect after it lacked a descriptor.
         checkTransient(Array(reconnectorFailures.dropFirst()), code: .connectionSetup, what: "reconnect")
         checkGrowing(reconnectorDelays, what: "reconnect")
-        check(exhaustedCPU < 0.05, "CPU while exhausted: \(percent(exhaustedCPU))")
+        check(exhaustedCPU < spinning, "CPU while exhausted: \(percent(exhaustedCPU))")
         check(sent >= 25 && received == sent, "the holder's connection kept working: \(received)/\(sent)")
         check(bystanderLog.failures.isEmpty, "the bystander never failed: \(bystanderLog.failures)")
         try await exchange(during, duringAccepted, "during, after the window")
@@ -303,6 +303,10 @@ enum DescriptorExhaustionScenario {
         receiving.cancel()
         return (count, received.withLock { $0 })
     }
+
+    /// The process's CPU share that means a retry loop spins: one that does not wait takes a whole core (1.0).
+    /// Backing off, libsrt's threads and the holder's stream took 0.4 to 7 % (7 % in a full suite run on 2 cores).
+    static let spinning = 0.25
 
     /// The share of one core this process used over `window` (every thread: libsrt's, the reactor, the pool);
     /// `getrusage` needs no descriptor.
