@@ -21,6 +21,14 @@ struct RelayUnreadOutputTests {
         "standard output and error full and never read: the relay listens, records a 5 s stream whole and exits 0",
         .timeLimit(.minutes(1)))
     func recordsWithUnreadOutput() async throws {
+        try await Self.recordWithUnreadOutput(messages: 2_400)
+    }
+
+    /// Records `messages` of 1456 bytes, two every 4 ms (500 a second), with both output pipes full and never read,
+    /// and checks the recording is whole and the relay exits 0 promptly.
+    static func recordWithUnreadOutput(messages: Int) async throws {
+        // A child that dies early must not take the test process down with SIGPIPE on its stdin.
+        signal(SIGPIPE, SIG_IGN)
         let binary = try #require(RelayBinary.path)
         let port = try RelayBinary.freePort()
         let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
@@ -43,8 +51,11 @@ struct RelayUnreadOutputTests {
         let health = await HTTP.getReady(port: metricsPort, path: "/healthz", within: .seconds(10))
         try #require(health?.status == 200, "the relay listens although nobody reads its output")
 
-        // About 5 s of stream (2400 messages of 1456 bytes, two every 4 ms), so that lines keep coming meanwhile.
-        let payload = (0..<(2400 * 1456)).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ $0 >> 9) }
+        // Lines keep coming the whole time the stream lasts.
+        let payload = [UInt8](unsafeUninitializedCapacity: messages * 1456) { buffer, count in
+            for index in buffer.indices { buffer[index] = UInt8(truncatingIfNeeded: index &* 17 &+ index >> 9) }
+            count = buffer.count
+        }
         let publisher = try TestProcess(
             RelayBinary.publisher,
             ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=unread&latency=1500"])
@@ -55,7 +66,7 @@ struct RelayUnreadOutputTests {
         for _ in 0..<500 where before == 0 {
             _ = publisher.write(filler[...])
             try await Task.sleep(for: .milliseconds(20))
-            before = await Self.receivedBytes(metricsPort: metricsPort) ?? 0
+            before = await receivedBytes(metricsPort: metricsPort) ?? 0
         }
         try #require(before > 0, "the publisher got through")
         let started = ContinuousClock.now
@@ -73,7 +84,7 @@ struct RelayUnreadOutputTests {
         let deadline = ContinuousClock.now + .seconds(10)
         while received < payload.count, ContinuousClock.now < deadline {
             // Fillers still in flight may arrive after `before` was read: they come first, and count here too.
-            received = (await Self.receivedBytes(metricsPort: metricsPort)).map { $0 - before } ?? received
+            received = (await receivedBytes(metricsPort: metricsPort)).map { $0 - before } ?? received
             try await Task.sleep(for: .milliseconds(50))
         }
         print("srt-relay with unread output: \(received) of \(payload.count) bytes in \(ContinuousClock.now - started)")
@@ -83,8 +94,8 @@ struct RelayUnreadOutputTests {
         // Counted when the connection ends: libsrt's too-late drops, which a relay stalled by its output would show.
         var dropped: Int?
         for _ in 0..<100 where dropped == nil {
-            if await Self.metric("srt_relay_open_connections", metricsPort: metricsPort) == 0 {
-                dropped = await Self.metric("srt_relay_dropped_packets_total", metricsPort: metricsPort)
+            if await metric("srt_relay_open_connections", metricsPort: metricsPort) == 0 {
+                dropped = await metric("srt_relay_dropped_packets_total", metricsPort: metricsPort)
             } else {
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -103,9 +114,9 @@ struct RelayUnreadOutputTests {
         // Filler, then the whole payload. One Bool: a failed #expect on two large arrays would compute their
         // difference for minutes.
         let whole =
-            recorded.count >= payload.count && recorded.suffix(payload.count).elementsEqual(payload)
+            recorded.count >= payload.count && same(recorded, at: recorded.count - payload.count, payload[...])
             && recorded.dropLast(payload.count).allSatisfy { $0 == 0xAA }
-        #expect(whole, "\(Self.difference(recorded, payload: payload, filler: 0xAA, message: 1456))")
+        #expect(whole, "\(difference(recorded, payload: payload, filler: 0xAA, message: 1456))")
     }
 
     @Test(
@@ -244,13 +255,33 @@ struct RelayUnreadOutputTests {
     /// message that tells a lost message from a corrupt one.
     static func difference(_ recorded: [UInt8], payload: [UInt8], filler: UInt8, message: Int) -> String {
         let fillers = recorded.prefix { $0 == filler }.count / message
-        let stream = recorded.dropFirst(fillers * message)
-        let first = stride(from: 0, to: payload.count, by: message).first { start in
-            !stream.dropFirst(start).prefix(message).elementsEqual(payload[start..<min(start + message, payload.count)])
+        let start = fillers * message
+        let count = payload.count / message
+        // Whether recorded message `at` (after the fillers) is payload message `index`.
+        func matches(_ at: Int, _ index: Int) -> Bool {
+            index < count && start + (at + 1) * message <= recorded.count
+                && same(recorded, at: start + at * message, payload[(index * message)..<((index + 1) * message)])
         }
-        return "\(recorded.count) bytes recorded for \(payload.count) of payload after \(fillers) filler messages; "
-            + (first.map { "message \($0 / message) of \(payload.count / message) is the first that differs" }
-                ?? "the payload is whole")
+        let summary =
+            "\(recorded.count) bytes recorded for \(payload.count) of payload after \(fillers) filler messages"
+        guard let first = (0..<count).first(where: { !matches($0, $0) }) else { return summary + "; payload whole" }
+        let head = recorded.dropFirst(start + first * message).prefix(8).map { String($0, radix: 16) }
+        let shape =
+            matches(first, first + 1)
+            ? "payload message \(first) is missing"
+            : matches(first + 1, first) ? "an extra message before it" : "neither lost nor inserted"
+        return summary + "; message \(first) of \(count) is the first that differs (\(shape); it begins \(head))"
+    }
+
+    /// Whether `bytes` holds `expected` at `offset`, compared with `memcmp` (an element loop over tens of
+    /// megabytes takes seconds in a debug build).
+    static func same(_ bytes: [UInt8], at offset: Int, _ expected: ArraySlice<UInt8>) -> Bool {
+        guard offset >= 0, offset + expected.count <= bytes.count else { return false }
+        return bytes.withUnsafeBytes { whole in
+            expected.withUnsafeBytes { part in
+                part.isEmpty || memcmp(whole.baseAddress! + offset, part.baseAddress!, part.count) == 0
+            }
+        }
     }
 
     static func receivedBytes(metricsPort: Int) async -> Int? {
