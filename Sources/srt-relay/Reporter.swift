@@ -44,7 +44,8 @@ struct Reporter: Service {
         var lastFailure: SupervisorFailure?
         for await event in events {
             switch event {
-            case .starting:
+            case .starting, .waitingForBudget:
+                // The relay shares no restart budget; a restart's wait is in its `backingOff` line.
                 break
             case .ready(let attempt):
                 let address = server.localAddress.map { "\($0)" } ?? "?"

@@ -63,7 +63,7 @@ struct SystemdNotifier: Service {
                         send("STATUS=listening on \(address) (recovered)", on: descriptor)
                     case .stopped(let reason):
                         send("STATUS=stopped: \(reason)", on: descriptor)
-                    case .starting, .failed, .stopTimedOut:
+                    case .starting, .failed, .stopTimedOut, .waitingForBudget:
                         break
                     }
                 }

@@ -9,6 +9,10 @@ import Supervisor
 /// own schedule (attempt 1 first: the counter is incremented before the first backoff) and starts over with a
 /// read. Every write reaching the server counts, successful or not; the run completes at its last event.
 ///
+/// Two variations for the restart budget: with `budget`, every client draws on one shared `RestartBudget` (a
+/// retry takes a token, and waits for it when the bucket is short; a success gives the budget's refill back);
+/// with `outage`, the server fails every write that reaches it before that instant, as a dependency that is down.
+///
 /// ```swift
 /// let model = ContentionModel()
 /// let outcome = model.run(clients: 50, policy: .fullJitter, seed: 1)
@@ -32,7 +36,13 @@ struct ContentionModel {
 
     /// Runs the model once. The network and the backoff draw from separate generators seeded from `seed`, so
     /// every policy meets the same network on its first round.
-    func run(clients: Int, policy: Policy, seed: UInt64) -> Outcome {
+    func run(
+        clients: Int,
+        policy: Policy,
+        seed: UInt64,
+        budget settings: BudgetSettings? = nil,
+        outage: Double = 0
+    ) -> Outcome {
         var network = HopDelay(mean: hopMean, standardDeviation: hopStandardDeviation, seed: seed)
         var random = SplitMix64(seed: seed ^ 0x5DEE_CE66_D1CE_4E5B)
         var schedules = (0..<clients).map { _ in policy.makeSchedule() }
@@ -40,6 +50,7 @@ struct ContentionModel {
         var backoffsTaken = [Int](repeating: 0, count: clients)
         var version = 0
         var outcome = Outcome(writes: 0, completion: 0)
+        let (budget, budgetClock) = settings.map { $0.make() } ?? (nil, nil)
 
         for client in 0..<clients {
             queue.push(at: network.next(), client: client, .readAtServer)
@@ -57,14 +68,24 @@ struct ContentionModel {
                 let attempt = backoffsTaken[event.client]
                 if attempt >= outcome.writesByAttempt.count { outcome.writesByAttempt.append(0) }
                 outcome.writesByAttempt[attempt] += 1
-                let succeeded = expected == version
+                // During the outage every write fails, and the row does not change.
+                let succeeded = expected == version && now >= outage
                 if succeeded { version += 1 }
                 queue.push(at: now + network.next(), client: event.client, .writeReply(succeeded: succeeded))
             case .writeReply(let succeeded):
-                guard !succeeded else { continue }
+                budgetClock?.set(milliseconds: now)
+                guard !succeeded else {
+                    budget?.recordSuccess()
+                    continue
+                }
                 // The client sleeps for its next backoff delay, then sends a new read: one hop plus the delay.
-                guard let delay = schedules[event.client].nextDelay(using: &random) else {
+                guard var delay = schedules[event.client].nextDelay(using: &random) else {
                     fatalError("policy \(policy.name) gave up; every client must retry until it succeeds")
+                }
+                if let budget {
+                    // The retry's token: when the bucket is short, the delay grows to the wait for it.
+                    guard let wait = budget.withdraw() else { fatalError("a waiting budget never refuses") }
+                    delay = max(delay, wait / .milliseconds(1))
                 }
                 backoffsTaken[event.client] += 1
                 queue.push(at: now + network.next() + delay, client: event.client, .readAtServer)

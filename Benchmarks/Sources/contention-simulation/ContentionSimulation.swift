@@ -2,7 +2,8 @@ import Foundation
 import Supervisor
 
 /// Reproduces Brooker's "Exponential Backoff And Jitter" contention simulation with the library's own backoffs,
-/// then runs the search for a policy with fewer writes. Prints Markdown tables and writes a CSV for the plots.
+/// then runs the search for a policy with fewer writes and the fleets with a shared restart budget. Prints Markdown
+/// tables and writes a CSV for the plots.
 ///
 /// ```
 /// contention-simulation --runs 100 --csv Docs/data/contention-simulation.csv
@@ -15,6 +16,21 @@ enum ContentionSimulation {
     static let largest = 190
     /// The N that shows what a policy costs when contention is low.
     static let smallest = 10
+
+    /// The fleets run without and with a shared budget: Brooker's contention at the smallest and the largest N, then
+    /// the largest N and a thousand clients after a 10 s outage of their server. Each budget starts with 20 tokens
+    /// and gets one back for every success; its time refill is the server's pace (a write per conflict window of
+    /// about 20 ms: 50 a second), half of it, or twice.
+    static let fleets: [(scenario: String, clients: Int, outage: Double, budget: BudgetSettings)] =
+        [50.0, 25, 100].flatMap { refill in
+            let budget = BudgetSettings(capacity: 20, successRefill: 1, refillPerSecond: refill)
+            return [
+                ("contention", smallest, 0.0, budget),
+                ("contention", largest, 0.0, budget),
+                ("outage 10 s", largest, 10_000.0, budget),
+                ("outage 10 s", 1_000, 10_000.0, budget),
+            ]
+        }
 
     static func main() throws {
         let options: Options
@@ -48,9 +64,17 @@ enum ContentionSimulation {
         let histograms = grid.filter { $0.clients == largest && histogramPolicies.contains($0.policy) }
         print(ResultTable.writesByAttempt(histograms))
 
-        let csv = ResultTable.csv(grid: grid, search: search)
+        print("## A restart budget shared by the fleet (\(BudgetComparison.policy.name), \(options.runs) runs each)\n")
+        let budgets = fleets.map {
+            BudgetComparison(
+                scenario: $0.scenario, clients: $0.clients, outage: $0.outage, budget: $0.budget, model: model,
+                runs: options.runs)
+        }
+        print(ResultTable.budget(budgets))
+
+        let csv = ResultTable.csv(grid: grid, search: search, budget: budgets)
         try csv.write(toFile: options.csvPath, atomically: true, encoding: .utf8)
         let elapsed = started.duration(to: clock.now)
-        print("wrote \(options.csvPath); \(grid.count + search.count) measurements in \(elapsed)")
+        print("wrote \(options.csvPath); \(grid.count + search.count + 2 * budgets.count) measurements in \(elapsed)")
     }
 }

@@ -21,13 +21,26 @@ struct Measurement {
     /// Mean writes per run by the number of backoffs the client had taken before each (index 0: first writes).
     let writesByAttempt: [Double]
 
-    /// Runs `model` `runs` times. Run `r` at N clients uses the same seed for every policy.
-    init(model: ContentionModel, policy: Policy, clients: Int, runs: Int) {
+    /// Runs `model` `runs` times. Run `r` at N clients uses the same seed for every policy, budget and outage.
+    init(
+        model: ContentionModel,
+        policy: Policy,
+        clients: Int,
+        runs: Int,
+        budget: BudgetSettings? = nil,
+        outage: Double = 0
+    ) {
         var writes = Statistic()
         var completion = Statistic()
         var byAttempt: [Double] = []
         for run in 0..<runs {
-            let outcome = model.run(clients: clients, policy: policy, seed: Self.seed(clients: clients, run: run))
+            let outcome = model.run(
+                clients: clients,
+                policy: policy,
+                seed: Self.seed(clients: clients, run: run),
+                budget: budget,
+                outage: outage
+            )
             writes.add(Double(outcome.writes))
             completion.add(outcome.completion)
             for (attempt, count) in outcome.writesByAttempt.enumerated() {

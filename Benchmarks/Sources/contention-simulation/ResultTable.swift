@@ -88,14 +88,43 @@ enum ResultTable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Every measurement, one per line; `group` is `grid` (every N) or `search` (the candidates).
-    static func csv(grid: [Measurement], search: [Measurement]) -> String {
+    /// Each fleet without and with the budget, side by side: writes and completion time, with the ratios.
+    static func budget(_ comparisons: [BudgetComparison]) -> String {
+        var lines = [
+            "| fleet | N | budget | writes without | writes with | ×without | ms without | ms with | ×without |",
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for c in comparisons {
+            lines.append(
+                "| \(c.scenario) | \(c.with.clients) | \(c.budget.name) "
+                    + "| \(fixed(c.without.writes, 0)) ± \(fixed(c.without.writesError, 0)) "
+                    + "| \(fixed(c.with.writes, 0)) ± \(fixed(c.with.writesError, 0)) "
+                    + "| \(fixed(c.with.writes / c.without.writes, 2)) "
+                    + "| \(fixed(c.without.completion, 0)) ± \(fixed(c.without.completionError, 0)) "
+                    + "| \(fixed(c.with.completion, 0)) ± \(fixed(c.with.completionError, 0)) "
+                    + "| \(fixed(c.with.completion / c.without.completion, 2)) |"
+            )
+        }
+        return lines.joined(separator: "\n") + "\n\n± is the standard error of the mean.\n"
+    }
+
+    /// Every measurement, one per line; `group` is `grid` (every N), `search` (the candidates), or `budget` (the
+    /// fleets with a budget; the policy column names the fleet and the budget).
+    static func csv(grid: [Measurement], search: [Measurement], budget: [BudgetComparison] = []) -> String {
         var lines = ["group,clients,policy,runs,mean_writes,writes_stderr,mean_completion_ms,completion_stderr_ms"]
         for (group, measurements) in [("grid", grid), ("search", search)] {
             for m in measurements {
                 lines.append(
                     "\(group),\(m.clients),\"\(m.policy)\",\(m.runs),\(fixed(m.writes, 2)),\(fixed(m.writesError, 2)),"
                         + "\(fixed(m.completion, 1)),\(fixed(m.completionError, 1))"
+                )
+            }
+        }
+        for c in budget {
+            for (label, m) in [("without budget", c.without), ("with \(c.budget.name)", c.with)] {
+                lines.append(
+                    "budget,\(m.clients),\"\(c.scenario), \(label)\",\(m.runs),\(fixed(m.writes, 2)),"
+                        + "\(fixed(m.writesError, 2)),\(fixed(m.completion, 1)),\(fixed(m.completionError, 1))"
                 )
             }
         }

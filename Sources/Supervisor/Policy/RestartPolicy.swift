@@ -20,8 +20,10 @@
 ///    failing for longer than ``maxFailingDuration``, gives up.
 /// 4. ``intensity``: one restart too many within its period escalates (give up, or degrade).
 /// 5. The delay: the degraded probe interval, else the phase's backoff schedule (a schedule that returns `nil`
-///    gives up), with the classifier's retry-after hint applied as ``hints`` says (a floor by default); never
-///    less than ``minimumRestartDelay``.
+///    gives up), with the classifier's retry-after hint applied as ``hints`` says (a floor by default).
+/// 6. ``budget``: the restart takes its cost. When the budget is short it waits for tokens (the delay grows to
+///    that wait, which a wake-up does not cut short) or escalates, as the budget's ``RestartBudget/exhaustion``
+///    says. The delay is never less than ``minimumRestartDelay``.
 ///
 /// "Attempts" are calls everywhere in this library: `maxAttempts: 3` here allows three starts in a failing streak,
 /// as `retry(maxAttempts: 3)` makes three calls; a backoff's ``Backoff/limited(toRetries:)`` counts the delays
@@ -37,8 +39,12 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
     public var startClassifier: FailureClassifier? { storage.startClassifier }
     /// At most R restarts within T; `nil` for no limit.
     public var intensity: RestartIntensity? { storage.intensity }
-    /// What to do when ``intensity`` trips.
+    /// What to do when ``intensity`` trips, and when ``budget`` is short and its exhaustion is
+    /// ``RestartBudget/Exhaustion/escalate``.
     public var escalation: Escalation { storage.escalation }
+    /// The restart budget this supervisor shares with others: every restart takes its cost, every ready start
+    /// refills it; `nil` for none.
+    public var budget: RestartBudget? { storage.budget }
     /// How long a resource must stay ready, counted from the moment `start()` returned, for its failing streak
     /// to be forgotten.
     public var stableUptime: Duration { storage.stableUptime }
@@ -71,6 +77,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         let startClassifier: FailureClassifier?
         let intensity: RestartIntensity?
         let escalation: Escalation
+        let budget: RestartBudget?
         let stableUptime: Duration
         let maxAttempts: Int?
         let maxFailingDuration: Duration?
@@ -87,6 +94,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             startClassifier: FailureClassifier?,
             intensity: RestartIntensity?,
             escalation: Escalation,
+            budget: RestartBudget?,
             stableUptime: Duration,
             maxAttempts: Int?,
             maxFailingDuration: Duration?,
@@ -102,6 +110,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             self.startClassifier = startClassifier
             self.intensity = intensity
             self.escalation = escalation
+            self.budget = budget
             self.stableUptime = stableUptime
             self.maxAttempts = maxAttempts
             self.maxFailingDuration = maxFailingDuration
@@ -137,6 +146,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         startClassifier: FailureClassifier? = nil,
         intensity: RestartIntensity? = nil,
         escalation: Escalation = .giveUp,
+        budget: RestartBudget? = nil,
         stableUptime: Duration = .seconds(10),
         maxAttempts: Int? = nil,
         maxFailingDuration: Duration? = nil,
@@ -182,6 +192,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             startClassifier: startClassifier,
             intensity: intensity,
             escalation: escalation,
+            budget: budget,
             stableUptime: stableUptime,
             maxAttempts: maxAttempts,
             maxFailingDuration: maxFailingDuration,
@@ -210,6 +221,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         var parts = ["backoff \(backoff)"]
         if let startBackoff { parts.append("start backoff \(startBackoff)") }
         if let intensity { parts.append("intensity \(intensity) then \(escalation)") }
+        if let budget { parts.append("\(budget)") }
         parts.append("stable after \(stableUptime)")
         if let maxAttempts { parts.append("at most \(maxAttempts) attempts") }
         if minimumRestartDelay != RestartPolicy.standardMinimumRestartDelay {

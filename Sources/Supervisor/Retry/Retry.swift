@@ -34,7 +34,10 @@ public import Logging
 /// 4. The delay is the backoff's next one, with the error's ``FailureDecision/restart(after:)`` hint applied as
 ///    `hints` says (by default a floor: the longer of the two), within the backoff's bounds. A delay that would end
 ///    more than `maxElapsed` after the first call is not waited: retrying ends with ``RetryError/Reason/deadline``.
-/// 5. `onRetry` sees the failed attempt, the failure is logged, and the delay is waited.
+/// 5. With a `budget`, the next call takes its cost: when the budget is short, the delay grows to the wait for its
+///    tokens, or, with ``RestartBudget/Exhaustion/escalate``, retrying ends with
+///    ``RetryError/Reason/budgetExhausted``. A success, the first call's too, refills the budget.
+/// 6. `onRetry` sees the failed attempt, the failure is logged, and the delay is waited.
 ///
 /// Every ending after a failure throws ``RetryError``, which carries the last error and the number of calls.
 /// Cancellation during a backoff ends it at once with ``RetryError/Reason/cancelled``; a task already cancelled
@@ -47,6 +50,7 @@ public import Logging
 ///     more than zero.
 ///   - classifier: what an error means; errors may classify themselves, anything else restarts.
 ///   - hints: what a retry-after hint does to the delay; a floor by default (see ``HintPolicy``).
+///   - budget: a ``RestartBudget`` shared with other `retry` calls and supervisors; `nil` for none.
 ///   - timerTolerance: how late a backoff timer may fire.
 ///   - clock: what backoffs sleep on and `maxElapsed` is measured on.
 ///   - generator: the randomness of the jitter; pass a seeded generator for a reproducible run.
@@ -63,6 +67,7 @@ public func retry<Value, Generator: RandomNumberGenerator>(
     maxElapsed: Duration? = nil,
     classifier: FailureClassifier = .default,
     hints: HintPolicy = .floor,
+    budget: RestartBudget? = nil,
     timerTolerance: TimerTolerance = .standard,
     clock: any Clock<Duration> = ContinuousClock(),
     generator: Generator = SystemRandomNumberGenerator(),
@@ -89,7 +94,9 @@ public func retry<Value, Generator: RandomNumberGenerator>(
         attempts += 1
         let failure: any Error
         do {
-            return try await operation()
+            let value = try await operation()
+            budget?.recordSuccess()
+            return value
         } catch {
             failure = error
         }
@@ -104,15 +111,26 @@ public func retry<Value, Generator: RandomNumberGenerator>(
         guard let scheduled = schedule.next(using: &generator) else {
             throw RetryError(.retryLimitReached, lastError: failure, attempts: attempts)
         }
-        let delay =
+        var delay =
             decision == .restartNow
             ? .zero : hints.delay(hint: decision.hint, scheduled: scheduled, within: backoff, using: &generator)
+        if let budget {
+            // Nothing taken when it escalates; a wait for tokens taken in advance lengthens the delay.
+            guard let wait = budget.withdraw() else {
+                throw RetryError(.budgetExhausted, lastError: failure, attempts: attempts)
+            }
+            delay = max(delay, wait)
+        }
         let now = timeline.now()
         var tolerance = timerTolerance.tolerance(for: delay)
         if let maxElapsed {
             // What is left of `maxElapsed` after this delay; a difference, so a huge `maxElapsed` cannot overflow.
             let slack = maxElapsed - (now - start) - delay
-            guard slack >= .zero else { throw RetryError(.deadline, lastError: failure, attempts: attempts) }
+            guard slack >= .zero else {
+                // The call that took the tokens will not be made.
+                budget?.refund()
+                throw RetryError(.deadline, lastError: failure, attempts: attempts)
+            }
             // A late timer must not carry the next call past the deadline either.
             tolerance = tolerance.map { min($0, slack) }
         }
@@ -132,7 +150,8 @@ public func retry<Value, Generator: RandomNumberGenerator>(
                 try Task.checkCancellation()
             }
         } catch {
-            // A clock's sleep throws only when the task is cancelled.
+            // A clock's sleep throws only when the task is cancelled; the call that took the tokens is not made.
+            budget?.refund()
             throw RetryError(.cancelled, lastError: failure, attempts: attempts)
         }
     }

@@ -1,5 +1,5 @@
 /// A failed call of the operation that
-/// ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
+/// ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:budget:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
 /// is about to try again, as its `onRetry` hook sees it before the backoff.
 ///
 /// ```swift

@@ -1,5 +1,5 @@
 /// Why
-/// ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
+/// ``retry(backoff:maxAttempts:maxElapsed:classifier:hints:budget:timerTolerance:clock:generator:logger:isolation:operation:onRetry:)``
 /// gave up, with the failure that made it.
 ///
 /// ```swift
@@ -21,6 +21,7 @@ public struct RetryError: Error, Sendable, CustomStringConvertible {
             case deadline
             case gaveUp
             case cancelled
+            case budgetExhausted
         }
 
         private let reason: _Reason
@@ -39,6 +40,8 @@ public struct RetryError: Error, Sendable, CustomStringConvertible {
         public static let gaveUp = Reason(.gaveUp)
         /// The calling task was cancelled after at least one call had failed.
         public static let cancelled = Reason(.cancelled)
+        /// The ``RestartBudget`` lacked a retry's cost, with ``RestartBudget/Exhaustion/escalate``.
+        public static let budgetExhausted = Reason(.budgetExhausted)
 
         public var description: String {
             switch reason {
@@ -47,6 +50,7 @@ public struct RetryError: Error, Sendable, CustomStringConvertible {
             case .deadline: "deadline reached"
             case .gaveUp: "gave up"
             case .cancelled: "cancelled"
+            case .budgetExhausted: "restart budget exhausted"
             }
         }
     }

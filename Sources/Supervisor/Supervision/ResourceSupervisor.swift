@@ -524,7 +524,11 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         if let metrics {
             if let newState { metrics.stateChanged(from: old, to: newState.ordinal) }
             publication.forEachEvent(supervisor: name) { event in
-                if case .failed(let failure) = event { metrics.failed(failure) }
+                switch event {
+                case .failed(let failure): metrics.failed(failure)
+                case .waitingForBudget: metrics.budgetWaits.increment()
+                default: break
+                }
             }
         }
         // Every event logs at error or below; under a stricter logger there is nothing more to do.
@@ -563,6 +567,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
                 ])
         case .backingOff(let delay, _, let attempt):
             log(.info, "backing off", ["delay": "\(delay)", "attempt": "\(attempt)"])
+        case .waitingForBudget(let until):
+            log(.notice, "waiting for the restart budget", ["until": "\(until)"])
         case .degraded(let probeInterval):
             log(.error, "restart intensity exceeded, degraded", ["probe-interval": "\(probeInterval)"])
         case .recovered:

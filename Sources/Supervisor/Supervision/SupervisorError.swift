@@ -17,6 +17,7 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
             case intensityExceeded
             case attemptsExhausted
             case failingTooLong
+            case budgetExhausted
         }
 
         private let code: _Code
@@ -33,6 +34,9 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
         public static let attemptsExhausted = Code(.attemptsExhausted)
         /// The failing streak lasted longer than `maxFailingDuration`.
         public static let failingTooLong = Code(.failingTooLong)
+        /// The policy's ``RestartBudget`` lacked a restart's cost, with ``RestartBudget/Exhaustion/escalate`` and
+        /// ``Escalation/giveUp``.
+        public static let budgetExhausted = Code(.budgetExhausted)
 
         public var description: String {
             switch code {
@@ -40,6 +44,7 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
             case .intensityExceeded: "restart intensity exceeded"
             case .attemptsExhausted: "attempts exhausted"
             case .failingTooLong: "failing for too long"
+            case .budgetExhausted: "restart budget exhausted"
             }
         }
     }

@@ -23,6 +23,10 @@ public enum SupervisorEvent: Sendable, CustomStringConvertible {
     case failed(SupervisorFailure)
     /// Waiting `delay` until the instant `until`, then starting attempt `attempt`.
     case backingOff(delay: Duration, until: Duration, attempt: Int)
+    /// The policy's ``RestartBudget`` lacked this restart's cost: its tokens are taken in advance, and the next
+    /// start waits for the budget's time refill until the instant `until` (a ``backingOff(delay:until:attempt:)``
+    /// follows, its wait lengthened to at least that). A wake-up does not end this wait.
+    case waitingForBudget(until: Duration)
     /// The restart intensity tripped: probing every `probeInterval` until a run is stable again.
     case degraded(probeInterval: Duration)
     /// A degraded supervisor's run has stayed ready for the policy's stable uptime: the degraded state is over, and
@@ -39,6 +43,7 @@ public enum SupervisorEvent: Sendable, CustomStringConvertible {
         case .ready(let attempt): "ready (attempt \(attempt))"
         case .failed(let failure): "failed: \(failure)"
         case .backingOff(let delay, _, let attempt): "backing off \(delay) before attempt \(attempt)"
+        case .waitingForBudget(let until): "waiting for the restart budget until \(until)"
         case .degraded(let interval): "degraded: probing every \(interval)"
         case .recovered: "recovered from the degraded state"
         case .stopTimedOut(let timeout): "stop timed out after \(timeout)"

@@ -7,19 +7,21 @@ import Metrics
 /// | `supervisor_failures_total` | counter | `name`, `phase` | failures of `start()` (`start`) and deaths after ready (`run`) |
 /// | `supervisor_decisions_total` | counter | `name`, `decision` | what the classifier decided: `restart`, `restart-after`, `restart-now`, `give-up`, `stop` |
 /// | `supervisor_restarts_total` | counter | `name` | restarts attempted after a failure |
+/// | `supervisor_budget_waits_total` | counter | `name` | restarts that waited for the restart budget's tokens |
 /// | `supervisor_state` | gauge | `name`, `state` | 1 for the current state, 0 for the others |
 /// | `supervisor_time_to_recover` | timer | `name` | from the first failure of a streak to ready again |
 /// | `supervisor_uptime` | timer | `name` | how long each run was ready before it ended |
 ///
 /// With swift-metrics' no-op factory (no backend bootstrapped) nothing is created at all: a supervisor then
 /// costs no metric objects, which matters when a process parks 100,000 of them.
-/// A class, so that a supervisor carries a pointer (or `nil`) rather than seven instruments inline.
+/// A class, so that a supervisor carries a pointer (or `nil`) rather than its instruments inline.
 final class SupervisorMetrics: Sendable {
     private let startFailures: Counter
     private let runFailures: Counter
     /// Indexed by `FailureDecision.ordinal`.
     private let decisions: [Counter]
     let restarts: Counter
+    let budgetWaits: Counter
     /// Indexed by `SupervisorState.ordinal`.
     private let states: [Gauge]
     let timeToRecover: Metrics.Timer
@@ -40,6 +42,7 @@ final class SupervisorMetrics: Sendable {
         runFailures = counter("supervisor_failures_total", [("phase", "run")])
         decisions = FailureDecision.labels.map { counter("supervisor_decisions_total", [("decision", $0)]) }
         restarts = counter("supervisor_restarts_total")
+        budgetWaits = counter("supervisor_budget_waits_total")
         states = SupervisorState.labels.map {
             Gauge(label: "supervisor_state", dimensions: dimensions + [("state", $0)], factory: factory)
         }

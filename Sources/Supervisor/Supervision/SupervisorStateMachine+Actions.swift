@@ -175,6 +175,9 @@ extension SupervisorStateMachine {
         /// Where the events' instants count from, on the timeline (see `SupervisorStateMachine.originNanoseconds`).
         let originNanoseconds: Int64
         let kind: Kind
+        /// When the budget's tokens this restart took in advance are paid back, on the timeline; `nil` when the
+        /// budget had them (or there is none).
+        let budgetUntil: Duration?
 
         /// Whether the runner waits for the backoff's deadline (on an alarm, which a wake-up or a shutdown also
         /// rings); without a delay it only yields, so that a resource that fails at once never keeps a thread of
@@ -198,6 +201,7 @@ extension SupervisorStateMachine {
         func forEachEvent(after failure: SupervisorFailure, _ body: (SupervisorEvent) -> Void) {
             body(.failed(failure))
             if case .enteredDegraded(let probeInterval) = kind { body(.degraded(probeInterval: probeInterval)) }
+            if let budgetUntil { body(.waitingForBudget(until: budgetUntil - .exactNanoseconds(originNanoseconds))) }
             body(.backingOff(delay: delay, until: untilSinceOrigin, attempt: attempt))
             if case .atOnce = kind { body(.starting(attempt: attempt)) }
         }

@@ -82,6 +82,8 @@ struct SupervisorStateMachine {
     private var recoveryReported = false
     /// Whether the pending restart published its `starting` event already (a restart at once).
     private var restartAnnounced = false
+    /// Whether the pending restart took its tokens from the policy's budget: they go back if it never starts.
+    private var holdsBudgetTokens = false
     private var phaseKind = PhaseKind.idle
 
     private enum PhaseKind: UInt8 {
@@ -135,6 +137,7 @@ struct SupervisorStateMachine {
         precondition(phase == .starting, "startSucceeded in \(phase)")
         if stopping { return .stopAndFinish(shutdown()) }
         phase = .running(readyAt: now)
+        policy.budget?.recordSuccess()
         // The time to recover, for the first ready of a streak only: a resource that flaps within one streak is
         // counted once.
         var timeToRecover: Duration?
@@ -187,6 +190,9 @@ struct SupervisorStateMachine {
 
     /// Shutdown was requested; whatever the phase, supervision is over once the instance (if any) is stopped.
     mutating func shutdown() -> SupervisorStopReason {
+        // A restart that took its budget's tokens and will not start now gives them back.
+        if phaseKind == .backingOff, holdsBudgetTokens { policy.budget?.refund() }
+        holdsBudgetTokens = false
         phase = .finished
         return .requested
     }
@@ -195,6 +201,7 @@ struct SupervisorStateMachine {
     private mutating func attemptDue(stopping: Bool) -> AttemptAction {
         if stopping { return .finish(shutdown()) }
         phaseKind = .starting
+        holdsBudgetTokens = false
         defer { restartAnnounced = false }
         return .start(attempt: attempt, announce: !restartAnnounced)
     }
@@ -254,7 +261,7 @@ struct SupervisorStateMachine {
         if isDegraded, let probeInterval = policy.escalation.probeInterval {
             // Degraded: the slow probe replaces the schedule, which starts over once a run is stable; a longer
             // hint still holds.
-            delay = failure.decision.hint.map { max(probeInterval, min($0, Backoff.longestDelay)) } ?? probeInterval
+            delay = Self.probeDelay(probeInterval, hint: failure.decision.hint)
         } else {
             // The schedule advances even when a hint decides the delay, so its retry limit still counts.
             guard let scheduled = nextDelay(for: failure.phase) else {
@@ -271,9 +278,29 @@ struct SupervisorStateMachine {
                     using: &generator
                 )
         }
+        // The budget: the restart takes its cost, waits for tokens, or escalates.
+        var budgetWait = Duration.zero
+        if let budget = policy.budget {
+            switch budget.withdrawal() {
+            case .granted:
+                holdsBudgetTokens = true
+            case .wait(let wait):
+                holdsBudgetTokens = true
+                budgetWait = wait
+                if delay < wait { delay = wait }
+            case .refused:
+                guard let probeInterval = policy.escalation.probeInterval else {
+                    return .giveUp(.budgetExhausted, failure)
+                }
+                // Escalating to the slow probe, which goes ahead without tokens.
+                if !isDegraded { (isDegraded, enteredDegraded) = (true, true) }
+                delay = Self.probeDelay(probeInterval, hint: failure.decision.hint)
+            }
+        }
         // The floor: a resource that fails at once cannot restart in a tight loop.
         if delay < policy.minimumRestartDelay { delay = policy.minimumRestartDelay }
-        phase = .backingOff(wakeFloor: now + policy.minimumRestartDelay)
+        // A wake-up cuts neither the minimum restart delay nor a wait for the budget's tokens short.
+        phase = .backingOff(wakeFloor: now + max(policy.minimumRestartDelay, budgetWait))
         let kind: Restart.Kind =
             if enteredDegraded, let probeInterval = policy.escalation.probeInterval {
                 .enteredDegraded(probeInterval: probeInterval)
@@ -293,9 +320,15 @@ struct SupervisorStateMachine {
                 until: now + delay,
                 attempt: attempt,
                 originNanoseconds: originNanoseconds,
-                kind: kind
+                kind: kind,
+                budgetUntil: budgetWait > .zero ? now + budgetWait : nil
             )
         )
+    }
+
+    /// A degraded supervisor's delay: the probe interval, or a longer hint.
+    private static func probeDelay(_ probeInterval: Duration, hint: Duration?) -> Duration {
+        hint.map { max(probeInterval, min($0, Backoff.longestDelay)) } ?? probeInterval
     }
 
     @inline(__always)  // one decision per failure, without the calls between its steps

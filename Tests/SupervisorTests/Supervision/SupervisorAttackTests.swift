@@ -47,6 +47,7 @@ extension SupervisorEvent {
         case .ready: "ready"
         case .failed: "failed"
         case .backingOff: "backingOff"
+        case .waitingForBudget: "waitingForBudget"
         case .degraded: "degraded"
         case .recovered: "recovered"
         case .stopTimedOut: "stopTimedOut"

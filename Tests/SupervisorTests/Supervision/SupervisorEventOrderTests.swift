@@ -43,6 +43,7 @@ struct SupervisorEventOrderTests {
             case .failed(let failure): "failed \(failure.phase) #\(failure.failures) \(failure.decision)"
             case .backingOff(let delay, let until, let attempt):
                 "backingOff \(milliseconds(delay)) ms until \(milliseconds(until)) ms, attempt \(attempt)"
+            case .waitingForBudget(let until): "waitingForBudget until \(milliseconds(until)) ms"
             case .degraded(let probeInterval): "degraded \(milliseconds(probeInterval)) ms"
             case .recovered: "recovered"
             case .stopTimedOut(let timeout): "stopTimedOut \(milliseconds(timeout)) ms"
