@@ -114,11 +114,35 @@ struct RestartBudgetSupervisorTests {
                 generator: { SplitMix64(seed: UInt64(index)) }, logger: Self.quiet)
         }
         let tasks = fleet.map { supervisor in Task { try await supervisor.run() } }
+        // Whether every supervisor acted on the clock's present: ready, or backing off to a later instant (their
+        // instants count from the run's start, which is `origin` for all: the clock moves only once all began).
+        // Waited for rather than a fixed count of yields: the other suites share the pool and can hold its threads
+        // while this task yields.
+        func settled() -> Bool {
+            let elapsed = origin.duration(to: clock.now)
+            return fleet.allSatisfy { supervisor in
+                switch supervisor.state {
+                case .ready: true
+                case .backingOff(_, let until): until > elapsed
+                default: false
+                }
+            }
+        }
+        func settle() async {
+            let deadline = ContinuousClock.now + .seconds(60)
+            // Bounded by the deadline and the count.
+            var yields = 0
+            while !settled(), ContinuousClock.now < deadline, yields < 10_000_000 {
+                // A look takes 1,000 locks: one every 50 yields.
+                for _ in 0..<50 { await Task.yield() }
+                yields += 50
+            }
+        }
 
         var (restarts, ready, worstExcess) = (0, 0, -Double.infinity)
         // Bounded: 1,000 steps of 100 ms is ten times what the budget needs.
         for _ in 0..<1_000 {
-            for _ in 0..<20 { await Task.yield() }
+            await settle()
             let ledgers = resources.map(\.ledger.snapshot)
             // Every start after the first is a restart.
             restarts = ledgers.reduce(0) { $0 + max(0, $1.startCalls - 1) }
