@@ -62,7 +62,7 @@ struct DegradedProbeJitterTests {
         #expect((apart.last ?? 0) > 1, "\(apart)")
     }
 
-    @Test("probeJitter: .none keeps every probe exactly on the interval; a longer hint still holds")
+    @Test("probeJitter: .none keeps every probe exactly on the interval")
     func exactWhenAsked() throws {
         let exact = try Escalation.degrade(probeInterval: .seconds(30), probeJitter: .none)
         let delays = try Self.probeDelays(exact, count: 100, seed: 7)

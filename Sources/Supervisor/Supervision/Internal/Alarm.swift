@@ -27,7 +27,7 @@ struct Alarm {
     enum Ringer: Sendable {
         /// The deadline of the wait due at this instant (the timeline's nanoseconds).
         case deadline(Int64)
-        /// `wake()`: rings only a backoff.
+        /// `wake(spread:)`: rings only a backoff.
         case wake
         /// Shutdown or cancellation: rings a backoff or a serving wait.
         case shutdown
