@@ -128,6 +128,17 @@ struct WakeSpreadMachineTests {
         #expect(Self.storm(everyOne, wakes: 20, step: .milliseconds(1)).stop?.isGaveUp == true)
     }
 
+    @Test("the wake burst window is validated: zero or more, at most the longest delay")
+    func burstWindowValidated() throws {
+        #expect(throws: ConfigurationError.self) { try RestartPolicy(wakeBurstWindow: .milliseconds(-1)) }
+        #expect(throws: ConfigurationError.self) {
+            try RestartPolicy(wakeBurstWindow: Backoff.longestDelay + .seconds(1))
+        }
+        #expect(try RestartPolicy(wakeBurstWindow: .zero).wakeBurstWindow == .zero)
+        #expect(RestartPolicy.default.wakeBurstWindow == .seconds(1))
+        #expect("\(try RestartPolicy(wakeBurstWindow: .zero))".contains("wake-ups counted once per"))
+    }
+
     @Test("an uncounted woken failure goes back to the backoff its wake-up cut short")
     func uncountedResumesBackoff() throws {
         var machine = Self.machine(try RestartPolicy(backoff: .constant(.seconds(10))))
