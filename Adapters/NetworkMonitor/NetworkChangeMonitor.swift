@@ -11,9 +11,10 @@ import Synchronization
 /// Wakes supervisors when the network comes back: an interface goes up, an address is added, a route appears.
 ///
 /// A listener that cannot bind during an outage backs off; with full jitter and a cap of 30 s it would notice
-/// the address's return 10 s late on average. A supervisor registered here retries within milliseconds of the
-/// change instead (its `ResourceSupervisor.wake()` cuts the pending backoff short; a supervisor that is not
-/// backing off ignores it).
+/// the address's return 10 s late on average. A supervisor registered here retries soon after the change instead:
+/// its `ResourceSupervisor.wake(spread:)` cuts the pending backoff short, and it starts at a random instant within
+/// the spread (100 ms by default), so that the supervisors of one process do not all start at the same instant; a
+/// supervisor that is not backing off ignores it.
 ///
 /// ```swift
 /// let monitor = NetworkChangeMonitor(logger: logger)
@@ -41,9 +42,18 @@ public final class NetworkChangeMonitor: Service, Sendable {
         state.withLock { $0.wakes.append(wake) }
     }
 
-    /// Wakes `supervisor` on every network change from now on.
-    public func add<Resource>(_ supervisor: ResourceSupervisor<Resource>) {
-        add { supervisor.wake() }
+    /// Wakes `supervisor` on every network change from now on, with `spread` (see
+    /// `ResourceSupervisor.wake(spread:)`).
+    ///
+    /// ```swift
+    /// monitor.add(listenerSupervisor)  // each change starts it within the next 100 ms
+    /// monitor.add(onlySupervisor, spread: .zero)  // the only one in the process: start at once
+    /// ```
+    public func add<Resource>(
+        _ supervisor: ResourceSupervisor<Resource>,
+        spread: Duration = ResourceSupervisor<Resource>.defaultWakeSpread
+    ) {
+        add { supervisor.wake(spread: spread) }
     }
 
     /// How many changes woke the registered supervisors so far.

@@ -149,7 +149,7 @@ await withTaskGroup(of: Void.self) { group in
     await withCheckedContinuation { continuation in
         allRestarted.withLock { $0 = continuation }
         startsSucceed.store(true, ordering: .releasing)
-        for supervisor in supervisors { supervisor.wake() }
+        for supervisor in supervisors { supervisor.wake(spread: .zero) }
     }
     let took = clock.now - start
     print("wake() of all → all started again: \(took) (CPU: \(cpuTime() - cpuBefore) on both cores)")

@@ -48,6 +48,12 @@ public struct Jitter: Hashable, Sendable, CustomStringConvertible {
         Jitter(.proportional(try validated(factor, "jitter factor", in: 0...1)))
     }
 
+    /// Proportional jitter of a fraction known to be valid, for constants.
+    static func proportional(fraction: Double) -> Jitter {
+        precondition((0...1).contains(fraction), "a jitter fraction is in 0...1")
+        return Jitter(.proportional(fraction))
+    }
+
     /// Applies this jitter to `delay` seconds.
     @inlinable
     func apply<G: RandomNumberGenerator>(to delay: Double, using generator: inout G) -> Double {

@@ -3,7 +3,7 @@ extension RestartBudget {
     ///
     /// - ``wait``: take the tokens in advance and wait until the budget's time refill has paid them back; the
     ///   supervisor reports ``SupervisorEvent/waitingForBudget(until:)`` and stays in its backoff meanwhile (a
-    ///   ``ResourceSupervisor/wake()`` does not end that wait).
+    ///   ``ResourceSupervisor/wake(spread:)`` does not end that wait).
     /// - ``escalate``: take nothing and follow the policy's ``Escalation``, as when the restart intensity trips:
     ///   give up with ``SupervisorError/Code/budgetExhausted``, or degrade to slow probing (probes the budget cannot
     ///   pay for go ahead at the probe interval). `retry` ends with ``RetryError/Reason/budgetExhausted``.

@@ -17,10 +17,13 @@
 /// 2. The classifier for the failure's phase decides: ``FailureDecision/stop`` ends supervision cleanly,
 ///    ``FailureDecision/giveUp`` ends it with the error; a restart goes on.
 /// 3. Budgets, counted from the first failure of the streak: ``maxAttempts`` starts that all failed, or
-///    failing for longer than ``maxFailingDuration``, gives up.
+///    failing for longer than ``maxFailingDuration``, gives up. Of the attempts that one burst of wake-ups
+///    started (``wakeBurstWindow``), only the first failure counts here and in 4; the others go back to the
+///    backoff that their wake-up cut short.
 /// 4. ``intensity``: one restart too many within its period escalates (give up, or degrade).
-/// 5. The delay: the degraded probe interval, else the phase's backoff schedule (a schedule that returns `nil`
-///    gives up), with the classifier's retry-after hint applied as ``hints`` says (a floor by default).
+/// 5. The delay: the degraded probe interval (jittered as the escalation says), else the phase's backoff
+///    schedule (a schedule that returns `nil` gives up), with the classifier's retry-after hint applied as
+///    ``hints`` says (a floor by default).
 /// 6. ``budget``: the restart takes its cost. When the budget is short it waits for tokens (the delay grows to
 ///    that wait, which a wake-up does not cut short) or escalates, as the budget's ``RestartBudget/exhaustion``
 ///    says. The delay is never less than ``minimumRestartDelay``.
@@ -68,6 +71,12 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
     public var stopTimeout: Duration? { storage.stopTimeout }
     /// What a retry-after hint does to the delay (a floor by default).
     public var hints: HintPolicy { storage.hints }
+    /// How long a burst of wake-ups lasts: the wake-ups (``ResourceSupervisor/wake(spread:)``) that cut backoffs
+    /// short within this window of the burst's first one count as one. The first failure of an attempt that they
+    /// start counts as usual toward ``maxAttempts`` and ``intensity``; the failures of the others do not count,
+    /// and each goes back to the backoff that its wake-up cut short (its end still holds). `.zero` counts every
+    /// woken attempt's failure.
+    public var wakeBurstWindow: Duration { storage.wakeBurstWindow }
 
     /// The values, immutable and shared: a policy is one pointer wide, however many supervisors copy it.
     private final class Storage: Sendable {
@@ -86,6 +95,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         let minimumRestartDelay: Duration
         let stopTimeout: Duration?
         let hints: HintPolicy
+        let wakeBurstWindow: Duration
 
         init(
             backoff: Backoff,
@@ -102,7 +112,8 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             timerTolerance: TimerTolerance,
             minimumRestartDelay: Duration,
             stopTimeout: Duration?,
-            hints: HintPolicy
+            hints: HintPolicy,
+            wakeBurstWindow: Duration
         ) {
             self.backoff = backoff
             self.startBackoff = startBackoff
@@ -119,6 +130,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             self.minimumRestartDelay = minimumRestartDelay
             self.stopTimeout = stopTimeout
             self.hints = hints
+            self.wakeBurstWindow = wakeBurstWindow
         }
     }
 
@@ -132,13 +144,19 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
     /// The least wait between a failure and the next start unless a policy says otherwise.
     public static let standardMinimumRestartDelay: Duration = .milliseconds(5)
 
+    /// How long a burst of wake-ups lasts unless a policy says otherwise: one second. The messages of one network
+    /// event (an interface coming up brings its link, its addresses and its routes, dozens of messages) arrive well
+    /// within it, so such a storm counts once; a network that keeps flapping for longer counts once a second, so a
+    /// resource that keeps failing all the same still reaches its limits.
+    public static let standardWakeBurstWindow: Duration = .seconds(1)
+
     /// How long a resource's `stop(_:)` may take unless a policy says otherwise.
     public static let standardStopTimeout: Duration = .seconds(10)
 
     /// Creates a policy; every argument has a default suited to a network listener.
     ///
-    /// - Throws: ``ConfigurationError`` for a negative stable uptime or minimum restart delay, a `maxAttempts`
-    ///   below one, or a non-positive `maxFailingDuration` or `stopTimeout`.
+    /// - Throws: ``ConfigurationError`` for a negative stable uptime, minimum restart delay or wake burst window,
+    ///   a `maxAttempts` below one, or a non-positive `maxFailingDuration` or `stopTimeout`.
     public init(
         backoff: Backoff = RestartPolicy.standardBackoff,
         startBackoff: Backoff? = nil,
@@ -154,7 +172,8 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         timerTolerance: TimerTolerance = .standard,
         minimumRestartDelay: Duration = RestartPolicy.standardMinimumRestartDelay,
         stopTimeout: Duration? = RestartPolicy.standardStopTimeout,
-        hints: HintPolicy = .floor
+        hints: HintPolicy = .floor,
+        wakeBurstWindow: Duration = RestartPolicy.standardWakeBurstWindow
     ) throws(ConfigurationError) {
         guard stableUptime >= .zero, stableUptime <= Backoff.longestDelay else {
             throw ConfigurationError(
@@ -176,6 +195,13 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
                 .outOfRange,
                 option: "stopTimeout",
                 "must be more than zero and at most \(Backoff.longestDelay), got \(stopTimeout)"
+            )
+        }
+        guard wakeBurstWindow >= .zero, wakeBurstWindow <= Backoff.longestDelay else {
+            throw ConfigurationError(
+                .outOfRange,
+                option: "wakeBurstWindow",
+                "must be zero or more and at most \(Backoff.longestDelay), got \(wakeBurstWindow)"
             )
         }
         if let maxFailingDuration, maxFailingDuration <= .zero {
@@ -200,7 +226,8 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             timerTolerance: timerTolerance,
             minimumRestartDelay: minimumRestartDelay,
             stopTimeout: stopTimeout,
-            hints: hints
+            hints: hints,
+            wakeBurstWindow: wakeBurstWindow
         )
     }
 
@@ -228,6 +255,9 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
             parts.append("restarts at least \(minimumRestartDelay) apart")
         }
         if hints != .floor { parts.append("hints \(hints)") }
+        if wakeBurstWindow != RestartPolicy.standardWakeBurstWindow {
+            parts.append("wake-ups counted once per \(wakeBurstWindow)")
+        }
         if let maxFailingDuration { parts.append("failing at most \(maxFailingDuration)") }
         return parts.joined(separator: ", ")
     }

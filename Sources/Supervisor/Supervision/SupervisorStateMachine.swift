@@ -52,6 +52,10 @@ struct SupervisorStateMachine {
     private var streakStart = Duration.zero
     /// `phase`'s instant: when the run became ready, or the backoff's wake floor.
     private var phaseInstant = Duration.zero
+    /// When the pending backoff ends by itself: a wake-up's start is drawn no later than this.
+    private var backoffEnd = Duration.zero
+    /// When the current burst of wake-ups began (see `noteWake(at:)`); meaningful while `inBurst`.
+    private var burstStart = Duration.zero
     /// Where the events' instants count from: the timeline's instant of `begin(at:)`, in nanoseconds.
     private(set) var originNanoseconds: Int64 = 0
     /// What the machine waits for, stored as `phaseKind` and `phaseInstant` (less padding than `Phase` itself).
@@ -84,6 +88,14 @@ struct SupervisorStateMachine {
     private var restartAnnounced = false
     /// Whether the pending restart took its tokens from the policy's budget: they go back if it never starts.
     private var holdsBudgetTokens = false
+    /// Whether a burst of wake-ups is going on (its first wake-up at `burstStart`).
+    private var inBurst = false
+    /// Whether the failure of an attempt that a wake-up of the current burst started has counted already.
+    private var burstCounted = false
+    /// Whether a wake-up cut the pending backoff short: the attempt it leads to is a woken one.
+    private var wakePending = false
+    /// Whether the current attempt was started by a wake-up.
+    private var attemptWoken = false
     private var phaseKind = PhaseKind.idle
 
     private enum PhaseKind: UInt8 {
@@ -122,14 +134,37 @@ struct SupervisorStateMachine {
     }
 
     /// The backoff's wait ended: by its deadline (`wokenAt` is `nil`), or cut short by a wake-up or a shutdown at
-    /// `wokenAt`. Starts the next attempt, waits out the rest of the minimum restart delay first, or finishes when
-    /// `stopping`. After a `.waitOut`, call it again with `wokenAt: nil`.
-    mutating func backoffEnded(wokenAt: Duration? = nil, stopping: Bool = false) -> AttemptAction {
+    /// `wokenAt`. Starts the next attempt, waits first, or finishes when `stopping`. After a `.waitOut`, call it
+    /// again with `wokenAt: nil`.
+    ///
+    /// A wake-up with a `spread` starts the next attempt at a random instant of `[wokenAt, wokenAt + spread]`
+    /// (drawn from the supervisor's generator), so that supervisors woken together do not start together; never
+    /// before the wake floor (the minimum restart delay, a wait for the budget's tokens) and never after the
+    /// backoff's own end.
+    mutating func backoffEnded(wokenAt: Duration? = nil, spread: Duration = .zero, stopping: Bool = false)
+        -> AttemptAction
+    {
         guard phaseKind == .backingOff else { preconditionFailure("backoffEnded in \(phase)") }
-        // A wake-up cuts a backoff short, but not below the minimum restart delay: a flapping network monitor must
-        // not make a failing resource spin.
-        if !stopping, let wokenAt, wokenAt < phaseInstant { return .waitOut(until: phaseInstant) }
+        if !stopping, let wokenAt {
+            let offset =
+                spread > .zero ? Duration.delay(seconds: spread.inSeconds * generator.nextUnitInterval()) : .zero
+            // A wake-up cuts a backoff short, but not below its floor (a flapping network monitor must not make a
+            // failing resource spin) and not beyond its end.
+            let startAt = min(max(wokenAt + offset, phaseInstant), backoffEnd)
+            // A start the backoff would have made at that instant anyway is not a woken one.
+            if startAt < backoffEnd { noteWake(at: wokenAt) }
+            if startAt > wokenAt { return .waitOut(until: startAt) }
+        }
         return attemptDue(stopping: stopping)
+    }
+
+    /// A wake-up at `instant` cut the backoff short. Wake-ups less than the policy's wake burst window after the
+    /// one that began the current burst belong to it; the failures of the attempts they start count once.
+    private mutating func noteWake(at instant: Duration) {
+        if !inBurst || instant - burstStart >= policy.wakeBurstWindow {
+            (inBurst, burstStart, burstCounted) = (true, instant, false)
+        }
+        wakePending = true
     }
 
     /// `start()` returned. Serve with the instance, or stop it and finish when `stopping`.
@@ -202,6 +237,7 @@ struct SupervisorStateMachine {
         if stopping { return .finish(shutdown()) }
         phaseKind = .starting
         holdsBudgetTokens = false
+        (attemptWoken, wakePending) = (wakePending, false)
         defer { restartAnnounced = false }
         return .start(attempt: attempt, announce: !restartAnnounced)
     }
@@ -215,8 +251,13 @@ struct SupervisorStateMachine {
         at now: Duration
     ) -> FailureAction {
         let decision = decision ?? policy.classify(error, in: failurePhase)
-        // Every failure counts, the fatal one too (a stop decision is not a failure).
-        if decision != .stop {
+        // The failure of an attempt that a wake-up started counts once per burst of wake-ups: the first counts, the
+        // others of the burst neither count as failures nor as restarts (a netlink storm is one event).
+        let uncounted = attemptWoken && burstCounted && decision != .stop
+        if attemptWoken, decision != .stop { burstCounted = true }
+        attemptWoken = false
+        // Every other failure counts, the fatal one too (a stop decision is not a failure).
+        if decision != .stop, !uncounted {
             if failures == 0 { streakStart = now }
             failures = failures == .max ? .max : failures + 1
         }
@@ -227,13 +268,13 @@ struct SupervisorStateMachine {
             failures: failures,
             uptime: uptime
         )
-        let action = decide(failure, at: now)
+        let action = decide(failure, uncounted: uncounted, at: now)
         if case .restart = action.outcome {} else { phase = .finished }
         return action
     }
 
     @inline(__always)  // one decision per failure, without the calls between its steps
-    private mutating func decide(_ failure: SupervisorFailure, at now: Duration) -> FailureAction {
+    private mutating func decide(_ failure: SupervisorFailure, uncounted: Bool, at now: Duration) -> FailureAction {
         switch failure.decision {
         case .stop:
             return .finish(failure, .stopDecision(failure.error))
@@ -243,14 +284,14 @@ struct SupervisorStateMachine {
             break
         }
         // `failures` consecutive starts failed; the next would be attempt `failures + 1`.
-        if let maxAttempts = policy.maxAttempts, failures >= maxAttempts {
+        if !uncounted, let maxAttempts = policy.maxAttempts, failures >= maxAttempts {
             return .giveUp(.attemptsExhausted, failure)
         }
         if let limit = policy.maxFailingDuration, let since = streakStartedAt, now - since >= limit {
             return .giveUp(.failingTooLong, failure)
         }
         var enteredDegraded = false
-        if !isDegraded, let intensity = policy.intensity, !window.admit(at: now, within: intensity) {
+        if !uncounted, !isDegraded, let intensity = policy.intensity, !window.admit(at: now, within: intensity) {
             guard policy.escalation.probeInterval != nil else {
                 return .giveUp(.intensityExceeded, failure)
             }
@@ -258,10 +299,14 @@ struct SupervisorStateMachine {
             enteredDegraded = true
         }
         var delay: Duration
-        if isDegraded, let probeInterval = policy.escalation.probeInterval {
+        if uncounted {
+            // Back to the backoff that the wake-up cut short: its end holds, and so does a longer hint.
+            delay = max(backoffEnd - now, .zero)
+            if let hint = failure.decision.hint { delay = max(delay, min(hint, Backoff.longestDelay)) }
+        } else if isDegraded, let probeInterval = policy.escalation.probeInterval {
             // Degraded: the slow probe replaces the schedule, which starts over once a run is stable; a longer
             // hint still holds.
-            delay = Self.probeDelay(probeInterval, hint: failure.decision.hint)
+            delay = probeDelay(probeInterval, hint: failure.decision.hint)
         } else {
             // The schedule advances even when a hint decides the delay, so its retry limit still counts.
             guard let scheduled = nextDelay(for: failure.phase) else {
@@ -294,7 +339,7 @@ struct SupervisorStateMachine {
                 }
                 // Escalating to the slow probe, which goes ahead without tokens.
                 if !isDegraded { (isDegraded, enteredDegraded) = (true, true) }
-                delay = Self.probeDelay(probeInterval, hint: failure.decision.hint)
+                delay = probeDelay(probeInterval, hint: failure.decision.hint)
             }
         }
         // The floor: a resource that fails at once cannot restart in a tight loop.
@@ -313,6 +358,7 @@ struct SupervisorStateMachine {
                 .backingOff
             }
         if case .atOnce = kind { restartAnnounced = true }
+        backoffEnd = now + delay
         return .restart(
             failure,
             Restart(
@@ -326,9 +372,13 @@ struct SupervisorStateMachine {
         )
     }
 
-    /// A degraded supervisor's delay: the probe interval, or a longer hint.
-    private static func probeDelay(_ probeInterval: Duration, hint: Duration?) -> Duration {
-        hint.map { max(probeInterval, min($0, Backoff.longestDelay)) } ?? probeInterval
+    /// A degraded supervisor's delay: the probe interval jittered as the escalation says, or a longer hint.
+    private mutating func probeDelay(_ probeInterval: Duration, hint: Duration?) -> Duration {
+        let jitter = policy.escalation.probeJitter ?? .none
+        let probe =
+            jitter == .none
+            ? probeInterval : .delay(seconds: jitter.apply(to: probeInterval.inSeconds, using: &generator))
+        return hint.map { max(probe, min($0, Backoff.longestDelay)) } ?? probe
     }
 
     @inline(__always)  // one decision per failure, without the calls between its steps

@@ -90,7 +90,8 @@ enum NetworkWakeScenario {
             name: "wake-\(port)",
             policy: policy,
             logger: Logger(label: "wake", factory: { _ in SwiftLogNoOpLogHandler() }))
-        monitor?.add(server.supervisor)
+        // Without a spread: this measures the monitor's own latency (the default spread adds U(0, 100 ms)).
+        monitor?.add(server.supervisor, spread: .zero)
         let readyAt = Mutex<ContinuousClock.Instant?>(nil)
         let failures = Atomic(0)
         let events = server.supervisor.events()

@@ -93,7 +93,8 @@ struct RestartBudgetMachineTests {
     func escalateDegrades() throws {
         let budget = try RestartBudget(capacity: 1, refillPerSecond: 0, whenExhausted: .escalate, clock: TestClock())
         let policy = try RestartPolicy(
-            backoff: .constant(.seconds(1)), escalation: .degrade(probeInterval: .seconds(30)), budget: budget)
+            backoff: .constant(.seconds(1)), escalation: .degrade(probeInterval: .seconds(30), probeJitter: .none),
+            budget: budget)
         var machine = Self.machine(policy)
         _ = machine.begin(at: .zero)
         _ = machine.startFailed(Transient(), at: .zero)

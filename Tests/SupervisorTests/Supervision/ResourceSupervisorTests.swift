@@ -105,7 +105,7 @@ struct ResourceSupervisorTests {
         let policy = try RestartPolicy(
             backoff: .constant(.seconds(1)),
             intensity: RestartIntensity(maxRestarts: 2, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(30)),
+            escalation: .degrade(probeInterval: .seconds(30), probeJitter: .none),
             stableUptime: .seconds(10),
             timerTolerance: .exact
         )
@@ -189,8 +189,9 @@ struct ResourceSupervisorTests {
         let origin = harness.clock.now
         let task = Task { try await harness.supervisor.run() }
         _ = try #require(await harness.nextBackoff())
-        harness.supervisor.wake()
-        harness.supervisor.wake()
+        // Without a spread (one supervisor, nobody to herd): at once, down to the floor.
+        harness.supervisor.wake(spread: .zero)
+        harness.supervisor.wake(spread: .zero)
         // Not the hour: only what is left of the minimum restart delay since the failure.
         await harness.clock.advance(by: RestartPolicy.standardMinimumRestartDelay)
         #expect(await harness.nextReady())

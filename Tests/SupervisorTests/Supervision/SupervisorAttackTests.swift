@@ -148,7 +148,7 @@ struct SupervisorAttackTests {
         let policy = try RestartPolicy(
             backoff: .constant(.seconds(1)),
             intensity: RestartIntensity(maxRestarts: 0, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(5)),
+            escalation: .degrade(probeInterval: .seconds(5), probeJitter: .none),
             stableUptime: .seconds(10),
             timerTolerance: .exact,
             stopTimeout: nil
@@ -192,7 +192,7 @@ struct SupervisorAttackTests {
         let policy = try RestartPolicy(
             backoff: .constant(.seconds(1)),
             intensity: RestartIntensity(maxRestarts: 0, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(5)),
+            escalation: .degrade(probeInterval: .seconds(5), probeJitter: .none),
             stableUptime: .seconds(10),  // default tolerance: 10 % of it, so the timer may fire at 11 s
             stopTimeout: nil
         )

@@ -124,7 +124,7 @@ struct SupervisorEventOrderTests {
         let policy = try RestartPolicy(
             backoff: .constant(.seconds(1)),
             intensity: RestartIntensity(maxRestarts: 1, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(30)),
+            escalation: .degrade(probeInterval: .seconds(30), probeJitter: .none),
             stableUptime: .seconds(5)
         )
         var driver = Driver(policy)
@@ -266,7 +266,7 @@ struct SupervisorEventOrderTests {
     func cancellationDuringRun() throws {
         let policy = try RestartPolicy(
             intensity: RestartIntensity(maxRestarts: 1, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(30)),
+            escalation: .degrade(probeInterval: .seconds(30), probeJitter: .none),
             stableUptime: .seconds(5)
         )
         var driver = Driver(policy)

@@ -129,7 +129,7 @@ struct SupervisorStateMachineTests {
         let policy = try RestartPolicy(
             backoff: .constant(.seconds(1)),
             intensity: RestartIntensity(maxRestarts: 1, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(30))
+            escalation: .degrade(probeInterval: .seconds(30), probeJitter: .none)
         )
         var machine = Self.machine(policy)
         _ = machine.begin(at: .zero)
@@ -247,7 +247,7 @@ struct SupervisorStateMachineTests {
         let policy = try RestartPolicy(
             backoff: Self.exponential(),
             intensity: RestartIntensity(maxRestarts: 2, within: .seconds(60)),
-            escalation: .degrade(probeInterval: .seconds(30)),
+            escalation: .degrade(probeInterval: .seconds(30), probeJitter: .none),
             stableUptime: .seconds(5)
         )
         var machine = Self.machine(policy)
@@ -353,7 +353,7 @@ struct SupervisorStateMachineTests {
             backoff: .exponential(initial: .milliseconds(10), maximum: .seconds(5)).jitter(.full),
             startBackoff: .decorrelated(base: .milliseconds(5), maximum: .seconds(2)),
             intensity: RestartIntensity(maxRestarts: 5, within: .seconds(10)),
-            escalation: .degrade(probeInterval: .seconds(20)),
+            escalation: .degrade(probeInterval: .seconds(20), probeJitter: .none),
             stableUptime: .seconds(3)
         )
         var machine = Self.machine(policy, seed: seed)

@@ -1,5 +1,5 @@
 /// Where a supervisor's task waits between events: one continuation, rung by whatever comes first of what may end
-/// that wait — a backoff's deadline, a ``ResourceSupervisor/wake()``, the end of the running resource or of its
+/// that wait — a backoff's deadline, a ``ResourceSupervisor/wake(spread:)``, the end of the running resource or of its
 /// stop, a stop timeout, a shutdown, or cancellation.
 ///
 /// A plain value kept under the supervisor's lock, reused for every wait: waiting costs no task and no timer of its
@@ -18,8 +18,8 @@ struct Alarm {
         /// The resource's `stop(_:)`: its end or the stop timeout's deadline ends it; a shutdown does not (the
         /// stop is the shutdown's own work).
         case stopping
-        /// The rest of the minimum restart delay after a wake-up cut a backoff short: its deadline or a shutdown
-        /// ends it, another wake-up does not.
+        /// After a wake-up cut a backoff short, the wait until the instant drawn within its spread (or the rest of
+        /// the minimum restart delay): its deadline or a shutdown ends it, another wake-up does not.
         case floor
     }
 
@@ -27,7 +27,7 @@ struct Alarm {
     enum Ringer: Sendable {
         /// The deadline of the wait due at this instant (the timeline's nanoseconds).
         case deadline(Int64)
-        /// `wake()`: rings only a backoff.
+        /// `wake(spread:)`: rings only a backoff.
         case wake
         /// Shutdown or cancellation: rings a backoff or a serving wait.
         case shutdown
@@ -46,6 +46,8 @@ struct Alarm {
     private var rung = false
     /// Whether the last wait was ended by its deadline (for a stop: timed out).
     private(set) var rungByDeadline = false
+    /// The spread of the wake-up that ended the last wait, in microseconds (in the padding after the flags).
+    private(set) var wakeSpreadMicroseconds: UInt32 = 0
 
     /// The deadline of a wait that has none (serving a resource); no scheduled deadline is ever this early.
     static let noDeadline = Int64.min
@@ -55,6 +57,7 @@ struct Alarm {
         armed = true
         rung = false
         rungByDeadline = false
+        wakeSpreadMicroseconds = 0
         self.wait = wait
         self.deadline = deadline
     }
@@ -74,6 +77,14 @@ struct Alarm {
         if case .deadline = ringer { rungByDeadline = true }
         defer { parked = nil }
         return parked
+    }
+
+    /// Ends the armed wait for a wake-up with a spread of `spreadMicroseconds`, if a wake-up may end it, and returns
+    /// the continuation to resume (outside the lock). The spread is kept for whoever handles the wake-up.
+    mutating func ringWake(spreadMicroseconds: UInt32) -> UnsafeContinuation<Void, Never>? {
+        guard armed, !rung, mayRing(.wake) else { return nil }
+        wakeSpreadMicroseconds = spreadMicroseconds
+        return ring(.wake)
     }
 
     private func mayRing(_ ringer: Ringer) -> Bool {
