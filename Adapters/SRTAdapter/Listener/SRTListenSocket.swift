@@ -186,8 +186,10 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
 
     /// How long the gate must have seen no handshake before it closes: a handshake libsrt has begun on the old
     /// listener reaches the callback within it (the old listener answers meanwhile, so it costs no caller anything),
-    /// and is let through instead of rejected.
-    static let handOverQuiet = Duration.milliseconds(5)
+    /// and is let through instead of rejected. 25 ms: on a loaded 2-core machine srt-live-transmit once sent its
+    /// conclusion more than 5 ms after its induction was answered, and was rejected. The price: the hand-over runs on
+    /// the control thread, so every libsrt call of the process waits that long once per deliberate restart.
+    static let handOverQuiet = Duration.milliseconds(25)
 
     /// Holds new handshakes at the gate and accepts everything queued until nothing waits, nothing admitted is in
     /// flight and no handshake came for ``handOverQuiet`` (at most ``handOverDrainLimit``), then closes the gate; on
