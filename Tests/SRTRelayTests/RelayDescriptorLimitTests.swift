@@ -45,9 +45,10 @@ struct RelayDescriptorLimitTests {
         var publishers: [String: TestProcess] = [:]
         defer { for publisher in publishers.values { publisher.terminate() } }
         for streamID in ["a", "b", "c"] {
+            // No reconnecting: a refused publisher that came back would take the room a closed stream frees.
             publishers[streamID] = try TestProcess(
                 RelayBinary.publisher,
-                ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)"])
+                ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)"])
             let event = streamID == "c" ? "connection-refused" : "connection-opened"
             let line = try await log.next(event, within: .seconds(5))
             #expect(line["stream_id"] as? String == streamID)
@@ -55,6 +56,7 @@ struct RelayDescriptorLimitTests {
                 let error = line["error"] as? String ?? ""
                 print("srt-relay at \(limit) descriptors: \(error)")
                 #expect(error.contains("descriptors free"), "\(error)")
+                publishers["c"]?.terminate()
             }
         }
         let alive = await relay.exitStatus(within: .milliseconds(200)) == nil
