@@ -257,11 +257,18 @@ struct RelayUnreadOutputTests {
             }
         }
         let lines = text.drop { $0 == "#" }.split(separator: "\n")
-        #expect(lines.last == "NOTICE \(dropped) dropped")
-        let kept = lines.dropLast()
+        // A writer thread that first ran after the queue was full takes a batch and writes a notice for what was
+        // dropped until then before the next batch: on a loaded machine there can be more notices than one.
+        let notices = lines.compactMap { line in
+            line.hasPrefix("NOTICE ") ? Int(line.dropFirst(7).prefix { $0 != " " }) : nil
+        }
+        #expect(lines.last?.hasPrefix("NOTICE ") == true, "the notice comes last: \(lines.suffix(2))")
+        #expect(notices.reduce(0, +) == dropped, "the notices \(notices) count the \(dropped) dropped lines")
+        let kept = lines.filter { !$0.hasPrefix("NOTICE ") }
         #expect(kept.count + dropped == count, "\(kept.count) lines written, \(dropped) dropped")
         let numbers = kept.compactMap { Int($0.dropFirst(5).prefix(5)) }
-        #expect(numbers == Array(0..<kept.count), "the first lines, whole and in order")
+        #expect(numbers.count == kept.count && numbers.first == 0, "whole lines, from the first")
+        #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $0 < $1 }, "in order")
         #expect(await RelayAcceptanceTests.eventually { queue.isIdle })
     }
 
