@@ -225,7 +225,9 @@ struct RelayRecordingTests {
         try disk.fill(named: "filler", leaving: 1 << 20)
         let low = try await log.next("disk-space-low")
         #expect(low["min_free_bytes"] as? Int == 2 << 20, "\(low)")
-        #expect(low["available_bytes"] as? Int ?? .max <= 1 << 20, "\(low)")
+        // Below the minimum: the watch may measure while the filler is still being written (1.79 MB read once
+        // under load), so not necessarily the 1 MiB the filler leaves.
+        #expect(low["available_bytes"] as? Int ?? .max < 2 << 20, "\(low)")
         let health = await HTTP.get(port: metricsPort, path: "/healthz")
         // The first line says why; the second counts leaked multiplexers.
         #expect(
