@@ -16,7 +16,7 @@ struct RelayDescriptorLimitTests {
     }
 
     @Test(
-        "room for two recordings above the reserve: the third publisher is refused in one line, the relay lives and records again once a stream ends",
+        "room for two recordings above the reserve: the next publisher is refused in one line, the relay lives and records again once a stream ends",
         .timeLimit(.minutes(1)))
     func refusesNearTheLimit() async throws {
         let binary = try #require(RelayBinary.path)
@@ -44,63 +44,96 @@ struct RelayDescriptorLimitTests {
 
         var publishers: [String: TestProcess] = [:]
         defer { for publisher in publishers.values { publisher.terminate() } }
-        for streamID in ["a", "b", "c"] {
-            // No reconnecting: a refused publisher that came back would take the room a closed stream frees.
+        // Publishers one after another until the relay refuses one: room for two, or one when a descriptor the
+        // process takes for a moment (libdispatch reads /proc every second while work is queued) is open at the
+        // check. No reconnecting: a refused publisher that came back would take the room a closed stream frees.
+        var opened: [String] = []
+        var refusal: String?
+        for streamID in ["a", "b", "c", "d"] where refusal == nil {
+            let start = log.mark
             publishers[streamID] = try TestProcess(
                 RelayBinary.publisher,
                 ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)"])
-            let event = streamID == "c" ? "connection-refused" : "connection-opened"
-            let line = try await log.next(event, within: .seconds(5))
-            #expect(line["stream_id"] as? String == streamID)
-            if streamID == "c" {
-                let error = line["error"] as? String ?? ""
-                print("srt-relay at \(limit) descriptors: \(error)")
-                #expect(error.contains("descriptors free"), "\(error)")
-                publishers["c"]?.terminate()
+            switch try await Self.outcome(of: streamID, in: relay, since: start, within: .seconds(5)) {
+            case .opened: opened.append(streamID)
+            case .refused(let error):
+                refusal = error
+                publishers[streamID]?.terminate()
+            case nil: Issue.record("publisher \(streamID): neither opened nor refused within 5 s")
             }
         }
+        print("srt-relay at \(limit) descriptors: \(opened) recorded, then refused: \(refusal ?? "none")")
+        #expect(refusal?.contains("descriptors free") == true, "\(String(describing: refusal))")
+        #expect((1...2).contains(opened.count), "\(opened)")
         let alive = await relay.exitStatus(within: .milliseconds(200)) == nil
         #expect(alive, "the relay lives")
 
-        // A stream ends, its file is closed: the next publisher is recorded.
-        publishers["a"]?.signal(SIGINT)
+        // A stream ends, its file is closed: the next publisher is recorded. It tries again every half second for up
+        // to 10 s, as a real one would: the room may be taken for a moment, as above.
+        let ending = try #require(opened.first)
+        publishers[ending]?.signal(SIGINT)
         let closed = try await log.next("connection-closed")
-        #expect(closed["stream_id"] as? String == "a")
-        // At the boundary the room a closed stream frees came back only some time after its line in loaded runs
-        // (three refusals within a second were seen; not explained yet): the next publisher tries again, as a real
-        // one would, every half second for up to 10 s.
+        #expect(closed["stream_id"] as? String == ending)
         var reopened = false
         var refusals: [String] = []
+        var silent = 0
         let giveUp = ContinuousClock.now + .seconds(10)
-        for attempt in 0..<20 where !reopened && ContinuousClock.now < giveUp {
+        var attempt = 0
+        while !reopened, ContinuousClock.now < giveUp, attempt < 20 {
             let start = log.mark
-            publishers["d\(attempt)"] = try TestProcess(
-                RelayBinary.publisher, ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=d"])
-            let deadline = ContinuousClock.now + .seconds(5)
-            var refused = false
-            while !reopened, !refused, ContinuousClock.now < deadline {
-                let lines = relay.lines.dropFirst(start).compactMap(RelayLog.decode).filter {
-                    $0["stream_id"] as? String == "d"
-                }
-                reopened = lines.contains { $0["event"] as? String == "connection-opened" }
-                if let refusal = lines.first(where: { $0["event"] as? String == "connection-refused" }) {
-                    refused = true
-                    refusals.append(refusal["error"] as? String ?? "")
-                }
-                try await Task.sleep(for: .milliseconds(20))
+            publishers["next\(attempt)"] = try TestProcess(
+                RelayBinary.publisher,
+                ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=next"])
+            switch try await Self.outcome(of: "next", in: relay, since: start, within: .seconds(5)) {
+            case .opened: reopened = true
+            case .refused(let error):
+                refusals.append(error)
+                publishers["next\(attempt)"]?.terminate()
+                try await Task.sleep(for: .milliseconds(500))
+            case nil:
+                silent += 1
+                publishers["next\(attempt)"]?.terminate()
             }
-            publishers["d\(attempt)"]?.terminate()
-            if refused { try await Task.sleep(for: .milliseconds(500)) }
+            attempt += 1
         }
         print(
-            "srt-relay at \(limit) descriptors: the next publisher refused \(refusals.count) times before it was recorded"
+            "srt-relay at \(limit) descriptors: the next publisher refused \(refusals.count) times, unanswered \(silent)"
         )
         #expect(reopened, "the next publisher is recorded once a stream ended; refused: \(refusals)")
+        if !reopened {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(relay.pid)/fd")) ?? []
+            print("srt-relay at \(limit) descriptors: \(fds.count) open now; its lines:")
+            for line in relay.lines { print("  \(line)") }
+        }
 
         relay.signal(SIGTERM)
         let status = await relay.exitStatus(within: .seconds(3))
         let errors = await relay.standardErrorAtExit()
         #expect(status == 0, "\(errors)")
+    }
+
+    /// What the relay said of the publisher of `streamID` in lines from `start` on.
+    enum Outcome {
+        case opened
+        case refused(String)
+    }
+
+    /// Waits (bounded) for the relay's first `connection-opened` or `connection-refused` line for `streamID` from line
+    /// `start` on; nil if neither came within `limit`.
+    static func outcome(
+        of streamID: String, in relay: TestProcess, since start: Int, within limit: Duration
+    ) async throws -> Outcome? {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            let expired = ContinuousClock.now >= deadline
+            for line in relay.lines.dropFirst(start).compactMap(RelayLog.decode)
+            where line["stream_id"] as? String == streamID {
+                if line["event"] as? String == "connection-opened" { return .opened }
+                if line["event"] as? String == "connection-refused" { return .refused(line["error"] as? String ?? "") }
+            }
+            if expired { return nil }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// srt-relay listening on a free port with its metrics server on another, answering; the caller terminates it.
