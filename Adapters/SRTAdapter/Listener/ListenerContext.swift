@@ -59,32 +59,11 @@ final class ListenerContext: Sendable {
         connections.withLock { $0.count }
     }
 
-    /// The longest a handshake waits in the callback for a hand-over (``HandOverGate``) before it is rejected as
-    /// unavailable: the receive thread, and so every packet on the port, waits meanwhile. A hand-over lets it through
-    /// within a tenth of a millisecond unless libsrt's global lock keeps the control thread waiting.
-    static let handOverWait = Duration.milliseconds(50)
-
     /// Admits `socket` from `peer` if the open connections and pending handshakes leave room under the cap and
-    /// the peer's host is within its share; runs on the receive thread, inside the listen callback. During a
-    /// hand-over it first waits at the gate (at most ``handOverWait``).
+    /// the peer's host is within its share; runs on the receive thread, inside the listen callback.
     func admit(_ socket: SRTSOCKET, peer: SRTAddress?) -> PendingHandshakes.Verdict {
-        let arrived = ContinuousClock.now
-        var waiting = false
-        // Bounded: the gate rejects once the wait reached handOverWait.
-        while true {
-            let now = ContinuousClock.now
-            let verdict = pending.withLock { pending -> PendingHandshakes.Verdict? in
-                switch pending.gate.pass(waiting: waiting, expired: now - arrived >= Self.handOverWait) {
-                case .wait: return nil
-                case .reject: return .handingOver
-                case .admit: return admitUnderLock(socket, peer: peer, now: now, pending: &pending)
-                }
-            }
-            if let verdict { return verdict }
-            waiting = true
-            // The hand-over looks again within microseconds; a short sleep keeps the core free for it.
-            usleep(20)
-        }
+        let now = ContinuousClock.now
+        return pending.withLock { pending in admitUnderLock(socket, peer: peer, now: now, pending: &pending) }
     }
 
     private func admitUnderLock(
@@ -103,43 +82,6 @@ final class ListenerContext: Sendable {
     /// Whether libsrt ended an admitted handshake (rejected it after the callback, or the caller vanished).
     private static func isGone(_ socket: SRTSOCKET) -> Bool {
         SRTSocketState(srt_getsockstate(socket)).isClosedOrBroken
-    }
-
-    /// Starts a hand-over: from now on a handshake waits in the callback (see ``HandOverGate``).
-    func holdHandshakes() {
-        pending.withLock { $0.gate.hold() }
-    }
-
-    /// After a drain of the accept queue: lets a waiting handshake through, or closes the gate when none waits, no
-    /// admitted one is on its way to the queue, and `quiet`. On the control thread (the state lookups take libsrt's
-    /// lock).
-    func settleHandOver(quiet: Bool) -> HandOverGate.Settling {
-        let now = ContinuousClock.now
-        return pending.withLock { pending in
-            pending.prune(now: now, isGone: Self.isGone)
-            return pending.gate.settle(inFlight: pending.count, quiet: quiet)
-        }
-    }
-
-    /// Closes the gate for good: every handshake from now on is rejected as unavailable.
-    func closeGate() {
-        pending.withLock { $0.gate.close() }
-    }
-
-    /// How many handshakes the gate rejected: final once the listener's `srt_close` returned (libsrt closes it only
-    /// after the handshake it is running).
-    var rejectedByGate: Int {
-        pending.withLock { $0.gate.rejected }
-    }
-
-    /// The handshakes admitted and never accepted that libsrt still holds as connections: after the listener's close
-    /// they sit in a queue no accept can reach.
-    func strandedAdmissions() -> [SRTSOCKET] {
-        let now = ContinuousClock.now
-        return pending.withLock { pending in
-            pending.prune(now: now, isGone: Self.isGone)
-            return pending.sockets
-        }
     }
 
     /// The admitted handshake became a connection (now counted among the open ones), or was given up.

@@ -68,12 +68,10 @@ enum ListenerRegistry {
 }
 
 extension PendingHandshakes.Verdict {
-    /// What the caller is told: nothing when admitted, ``SRTRejectReason/unavailable`` while a hand-over closes the
-    /// listener, ``SRTRejectReason/overload`` otherwise.
+    /// What the caller is told: nothing when admitted, ``SRTRejectReason/overload`` otherwise.
     var rejectReason: SRTRejectReason? {
         switch self {
         case .admitted: nil
-        case .handingOver: .unavailable
         case .overCap, .overHostShare: .overload
         }
     }

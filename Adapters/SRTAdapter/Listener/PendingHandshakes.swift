@@ -33,8 +33,6 @@ struct PendingHandshakes: Sendable {
         case overCap
         /// The caller's host already holds its share of the pending handshakes.
         case overHostShare
-        /// A hand-over closed the listener's gate (``HandOverGate``): the port's next listener takes the caller.
-        case handingOver
     }
 
     private struct Admission: Sendable {
@@ -47,8 +45,6 @@ struct PendingHandshakes: Sendable {
 
     /// The most pending handshakes one source host may hold.
     let maxPerHost: Int
-    /// What a hand-over lets through; under the same lock, so that passing it and being admitted are one step.
-    var gate = HandOverGate()
     private var admissions: [SRTSOCKET: Admission] = [:]
     /// Pending handshakes by host, kept in step with `admissions`.
     private var perHost: [String: Int] = [:]
@@ -60,11 +56,6 @@ struct PendingHandshakes: Sendable {
     /// How many handshakes are pending.
     var count: Int {
         admissions.count
-    }
-
-    /// The sockets of the pending handshakes.
-    var sockets: [SRTSOCKET] {
-        Array(admissions.keys)
     }
 
     /// How many handshakes from `host` are pending.

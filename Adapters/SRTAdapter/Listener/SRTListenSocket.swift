@@ -117,114 +117,6 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             shared: previous, reactor: reactor)
     }
 
-    /// Replaces a live listener without a moment when the port has none: a new socket joins `previous`'s
-    /// multiplexer with `srt_bind` while `previous` still listens (same settings, so libsrt shares the multiplexer and
-    /// its UDP socket), the handshakes `previous` completed since its accept loop ended are accepted, `previous` is
-    /// closed, and the new socket listens at once: microseconds without a listener instead of the seconds libsrt
-    /// keeps a closed listener's port (a fresh bind meanwhile fails with EADDRINUSE). Connections on the socket keep
-    /// flowing. Run it on the control thread (every call here waits on libsrt's global lock); never after a death,
-    /// which would join the dead multiplexer again.
-    ///
-    /// Nothing a caller was told is connected stays behind: libsrt queues a completed handshake on the listener that
-    /// ran its callback and closes what a closed listener still queues, so `previous`'s callback holds new handshakes
-    /// at its ``HandOverGate`` while the queue is drained, lets each one through and drains again, and `previous`
-    /// closes only once nothing waits and nothing admitted is on its way to the queue. From libsrt's close on, a
-    /// handshake reaching `previous` is dropped unanswered and its caller repeats it to the new listener, 250 ms
-    /// later; one that reaches `previous`'s callback in the microseconds between the gate's close and libsrt's is
-    /// rejected as unavailable (its caller learns at once).
-    ///
-    /// - Returns: the new listener; the connections taken from `previous`'s queue; how many callers the gate
-    ///   rejected; and how many connected callers were still stranded in the queue after the close and were closed,
-    ///   so that they see the break at once (none unless the drain ran out of its time, libsrt's global lock held
-    ///   elsewhere).
-    /// - Throws: ``SRTError`` with ``SRTError/Code/receiveThreadDied`` when `previous` is dead or its receive thread
-    ///   is gone though no one noticed yet (`srt_bind` would join the dead multiplexer): `previous` is marked dead, to
-    ///   be retired. Otherwise from the new socket's bind or listen; `previous` is closed by then only when the listen
-    ///   failed.
-    static func handOver(
-        from previous: SRTListenSocket, reactor: SRTReactor
-    ) throws(SRTError) -> HandOver {
-        guard !previous.isDead, previous.receiveThreadIsGone != true else {
-            previous.markDead()
-            throw SRTError(
-                code: .receiveThreadDied, operation: .bind,
-                message: "the receive thread of \(previous.localAddress) is gone: no hand-over onto its multiplexer")
-        }
-        var drained: [SRTConnection] = []
-        var stranded = 0
-        let listener = try make(
-            previous.configuration, localAddress: previous.localAddress, descriptor: previous.udpDescriptor,
-            shared: previous, reactor: reactor
-        ) {
-            drained = previous.drainForHandOver()
-            // Before the successor's srt_listen: one listener per multiplexer (5011 otherwise).
-            previous.close(waiting: true)
-            // Admitted, never accepted, still connected: queued where no accept reaches (only after a timed-out
-            // drain). Closed now, so that their callers see the break at once rather than a second or more later.
-            let left = previous.context.strandedAdmissions()
-            for socket in left { srt_close(socket) }
-            stranded = left.count
-        }
-        return HandOver(
-            listener: listener, drained: drained, rejected: previous.context.rejectedByGate, stranded: stranded)
-    }
-
-    /// What ``handOver(from:reactor:)`` did.
-    struct HandOver: Sendable {
-        /// The new listener, listening.
-        let listener: SRTListenSocket
-        /// The connections taken from the old listener's queue.
-        let drained: [SRTConnection]
-        /// Callers rejected as unavailable while the old listener closed.
-        let rejected: Int
-        /// Connected callers left in the old listener's queue and closed.
-        let stranded: Int
-    }
-
-    /// The longest a hand-over drains before it closes the old listener anyway (see ``handOver(from:reactor:)``).
-    static let handOverDrainLimit = Duration.milliseconds(100)
-
-    /// How long the gate must have seen no handshake before it closes: a handshake libsrt has begun on the old
-    /// listener reaches the callback within it (the old listener answers meanwhile, so it costs no caller anything),
-    /// and is let through instead of rejected. 25 ms: on a loaded 2-core machine srt-live-transmit once sent its
-    /// conclusion more than 5 ms after its induction was answered, and was rejected. The price: the hand-over runs on
-    /// the control thread, so every libsrt call of the process waits that long once per deliberate restart.
-    static let handOverQuiet = Duration.milliseconds(25)
-
-    /// Holds new handshakes at the gate and accepts everything queued until nothing waits, nothing admitted is in
-    /// flight and no handshake came for ``handOverQuiet`` (at most ``handOverDrainLimit``), then closes the gate; on
-    /// the control thread.
-    private func drainForHandOver() -> [SRTConnection] {
-        context.holdHandshakes()
-        var drained: [SRTConnection] = []
-        let started = ContinuousClock.now
-        var lastHandshake = started
-        // Bounded: the deadline, and a round count no drain comes near.
-        rounds: for _ in 0..<100_000 {
-            // At most a backlog's worth per round: what libsrt can have queued.
-            queue: for _ in 0..<max(1, configuration.backlog) {
-                switch try? acceptOnce() {
-                case .accepted(let connection): drained.append(connection)
-                case .brokenBeforeAccept: continue
-                case .nothingPending, nil: break queue
-                }
-            }
-            let now = ContinuousClock.now
-            switch context.settleHandOver(quiet: now - lastHandshake >= Self.handOverQuiet) {
-            case .closed: break rounds
-            // A handshake waited, or one admitted is not queued yet: the quiet begins again.
-            case .released: lastHandshake = now
-            case .inFlight: break
-            }
-            if now - started >= Self.handOverDrainLimit { break rounds }
-            // A handshake let through, or admitted earlier, is still being set up on the receive thread; or the quiet
-            // is not over yet.
-            usleep(100)
-        }
-        context.closeGate()
-        return drained
-    }
-
     /// The open connections on this listener's UDP socket: its own, and those of the closed listeners it took the
     /// socket over from.
     public var connectionsOnSocket: [SRTConnection] {
@@ -233,10 +125,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
 
     /// Makes the listener on `descriptor`; `shared` is the listener whose live multiplexer it joins, if any.
     ///
-    /// - Parameter beforeListen: runs after the bind, right before `srt_listen` (a hand-over closes its predecessor).
     private static func make(
         _ configuration: SRTListenerConfiguration, localAddress: SRTAddress, descriptor: Int32,
-        shared previous: SRTListenSocket?, reactor: SRTReactor, beforeListen: () -> Void = {}
+        shared previous: SRTListenSocket?, reactor: SRTReactor
     ) throws(SRTError) -> SRTListenSocket {
         var chain: [SRTListenSocket] = []
         let shared = previous != nil
@@ -289,10 +180,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             context.receiveThread.store(receiveThread ?? 0, ordering: .relaxed)
             // From here the descriptor belongs to libsrt's multiplexer.
             acquired = true
-            beforeListen()
             if let previous {
-                // The closed listeners whose connections share the socket (the previous one is closed by now): only
-                // the ones that still hold connections matter, so the chain stays as short as the live connections.
+                // The closed listeners whose connections share the socket: only the ones that still hold connections
+                // matter, so the chain stays as short as the live connections.
                 chain = ([previous] + previous.predecessors.withLock { $0 }).filter { !$0.openConnections.isEmpty }
                 // Before srt_listen, so before any handshake: the cap counts their connections too.
                 context.predecessors.withLock { $0 = chain.map(\.context) }
@@ -510,25 +400,14 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Closes the listener; its accepted connections stay open and keep the UDP socket (`Docs/libsrt-failure-modes.md
     /// §5`). Pending accepts end with ``SRTError/Code/closedLocally``. Idempotent.
     public func close() {
-        close(waiting: false)
-    }
-
-    /// Closes the listener; with `waiting`, `srt_close` runs first, before this returns (on the control thread, where
-    /// a hand-over must close it before its successor listens, and as soon as its gate closed: from libsrt's close
-    /// on, a handshake reaching this listener is dropped unanswered and repeated to the successor), otherwise it is
-    /// queued there.
-    private func close(waiting: Bool) {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         let socket = self.socket
-        if waiting { srt_close(socket) }
         ListenerRegistry.remove(registryKey)
         // Closing a listener wakes no epoll wait: resume the accepts ourselves; they find it closed.
         reactor.deregister(socket)
-        if !waiting {
-            // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
-            SRTControlThread.shared.submit { srt_close(socket) }
-        }
+        // srt_close waits on libsrt's global lock: on the control thread, before any later bind of the port.
+        SRTControlThread.shared.submit { srt_close(socket) }
     }
 
     /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are

@@ -49,19 +49,15 @@ public struct SRTListener: Restartable {
             var previous: SRTListenSocket?
             /// Ends the current run with ``SRTError/Code/restartRequested`` when yielded to.
             var restartRequests: AsyncStream<Void>.Continuation?
-            /// The current run ended on a restart request: `stop` hands the port over instead of closing.
+            /// The current run ended on a restart request: `stop` keeps the listener listening instead of closing it.
             var restartRequested = false
-            /// The listener a hand-over made, listening already; the next `start` returns it.
-            var successor: SRTListenSocket?
+            /// The listener a restart request kept listening; the next `start` returns it.
+            var kept: SRTListenSocket?
         }
 
         let state = Mutex(State())
         /// Death signals after which this listener's check found it alive, across restarts (tests wait for it).
         let deathsSurvived = Atomic<Int>(0)
-        /// Callers hand-overs rejected as unavailable while the old listener closed, across restarts.
-        let rejectedByHandOver = Atomic<Int>(0)
-        /// Connected callers a hand-over found stranded in the old listener's queue and closed, across restarts.
-        let strandedByHandOver = Atomic<Int>(0)
         let onConnection: @Sendable (SRTConnection) -> Void
         let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
         let reactor: SRTReactor
@@ -123,32 +119,20 @@ public struct SRTListener: Restartable {
         shared.deathsSurvived.load(ordering: .relaxed)
     }
 
-    /// How many callers restarts rejected as unavailable (1503): a handshake that reached the old listener in the
-    /// microseconds between its gate's close and libsrt's (logged).
-    public var rejectedByHandOver: Int {
-        shared.rejectedByHandOver.load(ordering: .relaxed)
-    }
-
-    /// How many connected callers restarts closed because they were stranded in the old listener's queue (logged as a
-    /// warning); 0 unless a drain ran out of its time.
-    public var strandedByHandOver: Int {
-        shared.strandedByHandOver.load(ordering: .relaxed)
-    }
-
     /// The instance that runs now, if any (tests inject faults into it).
     var current: SRTListenSocket? {
         shared.state.withLock { $0.current }
     }
 
     public func start() async throws -> SRTListenSocket {
-        let successor = shared.state.withLock { state in
-            defer { state.successor = nil }
-            return state.successor
+        let kept = shared.state.withLock { state in
+            defer { state.kept = nil }
+            return state.kept
         }
-        if let successor {
-            shared.state.withLock { $0.current = successor }
-            logger.info("listening on \(successor.localAddress) (handed over)")
-            return successor
+        if let kept {
+            shared.state.withLock { $0.current = kept }
+            logger.info("listening on \(kept.localAddress) (kept through the restart)")
+            return kept
         }
         let (port, previous) = shared.state.withLock { ($0.port, $0.previous) }
         let wanted = port.map { configuration.with(port: $0) } ?? configuration
@@ -184,12 +168,17 @@ public struct SRTListener: Restartable {
         }
     }
 
-    /// Re-listens on purpose (a configuration reload, an operator's request): the current run ends with
-    /// ``SRTError/Code/restartRequested``, and `stop` hands the port over to a new listener on the same UDP socket
-    /// (``SRTListenSocket`` joins the old one's multiplexer before closing it): the port is never without a
-    /// listener, callers are accepted throughout (every one told it is connected is handed out; see
-    /// ``rejectedByHandOver`` for the one that can be turned away), and live connections keep flowing. Does nothing
-    /// when no run is in progress.
+    /// Restarts the run on purpose (an operator's request, a group restarting its members): the current run ends
+    /// with ``SRTError/Code/restartRequested``, the supervisor restarts as after any failure (events, logs, metrics,
+    /// backoff), and `stop` keeps the listener listening for the next `start`. The port is never without a listener
+    /// and no caller is turned away: libsrt completes the handshakes that arrive meanwhile and queues them for the
+    /// next run's accept; live connections keep flowing. A listener found dead, or whose receive thread is gone, is
+    /// retired instead and the next `start` binds afresh. Does nothing when no run is in progress.
+    ///
+    /// Why the listener is kept rather than replaced: libsrt answers every handshake that reaches a listener's
+    /// callback, so a caller whose handshake meets the old listener between its last accept and its close is either
+    /// rejected or queued where no accept reaches; and a fresh bind fails for the seconds libsrt holds a closed
+    /// listener's port (Docs/srt-fault-model.md).
     public func restart() {
         let requests = shared.state.withLock { $0.restartRequests }
         requests?.yield()
@@ -203,8 +192,8 @@ public struct SRTListener: Restartable {
     public func run(_ listener: SRTListenSocket) async throws {
         // Subscribed before anything else: a death from now on is seen.
         let deaths = SRTRuntime.receiveThreadDeaths()
-        // A hand-over's successor shares its predecessor's receive thread: one that died before this subscription
-        // signalled no one.
+        // A listener kept through a restart, or one that joined a predecessor's multiplexer, may have lost its
+        // receive thread before this subscription: that death signalled no one.
         if listener.receiveThreadIsGone == true {
             listener.markDead()
             throw deadError(listener)
@@ -289,7 +278,14 @@ public struct SRTListener: Restartable {
             defer { state.restartRequested = false }
             return state.restartRequested
         }
-        if !listener.isDead, restartRequested, await handOver(from: listener) { return }
+        // A restart on request keeps a live listener: its receive thread still runs, so nothing it holds is deaf.
+        if restartRequested, !listener.isDead, listener.receiveThreadIsGone != true {
+            shared.state.withLock { $0.kept = listener }
+            logger.info("keeping \(listener.localAddress) listening through the restart")
+            return
+        }
+        // A death nobody noticed yet (the run ended on the request first): retired like any dead listener.
+        if listener.receiveThreadIsGone == true { listener.markDead() }
         if listener.isDead {
             let lost = listener.retire()
             logger.error(
@@ -301,42 +297,13 @@ public struct SRTListener: Restartable {
         }
     }
 
-    /// Replaces `listener` by a successor on the same UDP socket without a moment when the port has no listener
-    /// (``SRTListenSocket/handOver(from:reactor:)``); the next `start` returns it. Connections the old listener had
-    /// queued go to `onConnection`. Returns `false` when it did not hand over: the caller then closes the old listener
-    /// (`start` opens anew), or retires it when the hand-over found its receive thread gone.
-    private func handOver(from listener: SRTListenSocket) async -> Bool {
-        let reactor = shared.reactor
-        do {
-            let handOver = try await SRTControlThread.shared.run { () throws(SRTError) in
-                try SRTListenSocket.handOver(from: listener, reactor: reactor)
-            }
-            shared.state.withLock { $0.successor = handOver.listener }
-            for connection in handOver.drained { shared.onConnection(connection) }
-            shared.rejectedByHandOver.add(handOver.rejected, ordering: .relaxed)
-            shared.strandedByHandOver.add(handOver.stranded, ordering: .relaxed)
-            if handOver.rejected > 0 {
-                logger.info("rejected \(handOver.rejected) caller(s) as unavailable while the old listener closed")
-            }
-            if handOver.stranded > 0 {
-                logger.warning(
-                    "closed \(handOver.stranded) connected caller(s) the old listener still queued after its close",
-                    metadata: ["srt.stranded": "\(handOver.stranded)"])
-            }
-        } catch {
-            logger.warning("handing \(listener.localAddress) over to a new listener failed: \(error); re-listening")
-            return false
+    /// Closes a listener a restart request kept but no `start` took (the supervisor ended between the two).
+    func closeKeptListener() {
+        let kept = shared.state.withLock { state in
+            defer { state.kept = nil }
+            return state.kept
         }
-        return true
-    }
-
-    /// Closes a successor that a hand-over made but no `start` took (the supervisor ended between the two).
-    func closeUnusedSuccessor() {
-        let successor = shared.state.withLock { state in
-            defer { state.successor = nil }
-            return state.successor
-        }
-        successor?.close()
+        kept?.close()
     }
 
     /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and

@@ -87,10 +87,9 @@ public final class SRTServer: Service, Sendable {
         self.supervisor = ResourceSupervisor(listener, name: name, policy: policy, logger: logger)
     }
 
-    /// Replaces the listener by a new one on the same UDP socket; the port is never without a listener, so callers
-    /// are accepted throughout (within milliseconds of the call), and live connections keep flowing. Every caller
-    /// told it is connected arrives on ``connections``; a caller whose handshake libsrt was running on the old
-    /// listener at the instant it closed is rejected with 1503 (``SRTListener/rejectedByHandOver``).
+    /// Restarts the listener's run (``SRTListener/restart()``): the supervisor goes through a restart while the
+    /// listening socket stays open, so callers are accepted throughout (every caller libsrt connects meanwhile arrives
+    /// on ``connections`` once the next run starts) and live connections keep flowing.
     public func restartListener() {
         supervisor.resource.restart()
     }
@@ -115,11 +114,11 @@ public final class SRTServer: Service, Sendable {
         do {
             try await superviseWithinLeakLimit()
         } catch {
-            supervisor.resource.closeUnusedSuccessor()
+            supervisor.resource.closeKeptListener()
             await SRTControlThread.shared.idle()
             throw error
         }
-        supervisor.resource.closeUnusedSuccessor()
+        supervisor.resource.closeKeptListener()
         await SRTControlThread.shared.idle()
     }
 

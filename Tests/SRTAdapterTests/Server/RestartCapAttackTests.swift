@@ -37,13 +37,14 @@ extension Loopback {
             before?.close()
             #expect(before == nil, "the cap holds before the restart")
 
-            let original = try #require(server.supervisor.resource.current)
             server.restartListener()
-            #expect(
-                await TestSupport.eventually(within: .seconds(5)) {
-                    let current = server.supervisor.resource.current
-                    return current != nil && current !== original
-                }, "a new listener took the port")
+            let failure = try await SRTServerTests.waitFor(events) { event in
+                if case .failed = event { true } else { false }
+            }
+            if case .failed(let details) = failure {
+                #expect((details.error as? SRTError)?.code == .restartRequested)
+            }
+            _ = try await SRTServerTests.waitFor(events, SRTServerTests.isReady)
             // The first connection still lives on the port: the cap is still reached.
             let after = try? await SRTConnection.connect(try caller("after-restart"))
             after?.close()
