@@ -173,7 +173,8 @@ public struct SRTListener: Restartable {
     /// backoff), and `stop` keeps the listener listening for the next `start`. The port is never without a listener
     /// and no caller is turned away: libsrt completes the handshakes that arrive meanwhile and queues them for the
     /// next run's accept; live connections keep flowing. A listener found dead, or whose receive thread is gone, is
-    /// retired instead and the next `start` binds afresh. Does nothing when no run is in progress.
+    /// retired instead and the next `start` binds afresh; a listener no `start` takes within a second is closed. Does
+    /// nothing when no run is in progress.
     ///
     /// Why the listener is kept rather than replaced: libsrt answers every handshake that reaches a listener's
     /// callback, so a caller whose handshake meets the old listener between its last accept and its close is either
@@ -183,6 +184,11 @@ public struct SRTListener: Restartable {
         let requests = shared.state.withLock { $0.restartRequests }
         requests?.yield()
     }
+
+    /// How long `stop` keeps a listener for the next `start` after a restart request; closed after that. A restart on
+    /// request starts again at once (``SRTError/Code/restartRequested`` is `.restartNow`); only a supervisor that ends
+    /// or waits out its restart intensity comes later, and its `start` then binds afresh.
+    static let keptListenerLimit = Duration.seconds(1)
 
     /// Whether a run is in progress, so that ``restart()`` acts (for tests: a run starts a little after `ready`).
     var takesRestartRequests: Bool {
@@ -282,6 +288,20 @@ public struct SRTListener: Restartable {
         if restartRequested, !listener.isDead, listener.receiveThreadIsGone != true {
             shared.state.withLock { $0.kept = listener }
             logger.info("keeping \(listener.localAddress) listening through the restart")
+            // Bounded: a supervisor that ends, or waits long, before its next start must not leave a listener that
+            // connects callers nobody accepts.
+            let (shared, logger, limit) = (self.shared, self.logger, Self.keptListenerLimit)
+            Task {
+                try? await Task.sleep(for: limit)
+                let unclaimed = shared.state.withLock { state in
+                    guard state.kept === listener else { return false }
+                    state.kept = nil
+                    return true
+                }
+                guard unclaimed else { return }
+                logger.info("no start took \(listener.localAddress) within \(limit) of the restart: closed it")
+                listener.close()
+            }
             return
         }
         // A death nobody noticed yet (the run ended on the request first): retired like any dead listener.
