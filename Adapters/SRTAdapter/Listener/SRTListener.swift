@@ -53,6 +53,8 @@ public struct SRTListener: Restartable {
             var restartRequested = false
             /// The listener a restart request kept listening; the next `start` returns it.
             var kept: SRTListenSocket?
+            /// Counts the keeps, so that the limit of one keep never closes the listener a later keep holds.
+            var keeps = 0
         }
 
         let state = Mutex(State())
@@ -286,7 +288,11 @@ public struct SRTListener: Restartable {
         }
         // A restart on request keeps a live listener: its receive thread still runs, so nothing it holds is deaf.
         if restartRequested, !listener.isDead, listener.receiveThreadIsGone != true {
-            shared.state.withLock { $0.kept = listener }
+            let keep = shared.state.withLock { state in
+                state.kept = listener
+                state.keeps &+= 1
+                return state.keeps
+            }
             logger.info("keeping \(listener.localAddress) listening through the restart")
             // Bounded: a supervisor that ends, or waits long, before its next start must not leave a listener that
             // connects callers nobody accepts.
@@ -294,7 +300,7 @@ public struct SRTListener: Restartable {
             Task {
                 try? await Task.sleep(for: limit)
                 let unclaimed = shared.state.withLock { state in
-                    guard state.kept === listener else { return false }
+                    guard state.kept === listener, state.keeps == keep else { return false }
                     state.kept = nil
                     return true
                 }

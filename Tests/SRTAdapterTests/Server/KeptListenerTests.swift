@@ -36,5 +36,28 @@ extension Loopback {
                 }
             }
         }
+
+        @Test("a keep's limit does not close the listener that a later keep holds")
+        func earlierLimitSparesLaterKeep() async throws {
+            let resource = SRTListener(configuration: try TestSupport.loopback(), onConnection: { $0.close() })
+            func restartAndStop(_ listener: SRTListenSocket) async {
+                let running = Task { try await resource.run(listener) }
+                _ = await TestSupport.eventually { resource.takesRestartRequests }
+                resource.restart()
+                _ = await running.result
+                await resource.stop(listener)
+            }
+            let listener = try await resource.start()
+            await restartAndStop(listener)
+            let firstKeep = ContinuousClock.now
+            // Taken shortly before the first keep's limit, then kept again: the first limit passes during the second.
+            try await Task.sleep(until: firstKeep + SRTListener.keptListenerLimit - .milliseconds(150))
+            #expect(try await resource.start() === listener)
+            await restartAndStop(listener)
+            try await Task.sleep(until: firstKeep + SRTListener.keptListenerLimit + .milliseconds(150))
+            #expect(listener.state == .listening, "the first keep's limit closed the listener of the second")
+            #expect(try await resource.start() === listener, "the next start takes it")
+            await resource.stop(listener)
+        }
     }
 }
