@@ -165,8 +165,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// from the supervisor's generator, as its jitter is), so that supervisors woken together do not start
     /// together. Never before the minimum restart delay or the end of a wait for the restart budget's tokens, and
     /// never after the backoff's own end. Idempotent: once woken, further wake-ups change nothing until the next
-    /// backoff; harmless when the supervisor is not backing off (it does nothing then). Network-change monitors
-    /// and operators call it.
+    /// backoff. During a `start()` (or a stop with a timeout) it is remembered: the start may have begun before the
+    /// change it reports, so if it fails, its backoff ends at once, within the spread. While the resource serves it
+    /// does nothing. Network-change monitors and operators call it.
     ///
     /// ```swift
     /// supervisor.wake()                   // starts within the next 100 ms
@@ -271,10 +272,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
     private func attempt(_ attempt: Int) async -> SupervisorStep {
         let instance: Resource.Instance
+        // Armed so that a wake-up during the start is remembered for the backoff after a failure.
+        shared.withLock { $0.alarm.arm(.starting) }
         do {
             instance = try await resource.start()
         } catch {
+            shared.withLock { $0.alarm.disarm() }
             return startFailed(error)
+        }
+        // Started after the change a wake-up during the start reported: nothing to remember.
+        shared.withLock { shared in
+            shared.alarm.disarm()
+            shared.alarm.forgetWake()
         }
         return await serveStarted(instance)
     }
