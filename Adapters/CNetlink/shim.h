@@ -15,9 +15,27 @@
 /// What a batch of rtnetlink messages contained, as bits.
 enum {
     CNETLINK_LINK_UP = 1,       // RTM_NEWLINK for an interface that is up and running
-    CNETLINK_ADDRESS_ADDED = 2, // RTM_NEWADDR
-    CNETLINK_ROUTE_ADDED = 4,   // RTM_NEWROUTE
+    CNETLINK_ADDRESS_ADDED = 2, // RTM_NEWADDR of an address a socket can bind (not tentative, not failed DAD)
+    CNETLINK_ROUTE_ADDED = 4,   // RTM_NEWROUTE in the main table (not a cached clone)
+    CNETLINK_OVERFLOW = 8,      // the kernel dropped messages (ENOBUFS): anything may have changed
 };
+
+/// The socket's receive buffer as the kernel reports it, or -errno.
+static inline int cnetlink_receive_buffer(int fd) {
+    int size = 0;
+    socklen_t length = sizeof(size);
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &length) != 0) return -errno;
+    return size;
+}
+
+/// Sets the socket's receive buffer to `bytes`: past the system's limit when the process may (SO_RCVBUFFORCE needs
+/// CAP_NET_ADMIN), within it otherwise. Returns the size the kernel reports now (it doubles what was asked).
+static inline int cnetlink_set_receive_buffer(int fd, int bytes) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    }
+    return cnetlink_receive_buffer(fd);
+}
 
 /// Opens a non-blocking rtnetlink socket subscribed to link, address and route changes; the fd, or -errno.
 static inline int cnetlink_open(void) {
@@ -35,6 +53,39 @@ static inline int cnetlink_open(void) {
     return fd;
 }
 
+/// Whether an RTM_NEWADDR message names an address a socket can bind now: an IPv6 address is tentative until
+/// duplicate address detection ends (a bind fails with EADDRNOTAVAIL meanwhile, and another RTM_NEWADDR comes when it
+/// ends), and useless when detection failed. The flags are in IFA_FLAGS (32 bits) when present, else in ifa_flags.
+static inline int cnetlink_address_is_usable(const struct nlmsghdr *header) {
+    const struct ifaddrmsg *info = (const struct ifaddrmsg *)NLMSG_DATA(header);
+    unsigned int flags = info->ifa_flags;
+    int length = (int)IFA_PAYLOAD(header);
+    for (const struct rtattr *attribute = IFA_RTA(info); RTA_OK(attribute, length);
+         attribute = RTA_NEXT(attribute, length)) {
+        if (attribute->rta_type == IFA_FLAGS && RTA_PAYLOAD(attribute) >= sizeof(unsigned int)) {
+            memcpy(&flags, RTA_DATA(attribute), sizeof(flags));
+        }
+    }
+    return (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) == 0;
+}
+
+/// Whether an RTM_NEWROUTE message is a route of the main table that a bind or a connect may need: routes of other
+/// tables (the local table's, added with every address; policy-routing tables) and cached clones are not. The table
+/// is in RTA_TABLE when present (tables past 255), else in rtm_table.
+static inline int cnetlink_route_is_main(const struct nlmsghdr *header) {
+    const struct rtmsg *route = (const struct rtmsg *)NLMSG_DATA(header);
+    if (route->rtm_flags & RTM_F_CLONED) return 0;
+    unsigned int table = route->rtm_table;
+    int length = (int)RTM_PAYLOAD(header);
+    for (const struct rtattr *attribute = RTM_RTA(route); RTA_OK(attribute, length);
+         attribute = RTA_NEXT(attribute, length)) {
+        if (attribute->rta_type == RTA_TABLE && RTA_PAYLOAD(attribute) >= sizeof(unsigned int)) {
+            memcpy(&table, RTA_DATA(attribute), sizeof(table));
+        }
+    }
+    return table == RT_TABLE_MAIN;
+}
+
 /// The CNETLINK_* bits of the messages in `buffer` (as read from the socket).
 static inline int cnetlink_classify(const void *buffer, int length) {
     int bits = 0;
@@ -47,10 +98,10 @@ static inline int cnetlink_classify(const void *buffer, int length) {
             break;
         }
         case RTM_NEWADDR:
-            bits |= CNETLINK_ADDRESS_ADDED;
+            if (cnetlink_address_is_usable(header)) bits |= CNETLINK_ADDRESS_ADDED;
             break;
         case RTM_NEWROUTE:
-            bits |= CNETLINK_ROUTE_ADDED;
+            if (cnetlink_route_is_main(header)) bits |= CNETLINK_ROUTE_ADDED;
             break;
         default:
             break;
