@@ -1,0 +1,55 @@
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Watches the test process's `getaddrinfo`, which this file defines in place of the C library's: NIO (linked into
+/// the test binary) calls this one. Two made-up names are answered here, without any query leaving the machine:
+/// ``probeName`` resolves as 127.0.0.1, noting whether the caller's thread was running a Swift task at the time
+/// (a thread of the cooperative pool, or whatever runs a task, which must not block); ``unresolvableName`` fails
+/// with `EAI_NONAME`. Every other name goes to the C library's resolver unchanged.
+///
+/// ```swift
+/// let channel = try await NIOServerResource(host: ResolverProbe.probeName, port: 0) { ... }.start()
+/// #expect(ResolverProbe.calls.withLock { $0 }.allSatisfy { !$0 })
+/// ```
+enum ResolverProbe {
+    /// Resolves as 127.0.0.1 and is noted in ``calls``.
+    static let probeName = "resolver-probe.nio-adapter.test"
+    /// Fails to resolve with `EAI_NONAME`.
+    static let unresolvableName = "unresolvable.nio-adapter.test"
+    /// For each resolution of ``probeName``, whether a Swift task was running on the resolving thread.
+    static let calls = Mutex<[Bool]>([])
+
+    typealias Getaddrinfo =
+        @convention(c) (
+            UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<addrinfo>?,
+            UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>?
+        ) -> Int32
+
+    /// The C library's own `getaddrinfo`, the next definition after this binary's (`RTLD_NEXT` is `(void *)-1`).
+    static let original: Getaddrinfo = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: -1), "getaddrinfo") else {
+            fatalError("the C library has no getaddrinfo")
+        }
+        return unsafeBitCast(symbol, to: Getaddrinfo.self)
+    }()
+}
+
+/// The process's `getaddrinfo` (see ``ResolverProbe``).
+@_cdecl("getaddrinfo")
+func probedGetaddrinfo(
+    _ node: UnsafePointer<CChar>?,
+    _ service: UnsafePointer<CChar>?,
+    _ hints: UnsafePointer<addrinfo>?,
+    _ result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>?
+) -> Int32 {
+    let name = node.map { String(cString: $0) }
+    if name == ResolverProbe.unresolvableName { return EAI_NONAME }
+    guard name == ResolverProbe.probeName else { return ResolverProbe.original(node, service, hints, result) }
+    // A task's job is running on this thread exactly when the current task is set.
+    let onTask = withUnsafeCurrentTask { $0 != nil }
+    ResolverProbe.calls.withLock { $0.append(onTask) }
+    return ResolverProbe.original("127.0.0.1", service, hints, result)
+}
