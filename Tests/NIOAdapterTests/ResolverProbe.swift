@@ -8,7 +8,8 @@ import Synchronization
 /// the test binary) calls this one. Two made-up names are answered here, without any query leaving the machine:
 /// ``probeName`` resolves as 127.0.0.1, noting whether the caller's thread was running a Swift task at the time
 /// (a thread of the cooperative pool, or whatever runs a task, which must not block); ``unresolvableName`` fails
-/// with `EAI_NONAME`. Every other name goes to the C library's resolver unchanged.
+/// with `EAI_NONAME`, and ``failingName(_:)`` with the code given. Every other name goes to the C library's resolver
+/// unchanged.
 ///
 /// ```swift
 /// let channel = try await NIOServerResource(host: ResolverProbe.probeName, port: 0) { ... }.start()
@@ -18,7 +19,21 @@ enum ResolverProbe {
     /// Resolves as 127.0.0.1 and is noted in ``calls``.
     static let probeName = "resolver-probe.nio-adapter.test"
     /// Fails to resolve with `EAI_NONAME`.
-    static let unresolvableName = "unresolvable.nio-adapter.test"
+    static let unresolvableName = failingName(EAI_NONAME)
+
+    /// A name that fails to resolve with getaddrinfo's error `code`.
+    static func failingName(_ code: Int32) -> String {
+        "fails-with\(code)\(suffix)"
+    }
+
+    /// The end of ``failingName(_:)``'s names.
+    static let suffix = ".nio-adapter.test"
+
+    /// The code a name made by ``failingName(_:)`` fails with.
+    static func failure(of name: String) -> Int32? {
+        guard name.hasPrefix("fails-with"), name.hasSuffix(suffix) else { return nil }
+        return Int32(name.dropFirst("fails-with".count).dropLast(suffix.count))
+    }
     /// For each resolution of ``probeName``, whether a Swift task was running on the resolving thread.
     static let calls = Mutex<[Bool]>([])
 
@@ -46,7 +61,7 @@ func probedGetaddrinfo(
     _ result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>?
 ) -> Int32 {
     let name = node.map { String(cString: $0) }
-    if name == ResolverProbe.unresolvableName { return EAI_NONAME }
+    if let name, let code = ResolverProbe.failure(of: name) { return code }
     guard name == ResolverProbe.probeName else { return ResolverProbe.original(node, service, hints, result) }
     // A task's job is running on this thread exactly when the current task is set.
     let onTask = withUnsafeCurrentTask { $0 != nil }
