@@ -20,6 +20,7 @@ public struct NIOConnectionDrain: Sendable, Hashable, CustomStringConvertible {
     /// The longest grace period: one hour.
     public static let longestGracePeriod = Duration.seconds(3_600)
 
+    /// - Parameter gracePeriod: how long connections have, from the quiesce event, to close by themselves.
     /// - Throws: `ConfigurationError` (`outOfRange`, option `gracePeriod`) below zero or above
     ///   ``longestGracePeriod``.
     public init(gracePeriod: Duration) throws(ConfigurationError) {

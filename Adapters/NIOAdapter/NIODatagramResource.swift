@@ -48,6 +48,11 @@ public struct NIODatagramResource: Restartable {
     ///     channel.pipeline.addHandler(PacketHandler())
     /// }
     /// ```
+    ///
+    /// - Parameters:
+    ///   - address: where to bind; port 0 picks any free port on the first start, which every restart binds again.
+    ///   - group: the event loops; NIO's shared singleton by default.
+    ///   - channelInitializer: sets up the channel's pipeline.
     public init(
         address: SocketAddress,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,

@@ -67,6 +67,13 @@ public struct NIOServerResource: Restartable {
     /// let address = try SocketAddress(ipAddress: "::1", port: 0)
     /// let server = NIOServerResource(address: address) { $0.pipeline.addHandler(EchoHandler()) }
     /// ```
+    ///
+    /// - Parameters:
+    ///   - address: where to bind; port 0 picks any free port on the first start, which every restart binds again.
+    ///   - group: the event loops; NIO's shared singleton by default.
+    ///   - drain: what happens to accepted connections when serving ends for good; 5 s of grace by default.
+    ///   - serverChannelInitializer: sets up the listening channel's own pipeline.
+    ///   - childChannelInitializer: sets up each accepted connection.
     public init(
         address: SocketAddress,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
