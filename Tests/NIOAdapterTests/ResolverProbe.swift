@@ -6,14 +6,15 @@ import Synchronization
 
 /// Watches the test process's `getaddrinfo`, which this file defines in place of the C library's: NIO (linked into
 /// the test binary) calls this one. Two made-up names are answered here, without any query leaving the machine:
-/// ``probeName`` resolves as 127.0.0.1, noting whether the caller's thread was running a Swift task at the time
-/// (a thread of the cooperative pool, or whatever runs a task, which must not block); ``unresolvableName`` fails
+/// ``probeName`` resolves as 127.0.0.1, noting the caller's thread: whether it was running a Swift task at the time
+/// (a thread of the cooperative pool, or whatever runs a task, which must not block) and its name (NIO's event loops
+/// are `NIO-ELT-…`, which must not block either; its thread pool's `TP-#…`); ``unresolvableName`` fails
 /// with `EAI_NONAME`, and ``failingName(_:)`` with the code given. Every other name goes to the C library's resolver
 /// unchanged.
 ///
 /// ```swift
 /// let channel = try await NIOServerResource(host: ResolverProbe.probeName, port: 0) { ... }.start()
-/// #expect(ResolverProbe.calls.withLock { $0 }.allSatisfy { !$0 })
+/// #expect(ResolverProbe.calls.withLock { $0 }.allSatisfy { !$0.onTask })
 /// ```
 enum ResolverProbe {
     /// Resolves as 127.0.0.1 and is noted in ``calls``.
@@ -34,8 +35,31 @@ enum ResolverProbe {
         guard name.hasPrefix("fails-with"), name.hasSuffix(suffix) else { return nil }
         return Int32(name.dropFirst("fails-with".count).dropLast(suffix.count))
     }
-    /// For each resolution of ``probeName``, whether a Swift task was running on the resolving thread.
-    static let calls = Mutex<[Bool]>([])
+
+    /// The thread that resolved ``probeName`` once.
+    struct Call: Sendable, CustomStringConvertible {
+        /// Whether a Swift task was running on it.
+        var onTask: Bool
+        /// Its name.
+        var thread: String
+
+        var description: String { "\(thread)\(onTask ? " (running a task)" : "")" }
+    }
+
+    /// Every resolution of ``probeName``.
+    static let calls = Mutex<[Call]>([])
+
+    /// The name of the calling thread (Linux keeps it in /proc; glibc's pthread_getname_np is not imported).
+    static func threadName() -> String {
+        let descriptor = open("/proc/thread-self/comm", O_RDONLY)
+        guard descriptor >= 0 else { return "?" }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(descriptor, &buffer, buffer.count)
+        guard count > 0 else { return "?" }
+        // The name ends with a newline.
+        return String(decoding: buffer[..<count].filter { $0 != 0x0A }, as: UTF8.self)
+    }
 
     typealias Getaddrinfo =
         @convention(c) (
@@ -65,6 +89,7 @@ func probedGetaddrinfo(
     guard name == ResolverProbe.probeName else { return ResolverProbe.original(node, service, hints, result) }
     // A task's job is running on this thread exactly when the current task is set.
     let onTask = withUnsafeCurrentTask { $0 != nil }
-    ResolverProbe.calls.withLock { $0.append(onTask) }
+    let call = ResolverProbe.Call(onTask: onTask, thread: ResolverProbe.threadName())
+    ResolverProbe.calls.withLock { $0.append(call) }
     return ResolverProbe.original("127.0.0.1", service, hints, result)
 }
