@@ -8,8 +8,8 @@ public import Supervisor
 /// (``NIOAdapterError``).
 ///
 /// - A host name is resolved at every start on NIO's blocking thread pool (`NIOThreadPool.singleton`), never on
-///   the caller's task; an IP literal needs no resolver; ``init(address:group:drain:serverChannelInitializer:childChannelInitializer:)``
-///   takes an address resolved beforehand.
+///   the caller's task; an IP literal needs no resolver; the initializer with an `address` takes one resolved
+///   beforehand.
 /// - Port 0 means "any port, once": the first bind takes the port the kernel picks, ``boundPort`` tells it, and
 ///   every restart binds that same port again, so clients keep reaching the server.
 /// - Accepted connections go on through a restart of the listening channel. When serving ends for good (the run is
