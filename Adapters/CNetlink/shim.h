@@ -53,19 +53,24 @@ static inline int cnetlink_open(void) {
     return fd;
 }
 
+/// The 32-bit value of the attribute `type` among the `length` bytes of attributes from `first`, or `fallback`.
+static inline unsigned int cnetlink_attribute_u32(const struct rtattr *first, int length, unsigned short type,
+                                                  unsigned int fallback) {
+    unsigned int value = fallback;
+    for (const struct rtattr *attribute = first; RTA_OK(attribute, length); attribute = RTA_NEXT(attribute, length)) {
+        if (attribute->rta_type == type && RTA_PAYLOAD(attribute) >= sizeof(value)) {
+            memcpy(&value, RTA_DATA(attribute), sizeof(value));
+        }
+    }
+    return value;
+}
+
 /// Whether an RTM_NEWADDR message names an address a socket can bind now: an IPv6 address is tentative until
 /// duplicate address detection ends (a bind fails with EADDRNOTAVAIL meanwhile, and another RTM_NEWADDR comes when it
 /// ends), and useless when detection failed. The flags are in IFA_FLAGS (32 bits) when present, else in ifa_flags.
 static inline int cnetlink_address_is_usable(const struct nlmsghdr *header) {
     const struct ifaddrmsg *info = (const struct ifaddrmsg *)NLMSG_DATA(header);
-    unsigned int flags = info->ifa_flags;
-    int length = (int)IFA_PAYLOAD(header);
-    for (const struct rtattr *attribute = IFA_RTA(info); RTA_OK(attribute, length);
-         attribute = RTA_NEXT(attribute, length)) {
-        if (attribute->rta_type == IFA_FLAGS && RTA_PAYLOAD(attribute) >= sizeof(unsigned int)) {
-            memcpy(&flags, RTA_DATA(attribute), sizeof(flags));
-        }
-    }
+    unsigned int flags = cnetlink_attribute_u32(IFA_RTA(info), (int)IFA_PAYLOAD(header), IFA_FLAGS, info->ifa_flags);
     return (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) == 0;
 }
 
@@ -75,14 +80,7 @@ static inline int cnetlink_address_is_usable(const struct nlmsghdr *header) {
 static inline int cnetlink_route_is_main(const struct nlmsghdr *header) {
     const struct rtmsg *route = (const struct rtmsg *)NLMSG_DATA(header);
     if (route->rtm_flags & RTM_F_CLONED) return 0;
-    unsigned int table = route->rtm_table;
-    int length = (int)RTM_PAYLOAD(header);
-    for (const struct rtattr *attribute = RTM_RTA(route); RTA_OK(attribute, length);
-         attribute = RTA_NEXT(attribute, length)) {
-        if (attribute->rta_type == RTA_TABLE && RTA_PAYLOAD(attribute) >= sizeof(unsigned int)) {
-            memcpy(&table, RTA_DATA(attribute), sizeof(table));
-        }
-    }
+    unsigned int table = cnetlink_attribute_u32(RTM_RTA(route), (int)RTM_PAYLOAD(header), RTA_TABLE, route->rtm_table);
     return table == RT_TABLE_MAIN;
 }
 
