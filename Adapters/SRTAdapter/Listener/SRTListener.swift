@@ -175,8 +175,8 @@ public struct SRTListener: Restartable {
     /// backoff), and `stop` keeps the listener listening for the next `start`. The port is never without a listener
     /// and no caller is turned away: libsrt completes the handshakes that arrive meanwhile and queues them for the
     /// next run's accept; live connections keep flowing. A listener found dead, or whose receive thread is gone, is
-    /// retired instead and the next `start` binds afresh; a listener no `start` takes within a second is closed. Does
-    /// nothing when no run is in progress.
+    /// retired instead and the next `start` binds afresh; a listener no `start` takes within a second is closed, or
+    /// retired when its receive thread died meanwhile. Does nothing when no run is in progress.
     ///
     /// Why the listener is kept rather than replaced: libsrt answers every handshake that reaches a listener's
     /// callback, so a caller whose handshake meets the old listener between its last accept and its close is either
@@ -296,21 +296,31 @@ public struct SRTListener: Restartable {
             logger.info("keeping \(listener.localAddress) listening through the restart")
             // Bounded: a supervisor that ends, or waits long, before its next start must not leave a listener that
             // connects callers nobody accepts.
-            let (shared, logger, limit) = (self.shared, self.logger, Self.keptListenerLimit)
+            let (resource, limit) = (self, Self.keptListenerLimit)
             Task {
                 try? await Task.sleep(for: limit)
-                let unclaimed = shared.state.withLock { state in
+                let unclaimed = resource.shared.state.withLock { state in
                     guard state.kept === listener, state.keeps == keep else { return false }
                     state.kept = nil
                     return true
                 }
                 guard unclaimed else { return }
-                logger.info("no start took \(listener.localAddress) within \(limit) of the restart: closed it")
-                listener.close()
+                resource.logger.info(
+                    "no start took \(listener.localAddress) within \(limit) of the restart: released it")
+                resource.release(listener)
             }
             return
         }
-        // A death nobody noticed yet (the run ended on the request first): retired like any dead listener.
+        release(listener)
+    }
+
+    /// Releases a listener no run will take: retired with every connection on its UDP socket when its receive thread
+    /// is gone, merely closed otherwise (its connections go on).
+    ///
+    /// Also for a kept listener whose thread died while no run watched it: closed only, its deaf connections would stay
+    /// open unreported, and after a fault that leaves the UDP socket bound the dead multiplexer would keep the port.
+    private func release(_ listener: SRTListenSocket) {
+        // A death nobody noticed yet (the run ended on the request first, or none ran since): retired like any other.
         if listener.receiveThreadIsGone == true { listener.markDead() }
         if listener.isDead {
             let lost = listener.retire()
@@ -323,13 +333,14 @@ public struct SRTListener: Restartable {
         }
     }
 
-    /// Closes a listener a restart request kept but no `start` took (the supervisor ended between the two).
+    /// Releases a listener a restart request kept but no `start` took (the supervisor ended between the two): closed,
+    /// or retired when its receive thread died meanwhile.
     func closeKeptListener() {
         let kept = shared.state.withLock { state in
             defer { state.kept = nil }
             return state.kept
         }
-        kept?.close()
+        if let kept { release(kept) }
     }
 
     /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and
