@@ -28,6 +28,9 @@ final class ListenerContext: Sendable {
     /// The kernel's id of the multiplexer's receive thread, 0 while unknown: told apart at bind when it can be, and
     /// learned for certain from every handshake, since libsrt runs the listen callback on that thread.
     let receiveThread = Atomic<Int32>(0)
+    /// Turns every caller away as unavailable (1503): set while the listener is kept through a restart and no start
+    /// took it in time, so that no caller is connected into a queue that no run may ever read.
+    let refusing = Atomic<Bool>(false)
 
     /// - Throws: ``SRTError`` (``SRTError/Code/thread``) when the access control's thread cannot start.
     init(

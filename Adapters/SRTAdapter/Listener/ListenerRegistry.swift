@@ -47,6 +47,8 @@ enum ListenerRegistry {
         context.receiveThread.store(csrt_thread_id(), ordering: .relaxed)
         // The self-probe: a live listener answers it at once with the private code.
         if streamID == context.probeStreamID { return .probe }
+        // Kept with no run to accept: "unavailable, try again later", told at once.
+        if context.refusing.load(ordering: .relaxed) { return .unavailable }
         if context.openConnectionCount >= context.maxConnections { return .overload }
         let request = SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion)
         if let access = context.immediateAccess {

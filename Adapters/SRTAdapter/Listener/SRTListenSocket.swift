@@ -363,6 +363,13 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         receiveThread.map { !ReceiveThreads.isRunning($0) }
     }
 
+    /// Whether the listener turns callers away as unavailable (1503) instead of connecting them; its probe is still
+    /// answered. ``SRTListener`` sets it on a listener kept through a restart that no start took in time.
+    var refusesCallers: Bool {
+        get { context.refusing.load(ordering: .relaxed) }
+        set { context.refusing.store(newValue, ordering: .relaxed) }
+    }
+
     /// Whether a probe found the receive thread dead; ``SRTListener`` retires such a listener when it stops it.
     public var isDead: Bool {
         dead.load(ordering: .acquiring)

@@ -132,7 +132,11 @@ public struct SRTListener: Restartable {
             return state.kept
         }
         if let kept {
-            shared.state.withLock { $0.current = kept }
+            shared.state.withLock { state in
+                state.current = kept
+                // Under the lock the keep's limit decides under: a start that takes the listener admits callers again.
+                kept.refusesCallers = false
+            }
             logger.info("listening on \(kept.localAddress) (kept through the restart)")
             return kept
         }
@@ -175,8 +179,9 @@ public struct SRTListener: Restartable {
     /// backoff), and `stop` keeps the listener listening for the next `start`. The port is never without a listener
     /// and no caller is turned away: libsrt completes the handshakes that arrive meanwhile and queues them for the
     /// next run's accept; live connections keep flowing. A listener found dead, or whose receive thread is gone, is
-    /// retired instead and the next `start` binds afresh; a listener no `start` takes within a second is closed. Does
-    /// nothing when no run is in progress.
+    /// retired instead and the next `start` binds afresh; a listener no `start` takes within a second refuses callers
+    /// (1503) until one does, or is retired when its receive thread died meanwhile; ``SRTServer`` closes one left when
+    /// its run ends. Does nothing when no run is in progress.
     ///
     /// Why the listener is kept rather than replaced: libsrt answers every handshake that reaches a listener's
     /// callback, so a caller whose handshake meets the old listener between its last accept and its close is either
@@ -187,9 +192,12 @@ public struct SRTListener: Restartable {
         requests?.yield()
     }
 
-    /// How long `stop` keeps a listener for the next `start` after a restart request; closed after that. A restart on
-    /// request starts again at once (``SRTError/Code/restartRequested`` is `.restartNow`); only a supervisor that ends
-    /// or waits out its restart intensity comes later, and its `start` then binds afresh.
+    /// How long a listener kept for the next `start` after a restart request connects callers; after that it turns
+    /// them away as unavailable (1503) until a `start` takes it, and keeps the port for that start. A restart on
+    /// request starts again at once (``SRTError/Code/restartRequested`` is `.restartNow`); only a supervisor that ends,
+    /// or waits (a degraded probe interval, a minimum restart delay or a budget's wait past this), comes later.
+    /// ``SRTServer`` closes a listener left kept when its run ends; in a supervisor of your own that ended, it goes
+    /// with the last copy of this value.
     static let keptListenerLimit = Duration.seconds(1)
 
     /// Whether a run is in progress, so that ``restart()`` acts (for tests: a run starts a little after `ready`).
@@ -295,22 +303,42 @@ public struct SRTListener: Restartable {
             }
             logger.info("keeping \(listener.localAddress) listening through the restart")
             // Bounded: a supervisor that ends, or waits long, before its next start must not leave a listener that
-            // connects callers nobody accepts.
-            let (shared, logger, limit) = (self.shared, self.logger, Self.keptListenerLimit)
+            // connects callers nobody accepts. Closing it instead would cost a supervisor that only waits (a degraded
+            // probe interval, a long minimum restart delay, a budget) seconds of EADDRINUSE at its next start.
+            let (resource, limit) = (self, Self.keptListenerLimit)
             Task {
                 try? await Task.sleep(for: limit)
-                let unclaimed = shared.state.withLock { state in
-                    guard state.kept === listener, state.keeps == keep else { return false }
-                    state.kept = nil
-                    return true
+                let dead = resource.shared.state.withLock { state -> Bool? in
+                    guard state.kept === listener, state.keeps == keep else { return nil }
+                    guard listener.receiveThreadIsGone != true else {
+                        state.kept = nil
+                        return true
+                    }
+                    // Under the lock a start takes the listener under: never set after that start admitted callers.
+                    listener.refusesCallers = true
+                    return false
                 }
-                guard unclaimed else { return }
-                logger.info("no start took \(listener.localAddress) within \(limit) of the restart: closed it")
-                listener.close()
+                guard let dead else { return }
+                if dead {
+                    resource.logger.info("\(listener.localAddress), kept through the restart, died: retiring it")
+                    resource.release(listener)
+                } else {
+                    resource.logger.info(
+                        "no start took \(listener.localAddress) within \(limit) of the restart: refusing callers")
+                }
             }
             return
         }
-        // A death nobody noticed yet (the run ended on the request first): retired like any dead listener.
+        release(listener)
+    }
+
+    /// Releases a listener no run will take: retired with every connection on its UDP socket when its receive thread
+    /// is gone, merely closed otherwise (its connections go on).
+    ///
+    /// Also for a kept listener whose thread died while no run watched it: closed only, its deaf connections would stay
+    /// open unreported, and after a fault that leaves the UDP socket bound the dead multiplexer would keep the port.
+    private func release(_ listener: SRTListenSocket) {
+        // A death nobody noticed yet (the run ended on the request first, or none ran since): retired like any other.
         if listener.receiveThreadIsGone == true { listener.markDead() }
         if listener.isDead {
             let lost = listener.retire()
@@ -323,13 +351,14 @@ public struct SRTListener: Restartable {
         }
     }
 
-    /// Closes a listener a restart request kept but no `start` took (the supervisor ended between the two).
+    /// Releases a listener a restart request kept but no `start` took (the supervisor ended between the two): closed,
+    /// or retired when its receive thread died meanwhile.
     func closeKeptListener() {
         let kept = shared.state.withLock { state in
             defer { state.kept = nil }
             return state.kept
         }
-        kept?.close()
+        if let kept { release(kept) }
     }
 
     /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and
