@@ -16,7 +16,7 @@ struct Alarm {
         /// The resource serving in a child task: its end or a shutdown ends it.
         case serving
         /// The resource's `stop(_:)`: its end or the stop timeout's deadline ends it; a shutdown does not (the
-        /// stop is the shutdown's own work).
+        /// stop is the shutdown's own work). Without a timeout it is armed only to remember wake-ups.
         case stopping
         /// After a wake-up cut a backoff short, the wait until the instant drawn within its spread (or the rest of
         /// the minimum restart delay): its deadline or a shutdown ends it, another wake-up does not.
