@@ -84,6 +84,12 @@ static inline int cnetlink_route_is_main(const struct nlmsghdr *header) {
     return table == RT_TABLE_MAIN;
 }
 
+/// Whether `header`'s message holds a body of `size` bytes after its netlink header: a shorter one is skipped, never
+/// read past its end (into the next message).
+static inline int cnetlink_has_body(const struct nlmsghdr *header, size_t size) {
+    return header->nlmsg_len >= NLMSG_LENGTH(size);
+}
+
 /// The CNETLINK_* bits of the messages in `buffer` (as read from the socket).
 static inline int cnetlink_classify(const void *buffer, int length) {
     int bits = 0;
@@ -91,15 +97,18 @@ static inline int cnetlink_classify(const void *buffer, int length) {
          header = NLMSG_NEXT(header, length)) {
         switch (header->nlmsg_type) {
         case RTM_NEWLINK: {
+            if (!cnetlink_has_body(header, sizeof(struct ifinfomsg))) break;
             const struct ifinfomsg *info = (const struct ifinfomsg *)NLMSG_DATA(header);
             if ((info->ifi_flags & IFF_UP) && (info->ifi_flags & IFF_RUNNING)) bits |= CNETLINK_LINK_UP;
             break;
         }
         case RTM_NEWADDR:
-            if (cnetlink_address_is_usable(header)) bits |= CNETLINK_ADDRESS_ADDED;
+            if (cnetlink_has_body(header, sizeof(struct ifaddrmsg)) && cnetlink_address_is_usable(header))
+                bits |= CNETLINK_ADDRESS_ADDED;
             break;
         case RTM_NEWROUTE:
-            if (cnetlink_route_is_main(header)) bits |= CNETLINK_ROUTE_ADDED;
+            if (cnetlink_has_body(header, sizeof(struct rtmsg)) && cnetlink_route_is_main(header))
+                bits |= CNETLINK_ROUTE_ADDED;
             break;
         default:
             break;

@@ -5,7 +5,7 @@ import NIOCore
 /// datagram resources.
 enum NIOChannelLifetime {
     /// The address to bind `target` to now; a failure is `NIOAdapterError.Code.resolutionFailed`, a cancellation
-    /// before the resolver ran is `CancellationError`.
+    /// before the resolver returned is `CancellationError`.
     static func resolve(_ target: NIOBindTarget, address: String) async throws -> SocketAddress {
         do {
             return try await target.address()

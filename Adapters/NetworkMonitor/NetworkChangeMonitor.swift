@@ -186,6 +186,8 @@ public final class NetworkChangeMonitor: Service, Sendable {
     private final class MonitorThread: Sendable {
         private let fd: Int32
         private let onChange: @Sendable (Int32, Int?) -> Void
+        /// The read buffer's size at most, after messages larger than it: 1 MiB.
+        static let largestMessage = 1 << 20
         private let stopping = Atomic(false)
         private let stopped = Atomic(false)
 
@@ -231,13 +233,21 @@ public final class NetworkChangeMonitor: Service, Sendable {
                 // Bounded: a socket that never runs dry is reported every 10,000 reads.
                 var bits: Int32 = 0
                 for _ in 0..<10_000 {
-                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    // MSG_TRUNC: the length of the whole datagram, even when the buffer held only its beginning.
+                    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_TRUNC)) }
                     // The kernel dropped messages: anything may have changed; the socket goes on delivering.
                     if count < 0, errno == ENOBUFS {
                         bits |= Int32(CNETLINK_OVERFLOW)
                         continue
                     }
                     if count <= 0 { break }
+                    if count > buffer.count {
+                        // A message larger than the buffer (a link with many names or virtual functions), cut short:
+                        // it may be any change; the buffer grows to hold the next one whole.
+                        bits |= Int32(CNETLINK_LINK_UP | CNETLINK_ADDRESS_ADDED | CNETLINK_ROUTE_ADDED)
+                        buffer = [UInt8](repeating: 0, count: min(count, Self.largestMessage))
+                        continue
+                    }
                     bits |= buffer.withUnsafeBytes { cnetlink_classify($0.baseAddress, Int32(count)) }
                 }
                 let raisedTo = bits & Int32(CNETLINK_OVERFLOW) != 0 ? raiseBuffer() : nil

@@ -117,6 +117,48 @@ struct NIOBindingTests {
         try await task.value
     }
 
+    /// Set once, from one task, read from another.
+    final class Flag: Sendable {
+        private let value = Atomic(false)
+        func set() { value.store(true, ordering: .releasing) }
+        var isSet: Bool { value.load(ordering: .acquiring) }
+    }
+
+    @Test("cancelled while a resolver hangs, the supervisor ends at once: it does not wait for getaddrinfo")
+    func cancelledDuringResolution() async throws {
+        let before = ResolverProbe.heldResolutions.load(ordering: .acquiring)
+        let server = NIOServerResource(host: ResolverProbe.heldName, port: 0) {
+            $0.eventLoop.makeSucceededVoidFuture()
+        }
+        let supervisor = ResourceSupervisor(server, name: "held", policy: try Self.policy(), logger: Self.quiet)
+        let ended = Flag()
+        let task = Task {
+            try? await supervisor.run()
+            // Whether the run ended while getaddrinfo still hung.
+            let whileHeld = !ResolverProbe.isHeldReleased
+            ended.set()
+            return whileHeld
+        }
+        // Let the resolver go once the run ended, or after 10 s, whatever happens.
+        let releaser = Task {
+            for _ in 0..<1_000 where !ended.isSet { try? await Task.sleep(for: .milliseconds(10)) }
+            ResolverProbe.releaseHeld()
+        }
+        defer { ResolverProbe.releaseHeld() }
+        var entered = false
+        for _ in 0..<1_000 where !entered {
+            entered = ResolverProbe.heldResolutions.load(ordering: .acquiring) > before
+            if !entered { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(entered, "the start is resolving the host")
+        task.cancel()
+        let endedWhileHeld = await task.value
+        await releaser.value
+        #expect(endedWhileHeld, "the run waited for the hung resolver to give up")
+        let state = supervisor.state
+        if case .stopped = state {} else { Issue.record("not stopped: \(state)") }
+    }
+
     @Test("resolution failures: an unknown name or a silent resolver restarts, a malformed request gives up")
     func resolutionClassification() {
         func decision(_ code: Int32) -> FailureDecision? {

@@ -27,6 +27,30 @@ enum ResolverProbe {
         "fails-with\(code)\(suffix)"
     }
 
+    /// Blocks its resolver (as a DNS server that does not answer does) until ``releaseHeld()`` or for 10 s, then
+    /// fails with `EAI_AGAIN`.
+    static let heldName = "held.nio-adapter.test"
+    /// How many resolutions of ``heldName`` began.
+    static let heldResolutions = Atomic(0)
+    private static let heldReleased = Atomic(false)
+
+    /// Lets every resolution of ``heldName``, present and to come, fail at once.
+    static func releaseHeld() {
+        heldReleased.store(true, ordering: .releasing)
+    }
+
+    /// Whether ``releaseHeld()`` was called.
+    static var isHeldReleased: Bool {
+        heldReleased.load(ordering: .acquiring)
+    }
+
+    /// Holds the calling thread as ``heldName`` says.
+    static func hold() -> Int32 {
+        heldResolutions.add(1, ordering: .releasing)
+        for _ in 0..<2_000 where !isHeldReleased { usleep(5_000) }
+        return EAI_AGAIN
+    }
+
     /// The end of ``failingName(_:)``'s names.
     static let suffix = ".nio-adapter.test"
 
@@ -86,6 +110,7 @@ func probedGetaddrinfo(
 ) -> Int32 {
     let name = node.map { String(cString: $0) }
     if let name, let code = ResolverProbe.failure(of: name) { return code }
+    if name == ResolverProbe.heldName { return ResolverProbe.hold() }
     guard name == ResolverProbe.probeName else { return ResolverProbe.original(node, service, hints, result) }
     // A task's job is running on this thread exactly when the current task is set.
     let onTask = withUnsafeCurrentTask { $0 != nil }

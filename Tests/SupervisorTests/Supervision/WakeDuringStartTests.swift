@@ -49,18 +49,22 @@ struct WakeDuringStartTests {
             policy: try RestartPolicy(backoff: .constant(.seconds(3_600)), stopTimeout: nil),
             clock: clock, generator: { SplitMix64(seed: 1) }, logger: WakeSpreadTests.quiet)
         let task = Task { try await supervisor.run() }
-        await WakeSpreadTests.settle { held.entered.load(ordering: .acquiring) ? 1 : 0 }
-        let entered = held.entered.load(ordering: .acquiring)
-        #expect(entered, "the first start is in progress")
+        // Waited for in real time: released before it began, the start would hold the supervisor for good.
+        let entered = await WakeWhileFailingTests.waitUntil { held.entered.load(ordering: .acquiring) }
+        try #require(entered, "the first start is in progress")
         // Past the minimum restart delay, so that only the backoff and the wake-up decide.
         clock.advance(by: .seconds(1))
         if woken { supervisor.wake(spread: .zero) }
         held.release()
-        await WakeSpreadTests.settle { held.starts.load(ordering: .relaxed) }
-        // A few virtual milliseconds: the floor after a wake-up, if any; nowhere near the hour.
-        for _ in 0..<10 {
-            clock.advance(by: .milliseconds(10))
+        if woken {
+            await WakeWhileFailingTests.waitFor(starts: 2, clock: clock) { held.starts.load(ordering: .relaxed) }
+        } else {
             await WakeSpreadTests.settle { held.starts.load(ordering: .relaxed) }
+            // A few virtual milliseconds: nowhere near the hour.
+            for _ in 0..<10 {
+                clock.advance(by: .milliseconds(10))
+                await WakeSpreadTests.settle { held.starts.load(ordering: .relaxed) }
+            }
         }
         let starts = held.starts.load(ordering: .relaxed)
         let ready = supervisor.state.isReady
@@ -100,7 +104,9 @@ struct WakeDuringStartTests {
             policy: try RestartPolicy(backoff: .constant(.seconds(3_600)), stopTimeout: nil),
             clock: clock, generator: { SplitMix64(seed: 2) }, logger: WakeSpreadTests.quiet)
         let task = Task { try await supervisor.run() }
-        await WakeSpreadTests.settle { entered.load(ordering: .acquiring) ? 1 : 0 }
+        // Waited for in real time: resumed before it began, the start would hold the supervisor for good.
+        let began = await WakeWhileFailingTests.waitUntil { entered.load(ordering: .acquiring) }
+        try #require(began, "the first start is in progress")
         clock.advance(by: .seconds(1))
         supervisor.wake(spread: .zero)
         held.withLock { held in

@@ -16,7 +16,7 @@ struct Alarm {
         /// The resource serving in a child task: its end or a shutdown ends it.
         case serving
         /// The resource's `stop(_:)`: its end or the stop timeout's deadline ends it; a shutdown does not (the
-        /// stop is the shutdown's own work).
+        /// stop is the shutdown's own work). Without a timeout it is armed only to remember wake-ups.
         case stopping
         /// After a wake-up cut a backoff short, the wait until the instant drawn within its spread (or the rest of
         /// the minimum restart delay): its deadline or a shutdown ends it, another wake-up does not.
@@ -114,14 +114,16 @@ struct Alarm {
     /// Ends the armed wait for a wake-up with a spread of `spreadMicroseconds`, if a wake-up may end it, and returns
     /// the continuation to resume (outside the lock). The spread is kept for whoever handles the wake-up.
     /// During a start or a stop the wake-up is remembered instead, for the backoff that may follow.
+    /// A start or a stop stays armed after it ended, until the backoff after it is armed: a wake-up while its failure
+    /// is published is remembered too.
     mutating func ringWake(spreadMicroseconds: UInt32) -> UnsafeContinuation<Void, Never>? {
-        guard flags.contains(.armed), !flags.contains(.rung) else { return nil }
+        guard flags.contains(.armed) else { return nil }
         if wait == .starting || wait == .stopping {
             flags.insert(.pendingWake)
             wakeSpreadMicroseconds = spreadMicroseconds
             return nil
         }
-        guard mayRing(.wake) else { return nil }
+        guard !flags.contains(.rung), mayRing(.wake) else { return nil }
         wakeSpreadMicroseconds = spreadMicroseconds
         return ring(.wake)
     }
