@@ -43,13 +43,15 @@ struct WakeWhileFailingTests {
             })
     }
 
-    /// Waits until `progress` reaches `starts`, advancing the virtual clock by 10 ms steps over its first 100 ms (the
-    /// floor after a wake-up, if any; nowhere near an hour-long backoff), at most 20 s of real time: a loaded pool may
-    /// run the supervisor's task late.
+    /// Waits until `progress` reaches `starts`, advancing the virtual clock by 10 ms a step over its first 10 s (the
+    /// floor after a wake-up, if any, and a loaded pool's delay; nowhere near an hour-long backoff), at most 20 s of
+    /// real time: a loaded pool may run the supervisor's task late.
     static func waitFor(starts: Int, clock: ManualClock, _ progress: () -> Int) async {
         let deadline = ContinuousClock.now + .seconds(20)
         for step in 0..<10_000 where progress() < starts && ContinuousClock.now < deadline {
-            if step < 10 { clock.advance(by: .milliseconds(10)) }
+            // The failure may be handled only after a while on a loaded pool: the clock keeps moving, up to 10 s
+            // of virtual time, still nowhere near an hour-long backoff.
+            if step < 1_000 { clock.advance(by: .milliseconds(10)) }
             await WakeSpreadTests.settle(progress)
             try? await Task.sleep(for: .milliseconds(5))
         }
