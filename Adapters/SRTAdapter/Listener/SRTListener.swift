@@ -47,14 +47,32 @@ public struct SRTListener: Restartable {
             var port: Int?
             var current: SRTListenSocket?
             var previous: SRTListenSocket?
-            /// Ends the current run with ``SRTError/Code/restartRequested`` when yielded to.
+            /// Ends the current run with ``SRTError/Code/restartRequested`` when yielded to; made when `start` returns,
+            /// so that a request between the supervisor's `ready` and the run's beginning ends that run at once.
             var restartRequests: AsyncStream<Void>.Continuation?
+            /// The stream of `restartRequests`, for the run after the start that made it.
+            var nextRunRequests: AsyncStream<Void>?
             /// The current run ended on a restart request: `stop` keeps the listener listening instead of closing it.
             var restartRequested = false
             /// The listener a restart request kept listening; the next `start` returns it.
             var kept: SRTListenSocket?
             /// Counts the keeps, so that the limit of one keep never closes the listener a later keep holds.
             var keeps = 0
+
+            /// Opens the requests for the next run (a started listener takes them from `start`'s return on).
+            @discardableResult
+            mutating func takeRestartRequests() -> AsyncStream<Void> {
+                restartRequests?.finish()
+                let (requests, sink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+                (restartRequests, nextRunRequests) = (sink, requests)
+                return requests
+            }
+
+            /// Closes them: from now until the next start, ``SRTListener/restart()`` does nothing.
+            mutating func endRestartRequests() {
+                restartRequests?.finish()
+                (restartRequests, nextRunRequests) = (nil, nil)
+            }
         }
 
         let state = Mutex(State())
@@ -136,6 +154,7 @@ public struct SRTListener: Restartable {
                 state.current = kept
                 // Under the lock the keep's limit decides under: a start that takes the listener admits callers again.
                 kept.refusesCallers = false
+                state.takeRestartRequests()
             }
             logger.info("listening on \(kept.localAddress) (kept through the restart)")
             return kept
@@ -146,6 +165,7 @@ public struct SRTListener: Restartable {
         shared.state.withLock { state in
             state.port = listener.localAddress.port
             state.current = listener
+            state.takeRestartRequests()
         }
         logger.info("listening on \(listener.localAddress)")
         return listener
@@ -181,7 +201,8 @@ public struct SRTListener: Restartable {
     /// next run's accept; live connections keep flowing. A listener found dead, or whose receive thread is gone, is
     /// retired instead and the next `start` binds afresh; a listener no `start` takes within a second refuses callers
     /// (1503) until one does, or is retired when its receive thread died meanwhile; ``SRTServer`` closes one left when
-    /// its run ends. Does nothing when no run is in progress.
+    /// its run ends. Taken from the moment `start` returns (the supervisor's `ready`): a request made before the run
+    /// begins ends it as soon as it begins. Does nothing while no listener is started (a backoff, a stop).
     ///
     /// Why the listener is kept rather than replaced: libsrt answers every handshake that reaches a listener's
     /// callback, so a caller whose handshake meets the old listener between its last accept and its close is either
@@ -200,7 +221,7 @@ public struct SRTListener: Restartable {
     /// with the last copy of this value.
     static let keptListenerLimit = Duration.seconds(1)
 
-    /// Whether a run is in progress, so that ``restart()`` acts (for tests: a run starts a little after `ready`).
+    /// Whether ``restart()`` acts now: from a start's return to its run's end.
     var takesRestartRequests: Bool {
         shared.state.withLock { $0.restartRequests != nil }
     }
@@ -222,12 +243,12 @@ public struct SRTListener: Restartable {
                 "probe timeouts lengthened past the access control's deadline",
                 metadata: ["srt.probe-timeout": "\(timeouts.probe)", "srt.death-probe-timeout": "\(timeouts.death)"])
         }
-        let (requests, requestSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        shared.state.withLock { $0.restartRequests = requestSink }
-        defer {
-            requestSink.finish()
-            shared.state.withLock { $0.restartRequests = nil }
+        // The requests since this run's start returned (a run without a start of this value takes them from now).
+        let requests = shared.state.withLock { state in
+            defer { state.nextRunRequests = nil }
+            return state.nextRunRequests ?? state.takeRestartRequests()
         }
+        defer { shared.state.withLock { $0.endRestartRequests() } }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in requests {
@@ -289,6 +310,8 @@ public struct SRTListener: Restartable {
 
     public func stop(_ listener: SRTListenSocket) async {
         let restartRequested = shared.state.withLock { state in
+            // A start whose run never began (a shutdown came first) leaves its requests to no one.
+            state.endRestartRequests()
             if state.current === listener { state.current = nil }
             state.previous = listener
             defer { state.restartRequested = false }
