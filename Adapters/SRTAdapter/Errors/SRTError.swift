@@ -84,7 +84,9 @@ public struct SRTError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "\(operation) failed: SRT \(code.rawValue) (\(message))"
+        // A restart on request is no failure of the call, whatever the supervisor's log calls the run's end.
+        let outcome = code == .restartRequested ? "ended" : "failed"
+        var text = "\(operation) \(outcome): SRT \(code.rawValue) (\(message))"
         if systemErrno != 0 { text += ", errno \(systemErrno) (\(String(cString: strerror(systemErrno))))" }
         if let rejectReason { text += ", reject reason \(rejectReason) (\(Self.describeRejectReason(rejectReason)))" }
         if let socketState, code == .asyncReceive { text += ", socket \(socketState)" }
