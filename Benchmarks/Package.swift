@@ -65,6 +65,16 @@ let package = Package(
             path: "Sources/srt-drain",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // How long a deliberate restart keeps new callers waiting (Docs/benchmarks.md).
+        .executableTarget(
+            name: "srt-restart",
+            dependencies: [
+                .product(name: "SRTAdapter", package: "Supervisor"),
+                .product(name: "Supervisor", package: "Supervisor"),
+            ],
+            path: "Sources/srt-restart",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         // 1,000 callers into one SRTServer, and its accept rate against a C accept loop (Benchmarks/srt-scale/run.sh).
         .executableTarget(
             name: "srt-scale-server",
