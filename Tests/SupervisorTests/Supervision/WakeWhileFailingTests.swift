@@ -43,15 +43,21 @@ struct WakeWhileFailingTests {
             })
     }
 
-    /// Waits until `progress` reaches `starts`, advancing the virtual clock by 10 ms a step over its first 10 s (the
-    /// floor after a wake-up, if any, and a loaded pool's delay; nowhere near an hour-long backoff), at most 20 s of
-    /// real time: a loaded pool may run the supervisor's task late.
+    /// Waits until `progress` reaches `starts`, at most 30 s of real time, while the virtual clock keeps moving: by
+    /// 10 ms a step over its first 10 s (the floor after a wake-up, if any), then by 1 s a step up to 10 minutes, a
+    /// sixth of the hour-long backoff. A loaded pool may run the supervisor's task seconds late, after any fixed
+    /// number of steps; a clock that stopped then would strand its floor, while one that went past the hour would
+    /// hide a lost wake-up.
     static func waitFor(starts: Int, clock: ManualClock, _ progress: () -> Int) async {
-        let deadline = ContinuousClock.now + .seconds(20)
-        for step in 0..<10_000 where progress() < starts && ContinuousClock.now < deadline {
-            // The failure may be handled only after a while on a loaded pool: the clock keeps moving, up to 10 s
-            // of virtual time, still nowhere near an hour-long backoff.
-            if step < 1_000 { clock.advance(by: .milliseconds(10)) }
+        let origin = clock.now
+        let deadline = ContinuousClock.now + .seconds(30)
+        for _ in 0..<20_000 where progress() < starts && ContinuousClock.now < deadline {
+            let elapsed = origin.duration(to: clock.now)
+            if elapsed < .seconds(10) {
+                clock.advance(by: .milliseconds(10))
+            } else if elapsed < .seconds(600) {
+                clock.advance(by: .seconds(1))
+            }
             await WakeSpreadTests.settle(progress)
             try? await Task.sleep(for: .milliseconds(5))
         }
