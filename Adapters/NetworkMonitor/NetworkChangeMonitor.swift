@@ -14,7 +14,8 @@ import Synchronization
 /// the address's return 10 s late on average. A supervisor registered here retries soon after the change instead:
 /// its `ResourceSupervisor.wake(spread:)` cuts the pending backoff short, and it starts at a random instant within
 /// the spread (100 ms by default), so that the supervisors of one process do not all start at the same instant; a
-/// supervisor that is not backing off ignores it.
+/// supervisor whose start is in progress remembers it for the backoff after a failure, and one that serves ignores
+/// it.
 ///
 /// ```swift
 /// let monitor = NetworkChangeMonitor(logger: logger)

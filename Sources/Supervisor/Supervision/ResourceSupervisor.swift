@@ -165,8 +165,10 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// from the supervisor's generator, as its jitter is), so that supervisors woken together do not start
     /// together. Never before the minimum restart delay or the end of a wait for the restart budget's tokens, and
     /// never after the backoff's own end. Idempotent: once woken, further wake-ups change nothing until the next
-    /// backoff; harmless when the supervisor is not backing off (it does nothing then). Network-change monitors
-    /// and operators call it.
+    /// backoff. During a `start()` or a resource's stop, and from its end until the backoff after it begins, it is
+    /// remembered: the start may have begun before the change it reports, so if it fails, its backoff ends at
+    /// once, within the spread. While the resource serves it does nothing. Network-change monitors and operators
+    /// call it.
     ///
     /// ```swift
     /// supervisor.wake()                   // starts within the next 100 ms
@@ -271,10 +273,18 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     @inline(__always)  // into the loop: no frame, allocation or executor check of its own on every cycle
     private func attempt(_ attempt: Int) async -> SupervisorStep {
         let instance: Resource.Instance
+        // Armed so that a wake-up during the start is remembered for the backoff after a failure.
+        shared.withLock { $0.alarm.arm(.starting) }
         do {
             instance = try await resource.start()
         } catch {
+            // Left armed: a wake-up while the failure is published is remembered until the backoff is armed.
             return startFailed(error)
+        }
+        // Started after the change a wake-up during the start reported: nothing to remember.
+        shared.withLock { shared in
+            shared.alarm.disarm()
+            shared.alarm.forgetWake()
         }
         return await serveStarted(instance)
     }
@@ -304,6 +314,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// itself; the supervisor publishes what the machine says and moves on.
     private func stop(_ instance: Resource.Instance) async {
         guard let timeout = policy.stopTimeout else {
+            // Armed without a deadline, never parked on: a wake-up during the stop is remembered for the backoff.
+            shared.withLock { $0.alarm.arm(.stopping) }
             // No timeout: still a task of its own, which a cancellation arriving during the stop cannot reach.
             await Task { await resource.stop(instance) }.value
             return
@@ -436,10 +448,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// The stop's wait ended: by the stop's return, or by its timeout.
     @inline(never)
     private func stopEnded() {
-        let timedOut = shared.withLock { shared in
-            defer { shared.alarm.disarm() }
-            return shared.alarm.rungByDeadline
-        }
+        // Left armed (rung, so nothing ends it again): a wake-up while the run's end is published is remembered until
+        // the backoff is armed.
+        let timedOut = shared.withLock { $0.alarm.rungByDeadline }
         if let event = machine.stopEnded(timedOut: timedOut) { publish(event) }
     }
 
