@@ -36,13 +36,18 @@ final class TransmitCaller {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        Self.running.withLock { _ = $0.insert(process.processIdentifier) }
     }
+
+    /// The callers' processes still running, so that a benchmark that fails leaves none behind.
+    static let running = Mutex<Set<Int32>>([])
 
     /// Ends the process: SIGTERM alone would wait for its blocked read of standard input.
     func stop() {
         try? input.fileHandleForWriting.close()
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        Self.running.withLock { _ = $0.remove(process.processIdentifier) }
     }
 }
 
@@ -89,6 +94,7 @@ final class Observed: Sendable {
 /// Ends the benchmark with `message`.
 func fail(_ message: String) -> Never {
     print("srt-restart: \(message)")
+    for pid in TransmitCaller.running.withLock({ $0 }) { kill(pid, SIGKILL) }
     SRTRuntime.exit(1)
 }
 
