@@ -1,0 +1,267 @@
+/// The decisions of a supervision group, with no clock and no I/O: which child to start or stop next, when the group
+/// fails to its parent, when it ends. Its runner carries out one action at a time and reports back.
+///
+/// Children keep the order they were added in; ids grow with that order, so the list is sorted by id. The group
+/// starts its children in order, each only once the one before it is ready, and stops them in reverse order, one
+/// after the other. When a child ends on its own, its ``ChildRestart`` says whether it starts again, and the
+/// ``GroupStrategy`` says which of its siblings go with it; every such restart counts toward the group's
+/// ``RestartIntensity``, and one too many stops every child and escalates. A significant child's normal end ends the
+/// group (OTP's auto-shutdown).
+///
+/// ```swift
+/// let intensity = try RestartIntensity(maxRestarts: 3, within: .seconds(5))
+/// var machine = GroupStateMachine(strategy: .restForOne, intensity: intensity)
+/// let listener = machine.add(.permanent)!, forwarder = machine.add(.permanent)!
+/// machine.begin()
+/// machine.next()                       // .start(listener)
+/// machine.ready(listener)
+/// machine.next()                       // .start(forwarder)
+/// ```
+struct GroupStateMachine: Sendable {
+    typealias ChildID = Int
+
+    /// Where a child is, as the group sees it.
+    enum ChildState: Hashable, Sendable {
+        case stopped
+        /// Its start was asked for and has not reported ready (or ended) yet.
+        case starting
+        case running
+        /// Its stop was asked for and has not reported yet.
+        case stopping
+    }
+
+    struct Child: Hashable, Sendable {
+        let id: ChildID
+        let restart: ChildRestart
+        /// Whether its normal end ends the group.
+        let significant: Bool
+        var state = ChildState.stopped
+        /// Removed from the group: stopped (if it runs), then forgotten.
+        var leaving = false
+    }
+
+    /// What the runner does next.
+    enum Action: Hashable, Sendable {
+        /// Start this child; report ``ready(_:)`` or ``ended(_:failed:at:)``.
+        case start(ChildID)
+        /// Stop this child; report ``stopped(_:)``.
+        case stop(ChildID)
+        /// Every child is stopped and the group's restart intensity tripped: fail to the parent.
+        case escalate
+        /// Every child is stopped: the group ends (a shutdown, or a significant child's normal end).
+        case finish
+        /// Nothing until a child reports.
+        case wait
+    }
+
+    enum Phase: Hashable, Sendable {
+        /// Not begun: children added now start at ``begin()``.
+        case idle
+        case running
+        /// Stopping every child before ``Action/finish``.
+        case shuttingDown
+        /// Stopping every child before ``Action/escalate``.
+        case escalating
+        /// Finished or escalated; nothing more happens.
+        case ended
+    }
+
+    private enum Step: Hashable, Sendable {
+        case start(ChildID)
+        case stop(ChildID)
+    }
+
+    let strategy: GroupStrategy
+    let intensity: RestartIntensity?
+    /// The most children the group holds at once; ``add(_:significant:)`` refuses more.
+    let maxChildren: Int
+    private(set) var children: [Child] = []
+    private(set) var phase = Phase.idle
+    /// What is to be done, in order; one step runs at a time.
+    private var plan: [Step] = []
+    private var planStart = 0
+    private var inFlight: Step?
+    private var nextID = 0
+    private var window = RestartWindow()
+
+    init(strategy: GroupStrategy, intensity: RestartIntensity? = nil, maxChildren: Int = .max) {
+        self.strategy = strategy
+        self.intensity = intensity
+        self.maxChildren = maxChildren
+    }
+
+    /// The child with `id`, if it is in the group.
+    func child(_ id: ChildID) -> Child? {
+        index(of: id).map { children[$0] }
+    }
+
+    // MARK: - Inputs
+
+    /// Adds a child at the end; it starts at ``begin()``, or after the steps already planned when the group runs.
+    /// `nil` when the group is full or no longer runs.
+    mutating func add(_ restart: ChildRestart, significant: Bool = false) -> ChildID? {
+        guard phase == .idle || phase == .running, children.count < maxChildren else { return nil }
+        let id = nextID
+        nextID += 1
+        children.append(Child(id: id, restart: restart, significant: significant))
+        if phase == .running { plan.append(.start(id)) }
+        return id
+    }
+
+    /// Removes a child: stopped after the steps already planned if it runs, forgotten at once otherwise.
+    mutating func remove(_ id: ChildID) {
+        guard let index = index(of: id) else { return }
+        switch children[index].state {
+        case .stopped:
+            children.remove(at: index)
+        case .starting, .running:
+            children[index].leaving = true
+            plan.append(.stop(id))
+        case .stopping:
+            children[index].leaving = true
+        }
+    }
+
+    /// Starts every child in order.
+    mutating func begin() {
+        guard phase == .idle else { return }
+        phase = .running
+        plan = children.map { .start($0.id) }
+        planStart = 0
+    }
+
+    /// Stops every child in reverse order, then finishes.
+    mutating func shutdown() {
+        guard phase == .idle || phase == .running || phase == .escalating else { return }
+        phase = .shuttingDown
+        replanStopping(children.indices)
+    }
+
+    /// The child asked to start is ready.
+    mutating func ready(_ id: ChildID) {
+        guard let index = index(of: id) else { return }
+        if children[index].state == .starting { children[index].state = .running }
+        if inFlight == .start(id) { inFlight = nil }
+    }
+
+    /// The child asked to stop has stopped.
+    mutating func stopped(_ id: ChildID) {
+        guard let index = index(of: id) else { return }
+        children[index].state = .stopped
+        if inFlight == .stop(id) { inFlight = nil }
+        if children[index].leaving { children.remove(at: index) }
+    }
+
+    /// The child ended on its own at `now` (its run returned or failed, or its own supervisor gave up), `failed` or
+    /// not. During a stop of that child, this is the stop's end.
+    mutating func ended(_ id: ChildID, failed: Bool, at now: Duration) {
+        // A child already stopped cannot end again: a late report of one is ignored.
+        guard let index = index(of: id), children[index].state != .stopped else { return }
+        let wasStopping = children[index].state == .stopping
+        children[index].state = .stopped
+        if inFlight == .start(id) || inFlight == .stop(id) { inFlight = nil }
+        if children[index].leaving {
+            children.remove(at: index)
+            return
+        }
+        guard !wasStopping, phase == .running else { return }
+        let child = children[index]
+        if child.significant, !failed {
+            shutdown()
+            return
+        }
+        guard child.restart.restarts(afterFailure: failed) else {
+            // A temporary child leaves when it ends; a transient one that returned stays, stopped.
+            if child.restart == .temporary { children.remove(at: index) }
+            return
+        }
+        if let intensity, !window.admit(at: now, within: intensity) {
+            phase = .escalating
+            replanStopping(children.indices)
+            return
+        }
+        switch strategy.kind {
+        case .oneForOne: plan.append(.start(id))
+        case .oneForAll: replanRestarting(from: children.startIndex)
+        case .restForOne: replanRestarting(from: index)
+        }
+    }
+
+    /// The next action, once the one before it reported.
+    mutating func next() -> Action {
+        guard inFlight == nil else { return .wait }
+        while planStart < plan.count {
+            let step = plan[planStart]
+            planStart += 1
+            switch step {
+            case .start(let id):
+                guard phase == .running, let index = index(of: id), children[index].state == .stopped,
+                    !children[index].leaving
+                else { continue }
+                children[index].state = .starting
+                inFlight = step
+                return .start(id)
+            case .stop(let id):
+                guard let index = index(of: id), children[index].state == .running else { continue }
+                children[index].state = .stopping
+                inFlight = step
+                return .stop(id)
+            }
+        }
+        plan.removeAll(keepingCapacity: true)
+        planStart = 0
+        switch phase {
+        case .shuttingDown:
+            phase = .ended
+            return .finish
+        case .escalating:
+            phase = .ended
+            return .escalate
+        case .idle, .running, .ended:
+            return .wait
+        }
+    }
+
+    // MARK: - Plans
+
+    /// Replaces the plan with stops of the children at `indices` that run or start, in reverse order.
+    private mutating func replanStopping(_ indices: Range<Int>) {
+        plan = indices.reversed().compactMap { index in
+            let child = children[index]
+            return child.state == .running || child.state == .starting ? .stop(child.id) : nil
+        }
+        planStart = 0
+    }
+
+    /// The children from `first` on: the running ones stopped in reverse order, then every one of them started again
+    /// in order; temporary ones leave instead. Pending starts of those children are superseded, the rest of the plan
+    /// (starts of earlier children, stops of leaving ones) goes first.
+    private mutating func replanRestarting(from first: Int) {
+        let affected = Set(children[first...].map(\.id))
+        var kept: [Step] = plan[planStart...].filter { step in
+            if case .start(let id) = step { !affected.contains(id) } else { true }
+        }
+        for index in children.indices[first...] where children[index].restart == .temporary {
+            children[index].leaving = true
+        }
+        kept += children.indices[first...].reversed().compactMap { index in
+            let child = children[index]
+            return child.state == .running || child.state == .starting ? .stop(child.id) : nil
+        }
+        kept += children[first...].filter { !$0.leaving }.map { .start($0.id) }
+        // Temporary children already stopped leave at once.
+        children.removeAll { $0.leaving && $0.state == .stopped }
+        plan = kept
+        planStart = 0
+    }
+
+    /// Binary search: ids grow with the order of `children`.
+    private func index(of id: ChildID) -> Int? {
+        var (low, high) = (children.startIndex, children.endIndex)
+        while low < high {
+            let middle = (low + high) / 2
+            if children[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        return low < children.endIndex && children[low].id == id ? low : nil
+    }
+}
