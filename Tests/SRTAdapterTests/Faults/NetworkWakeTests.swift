@@ -90,24 +90,21 @@ enum NetworkWakeScenario {
     static func restoreTime(port: Int, monitor: NetworkChangeMonitor?, spread: Duration) async throws -> Duration {
         let check = SocketReplacedScenario.check
         let policy = try RestartPolicy(backoff: Backoff.exponential(initial: cap, maximum: cap).jitter(.full))
+        let readyAt = Mutex<ContinuousClock.Instant?>(nil)
         let server = SRTServer(
             configuration: try SRTListenerConfiguration(host: "127.0.0.2", port: port, latency: .milliseconds(40)),
             name: "wake-\(port)",
             policy: policy,
-            logger: Logger(label: "wake", factory: { _ in SwiftLogNoOpLogHandler() }))
+            // Timed in the supervisor's task as it logs `ready`, not when an event consumer gets to it.
+            logger: Logger(label: "wake") { _ in ReadyCallingLogHandler { readyAt.withLock { $0 = .now } } })
         // Without a spread, this measures the monitor's own latency (the default spread adds U(0, 100 ms)).
         let registration = monitor?.add(server.supervisor, spread: spread)
         defer { if let registration { monitor?.remove(registration) } }
-        let readyAt = Mutex<ContinuousClock.Instant?>(nil)
         let failures = Atomic(0)
         let events = server.supervisor.events()
         let watcher = Task {
             for await event in events {
-                switch event {
-                case .ready: readyAt.withLock { $0 = .now }
-                case .failed: failures.add(1, ordering: .relaxed)
-                default: break
-                }
+                if case .failed = event { failures.add(1, ordering: .relaxed) }
             }
         }
         let running = Task { try await server.run() }

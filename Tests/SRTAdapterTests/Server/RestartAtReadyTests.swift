@@ -11,29 +11,12 @@ extension Loopback {
     /// group restarting its members) that waits for `ready` and then restarts must not find its request dropped.
     @Suite("A restart requested at ready")
     struct RestartAtReadyTests {
-        /// A log handler that runs `onReady` when the supervisor logs its `ready` line: inside the supervisor's own
-        /// task, after `start` returned and before the run began, the narrowest place a request can come from.
-        struct CallingLogHandler: LogHandler {
-            let onReady: @Sendable () -> Void
-            var metadata: Logger.Metadata = [:]
-            var logLevel: Logger.Level = .info
-
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-
-            func log(event: LogEvent) {
-                if event.message == "ready" { onReady() }
-            }
-        }
-
         @Test("a request made when ready is logged ends the run that follows; the next run accepts a caller")
         func restartAtReady() async throws {
             let target = Mutex<SRTServer?>(nil)
             let requests = Atomic(0)
             let logger = Logger(label: "restart-at-ready") { _ in
-                CallingLogHandler(onReady: {
+                ReadyCallingLogHandler(onReady: {
                     // Only the first ready: the second is the restart's, which the test waits for.
                     guard requests.add(1, ordering: .relaxed).newValue == 1 else { return }
                     target.withLock { $0 }?.restartListener()
