@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 public import Supervisor
 
 #if canImport(Glibc)
@@ -16,10 +17,15 @@ public import Supervisor
 /// | --- | --- |
 /// | `IOError` with `EADDRINUSE`, `EADDRNOTAVAIL`, `ENETDOWN`, `ENETUNREACH`, `EHOSTUNREACH`, `ENOBUFS`, `ENOMEM`, `EMFILE`, `ENFILE`, `EINTR`, `EAGAIN` | restart |
 /// | `IOError` with `EACCES`, `EPERM`, `EINVAL`, `EAFNOSUPPORT`, `EPROTONOSUPPORT` | give up |
-/// | `SocketAddressError.UnknownHost` (name resolution failed) | restart |
+/// | resolving the host failed: the name is unknown (`EAI_NONAME`), the resolver did not answer (`EAI_AGAIN`) or failed | restart |
+/// | resolving the host failed on a bad request (`EAI_FAMILY`, `EAI_SOCKTYPE`, `EAI_SERVICE`, `EAI_BADFLAGS`), or NIO's thread pool is shut down | give up |
+/// | `SocketAddressError.UnknownHost` while binding | restart |
 /// | other `SocketAddressError` (unparsable or unsupported address) | give up |
 /// | the channel closed while nobody asked it to | restart |
 /// | anything else | no opinion (the policy's classifier decides; restart by default) |
+///
+/// A name that does not resolve restarts because it is usually a machine still booting (no network yet, a DNS
+/// server not up): the policy's backoff, `maxAttempts` or `maxFailingDuration` bound how long it is tried.
 ///
 /// ```swift
 /// catch let error as NIOAdapterError where error.code == .bindFailed {
@@ -30,6 +36,7 @@ public struct NIOAdapterError: ClassifiableError, CustomStringConvertible {
     /// Which step failed; compare with the static members.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum _Code: Hashable, Sendable {
+            case resolutionFailed
             case bindFailed
             case closedUnexpectedly
         }
@@ -40,6 +47,9 @@ public struct NIOAdapterError: ClassifiableError, CustomStringConvertible {
             self.code = code
         }
 
+        /// Resolving the host name to an address failed (`underlying` is NIO's `SocketAddressError.UnknownHost`,
+        /// whose `errorCode` is getaddrinfo's).
+        public static let resolutionFailed = Code(.resolutionFailed)
         /// Binding the channel failed.
         public static let bindFailed = Code(.bindFailed)
         /// The bound channel closed without being asked to (its socket failed).
@@ -47,6 +57,7 @@ public struct NIOAdapterError: ClassifiableError, CustomStringConvertible {
 
         public var description: String {
             switch code {
+            case .resolutionFailed: "host name resolution failed"
             case .bindFailed: "bind failed"
             case .closedUnexpectedly: "channel closed unexpectedly"
             }
@@ -73,6 +84,7 @@ public struct NIOAdapterError: ClassifiableError, CustomStringConvertible {
 
     public var failureDecision: FailureDecision? {
         if code == .closedUnexpectedly { return .restart }
+        if code == .resolutionFailed { return resolutionDecision }
         if let errno {
             switch errno {
             case EADDRINUSE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, EHOSTUNREACH, ENOBUFS, ENOMEM, EMFILE, ENFILE,
@@ -89,6 +101,16 @@ public struct NIOAdapterError: ClassifiableError, CustomStringConvertible {
         // Unparsable or unsupported: the configuration is wrong.
         if underlying is SocketAddressError { return .giveUp }
         return nil
+    }
+
+    /// A failed resolution restarts, unless the request itself was wrong or the thread pool that resolves is gone.
+    private var resolutionDecision: FailureDecision {
+        if underlying is NIOThreadPoolError.ThreadPoolInactive { return .giveUp }
+        guard let unknown = underlying as? SocketAddressError.UnknownHost else { return .restart }
+        switch Int32(clamping: unknown.errorCode) {
+        case EAI_FAMILY, EAI_SOCKTYPE, EAI_SERVICE, EAI_BADFLAGS: return .giveUp
+        default: return .restart
+        }
     }
 
     public var description: String {
