@@ -6,7 +6,8 @@ import Synchronization
 /// standard error as a whole.
 ///
 /// Started with `posix_spawn` and an empty signal mask: Foundation's `Process` hands down the mask of the
-/// spawning thread, where SIGINT and SIGTERM are blocked, and srt-live-transmit's handlers then never run.
+/// spawning thread, where SIGINT and SIGTERM are blocked, and srt-live-transmit's handlers then never run. The child
+/// gets its standard streams and no other descriptor of the test process.
 final class TestProcess: Sendable {
     let pid: pid_t
     /// The write end of the child's standard input; ``closeInput()`` closes it.
@@ -46,6 +47,9 @@ final class TestProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdin[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdout[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderr[1], 2)
+        // Nothing else of the test process: swift-nio's and libsrt's sockets are not close-on-exec, and a child
+        // that held one would keep its port bound and its connections open for as long as it runs.
+        Self.closeFrom(3, in: &actions)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -229,6 +233,28 @@ final class TestProcess: Sendable {
             body(Array(buffer[..<count]))
         }
         close(descriptor)
+    }
+
+    /// Adds to `actions` the close of every descriptor from `lowest` up: glibc's
+    /// `posix_spawn_file_actions_addclosefrom_np` (2.34 and later, which Swift's Glibc module does not import), else
+    /// a close of each descriptor open now (a close of one closed meanwhile is no error for posix_spawn).
+    private static func closeFrom(_ lowest: Int32, in actions: inout posix_spawn_file_actions_t) {
+        if let addCloseFrom {
+            _ = addCloseFrom(&actions, lowest)
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in open.compactMap({ Int32($0) }) where descriptor >= lowest {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+    }
+
+    private typealias AddCloseFrom =
+        @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np`, looked up in the process (`RTLD_DEFAULT` is null).
+    private static let addCloseFrom: AddCloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: AddCloseFrom.self)
     }
 
     private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
