@@ -1,3 +1,4 @@
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,8 +8,8 @@ import Synchronization
 /// Watches the test process's `getaddrinfo`, which this file defines in place of the C library's: NIO (linked into
 /// the test binary) calls this one. Two made-up names are answered here, without any query leaving the machine:
 /// ``probeName`` resolves as 127.0.0.1, noting the caller's thread: whether it was running a Swift task at the time
-/// (a thread of the cooperative pool, or whatever runs a task, which must not block) and its name (NIO's event loops
-/// are `NIO-ELT-…`, which must not block either; its thread pool's `TP-#…`); ``unresolvableName`` fails
+/// (a thread of the cooperative pool, or whatever runs a task, which must not block), whether it was one of NIO's
+/// event loops (which must not block either), and its name; ``unresolvableName`` fails
 /// with `EAI_NONAME`, and ``failingName(_:)`` with the code given. Every other name goes to the C library's resolver
 /// unchanged.
 ///
@@ -64,10 +65,14 @@ enum ResolverProbe {
     struct Call: Sendable, CustomStringConvertible {
         /// Whether a Swift task was running on it.
         var onTask: Bool
+        /// Whether it was an event loop's thread (of any `MultiThreadedEventLoopGroup`, the singleton's included).
+        var onEventLoop: Bool
         /// Its name.
         var thread: String
 
-        var description: String { "\(thread)\(onTask ? " (running a task)" : "")" }
+        var description: String {
+            "\(thread)\(onTask ? " (running a task)" : "")\(onEventLoop ? " (an event loop)" : "")"
+        }
     }
 
     /// Every resolution of ``probeName``.
@@ -114,7 +119,8 @@ func probedGetaddrinfo(
     guard name == ResolverProbe.probeName else { return ResolverProbe.original(node, service, hints, result) }
     // A task's job is running on this thread exactly when the current task is set.
     let onTask = withUnsafeCurrentTask { $0 != nil }
-    let call = ResolverProbe.Call(onTask: onTask, thread: ResolverProbe.threadName())
+    let onEventLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
+    let call = ResolverProbe.Call(onTask: onTask, onEventLoop: onEventLoop, thread: ResolverProbe.threadName())
     ResolverProbe.calls.withLock { $0.append(call) }
     return ResolverProbe.original("127.0.0.1", service, hints, result)
 }
