@@ -61,7 +61,7 @@ struct NIOBindingTests {
         let client = try await TestClient.connect(port: port)
         defer { client.close() }
         try await client.send("a")
-        #expect(await client.wait(within: .seconds(2)) { client.received == "a" })
+        #expect(await client.wait(within: loopbackWait) { client.received == "a" })
         try await first.close()  // the socket "fails" under the server
 
         #expect(await NIOResourceTests.ready(recorder))
@@ -70,7 +70,7 @@ struct NIOBindingTests {
         #expect(try await echo("again", port: port) == "again")
         // The connection the first listener accepted is still served.
         try await client.send("b")
-        #expect(await client.wait(within: .seconds(2)) { client.received == "ab" })
+        #expect(await client.wait(within: loopbackWait) { client.received == "ab" })
         task.cancel()
         try await task.value
     }

@@ -48,10 +48,10 @@ struct NIOConnectionDrainTests {
         let client = try await TestClient.connect(port: port)
         defer { client.close() }
         try await client.send("work")
-        #expect(await client.wait(within: .seconds(2)) { requests.items.withLock { $0 == ["work"] } })
+        #expect(await client.wait(within: loopbackWait) { requests.items.withLock { $0 == ["work"] } })
 
         await group.triggerGracefulShutdown()
-        #expect(await client.wait(within: .seconds(3)) { client.closedAt != nil })
+        #expect(await client.wait(within: loopbackWait) { client.closedAt != nil })
         #expect(client.received == "done:work")
         try await task.value
     }
@@ -73,11 +73,11 @@ struct NIOConnectionDrainTests {
         let client = try await TestClient.connect(port: port)
         defer { client.close() }
         try await client.send("x")
-        #expect(await client.wait(within: .seconds(2)) { client.received == "x" })
+        #expect(await client.wait(within: loopbackWait) { client.received == "x" })
 
         let cancelledAt = ContinuousClock.now
         task.cancel()
-        #expect(await client.wait(within: .seconds(3)) { client.closedAt != nil })
+        #expect(await client.wait(within: loopbackWait) { client.closedAt != nil })
         let closedAt = try #require(client.closedAt)
         // Not before the grace period: the connection had it to finish (the upper bound is the wait above).
         #expect(closedAt - cancelledAt >= grace, "closed \(closedAt - cancelledAt) after the cancellation")
@@ -95,7 +95,7 @@ struct NIOConnectionDrainTests {
         let client = try await TestClient.connect(port: port)
         defer { client.close() }
         try await client.send("late")
-        #expect(await client.wait(within: .seconds(2)) { requests.items.withLock { $0 == ["late"] } })
+        #expect(await client.wait(within: loopbackWait) { requests.items.withLock { $0 == ["late"] } })
 
         // The listener closes by itself: its run fails, and its stop is a restart's.
         try await channel.close()
@@ -104,7 +104,7 @@ struct NIOConnectionDrainTests {
         #expect(client.closedAt == nil && server.openConnections == 1)
 
         await server.closeConnections()
-        #expect(await client.wait(within: .seconds(2)) { client.closedAt != nil })
+        #expect(await client.wait(within: loopbackWait) { client.closedAt != nil })
         #expect(client.received == "done:late" && server.openConnections == 0)
     }
 
@@ -117,9 +117,9 @@ struct NIOConnectionDrainTests {
         let client = try await TestClient.connect(port: try #require(channel.localAddress?.port))
         defer { client.close() }
         try await client.send("cut")
-        #expect(await client.wait(within: .seconds(2)) { requests.items.withLock { $0 == ["cut"] } })
+        #expect(await client.wait(within: loopbackWait) { requests.items.withLock { $0 == ["cut"] } })
         await server.stop(channel)
-        #expect(await client.wait(within: .seconds(2)) { client.closedAt != nil })
+        #expect(await client.wait(within: loopbackWait) { client.closedAt != nil })
         #expect(client.received.isEmpty)
     }
 

@@ -42,7 +42,12 @@ final class DatagramCollector: ChannelInboundHandler, Sendable {
     }
 }
 
-/// Connects to 127.0.0.1:`port`, sends `text`, and returns what comes back first (bounded by a 2 s timeout).
+/// How long a test waits for what takes milliseconds over loopback: a full `swift test` runs every suite at once in
+/// one process on 2 cores, and its tasks (the test's own, the supervisor's) wait for a thread of the cooperative pool
+/// for seconds, tens of seconds at its start. A wait ends as soon as its condition holds: this bounds failures only.
+let loopbackWait = Duration.seconds(20)
+
+/// Connects to 127.0.0.1:`port`, sends `text`, and returns what comes back first (bounded by ``loopbackWait``).
 func echo(_ text: String, port: Int) async throws -> String {
     let group = MultiThreadedEventLoopGroup.singleton
     let promise = group.next().makePromise(of: ByteBuffer.self)
@@ -59,7 +64,9 @@ func echo(_ text: String, port: Int) async throws -> String {
         throw error
     }
     defer { channel.close(promise: nil) }
-    let timeout = group.next().scheduleTask(in: .seconds(2)) { promise.fail(ChannelError.connectTimeout(.seconds(2))) }
+    // From now, on an event loop: the test's task may wait for the pool for seconds before it writes.
+    let limit = TimeAmount(loopbackWait)
+    let timeout = group.next().scheduleTask(in: limit) { promise.fail(ChannelError.connectTimeout(limit)) }
     defer { timeout.cancel() }
     try await channel.writeAndFlush(ByteBuffer(string: text))
     return String(buffer: try await promise.futureResult.get())
@@ -70,7 +77,7 @@ func echo(_ text: String, port: Int) async throws -> String {
 /// ```swift
 /// let client = try await TestClient.connect(port: port)
 /// try await client.send("work")
-/// #expect(await client.waitForEOF(within: .seconds(2)))
+/// #expect(await client.wait(within: loopbackWait) { client.closedAt != nil })
 /// ```
 final class TestClient: Sendable {
     let channel: any Channel
