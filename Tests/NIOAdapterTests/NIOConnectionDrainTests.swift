@@ -50,8 +50,15 @@ struct NIOConnectionDrainTests {
         try await client.send("work")
         #expect(await client.wait(within: loopbackWait) { requests.items.withLock { $0 == ["work"] } })
 
+        let shutdownAt = ContinuousClock.now
         await group.triggerGracefulShutdown()
-        #expect(await client.wait(within: loopbackWait) { client.closedAt != nil })
+        let closed = await client.wait(within: loopbackWait) { client.closedAt != nil }
+        // Where the time went if it failed: the quiesce event and the close, from the shutdown's trigger.
+        let quiesced = requests.quiescedAt.withLock { $0 }.map { $0 - shutdownAt }
+        #expect(
+            closed,
+            "quiesced after \(String(describing: quiesced)), closed after \(String(describing: client.closedAt.map { $0 - shutdownAt }))"
+        )
         #expect(client.received == "done:work")
         try await task.value
     }

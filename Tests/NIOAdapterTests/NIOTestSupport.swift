@@ -175,6 +175,8 @@ final class ReplyOnQuiesceHandler: ChannelInboundHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
+        let now = ContinuousClock.now
+        requests.quiescedAt.withLock { $0 = $0 ?? now }
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         // The reply first, then the close, once the reply is written.
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "done:\(pending)"))).whenComplete { _ in
@@ -186,6 +188,8 @@ final class ReplyOnQuiesceHandler: ChannelInboundHandler {
 /// What the servers' connections read, shared between them.
 final class RequestLog: Sendable {
     let items = Mutex<[String]>([])
+    /// When the first `ChannelShouldQuiesceEvent` reached a connection, as its event loop saw it.
+    let quiescedAt = Mutex<ContinuousClock.Instant?>(nil)
 }
 
 /// Channels a test keeps, such as the listening channels a server's initializer saw.
