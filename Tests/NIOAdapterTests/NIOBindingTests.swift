@@ -35,6 +35,21 @@ struct NIOBindingTests {
         #expect(calls.allSatisfy { !$0.onEventLoop }, "getaddrinfo ran on an event loop: \(calls)")
     }
 
+    @Test("control: the probe tells a resolution on an event loop, on a task and on NIO's thread pool apart")
+    func probeTellsThreadsApart() async throws {
+        let resolve = { @Sendable in _ = try SocketAddress.makeAddressResolvingHost(ResolverProbe.controlName, port: 0)
+        }
+        // The singleton group's loop, which the adapter uses by default (its threads are NIO-SGLTN-…).
+        try await MultiThreadedEventLoopGroup.singleton.next().submit(resolve).get()
+        try resolve()
+        try await NIOThreadPool.singleton.runIfActive(resolve)
+        let calls = ResolverProbe.controlCalls.withLock { $0 }
+        try #require(calls.count == 3)
+        #expect(calls[0].onEventLoop && !calls[0].onTask, "\(calls[0])")
+        #expect(calls[1].onTask && !calls[1].onEventLoop, "\(calls[1])")
+        #expect(!calls[2].onTask && !calls[2].onEventLoop, "\(calls[2])")
+    }
+
     @Test("TCP: port 0 is chosen once; a restart binds the same port, and connections of the old listener go on")
     func tcpPortZeroKeptAcrossRestart() async throws {
         let listening = Mutex<[any Channel]>([])

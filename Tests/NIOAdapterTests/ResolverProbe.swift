@@ -20,6 +20,8 @@ import Synchronization
 enum ResolverProbe {
     /// Resolves as 127.0.0.1 and is noted in ``calls``.
     static let probeName = "resolver-probe.nio-adapter.test"
+    /// Resolves as ``probeName`` does, noted in ``controlCalls``: for the test that checks the probe itself.
+    static let controlName = "control.nio-adapter.test"
     /// Fails to resolve with `EAI_NONAME`.
     static let unresolvableName = failingName(EAI_NONAME)
 
@@ -77,6 +79,8 @@ enum ResolverProbe {
 
     /// Every resolution of ``probeName``.
     static let calls = Mutex<[Call]>([])
+    /// Every resolution of ``controlName``.
+    static let controlCalls = Mutex<[Call]>([])
 
     /// The name of the calling thread (Linux keeps it in /proc; glibc's pthread_getname_np is not imported).
     static func threadName() -> String {
@@ -116,11 +120,17 @@ func probedGetaddrinfo(
     let name = node.map { String(cString: $0) }
     if let name, let code = ResolverProbe.failure(of: name) { return code }
     if name == ResolverProbe.heldName { return ResolverProbe.hold() }
-    guard name == ResolverProbe.probeName else { return ResolverProbe.original(node, service, hints, result) }
+    guard let name, name == ResolverProbe.probeName || name == ResolverProbe.controlName else {
+        return ResolverProbe.original(node, service, hints, result)
+    }
     // A task's job is running on this thread exactly when the current task is set.
     let onTask = withUnsafeCurrentTask { $0 != nil }
     let onEventLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
     let call = ResolverProbe.Call(onTask: onTask, onEventLoop: onEventLoop, thread: ResolverProbe.threadName())
-    ResolverProbe.calls.withLock { $0.append(call) }
+    if name == ResolverProbe.probeName {
+        ResolverProbe.calls.withLock { $0.append(call) }
+    } else {
+        ResolverProbe.controlCalls.withLock { $0.append(call) }
+    }
     return ResolverProbe.original("127.0.0.1", service, hints, result)
 }
