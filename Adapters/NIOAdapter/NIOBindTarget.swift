@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Supervisor
 import Synchronization
 
 /// Where a channel binds, and the port its first bind got: a host (an IP literal or a name, resolved at every start
@@ -7,7 +8,7 @@ import Synchronization
 /// means "any port, once": every bind after the first asks for the port the first one got.
 ///
 /// ```swift
-/// let target = NIOBindTarget(host: "localhost", port: 0)
+/// let target = try NIOBindTarget(host: "localhost", port: 0)
 /// let channel = try await ServerBootstrap(group: group).bind(to: try await target.address()).get()
 /// target.bound(channel)  // a restart binds this port again
 /// ```
@@ -25,7 +26,14 @@ final class NIOBindTarget: Sendable {
     /// The port of the last channel bound, nil before the first.
     private let lastPort = Mutex<Int?>(nil)
 
-    init(host: String, port: Int) {
+    /// - Throws: `ConfigurationError` unless `port` is in 0...65535 and `host` is not empty.
+    init(host: String, port: Int) throws(ConfigurationError) {
+        guard (0...65_535).contains(port) else {
+            throw ConfigurationError(.outOfRange, option: "port", "must be 0 to 65535, got \(port)")
+        }
+        guard !host.isEmpty else {
+            throw ConfigurationError(.outOfRange, option: "host", "must be an IP literal or a host name, got \"\"")
+        }
         self.host = host
         self.port = port
         self.place = .host(host)

@@ -6,7 +6,7 @@ public import Supervisor
 /// when the grace period ends are closed. A restart of the listening channel (it closed by itself) leaves them be.
 ///
 /// ```swift
-/// let server = NIOServerResource(
+/// let server = try NIOServerResource(
 ///     host: "0.0.0.0", port: 8080, drain: try NIOConnectionDrain(gracePeriod: .seconds(2))
 /// ) { channel in
 ///     channel.pipeline.addHandler(RequestHandler())  // closes after its reply on ChannelShouldQuiesceEvent

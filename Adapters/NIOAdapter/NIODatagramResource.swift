@@ -10,7 +10,7 @@ public import Supervisor
 /// "any port, once": ``boundPort`` tells the port the first bind got, and every restart binds it again.
 ///
 /// ```swift
-/// let receiver = NIODatagramResource(host: "0.0.0.0", port: 5000) { channel in
+/// let receiver = try NIODatagramResource(host: "0.0.0.0", port: 5000) { channel in
 ///     channel.pipeline.addHandler(PacketHandler())
 /// }
 /// let supervisor = ResourceSupervisor(receiver, name: "udp-5000")
@@ -30,13 +30,14 @@ public struct NIODatagramResource: Restartable {
     ///   - port: the port; 0 picks any free port on the first start, which every restart binds again.
     ///   - group: the event loops; NIO's shared singleton by default.
     ///   - channelInitializer: sets up the channel's pipeline.
+    /// - Throws: `ConfigurationError` unless `port` is in 0...65535 and `host` is not empty.
     public init(
         host: String,
         port: Int,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         channelInitializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
-    ) {
-        self.target = NIOBindTarget(host: host, port: port)
+    ) throws(ConfigurationError) {
+        self.target = try NIOBindTarget(host: host, port: port)
         self.group = group
         self.channelInitializer = channelInitializer
     }

@@ -19,7 +19,7 @@ public import Supervisor
 ///   no stop is left to do it: call ``closeConnections()`` after the supervisor's `run()` returns.
 ///
 /// ```swift
-/// let echo = NIOServerResource(host: "127.0.0.1", port: 7000) { channel in
+/// let echo = try NIOServerResource(host: "127.0.0.1", port: 7000) { channel in
 ///     channel.pipeline.addHandler(EchoHandler())
 /// }
 /// let supervisor = ResourceSupervisor(echo, name: "echo", policy: try RestartPolicy())
@@ -46,6 +46,7 @@ public struct NIOServerResource: Restartable {
     ///   - drain: what happens to accepted connections when serving ends for good; 5 s of grace by default.
     ///   - serverChannelInitializer: sets up the listening channel's own pipeline.
     ///   - childChannelInitializer: sets up each accepted connection.
+    /// - Throws: `ConfigurationError` unless `port` is in 0...65535 and `host` is not empty.
     public init(
         host: String,
         port: Int,
@@ -55,9 +56,9 @@ public struct NIOServerResource: Restartable {
             $0.eventLoop.makeSucceededVoidFuture()
         },
         childChannelInitializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
-    ) {
+    ) throws(ConfigurationError) {
         self.init(
-            target: NIOBindTarget(host: host, port: port), group: group, drain: drain,
+            target: try NIOBindTarget(host: host, port: port), group: group, drain: drain,
             serverChannelInitializer: serverChannelInitializer, childChannelInitializer: childChannelInitializer)
     }
 

@@ -18,12 +18,12 @@ struct NIOBindingTests {
     @Test("a host name is resolved on a thread that may block, never on the task that starts the channel")
     func hostNameResolvedOffThePool() async throws {
         let before = ResolverProbe.calls.withLock { $0.count }
-        let server = NIOServerResource(host: ResolverProbe.probeName, port: 0) {
+        let server = try NIOServerResource(host: ResolverProbe.probeName, port: 0) {
             $0.eventLoop.makeSucceededVoidFuture()
         }
         let listening = try await server.start()
         await server.stop(listening)
-        let receiver = NIODatagramResource(host: ResolverProbe.probeName, port: 0) {
+        let receiver = try NIODatagramResource(host: ResolverProbe.probeName, port: 0) {
             $0.eventLoop.makeSucceededVoidFuture()
         }
         let socket = try await receiver.start()
@@ -53,7 +53,7 @@ struct NIOBindingTests {
     @Test("TCP: port 0 is chosen once; a restart binds the same port, and connections of the old listener go on")
     func tcpPortZeroKeptAcrossRestart() async throws {
         let listening = Mutex<[any Channel]>([])
-        let server = NIOServerResource(
+        let server = try NIOServerResource(
             host: "127.0.0.1",
             port: 0,
             drain: .immediate,
@@ -93,7 +93,7 @@ struct NIOBindingTests {
     @Test("UDP: port 0 is chosen once; a rebind after an unexpected close takes the same port")
     func udpPortZeroKeptAcrossRestart() async throws {
         let sockets = Mutex<[any Channel]>([])
-        let receiver = NIODatagramResource(host: "127.0.0.1", port: 0) { channel in
+        let receiver = try NIODatagramResource(host: "127.0.0.1", port: 0) { channel in
             sockets.withLock { $0.append(channel) }
             return channel.eventLoop.makeSucceededVoidFuture()
         }
@@ -113,9 +113,34 @@ struct NIOBindingTests {
         try await task.value
     }
 
+    @Test(
+        "a port outside 0...65535 or an empty host is refused at construction, with an IP literal or a name",
+        arguments: [
+            ("127.0.0.1", 70_000), ("127.0.0.1", -1), ("::1", 65_536), ("localhost", 70_000), ("localhost", -1),
+            ("", 8_080),
+        ])
+    func invalidTargetThrows(host: String, port: Int) {
+        // Unchecked, a literal trapped in NIO's `SocketAddress` at the first start, and a name bound port - 65536.
+        let error = #expect(throws: ConfigurationError.self) {
+            try NIOServerResource(host: host, port: port) { $0.eventLoop.makeSucceededVoidFuture() }
+        }
+        #expect(error?.option == (host.isEmpty ? "host" : "port"))
+        #expect(throws: ConfigurationError.self) {
+            try NIODatagramResource(host: host, port: port) { $0.eventLoop.makeSucceededVoidFuture() }
+        }
+    }
+
+    @Test("the ends of the port range and a name are accepted")
+    func validTargets() throws {
+        for (host, port) in [("127.0.0.1", 0), ("::1", 65_535), ("localhost", 1)] {
+            let server = try NIOServerResource(host: host, port: port) { $0.eventLoop.makeSucceededVoidFuture() }
+            #expect(server.port == port && server.host == host)
+        }
+    }
+
     @Test("a name that does not resolve fails the start with its own code, and backs off to try again")
     func unresolvableNameRestarts() async throws {
-        let server = NIOServerResource(host: ResolverProbe.unresolvableName, port: 0) {
+        let server = try NIOServerResource(host: ResolverProbe.unresolvableName, port: 0) {
             $0.eventLoop.makeSucceededVoidFuture()
         }
         let supervisor = ResourceSupervisor(server, name: "unresolved", policy: try Self.policy(), logger: Self.quiet)
@@ -142,7 +167,7 @@ struct NIOBindingTests {
     @Test("cancelled while a resolver hangs, the supervisor ends at once: it does not wait for getaddrinfo")
     func cancelledDuringResolution() async throws {
         let before = ResolverProbe.heldResolutions.load(ordering: .acquiring)
-        let server = NIOServerResource(host: ResolverProbe.heldName, port: 0) {
+        let server = try NIOServerResource(host: ResolverProbe.heldName, port: 0) {
             $0.eventLoop.makeSucceededVoidFuture()
         }
         let supervisor = ResourceSupervisor(server, name: "held", policy: try Self.policy(), logger: Self.quiet)

@@ -17,8 +17,8 @@ struct NIOConnectionDrainTests {
         listening: ChannelLog,
         drain: NIOConnectionDrain = .standard,
         handler: @escaping @Sendable () -> any ChannelHandler
-    ) -> NIOServerResource {
-        NIOServerResource(
+    ) throws -> NIOServerResource {
+        try NIOServerResource(
             host: "127.0.0.1",
             port: 0,
             drain: drain,
@@ -36,7 +36,7 @@ struct NIOConnectionDrainTests {
     func gracefulShutdownLetsTheReplyFinish() async throws {
         let requests = RequestLog()
         let listening = ChannelLog()
-        let server = Self.server(listening: listening) { ReplyOnQuiesceHandler(requests: requests) }
+        let server = try Self.server(listening: listening) { ReplyOnQuiesceHandler(requests: requests) }
         let supervisor = ResourceSupervisor(server, name: "reply", logger: Self.quiet)
         let recorder = EventRecorder(supervisor)
         let group = ServiceGroup(services: [supervisor], logger: Self.quiet)
@@ -67,7 +67,7 @@ struct NIOConnectionDrainTests {
     func cancellationClosesAfterTheGracePeriod() async throws {
         let listening = ChannelLog()
         let grace = Duration.milliseconds(300)
-        let server = Self.server(listening: listening, drain: try NIOConnectionDrain(gracePeriod: grace)) {
+        let server = try Self.server(listening: listening, drain: try NIOConnectionDrain(gracePeriod: grace)) {
             EchoHandler()
         }
         let supervisor = ResourceSupervisor(server, name: "echo", logger: Self.quiet)
@@ -96,7 +96,7 @@ struct NIOConnectionDrainTests {
     func restartKeepsConnectionsUntilCloseConnections() async throws {
         let listening = ChannelLog()
         let requests = RequestLog()
-        let server = Self.server(listening: listening) { ReplyOnQuiesceHandler(requests: requests) }
+        let server = try Self.server(listening: listening) { ReplyOnQuiesceHandler(requests: requests) }
         let channel = try await server.start()
         let port = try #require(channel.localAddress?.port)
         let client = try await TestClient.connect(port: port)
@@ -119,7 +119,9 @@ struct NIOConnectionDrainTests {
     func immediateDrain() async throws {
         let listening = ChannelLog()
         let requests = RequestLog()
-        let server = Self.server(listening: listening, drain: .immediate) { ReplyOnQuiesceHandler(requests: requests) }
+        let server = try Self.server(listening: listening, drain: .immediate) {
+            ReplyOnQuiesceHandler(requests: requests)
+        }
         let channel = try await server.start()
         let client = try await TestClient.connect(port: try #require(channel.localAddress?.port))
         defer { client.close() }

@@ -36,7 +36,7 @@ struct NIOResourceTests {
         let holder = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(holder.localAddress?.port)
-        let server = NIOServerResource(host: "127.0.0.1", port: port) { $0.pipeline.addHandler(EchoHandler()) }
+        let server = try NIOServerResource(host: "127.0.0.1", port: port) { $0.pipeline.addHandler(EchoHandler()) }
         let supervisor = ResourceSupervisor(server, name: "echo", policy: try Self.policy(), logger: Self.quiet)
         let recorder = EventRecorder(supervisor)
         let task = Task { try await supervisor.run() }
@@ -56,7 +56,7 @@ struct NIOResourceTests {
     @Test("TCP: a listening channel that closes by itself is rebound; new connections are served again")
     func tcpUnexpectedClose() async throws {
         let listening = Mutex<[any Channel]>([])
-        let server = NIOServerResource(
+        let server = try NIOServerResource(
             host: "127.0.0.1",
             port: 0,
             serverChannelInitializer: { channel in
@@ -91,7 +91,7 @@ struct NIOResourceTests {
         let holder = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(holder.localAddress?.port)
         let collector = DatagramCollector()
-        let receiver = NIODatagramResource(host: "127.0.0.1", port: port) { $0.pipeline.addHandler(collector) }
+        let receiver = try NIODatagramResource(host: "127.0.0.1", port: port) { $0.pipeline.addHandler(collector) }
         let supervisor = ResourceSupervisor(receiver, name: "udp", policy: try Self.policy(), logger: Self.quiet)
         let recorder = EventRecorder(supervisor)
         let task = Task { try await supervisor.run() }
@@ -118,7 +118,7 @@ struct NIOResourceTests {
     @Test("an address that is on no interface is transient (EADDRNOTAVAIL): it keeps backing off")
     func addressNotAvailable() async throws {
         // 192.0.2.1 (TEST-NET-1) is on no interface here; binding sends nothing.
-        let server = NIOServerResource(host: "192.0.2.1", port: 0) { $0.eventLoop.makeSucceededVoidFuture() }
+        let server = try NIOServerResource(host: "192.0.2.1", port: 0) { $0.eventLoop.makeSucceededVoidFuture() }
         let supervisor = ResourceSupervisor(server, name: "absent", policy: try Self.policy(), logger: Self.quiet)
         let recorder = EventRecorder(supervisor)
         let task = Task { try await supervisor.run() }

@@ -19,7 +19,7 @@ final class EchoHandler: ChannelInboundHandler, Sendable {
 
 let port = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 7000
 let logger = Logger(label: "nio-echo-server")
-let server = NIOServerResource(host: "127.0.0.1", port: port) { channel in
+let server = try NIOServerResource(host: "127.0.0.1", port: port) { channel in
     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
 }
 // Bind failures classify themselves (NIOAdapterError): a port in use restarts, a permission error gives up.
