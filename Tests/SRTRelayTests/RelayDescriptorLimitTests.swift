@@ -80,19 +80,20 @@ struct RelayDescriptorLimitTests {
         let giveUp = ContinuousClock.now + .seconds(10)
         var attempt = 0
         while !reopened, ContinuousClock.now < giveUp, attempt < 20 {
-            let start = log.mark
-            publishers["next\(attempt)"] = try TestProcess(
+            // A stream id per attempt, and the lines from now on: an earlier attempt's refusal is not this one's.
+            let (start, streamID) = (relay.lines.count, "next\(attempt)")
+            publishers[streamID] = try TestProcess(
                 RelayBinary.publisher,
-                ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=next"])
-            switch try await Self.outcome(of: "next", in: relay, since: start, within: .seconds(5)) {
+                ["-q", "-a:no", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)"])
+            switch try await Self.outcome(of: streamID, in: relay, since: start, within: .seconds(5)) {
             case .opened: reopened = true
             case .refused(let error):
                 refusals.append(error)
-                publishers["next\(attempt)"]?.terminate()
+                publishers[streamID]?.terminate()
                 try await Task.sleep(for: .milliseconds(500))
             case nil:
                 silent += 1
-                publishers["next\(attempt)"]?.terminate()
+                publishers[streamID]?.terminate()
             }
             attempt += 1
         }
