@@ -26,6 +26,9 @@ struct GroupStateMachine: Sendable {
         /// Its start was asked for and has not reported ready (or ended) yet.
         case starting
         case running
+        /// It failed and its own supervisor is starting it again (after its backoff); it reports ``ready(_:)`` or
+        /// ``ended(_:failed:at:)`` by itself, and the group may stop it meanwhile.
+        case restarting
         /// Its stop was asked for and has not reported yet.
         case stopping
     }
@@ -69,6 +72,8 @@ struct GroupStateMachine: Sendable {
     private enum Step: Hashable, Sendable {
         case start(ChildID)
         case stop(ChildID)
+        /// Wait until a child that restarts itself is ready: the children after it depend on it.
+        case await(ChildID)
     }
 
     let strategy: GroupStrategy
@@ -114,8 +119,10 @@ struct GroupStateMachine: Sendable {
         switch children[index].state {
         case .stopped:
             children.remove(at: index)
-        case .starting, .running:
+        case .starting, .running, .restarting:
             children[index].leaving = true
+            // Nobody waits for a child that leaves.
+            if inFlight == .await(id) { inFlight = nil }
             plan.append(.stop(id))
         case .stopping:
             children[index].leaving = true
@@ -140,8 +147,37 @@ struct GroupStateMachine: Sendable {
     /// The child asked to start is ready.
     mutating func ready(_ id: ChildID) {
         guard let index = index(of: id) else { return }
-        if children[index].state == .starting { children[index].state = .running }
+        let state = children[index].state
+        if state == .starting || state == .restarting { children[index].state = .running }
+        if inFlight == .start(id) || inFlight == .await(id) { inFlight = nil }
+    }
+
+    /// The child failed at `now` and its own supervisor starts it again: it reports ``ready(_:)`` when it is. The
+    /// failure counts toward the group's intensity like an end, and the strategy stops and starts its siblings,
+    /// those after it only once it is ready again. A temporary child is stopped instead, and leaves.
+    mutating func restarting(_ id: ChildID, at now: Duration) {
+        guard let index = index(of: id) else { return }
+        let state = children[index].state
+        guard state == .starting || state == .running else { return }
+        children[index].state = .restarting
         if inFlight == .start(id) { inFlight = nil }
+        guard phase == .running, !children[index].leaving else { return }
+        guard children[index].restart.restarts(afterFailure: true) else {
+            children[index].leaving = true
+            plan.append(.stop(id))
+            return
+        }
+        if let intensity, !window.admit(at: now, within: intensity) {
+            phase = .escalating
+            replanStopping(children.indices)
+            return
+        }
+        switch strategy.kind {
+        // Nothing to do: it is on its way back.
+        case .oneForOne: break
+        case .oneForAll: replanRestarting(from: children.startIndex, awaiting: id)
+        case .restForOne: replanRestarting(from: index, awaiting: id)
+        }
     }
 
     /// The child asked to stop has stopped.
@@ -159,7 +195,7 @@ struct GroupStateMachine: Sendable {
         guard let index = index(of: id), children[index].state != .stopped else { return }
         let wasStopping = children[index].state == .stopping
         children[index].state = .stopped
-        if inFlight == .start(id) || inFlight == .stop(id) { inFlight = nil }
+        if inFlight == .start(id) || inFlight == .stop(id) || inFlight == .await(id) { inFlight = nil }
         if children[index].leaving {
             children.remove(at: index)
             return
@@ -202,10 +238,18 @@ struct GroupStateMachine: Sendable {
                 inFlight = step
                 return .start(id)
             case .stop(let id):
-                guard let index = index(of: id), children[index].state == .running else { continue }
+                guard let index = index(of: id),
+                    children[index].state == .running || children[index].state == .restarting
+                else { continue }
                 children[index].state = .stopping
                 inFlight = step
                 return .stop(id)
+            case .await(let id):
+                guard phase == .running, let index = index(of: id), children[index].state == .restarting,
+                    !children[index].leaving
+                else { continue }
+                inFlight = step
+                return .wait
             }
         }
         plan.removeAll(keepingCapacity: true)
@@ -226,29 +270,37 @@ struct GroupStateMachine: Sendable {
 
     /// Replaces the plan with stops of the children at `indices` that run or start, in reverse order.
     private mutating func replanStopping(_ indices: Range<Int>) {
+        // A wait for a child to be ready is no runner's action: the stops need not wait for it.
+        if case .await = inFlight { inFlight = nil }
         plan = indices.reversed().compactMap { index in
             let child = children[index]
-            return child.state == .running || child.state == .starting ? .stop(child.id) : nil
+            return child.state == .stopped || child.state == .stopping ? nil : .stop(child.id)
         }
         planStart = 0
     }
 
     /// The children from `first` on: the running ones stopped in reverse order, then every one of them started again
-    /// in order; temporary ones leave instead. Pending starts of those children are superseded, the rest of the plan
-    /// (starts of earlier children, stops of leaving ones) goes first.
-    private mutating func replanRestarting(from first: Int) {
+    /// in order; temporary ones leave instead. The `awaiting` child restarts itself: it is not stopped, and its place
+    /// in the order waits for it to be ready. Pending starts and waits of those children are superseded, the rest of
+    /// the plan (starts of earlier children, stops of leaving ones) goes first.
+    private mutating func replanRestarting(from first: Int, awaiting: ChildID? = nil) {
         let affected = Set(children[first...].map(\.id))
+        if case .await(let id) = inFlight, affected.contains(id) { inFlight = nil }
         var kept: [Step] = plan[planStart...].filter { step in
-            if case .start(let id) = step { !affected.contains(id) } else { true }
+            switch step {
+            case .start(let id), .await(let id): !affected.contains(id)
+            case .stop: true
+            }
         }
         for index in children.indices[first...] where children[index].restart == .temporary {
             children[index].leaving = true
         }
         kept += children.indices[first...].reversed().compactMap { index in
             let child = children[index]
-            return child.state == .running || child.state == .starting ? .stop(child.id) : nil
+            guard child.id != awaiting, child.state != .stopped, child.state != .stopping else { return nil }
+            return .stop(child.id)
         }
-        kept += children[first...].filter { !$0.leaving }.map { .start($0.id) }
+        kept += children[first...].filter { !$0.leaving }.map { $0.id == awaiting ? .await($0.id) : .start($0.id) }
         // Temporary children already stopped leave at once.
         children.removeAll { $0.leaving && $0.state == .stopped }
         plan = kept

@@ -10,6 +10,13 @@ struct GroupStateMachinePropertyTests {
     /// The children as the simulated runner knows them: which run.
     struct World {
         var running: Set<Int> = []
+        /// Running children that failed and restart themselves: not ready until they say so.
+        var restarting: Set<Int> = []
+        /// Those of them that the group waits for (not leaving, not temporary): no later child starts before they
+        /// are ready, unless the strategy is oneForOne.
+        var awaited: Set<Int> = []
+        /// Removed while running: stopped on their own, outside any round of a strategy.
+        var removed: Set<Int> = []
         var starts = 0
         var ends = 0
     }
@@ -56,6 +63,9 @@ struct GroupStateMachinePropertyTests {
                 switch action {
                 case .start(let id):
                     if world.running.contains(id) { problems.append("child \(id) started while it runs") }
+                    if strategy != .oneForOne, let earlier = world.awaited.first(where: { $0 < id }) {
+                        problems.append("\(strategy): child \(id) started while child \(earlier) restarts")
+                    }
                     world.starts += 1
                     if Int.random(in: 0..<10, using: &random) == 0 {
                         // The child's own supervisor gave up on its start.
@@ -68,6 +78,8 @@ struct GroupStateMachinePropertyTests {
                     }
                 case .stop(let id):
                     if world.running.remove(id) == nil { problems.append("child \(id) stopped while not running") }
+                    world.restarting.remove(id)
+                    world.awaited.remove(id)
                     world.ends += 1
                     machine.stopped(id)
                 case .wait:
@@ -89,18 +101,39 @@ struct GroupStateMachinePropertyTests {
             now += .milliseconds(Int.random(in: 0...3_000, using: &random))
             let before = machine.children
             let runningBefore = world.running
+            // A child restarting itself holds back what comes after it: the sets below hold when none does.
+            let heldBack = strategy != .oneForOne && !world.restarting.isEmpty
             let roll = Int.random(in: 0..<100, using: &random)
             var failed: (id: Int, failed: Bool)?
-            if roll < 70, let id = world.running.randomElement(using: &random) {
+            var selfRestarted: Int?
+            if roll < 45, let id = world.running.randomElement(using: &random) {
                 let didFail = Int.random(in: 0..<4, using: &random) != 0
                 world.running.remove(id)
+                world.awaited.remove(id)
                 world.ends += 1
-                failed = (id, didFail)
+                // A child restarting itself ends only by giving up: not a case the strategy's sets below check.
+                if world.restarting.remove(id) == nil { failed = (id, didFail) }
                 machine.ended(id, failed: didFail, at: now)
+            } else if roll < 60, let id = world.running.subtracting(world.restarting).randomElement(using: &random) {
+                world.restarting.insert(id)
+                if let child = before.first(where: { $0.id == id }), !child.leaving, child.restart != .temporary {
+                    world.awaited.insert(id)
+                } else {
+                    // Not restarted: a temporary child is stopped on its own, and leaves.
+                    world.removed.insert(id)
+                }
+                selfRestarted = id
+                machine.restarting(id, at: now)
+            } else if roll < 70, let id = world.restarting.randomElement(using: &random) {
+                world.restarting.remove(id)
+                world.awaited.remove(id)
+                machine.ready(id)
             } else if roll < 85 {
                 addRandomChild()
             } else if roll < 98, let child = before.randomElement(using: &random) {
                 machine.remove(child.id)
+                world.awaited.remove(child.id)
+                if world.running.contains(child.id) { world.removed.insert(child.id) }
             } else {
                 machine.shutdown()
             }
@@ -112,14 +145,37 @@ struct GroupStateMachinePropertyTests {
             var round: [Int] = []
             for action in actions + [.wait] {
                 if case .stop(let id) = action {
-                    round.append(id)
+                    if world.removed.remove(id) == nil { round.append(id) }
                     continue
                 }
                 if round != round.sorted(by: >) { problems.append("stops not in reverse order: \(round)") }
                 round = []
             }
+            if let id = selfRestarted, let child = before.first(where: { $0.id == id }), startFailures == 0, !heldBack,
+                !actions.contains(.escalate), !actions.contains(.finish), child.restart != .temporary,
+                !child.leaving
+            {
+                // Its siblings stop as the strategy says; those after it wait for it.
+                let others = before.map(\.id).filter { runningBefore.contains($0) && $0 != id }
+                let expectedStops: [Int]
+                let expectedStarts: [Int]
+                switch strategy.kind {
+                case .oneForOne:
+                    (expectedStops, expectedStarts) = ([], [])
+                case .oneForAll:
+                    expectedStops = others.reversed()
+                    expectedStarts = before.filter { $0.id < id && $0.restart != .temporary && !$0.leaving }.map(\.id)
+                case .restForOne:
+                    (expectedStops, expectedStarts) = (others.filter { $0 > id }.reversed(), [])
+                }
+                if stops != expectedStops || starts != expectedStarts {
+                    problems.append(
+                        "\(strategy) after child \(id) restarted itself: stops \(stops), starts \(starts); expected "
+                            + "\(expectedStops), \(expectedStarts)")
+                }
+            }
             // The strategy's sets, for a failure that restarts with nothing else in the way.
-            guard let failed, let child = before.first(where: { $0.id == failed.id }), startFailures == 0,
+            guard let failed, let child = before.first(where: { $0.id == failed.id }), startFailures == 0, !heldBack,
                 !actions.contains(.escalate), !actions.contains(.finish),
                 child.restart.restarts(afterFailure: failed.failed), !(child.significant && !failed.failed)
             else { continue }

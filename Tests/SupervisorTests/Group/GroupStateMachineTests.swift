@@ -66,6 +66,36 @@ struct GroupStateMachineTests {
         #expect(Self.settle(&machine) == expected + [.wait])
     }
 
+    @Test(
+        "a child that restarts itself: its siblings stop as the strategy says, and those after it wait for it",
+        arguments: [
+            (GroupStrategy.oneForOne, [GroupStateMachine.Action](), [GroupStateMachine.Action]()),
+            (.oneForAll, [.stop(4), .stop(3), .stop(1), .stop(0), .start(0), .start(1)], [.start(3), .start(4)]),
+            (.restForOne, [.stop(4), .stop(3)], [.start(3), .start(4)]),
+        ])
+    func selfRestart(
+        strategy: GroupStrategy, untilReady: [GroupStateMachine.Action], afterReady: [GroupStateMachine.Action]
+    ) {
+        var (machine, _) = Self.machine(strategy, children: 5)
+        _ = Self.settle(&machine)
+        machine.restarting(2, at: .seconds(1))
+        #expect(Self.settle(&machine) == untilReady + [.wait])
+        #expect(machine.child(2)?.state == .restarting)
+        machine.ready(2)
+        #expect(Self.settle(&machine) == afterReady + [.wait])
+        #expect(machine.children.allSatisfy { $0.state == .running })
+    }
+
+    @Test("a shutdown does not wait for a child restarting itself: it is stopped with the others")
+    func shutdownWhileRestarting() {
+        var (machine, _) = Self.machine(.restForOne, children: 3)
+        _ = Self.settle(&machine)
+        machine.restarting(0, at: .seconds(1))
+        #expect(Self.settle(&machine) == [.stop(2), .stop(1), .wait])
+        machine.shutdown()
+        #expect(Self.settle(&machine) == [.stop(0), .finish])
+    }
+
     @Test("permanent restarts after any end, transient after a failure only, temporary never and leaves")
     func restartTypes() {
         var machine = GroupStateMachine(strategy: .oneForOne)
