@@ -4,7 +4,7 @@
 /// - ``transient``: only after a failure; a normal return leaves it stopped.
 /// - ``temporary``: never; the child leaves the group when it ends, and a strategy that restarts the others does
 ///   not start it again.
-struct ChildRestart: Hashable, Sendable, CustomStringConvertible {
+public struct ChildRestart: Hashable, Sendable, CustomStringConvertible {
     enum Kind: Hashable, Sendable {
         case permanent
         case transient
@@ -14,11 +14,11 @@ struct ChildRestart: Hashable, Sendable, CustomStringConvertible {
     let kind: Kind
 
     /// Started again whenever it ends.
-    static let permanent = ChildRestart(kind: .permanent)
+    public static let permanent = ChildRestart(kind: .permanent)
     /// Started again only after a failure.
-    static let transient = ChildRestart(kind: .transient)
+    public static let transient = ChildRestart(kind: .transient)
     /// Never started again.
-    static let temporary = ChildRestart(kind: .temporary)
+    public static let temporary = ChildRestart(kind: .temporary)
 
     /// Whether a child that ended (with a failure or not) is started again.
     func restarts(afterFailure failed: Bool) -> Bool {
@@ -29,7 +29,7 @@ struct ChildRestart: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    var description: String {
+    public var description: String {
         switch kind {
         case .permanent: "permanent"
         case .transient: "transient"

@@ -95,6 +95,11 @@ struct GroupStateMachine: Sendable {
         self.maxChildren = maxChildren
     }
 
+    /// Whether the group runs with nothing to do until a child reports: every start so far is done.
+    var isSettled: Bool {
+        phase == .running && inFlight == nil && planStart >= plan.count
+    }
+
     /// The child with `id`, if it is in the group.
     func child(_ id: ChildID) -> Child? {
         index(of: id).map { children[$0] }
@@ -160,10 +165,15 @@ struct GroupStateMachine: Sendable {
         let state = children[index].state
         guard state == .starting || state == .running else { return }
         children[index].state = .restarting
-        if inFlight == .start(id) { inFlight = nil }
-        guard phase == .running, !children[index].leaving else { return }
+        // A start that failed: what comes after it still waits for it, now on its way back.
+        if inFlight == .start(id) { inFlight = .await(id) }
+        guard phase == .running, !children[index].leaving else {
+            if inFlight == .await(id) { inFlight = nil }
+            return
+        }
         guard children[index].restart.restarts(afterFailure: true) else {
             children[index].leaving = true
+            if inFlight == .await(id) { inFlight = nil }
             plan.append(.stop(id))
             return
         }

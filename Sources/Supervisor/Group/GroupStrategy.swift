@@ -5,7 +5,7 @@
 /// - ``restForOne``: the failed child and those after it: the later ones are stopped in reverse order, then the
 ///   failed one and the later ones start again in order. For children that depend on the ones before them (a
 ///   forwarder on its listener).
-struct GroupStrategy: Hashable, Sendable, CustomStringConvertible {
+public struct GroupStrategy: Hashable, Sendable, CustomStringConvertible {
     enum Kind: Hashable, Sendable {
         case oneForOne
         case oneForAll
@@ -15,13 +15,13 @@ struct GroupStrategy: Hashable, Sendable, CustomStringConvertible {
     let kind: Kind
 
     /// Restart the failed child only.
-    static let oneForOne = GroupStrategy(kind: .oneForOne)
+    public static let oneForOne = GroupStrategy(kind: .oneForOne)
     /// Stop every other child in reverse order, then start all in order.
-    static let oneForAll = GroupStrategy(kind: .oneForAll)
+    public static let oneForAll = GroupStrategy(kind: .oneForAll)
     /// Stop the children after the failed one in reverse order, then start the failed one and those after it.
-    static let restForOne = GroupStrategy(kind: .restForOne)
+    public static let restForOne = GroupStrategy(kind: .restForOne)
 
-    var description: String {
+    public var description: String {
         switch kind {
         case .oneForOne: "one for one"
         case .oneForAll: "one for all"

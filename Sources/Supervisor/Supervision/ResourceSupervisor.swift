@@ -63,6 +63,8 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
 
     private let logger: Logger
     private let metrics: SupervisorMetrics?
+    /// The group this supervisor keeps a child of, told when the child is ready or fails; `nil` alone.
+    private let link: GroupLink?
     /// The supervisor's clock, seen as offsets: shared by every supervisor on a system clock.
     private let timeline: Timeline
     /// Every decision, and what to publish and do after it.
@@ -91,7 +93,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     ///     reproducible runs).
     ///   - logger: where events are logged.
     ///   - metricsFactory: where metrics are recorded; the process-wide `MetricsSystem.factory` by default.
-    public init(
+    public convenience init(
         _ resource: Resource,
         name: String,
         policy: RestartPolicy = .default,
@@ -100,6 +102,23 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         logger: Logger = Logger(label: "supervisor"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
+        self.init(
+            resource, name: name, policy: policy, clock: clock, generator: generator, logger: logger,
+            metricsFactory: metricsFactory, link: nil)
+    }
+
+    /// A supervisor that keeps a child of a group: the group hears of its readiness and failures through `link`.
+    init(
+        _ resource: Resource,
+        name: String,
+        policy: RestartPolicy,
+        clock: any Clock<Duration>,
+        generator: @escaping @Sendable () -> any RandomNumberGenerator,
+        logger: Logger,
+        metricsFactory: any MetricsFactory,
+        link: GroupLink?
+    ) {
+        self.link = link
         self.resource = resource
         self.name = name
         self.policy = policy
@@ -223,7 +242,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     }
 
     /// A graceful shutdown or a cancellation: end whatever wait is armed; every step checks the flag.
-    private func requestStop() {
+    func requestStop() {
         shutdownRequested.store(true, ordering: .releasing)
         ring(.shutdown)
     }
@@ -572,6 +591,19 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
                 case .waitingForBudget: metrics.budgetWaits.increment()
                 default: break
                 }
+            }
+        }
+        if let link {
+            let stopped = if case .stopped = newState { true } else { false }
+            let forwards = link.forwardsEvents
+            publication.forEachEvent(supervisor: name) { event in
+                switch event {
+                case .ready: link.ready()
+                // A failure that does not end supervision: this supervisor starts the child again by itself.
+                case .failed where !stopped: link.restarting()
+                default: break
+                }
+                if forwards { link.forward(event) }
             }
         }
         // Every event logs at error or below; under a stricter logger there is nothing more to do.

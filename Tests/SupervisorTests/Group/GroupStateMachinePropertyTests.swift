@@ -67,7 +67,8 @@ struct GroupStateMachinePropertyTests {
                         problems.append("\(strategy): child \(id) started while child \(earlier) restarts")
                     }
                     world.starts += 1
-                    if Int.random(in: 0..<10, using: &random) == 0 {
+                    // Rare enough that a oneForAll restart of 50 children usually gets through.
+                    if Int.random(in: 0..<30, using: &random) == 0 {
                         // The child's own supervisor gave up on its start.
                         world.ends += 1
                         startFailures += 1
@@ -106,7 +107,7 @@ struct GroupStateMachinePropertyTests {
             let roll = Int.random(in: 0..<100, using: &random)
             var failed: (id: Int, failed: Bool)?
             var selfRestarted: Int?
-            if roll < 45, let id = world.running.randomElement(using: &random) {
+            if roll < 45, let id = world.running.sorted().randomElement(using: &random) {
                 let didFail = Int.random(in: 0..<4, using: &random) != 0
                 world.running.remove(id)
                 world.awaited.remove(id)
@@ -114,7 +115,10 @@ struct GroupStateMachinePropertyTests {
                 // A child restarting itself ends only by giving up: not a case the strategy's sets below check.
                 if world.restarting.remove(id) == nil { failed = (id, didFail) }
                 machine.ended(id, failed: didFail, at: now)
-            } else if roll < 60, let id = world.running.subtracting(world.restarting).randomElement(using: &random) {
+            } else if roll < 60,
+                let id = world.running.subtracting(world.restarting).sorted().randomElement(
+                    using: &random)
+            {
                 world.restarting.insert(id)
                 if let child = before.first(where: { $0.id == id }), !child.leaving, child.restart != .temporary {
                     world.awaited.insert(id)
@@ -124,7 +128,7 @@ struct GroupStateMachinePropertyTests {
                 }
                 selfRestarted = id
                 machine.restarting(id, at: now)
-            } else if roll < 70, let id = world.restarting.randomElement(using: &random) {
+            } else if roll < 70, let id = world.restarting.sorted().randomElement(using: &random) {
                 world.restarting.remove(id)
                 world.awaited.remove(id)
                 machine.ready(id)

@@ -1,0 +1,126 @@
+import Logging
+import Metrics
+public import ServiceLifecycle
+
+/// One child of a ``SupervisorGroup``: what to run, under which name, and how the group treats its end.
+///
+/// Each child is kept by a supervisor of its own, with its own ``RestartPolicy``: its backoff, jitter,
+/// classification, intensity and degrade work as they do for a lone ``ResourceSupervisor``. The group hears when the
+/// child is ready and when it fails, and applies its ``GroupStrategy`` to the siblings. When the child's supervisor
+/// ends (it gives up, or its classifier stops it, or a child group escalates), its ``ChildRestart`` says whether the
+/// group starts it again with a fresh supervisor.
+///
+/// ```swift
+/// let children = [
+///     try GroupChild.resource(listener, name: "listener", policy: listenerPolicy),
+///     try GroupChild.service(metricsServer, name: "metrics"),
+///     try GroupChild.group(name: "streams", strategy: .oneForOne, children: []),
+/// ]
+/// ```
+public struct GroupChild: Sendable {
+    /// Unique among its siblings; the last part of its path (`relay/listener`).
+    public let name: String
+    /// Whether the group starts it again after its supervisor ended.
+    public let restart: ChildRestart
+    /// Whether its normal end ends the group (OTP's auto-shutdown).
+    public let significant: Bool
+    /// A fresh member for each run of the child.
+    let make: @Sendable (MemberContext) -> any GroupMember
+
+    private init(
+        name: String, restart: ChildRestart, significant: Bool,
+        make: @escaping @Sendable (MemberContext) -> any GroupMember
+    ) throws(ConfigurationError) {
+        guard !name.isEmpty, !name.contains("/") else {
+            throw ConfigurationError(.inconsistent, option: "name", "must be non-empty without '/', got '\(name)'")
+        }
+        self.name = name
+        self.restart = restart
+        self.significant = significant
+        self.make = make
+    }
+
+    /// A ``Restartable`` resource, kept by its own supervisor with `policy`.
+    ///
+    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`.
+    public static func resource<Resource: Restartable>(
+        _ resource: Resource,
+        name: String,
+        policy: RestartPolicy = .default,
+        restart: ChildRestart = .permanent,
+        significant: Bool = false
+    ) throws(ConfigurationError) -> GroupChild {
+        try GroupChild(name: name, restart: restart, significant: significant) { context in
+            ResourceSupervisor(
+                resource,
+                name: context.path,
+                policy: policy,
+                clock: context.clock,
+                generator: { [seed = context.seed] in SplitMix64(seed: seed) },
+                logger: context.logger,
+                metricsFactory: context.metricsFactory,
+                link: context.link
+            )
+        }
+    }
+
+    /// A swift-service-lifecycle `Service`, restarted when its `run()` throws or returns, as ``ServiceResource``
+    /// describes.
+    ///
+    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`.
+    public static func service<S: Service>(
+        _ service: S,
+        name: String,
+        policy: RestartPolicy = .default,
+        restart: ChildRestart = .permanent,
+        significant: Bool = false
+    ) throws(ConfigurationError) -> GroupChild {
+        try resource(
+            ServiceResource(service), name: name, policy: policy, restart: restart, significant: significant)
+    }
+
+    /// A group of its own: it is ready once its children have started, and when its restart intensity trips it
+    /// stops its children and fails to this group, which applies its own strategy.
+    ///
+    /// - Throws: ``ConfigurationError`` for an invalid name, a cap below one or below the number of `children`, or
+    ///   two children with the same name.
+    public static func group(
+        name: String,
+        strategy: GroupStrategy = .oneForOne,
+        intensity: RestartIntensity? = nil,
+        maxChildren: Int = SupervisorGroup.defaultMaxChildren,
+        restart: ChildRestart = .permanent,
+        significant: Bool = false,
+        children: [GroupChild]
+    ) throws(ConfigurationError) -> GroupChild {
+        try SupervisorGroup.validate(maxChildren: maxChildren, children: children)
+        return try GroupChild(name: name, restart: restart, significant: significant) { context in
+            SupervisorGroup(
+                nested: context, strategy: strategy, intensity: intensity, maxChildren: maxChildren,
+                children: children)
+        }
+    }
+}
+
+/// What a group gives a child's new member: where it sits and what it runs on.
+struct MemberContext: Sendable {
+    let path: String
+    let clock: any Clock<Duration>
+    /// Seeds the member's generator: drawn from the group's, so that a seeded tree is reproducible.
+    let seed: UInt64
+    let logger: Logger
+    let metricsFactory: any MetricsFactory
+    let link: GroupLink
+}
+
+/// What keeps one run of a child: a child's supervisor, or a nested group.
+protocol GroupMember: AnyObject, Sendable {
+    /// Supervises until stopped (returns), a normal end (returns) or giving up (throws).
+    func run() async throws
+    /// What the member is doing, for a snapshot.
+    var detail: GroupSnapshot.Detail { get }
+}
+
+extension ResourceSupervisor: GroupMember {
+    var detail: GroupSnapshot.Detail { .resource(state) }
+}

@@ -1,0 +1,592 @@
+public import Logging
+public import Metrics
+@_spi(TestKit) public import ServiceLifecycle
+import Synchronization
+
+/// A supervisor of supervisors, as Erlang/OTP's: keeps an ordered list of children alive, each with its own
+/// ``RestartPolicy``, and restarts the siblings its ``GroupStrategy`` names when one fails.
+///
+/// Children start in order, each once the one before it is ready (its `start()` returned; a nested group: all of its
+/// children started), and stop in reverse order, each within its own policy's stop timeout. A child that fails is
+/// started again by its own supervisor, after its own backoff; the group meanwhile stops the siblings the strategy
+/// names (reverse order) and starts them again in order, those after the failed child once it is ready again. Every
+/// failure counts toward the group's ``intensity``; one too many stops every child and escalates: a nested group
+/// fails to its parent, which applies its own strategy; the root gives up (``run()`` throws ``SupervisorError``) or,
+/// if its ``escalation`` degrades, starts everything again after each probe interval.
+///
+/// ```swift
+/// let relay = try SupervisorGroup(
+///     name: "relay",
+///     strategy: .restForOne,   // the forwarders depend on the listener
+///     intensity: try RestartIntensity(maxRestarts: 10, within: .seconds(60)),
+///     children: [
+///         .resource(listener, name: "listener", policy: listenerPolicy),
+///         .service(metricsServer, name: "metrics"),
+///     ]
+/// )
+/// try relay.add(.resource(forwarder, name: "stream-7", restart: .temporary))   // while it runs
+/// print(relay.snapshot())
+/// try await ServiceGroup(services: [relay], gracefulShutdownSignals: [.sigterm], logger: logger).run()
+/// ```
+///
+/// A swift-service-lifecycle `Service`: a graceful shutdown or the cancellation of its task stops every child in
+/// reverse order. Its children see neither: only the group stops them, so that the order holds.
+public final class SupervisorGroup: Service, Sendable {
+    /// The group's path in its tree: its name, under its parent's path.
+    public let name: String
+    public let strategy: GroupStrategy
+    /// At most this many child failures within the period, over all children; `nil` for no limit.
+    public let intensity: RestartIntensity?
+    /// What a root group does when its intensity trips: give up, or degrade. A nested group always fails to its
+    /// parent instead.
+    public let escalation: Escalation
+    /// The most children the group holds at once; ``add(_:)`` refuses more.
+    public let maxChildren: Int
+
+    /// The cap on children, unless told otherwise.
+    public static var defaultMaxChildren: Int { 100_000 }
+
+    private let clock: any Clock<Duration>
+    private let timeline: Timeline
+    private let logger: Logger
+    private let metricsFactory: any MetricsFactory
+    private let metrics: GroupMetrics?
+    /// The parent group, for a nested group.
+    private let link: GroupLink?
+    /// Reports from children and nudges from callers, carried out by the group's task in order.
+    private let inbox = GroupInbox()
+    /// Set once by a shutdown or a cancellation.
+    private let stopping = Atomic(false)
+    private let subscriberCount = Atomic(0)
+    private let shared: Mutex<GroupShared>
+
+    /// Creates a root group; nothing runs until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - name: the root of every path in the tree (`relay` → `relay/listener`).
+    ///   - strategy: which siblings restart with a failed child.
+    ///   - intensity: the most child failures within a period; past it the group escalates.
+    ///   - escalation: what the root does when its intensity trips: ``Escalation/giveUp`` (``run()`` throws) or
+    ///     ``Escalation/degrade(probeInterval:probeJitter:)`` (start everything again after each interval).
+    ///   - maxChildren: the cap on children, static and added.
+    ///   - children: started in this order.
+    ///   - clock: the clock of the group and of every child's supervisor; tests pass a `TestClock`.
+    ///   - generator: called once; each child's supervisor gets a generator seeded from it.
+    ///   - logger: where the group and the children's supervisors log.
+    ///   - metricsFactory: where the group's and the children's metrics go.
+    /// - Throws: ``ConfigurationError`` for a cap below one or below the number of `children`, or two children with
+    ///   the same name.
+    public convenience init(
+        name: String,
+        strategy: GroupStrategy = .oneForOne,
+        intensity: RestartIntensity? = nil,
+        escalation: Escalation = .giveUp,
+        maxChildren: Int = SupervisorGroup.defaultMaxChildren,
+        children: [GroupChild],
+        clock: any Clock<Duration> = ContinuousClock(),
+        generator: @escaping @Sendable () -> any RandomNumberGenerator = { SystemRandomNumberGenerator() },
+        logger: Logger = Logger(label: "supervisor"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(ConfigurationError) {
+        try Self.validate(maxChildren: maxChildren, children: children)
+        var random = generator()
+        self.init(
+            path: name, strategy: strategy, intensity: intensity, escalation: escalation, maxChildren: maxChildren,
+            children: children, clock: clock, seed: random.next(), logger: logger, metricsFactory: metricsFactory,
+            link: nil)
+    }
+
+    /// A nested group, for one run of a child of its parent.
+    convenience init(
+        nested context: MemberContext, strategy: GroupStrategy, intensity: RestartIntensity?, maxChildren: Int,
+        children: [GroupChild]
+    ) {
+        self.init(
+            path: context.path, strategy: strategy, intensity: intensity, escalation: .giveUp,
+            maxChildren: maxChildren, children: children, clock: context.clock, seed: context.seed,
+            logger: context.logger, metricsFactory: context.metricsFactory, link: context.link)
+    }
+
+    private init(
+        path: String, strategy: GroupStrategy, intensity: RestartIntensity?, escalation: Escalation,
+        maxChildren: Int, children: [GroupChild], clock: any Clock<Duration>, seed: UInt64, logger: Logger,
+        metricsFactory: any MetricsFactory, link: GroupLink?
+    ) {
+        self.name = path
+        self.strategy = strategy
+        self.intensity = intensity
+        self.escalation = escalation
+        self.maxChildren = maxChildren
+        self.clock = clock
+        self.timeline = Timeline.of(clock)
+        self.logger = logger
+        self.metricsFactory = metricsFactory
+        self.metrics = GroupMetrics.make(name: path, factory: metricsFactory)
+        self.link = link
+        var shared = GroupShared(
+            machine: GroupStateMachine(strategy: strategy, intensity: intensity, maxChildren: maxChildren),
+            random: SplitMix64(seed: seed))
+        for child in children { _ = shared.admit(child) }
+        self.shared = Mutex(shared)
+    }
+
+    /// Checks a group's children before it is made.
+    static func validate(maxChildren: Int, children: [GroupChild]) throws(ConfigurationError) {
+        guard maxChildren >= 1 else {
+            throw ConfigurationError(.outOfRange, option: "maxChildren", "must be at least 1, got \(maxChildren)")
+        }
+        guard children.count <= maxChildren else {
+            throw ConfigurationError(
+                .inconsistent, option: "children", "\(children.count) children exceed maxChildren \(maxChildren)")
+        }
+        var names = Set<String>()
+        for child in children where !names.insert(child.name).inserted {
+            throw ConfigurationError(.inconsistent, option: "children", "two children are named '\(child.name)'")
+        }
+    }
+
+    // MARK: - The API
+
+    /// The group's own state: idle, starting until its children have started, ready, degraded after a root's
+    /// escalation, stopped.
+    public var state: SupervisorState {
+        shared.withLock { $0.state }
+    }
+
+    /// Adds a child at the end, started after what the group is doing now (at once, in a settled group); before
+    /// ``run()``, it starts with the others.
+    ///
+    /// - Throws: ``GroupError`` when the group holds ``maxChildren`` already, has a child of that name, or has
+    ///   stopped.
+    public func add(_ child: GroupChild) throws(GroupError) {
+        let refusal = shared.withLock { shared -> GroupError.Code? in
+            guard shared.ids[child.name] == nil else { return .duplicateName }
+            guard !stopping.load(ordering: .acquiring),
+                shared.machine.phase == .idle || shared.machine.phase == .running
+            else { return .ended }
+            return shared.admit(child) ? nil : .full
+        }
+        if let refusal { throw GroupError(refusal, group: name, child: child.name) }
+        inbox.yield(.nudge)
+    }
+
+    /// Removes the child named `name`: the group stops it (after what it is doing now) and forgets it. Returns
+    /// whether the group had such a child.
+    @discardableResult
+    public func remove(named name: String) -> Bool {
+        let found = shared.withLock { shared -> Bool in
+            guard let id = shared.ids.removeValue(forKey: name) else { return false }
+            shared.machine.remove(id)
+            if shared.machine.child(id) == nil { shared.specs[id] = nil }
+            return true
+        }
+        if found { inbox.yield(.nudge) }
+        return found
+    }
+
+    /// The children and what each is doing now, nested groups included.
+    public func snapshot() -> GroupSnapshot {
+        let (state, rows) = shared.withLock { shared in
+            let rows = shared.machine.children.map { child in
+                (child, shared.specs[child.id], shared.members[child.id]?.member)
+            }
+            return (shared.state, rows)
+        }
+        let children = rows.compactMap { child, spec, member -> GroupSnapshot.Child? in
+            guard let spec else { return nil }
+            let status: GroupSnapshot.Status =
+                switch child.state {
+                case .stopped: .stopped
+                case .starting: .starting
+                case .running: .running
+                case .restarting: .restarting
+                case .stopping: .stopping
+                }
+            return GroupSnapshot.Child(
+                name: spec.name, restart: spec.restart, significant: spec.significant, status: status,
+                detail: member?.detail)
+        }
+        return GroupSnapshot(path: name, strategy: strategy, state: state, children: children)
+    }
+
+    /// The events of the tree from now on, each with its path, ending with the group's own
+    /// ``SupervisorEvent/stopped(_:)``. A stream requested after the group stopped yields that event only.
+    ///
+    /// Bounded like ``ResourceSupervisor/events(bufferingPolicy:)``: a subscriber that falls behind loses the oldest
+    /// events, and the group never waits for it. Children's events are made only while somebody subscribes.
+    public func events(
+        bufferingPolicy: AsyncStream<GroupEvent>.Continuation.BufferingPolicy = .bufferingNewest(
+            ResourceSupervisor<ServiceResource<SupervisorGroup>>.eventBufferLimit)
+    ) -> AsyncStream<GroupEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: GroupEvent.self, bufferingPolicy: bufferingPolicy)
+        let finalReason = shared.withLock { shared -> SupervisorStopReason? in
+            if case .stopped(let reason) = shared.state { return reason }
+            let id = shared.nextSubscriber
+            shared.nextSubscriber &+= 1
+            shared.subscribers[id] = continuation
+            subscriberCount.add(1, ordering: .relaxed)
+            continuation.onTermination = { [weak self] _ in
+                // Not under our lock from here, as for a supervisor's subscriptions (EventSubscriptionRaceTests).
+                guard let self else { return }
+                Task.detached {
+                    let removed = self.shared.withLock { $0.subscribers.removeValue(forKey: id) != nil }
+                    if removed { self.subscriberCount.subtract(1, ordering: .relaxed) }
+                }
+            }
+            return nil
+        }
+        if let finalReason {
+            continuation.yield(GroupEvent(path: name, event: .stopped(finalReason)))
+            continuation.finish()
+        }
+        return stream
+    }
+
+    /// Supervises the children until shutdown (returns), a significant child's normal end (returns), or an
+    /// escalation (throws ``SupervisorError`` with code ``SupervisorError/Code/intensityExceeded``; a degrading root
+    /// starts again instead). A group runs once; a second call throws ``ConfigurationError``.
+    public func run() async throws {
+        let firstRun = shared.withLock { shared in
+            defer { shared.hasRun = true }
+            return !shared.hasRun
+        }
+        guard firstRun else {
+            throw ConfigurationError(.inconsistent, option: "run()", "group \(name) has already run")
+        }
+        let manager = GracefulShutdownRelay.shared.join(self)
+        await withTaskCancellationHandler {
+            // The children must not see the graceful shutdown: each would stop at once, in no order.
+            await TaskLocals.$gracefulShutdownManager.withValue(nil) {
+                await supervise()
+            }
+        } onCancel: {
+            requestStop()
+        }
+        if let manager { GracefulShutdownRelay.shared.leave(self, of: manager) }
+        if case .stopped(.gaveUp(let error)) = state { throw error }
+    }
+
+    /// Stops every child in reverse order, then ends ``run()``.
+    func requestStop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // A child still starting is the last one started: stopping it first keeps the reverse order, and a
+        // shutdown need not wait for a slow start.
+        let starting = shared.withLock { shared -> Task<Void, Never>? in
+            shared.machine.shutdown()
+            return shared.startingID.flatMap { shared.members[$0]?.task }
+        }
+        starting?.cancel()
+        inbox.yield(.nudge)
+    }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// A report from a child (through its ``GroupLink``).
+    func report(_ input: GroupInput) {
+        inbox.yield(input)
+    }
+
+    /// Whether anybody takes events: a subscriber here or above.
+    var forwardsEvents: Bool {
+        subscriberCount.load(ordering: .relaxed) > 0 || (link?.forwardsEvents ?? false)
+    }
+
+    /// Passes an event of the tree to the subscribers, and up to the parent.
+    func publishChild(_ event: GroupEvent) {
+        if subscriberCount.load(ordering: .relaxed) > 0 {
+            shared.withLock { shared in
+                for continuation in shared.subscribers.values { continuation.yield(event) }
+            }
+        }
+        if let link, link.forwardsEvents { link.group.publishChild(event) }
+    }
+
+    // MARK: - The loop: carry out what the state machine decides
+
+    private func supervise() async {
+        var attempt = 0
+        while true {
+            attempt += 1
+            begin(attempt: attempt)
+            guard let escalated = await runChildren(attempt: attempt) else {
+                finish(isStopping ? .requested : .completed)
+                break
+            }
+            // A root that degrades starts everything again after the probe interval.
+            guard link == nil, let probeInterval = escalation.probeInterval, !isStopping else {
+                finish(.gaveUp(escalated))
+                break
+            }
+            let delay = probeDelay(probeInterval)
+            let deadline = timeline.now() + delay
+            setState(.degraded(until: deadline), event: .degraded(probeInterval: probeInterval))
+            log(.error, "restart intensity exceeded, degraded", ["probe-interval": "\(probeInterval)"])
+            let probe = Task { [timeline, inbox] in
+                try? await timeline.sleep(deadline, nil)
+                inbox.yield(.probeDue)
+            }
+            while !isStopping {
+                if case .probeDue = await inbox.next() { break }
+            }
+            probe.cancel()
+            if isStopping {
+                finish(.requested)
+                break
+            }
+        }
+    }
+
+    /// Begins a run of every child: the first, or one after a degraded root's probe interval.
+    private func begin(attempt: Int) {
+        shared.withLock { shared in
+            if attempt > 1 { shared.restartMachine() }
+            // Stopping already: the machine finishes at once.
+            if isStopping { shared.machine.shutdown() } else { shared.machine.begin() }
+            shared.state = .starting(attempt: attempt)
+        }
+        publishOwn(.starting(attempt: attempt))
+    }
+
+    /// Carries out the machine's actions until it finishes (`nil`) or escalates (the error to report).
+    private func runChildren(attempt: Int) async -> SupervisorError? {
+        var announcedReady = false
+        while true {
+            let action = shared.withLock { $0.machine.next() }
+            switch action {
+            case .start(let id):
+                start(id)
+            case .stop(let id):
+                // Cancellation is what stops a supervisor serving its resource.
+                shared.withLock { $0.members[id]?.task }?.cancel()
+            case .escalate:
+                return escalationError()
+            case .finish:
+                return nil
+            case .wait:
+                if !announcedReady, shared.withLock({ $0.machine.isSettled }) {
+                    announcedReady = true
+                    setState(.ready, event: .ready(attempt: attempt))
+                    log(.info, "ready", ["attempt": "\(attempt)"])
+                    link?.ready()
+                }
+                apply(await inbox.next())
+            }
+        }
+    }
+
+    /// Starts a fresh member for the child `id`, in a task of its own: not a child of the group's task, whose
+    /// cancellation would reach every child at once, in no order.
+    private func start(_ id: GroupStateMachine.ChildID) {
+        guard
+            let (spec, serial, seed) = shared.withLock({ shared -> (GroupChild, UInt64, UInt64)? in
+                guard let spec = shared.specs[id] else { return nil }
+                defer { shared.nextSerial &+= 1 }
+                return (spec, shared.nextSerial, shared.random.next())
+            })
+        else { return }
+        let path = "\(name)/\(spec.name)"
+        let member = spec.make(
+            MemberContext(
+                path: path, clock: clock, seed: seed, logger: logger, metricsFactory: metricsFactory,
+                link: GroupLink(id: id, serial: serial, path: path, group: self)))
+        metrics?.children.increment()
+        let task = Task { [inbox] in
+            do {
+                try await member.run()
+                inbox.yield(.ended(id, serial: serial, error: nil))
+            } catch {
+                inbox.yield(.ended(id, serial: serial, error: error))
+            }
+        }
+        shared.withLock { shared in
+            shared.members[id] = GroupShared.Running(serial: serial, member: member, task: task)
+            shared.startingID = id
+        }
+        // A shutdown that came since: the start ends as soon as it begins.
+        if isStopping { task.cancel() }
+    }
+
+    /// Tells the machine what a child reported.
+    private func apply(_ input: GroupInput) {
+        switch input {
+        case .ready(let id, let serial):
+            shared.withLock { shared in
+                guard shared.members[id]?.serial == serial else { return }
+                if shared.startingID == id { shared.startingID = nil }
+                shared.machine.ready(id)
+            }
+        case .restarting(let id, let serial):
+            let now = timeline.now()
+            let counted = shared.withLock { shared -> Bool in
+                guard shared.members[id]?.serial == serial else { return false }
+                if shared.startingID == id { shared.startingID = nil }
+                shared.failures &+= 1
+                shared.machine.restarting(id, at: now)
+                return true
+            }
+            if counted { metrics?.restarts.increment() }
+        case .ended(let id, let serial, let error):
+            let now = timeline.now()
+            let ended = shared.withLock { shared -> String? in
+                guard shared.members[id]?.serial == serial else { return nil }
+                shared.members[id] = nil
+                if shared.startingID == id { shared.startingID = nil }
+                let stopping = shared.machine.child(id)?.state == .stopping
+                if stopping {
+                    shared.machine.stopped(id)
+                } else {
+                    if let error { shared.lastFailure = error }
+                    shared.failures &+= 1
+                    shared.machine.ended(id, failed: error != nil, at: now)
+                }
+                // A child that left (removed, temporary) is forgotten.
+                if shared.machine.child(id) == nil, let spec = shared.specs.removeValue(forKey: id) {
+                    if shared.ids[spec.name] == id { shared.ids[spec.name] = nil }
+                }
+                return stopping ? nil : shared.specs[id]?.name ?? ""
+            }
+            metrics?.children.decrement()
+            if let ended, let error {
+                metrics?.restarts.increment()
+                log(.warning, "child ended", ["child": "\(ended)", "error": "\(error)"])
+            }
+        case .nudge, .probeDue:
+            break
+        }
+    }
+
+    /// The error a group reports when its intensity trips.
+    private func escalationError() -> SupervisorError {
+        metrics?.escalations.increment()
+        let (failure, failures) = shared.withLock { ($0.lastFailure, $0.failures) }
+        log(.error, "restart intensity exceeded", ["intensity": "\(intensity.map { "\($0)" } ?? "none")"])
+        return SupervisorError(
+            code: .intensityExceeded, name: name, lastFailure: failure ?? GroupIntensityExceeded(), phase: .run,
+            failures: failures)
+    }
+
+    private func probeDelay(_ probeInterval: Duration) -> Duration {
+        guard let jitter = escalation.probeJitter, jitter != .none else { return probeInterval }
+        let seconds = shared.withLock { jitter.apply(to: probeInterval.inSeconds, using: &$0.random) }
+        return .delay(seconds: seconds)
+    }
+
+    // MARK: - Reporting
+
+    private func setState(_ state: SupervisorState, event: SupervisorEvent) {
+        shared.withLock { $0.state = state }
+        publishOwn(event)
+    }
+
+    private func publishOwn(_ event: SupervisorEvent) {
+        if subscriberCount.load(ordering: .relaxed) > 0 || link != nil {
+            publishChild(GroupEvent(path: name, event: event))
+        }
+    }
+
+    /// The group is over: its last event, and the end of every subscription.
+    private func finish(_ reason: SupervisorStopReason) {
+        let subscribers = shared.withLock { shared in
+            shared.state = .stopped(reason)
+            defer { shared.subscribers.removeAll() }
+            return Array(shared.subscribers.values)
+        }
+        let event = GroupEvent(path: name, event: .stopped(reason))
+        for continuation in subscribers {
+            continuation.yield(event)
+            continuation.finish()
+        }
+        if let link, link.forwardsEvents { link.group.publishChild(event) }
+        if case .gaveUp = reason {
+            log(.error, "gave up", ["reason": "\(reason)"])
+        } else {
+            log(.info, "stopped", ["reason": "\(reason)"])
+        }
+    }
+
+    private func log(_ level: Logger.Level, _ message: Logger.Message, _ metadata: @autoclosure () -> Logger.Metadata) {
+        guard logger.logLevel <= level else { return }
+        var metadata = metadata()
+        metadata["group"] = "\(name)"
+        logger.log(level: level, message, metadata: metadata)
+    }
+}
+
+extension SupervisorGroup: GracefullyStoppable {
+    func shutDownGracefully() {
+        requestStop()
+    }
+}
+
+extension SupervisorGroup: GroupMember {
+    var detail: GroupSnapshot.Detail { .group(snapshot()) }
+}
+
+/// What the group's task is told.
+enum GroupInput: Sendable {
+    case ready(GroupStateMachine.ChildID, serial: UInt64)
+    case restarting(GroupStateMachine.ChildID, serial: UInt64)
+    /// The child's member returned (`error == nil`) or threw.
+    case ended(GroupStateMachine.ChildID, serial: UInt64, error: (any Error)?)
+    /// Children were added or removed, or a shutdown was asked for: ask the machine again.
+    case nudge
+    /// A degraded root's probe interval is over.
+    case probeDue
+}
+
+/// The last failure a group reports when its intensity trips with none recorded (children that restarted
+/// themselves report no error to the group).
+struct GroupIntensityExceeded: Error, CustomStringConvertible {
+    var description: String { "too many child restarts" }
+}
+
+/// The mutable part of a group, behind one lock.
+struct GroupShared: ~Copyable {
+    struct Running {
+        let serial: UInt64
+        let member: any GroupMember
+        /// Cancelled to stop the member.
+        let task: Task<Void, Never>
+    }
+
+    var machine: GroupStateMachine
+    /// Each child's description, by its id in the machine.
+    var specs: [GroupStateMachine.ChildID: GroupChild] = [:]
+    /// The ids of the children by name, for `remove(named:)`.
+    var ids: [String: GroupStateMachine.ChildID] = [:]
+    /// The member of each running child.
+    var members: [GroupStateMachine.ChildID: Running] = [:]
+    var random: SplitMix64
+    var nextSerial: UInt64 = 0
+    /// The child whose start is in flight.
+    var startingID: GroupStateMachine.ChildID?
+    /// Child failures so far, and the last error one reported.
+    var failures = 0
+    var lastFailure: (any Error)?
+    var hasRun = false
+    var state = SupervisorState.idle
+    var nextSubscriber: UInt32 = 0
+    var subscribers: [UInt32: AsyncStream<GroupEvent>.Continuation] = [:]
+
+    init(machine: GroupStateMachine, random: SplitMix64) {
+        self.machine = machine
+        self.random = random
+    }
+
+    /// Adds `child` to the machine; `false` when it is full.
+    mutating func admit(_ child: GroupChild) -> Bool {
+        guard let id = machine.add(child.restart, significant: child.significant) else { return false }
+        specs[id] = child
+        ids[child.name] = id
+        return true
+    }
+
+    /// A fresh machine with the children that stay (temporary ones left at the escalation), in their order.
+    mutating func restartMachine() {
+        let kept = machine.children.compactMap { specs[$0.id] }.filter { $0.restart != .temporary }
+        machine = GroupStateMachine(
+            strategy: machine.strategy, intensity: machine.intensity, maxChildren: machine.maxChildren)
+        (specs, ids, members, startingID) = ([:], [:], [:], nil)
+        for child in kept { _ = admit(child) }
+    }
+}
