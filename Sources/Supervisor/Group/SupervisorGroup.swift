@@ -184,6 +184,23 @@ public final class SupervisorGroup: Service, Sendable {
         return found
     }
 
+    /// The nested group running now at `path` below this one (`streams`, `streams/live`), to add children to it or
+    /// take its snapshot; `nil` when there is none running. A nested group that its parent restarts is a new
+    /// group, without the children added to the old one (as OTP's): look it up again after a restart.
+    ///
+    /// ```swift
+    /// try tree.group(at: "streams")?.add(.resource(forwarder, name: "live.1", restart: .transient))
+    /// ```
+    public func group(at path: String) -> SupervisorGroup? {
+        var names = path.split(separator: "/", omittingEmptySubsequences: false)[...]
+        guard let first = names.popFirst() else { return nil }
+        let member = shared.withLock { shared in
+            shared.ids[String(first)].flatMap { shared.members[$0]?.member }
+        }
+        guard let group = member as? SupervisorGroup else { return nil }
+        return names.isEmpty ? group : group.group(at: names.joined(separator: "/"))
+    }
+
     /// The children and what each is doing now, nested groups included.
     public func snapshot() -> GroupSnapshot {
         let (state, rows) = shared.withLock { shared in
