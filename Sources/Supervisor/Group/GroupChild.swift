@@ -22,7 +22,9 @@ public struct GroupChild: Sendable {
     public let name: String
     /// Whether the group starts it again after its supervisor ended.
     public let restart: ChildRestart
-    /// Whether its normal end ends the group (OTP's auto-shutdown).
+    /// Whether its end, when the group does not start it again, ends the group (OTP's auto-shutdown): a transient
+    /// child's normal end, a temporary child's any end. A group ended by a significant child's failure throws
+    /// ``SupervisorError`` with code ``SupervisorError/Code/childFailed``.
     public let significant: Bool
     /// A fresh member for each run of the child.
     let make: @Sendable (MemberContext) -> any GroupMember
@@ -34,6 +36,11 @@ public struct GroupChild: Sendable {
         guard !name.isEmpty, !name.contains("/") else {
             throw ConfigurationError(.inconsistent, option: "name", "must be non-empty without '/', got '\(name)'")
         }
+        // As in OTP: a permanent child is always started again, so its end could never end the group.
+        guard !significant || restart != .permanent else {
+            throw ConfigurationError(
+                .inconsistent, option: "significant", "\(name): a significant child must be transient or temporary")
+        }
         self.name = name
         self.restart = restart
         self.significant = significant
@@ -42,7 +49,7 @@ public struct GroupChild: Sendable {
 
     /// A ``Restartable`` resource, kept by its own supervisor with `policy`.
     ///
-    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`.
+    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`, or for a significant permanent child.
     public static func resource<Resource: Restartable>(
         _ resource: Resource,
         name: String,
@@ -67,7 +74,7 @@ public struct GroupChild: Sendable {
     /// A swift-service-lifecycle `Service`, restarted when its `run()` throws or returns, as ``ServiceResource``
     /// describes.
     ///
-    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`.
+    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`, or for a significant permanent child.
     public static func service<S: Service>(
         _ service: S,
         name: String,

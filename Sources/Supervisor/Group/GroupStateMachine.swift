@@ -212,7 +212,9 @@ struct GroupStateMachine: Sendable {
         }
         guard !wasStopping, phase == .running else { return }
         let child = children[index]
-        if child.significant, !failed {
+        // A significant child that is not started again ends the group, as OTP's auto-shutdown: a transient one
+        // after a normal end, a temporary one after any.
+        if child.significant, !child.restart.restarts(afterFailure: failed) {
             shutdown()
             return
         }

@@ -259,8 +259,8 @@ public final class SupervisorGroup: Service, Sendable {
         return stream
     }
 
-    /// Supervises the children until shutdown (returns), a significant child's normal end (returns), or an
-    /// escalation (throws ``SupervisorError`` with code ``SupervisorError/Code/intensityExceeded``; a degrading root
+    /// Supervises the children until shutdown (returns), a significant child's end (returns, or throws
+    /// ``SupervisorError`` with code ``SupervisorError/Code/childFailed`` after its failure), or an escalation (throws ``SupervisorError`` with code ``SupervisorError/Code/intensityExceeded``; a degrading root
     /// starts again instead). A group runs once; a second call throws ``ConfigurationError``.
     public func run() async throws {
         let firstRun = shared.withLock { shared in
@@ -326,7 +326,7 @@ public final class SupervisorGroup: Service, Sendable {
             attempt += 1
             begin(attempt: attempt)
             guard let escalated = await runChildren(attempt: attempt) else {
-                finish(isStopping ? .requested : .completed)
+                finish(endReason())
                 break
             }
             // A root that degrades starts everything again after the probe interval.
@@ -454,7 +454,12 @@ public final class SupervisorGroup: Service, Sendable {
                 } else {
                     if let error { shared.lastFailure = error }
                     shared.failures &+= 1
+                    let wasRunning = shared.machine.phase == .running
                     shared.machine.ended(id, failed: error != nil, at: now)
+                    // A significant child's failure ended the group: its run throws that failure.
+                    if wasRunning, shared.machine.phase == .shuttingDown, let error {
+                        shared.significantFailure = error
+                    }
                 }
                 // A child that left (removed, temporary) is forgotten.
                 if shared.machine.child(id) == nil, let spec = shared.specs.removeValue(forKey: id) {
@@ -470,6 +475,16 @@ public final class SupervisorGroup: Service, Sendable {
         case .nudge, .probeDue:
             break
         }
+    }
+
+    /// Why the group finished: asked to, or a significant child ended (normally, or with a failure it throws).
+    private func endReason() -> SupervisorStopReason {
+        let (failure, failures) = shared.withLock { ($0.significantFailure, $0.failures) }
+        if let failure, !isStopping {
+            return .gaveUp(
+                SupervisorError(code: .childFailed, name: name, lastFailure: failure, phase: .run, failures: failures))
+        }
+        return isStopping ? .requested : .completed
     }
 
     /// The error a group reports when its intensity trips.
@@ -580,6 +595,8 @@ struct GroupShared: ~Copyable {
     /// Child failures so far, and the last error one reported.
     var failures = 0
     var lastFailure: (any Error)?
+    /// The failure of the significant child that ended the group, if one did.
+    var significantFailure: (any Error)?
     var hasRun = false
     var state = SupervisorState.idle
     var nextSubscriber: UInt32 = 0

@@ -18,6 +18,7 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
             case attemptsExhausted
             case failingTooLong
             case budgetExhausted
+            case childFailed
         }
 
         private let code: _Code
@@ -37,6 +38,9 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
         /// The policy's ``RestartBudget`` lacked a restart's cost, with ``RestartBudget/Exhaustion/escalate`` and
         /// ``Escalation/giveUp``.
         public static let budgetExhausted = Code(.budgetExhausted)
+        /// A group's significant child failed and was not started again, which ends the group; ``lastFailure`` is
+        /// the child's error.
+        public static let childFailed = Code(.childFailed)
 
         public var description: String {
             switch code {
@@ -45,6 +49,7 @@ public struct SupervisorError: Error, Sendable, CustomStringConvertible {
             case .attemptsExhausted: "attempts exhausted"
             case .failingTooLong: "failing for too long"
             case .budgetExhausted: "restart budget exhausted"
+            case .childFailed: "a significant child failed"
             }
         }
     }

@@ -194,6 +194,30 @@ struct SupervisorGroupTests {
         #expect("\(group.state)" == "stopped: completed")
     }
 
+    @Test("a significant temporary child's failure stops the others and run() throws childFailed with its error")
+    func significantFailure() async throws {
+        let board = Switchboard()
+        // The child's own supervisor gives up at once: the group sees its end, and does not start it again.
+        let policy = try RestartPolicy(classifier: .always(.giveUp))
+        let group = try SupervisorGroup(
+            name: "root",
+            children: [
+                .resource(board.resource("a"), name: "a"),
+                .resource(
+                    board.resource("server"), name: "server", policy: policy, restart: .temporary, significant: true),
+                .resource(board.resource("c"), name: "c"),
+            ], clock: ImmediateClock(), logger: Self.quiet)
+        let run = Task { try await group.run() }
+        await board.waitUntil("all running") { ["a", "server", "c"].allSatisfy($0.isRunning) }
+        board.fail("server")
+        let error = await #expect(throws: SupervisorError.self) { try await run.value }
+        #expect(error?.code == .childFailed)
+        let childError = error?.lastFailure as? SupervisorError
+        #expect(childError?.name == "root/server")
+        #expect(childError?.lastFailure is Switchboard.Failure)
+        #expect(board.journal.suffix(3) == ["stop server", "stop c", "stop a"])
+    }
+
     @Test("a transient child that ends normally stays stopped; the others keep running")
     func transientChild() async throws {
         let board = Switchboard()
@@ -287,6 +311,9 @@ struct SupervisorGroupTests {
         let board = Switchboard()
         #expect(throws: ConfigurationError.self) { try GroupChild.resource(board.resource("x"), name: "") }
         #expect(throws: ConfigurationError.self) { try GroupChild.resource(board.resource("x"), name: "a/b") }
+        #expect(throws: ConfigurationError.self) {
+            try GroupChild.resource(board.resource("x"), name: "x", restart: .permanent, significant: true)
+        }
         #expect(throws: ConfigurationError.self) { try Self.group(board, ["a", "a"]) }
         #expect(throws: ConfigurationError.self) { try Self.group(board, ["a", "b"], maxChildren: 1) }
         #expect(throws: ConfigurationError.self) { try Self.group(board, [], maxChildren: 0) }
