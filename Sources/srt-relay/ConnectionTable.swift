@@ -1,3 +1,4 @@
+import Dispatch
 import Metrics
 import SRTAdapter
 import Synchronization
@@ -13,6 +14,9 @@ final class ConnectionTable: Sendable {
         /// Where each open connection's stream goes, once its sink exists.
         var sinks: [ObjectIdentifier: any StreamSink] = [:]
         var closing = false
+        /// Waiting for the table to empty (``waitUntilEmpty(within:)``), by number.
+        var emptyWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
 
     private let state = Mutex(State())
@@ -74,12 +78,32 @@ final class ConnectionTable: Sendable {
     }
 
     func remove(_ connection: SRTConnection) {
-        let open = state.withLock { state in
+        let (open, waiters) = state.withLock { state in
             state.sinks.removeValue(forKey: ObjectIdentifier(connection))
             state.open.removeValue(forKey: ObjectIdentifier(connection))
-            return state.open.count
+            guard state.open.isEmpty else { return (state.open.count, [CheckedContinuation<Void, Never>]()) }
+            defer { state.emptyWaiters.removeAll() }
+            return (0, Array(state.emptyWaiters.values))
         }
         openMetric.record(open)
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no connection is open, or after `limit`. Not ended by cancellation: the shutdown waits here in a
+    /// cancelled task for the recordings' flushes.
+    func waitUntilEmpty(within limit: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id = state.withLock { state -> Int? in
+                guard !state.open.isEmpty else { return nil }
+                defer { state.nextWaiter += 1 }
+                state.emptyWaiters[state.nextWaiter] = continuation
+                return state.nextWaiter
+            }
+            guard let id else { return continuation.resume() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + Units.seconds(limit)) { [self] in
+                state.withLock { $0.emptyWaiters.removeValue(forKey: id) }?.resume()
+            }
+        }
     }
 
     /// How many connections are open now.

@@ -7,14 +7,16 @@ import ServiceLifecycle
 import Supervisor
 import Synchronization
 
-/// `--metrics-port`: Prometheus text at `/metrics` and the listener's health at `/healthz` (200 `ready`, 503 with
+/// `--metrics-port`: Prometheus text at `/metrics`, the listener's health at `/healthz` (200 `ready`, 503 with
 /// the state while starting, backing off, degraded or stopped, or `disk-space-low` below `--min-free`; a second line
-/// counts the dead multiplexers libsrt keeps), over swift-nio's HTTP/1 server, bound to 127.0.0.1 unless told
-/// otherwise. A `Service`: closes its socket on shutdown.
+/// counts the dead multiplexers libsrt keeps), and the relay's supervision tree with each child's state at `/tree`,
+/// over swift-nio's HTTP/1 server, bound to 127.0.0.1 unless told otherwise. A `Service`: closes its socket on
+/// shutdown.
 ///
 /// ```sh
 /// curl -s 127.0.0.1:9100/metrics | grep supervisor_restarts
 /// curl -si 127.0.0.1:9100/healthz     # HTTP/1.1 200 OK … ready
+/// curl -s 127.0.0.1:9100/tree         # srt-relay (rest for one): ready …
 /// ```
 struct MetricsServer: Service {
     let host: String
@@ -26,6 +28,8 @@ struct MetricsServer: Service {
     let console: Console
     /// `--min-free`: `/healthz` is 503 `disk-space-low` while space is low (publishers are refused).
     var space: DiskSpaceGuard?
+    /// The relay's tree, for `/tree`.
+    var tree: TreeReference?
 
     /// The most scrapes served at once; a new one beyond it takes the place of the one idle longest.
     static let maxConnections = 16
@@ -60,6 +64,7 @@ struct MetricsServer: Service {
                     try channel.pipeline.syncOperations.addHandler(
                         HTTPHandler(
                             metrics: { registry.emitToBuffer() },
+                            tree: { [tree] in tree?.group.map { "\($0.snapshot())\n" } ?? "no tree\n" },
                             health: { [space] in
                                 let state = supervisor.state
                                 let leaked = Reporter.leaked(SRTRuntime.leakedMultiplexerCount, limit: leakLimit)
@@ -167,17 +172,22 @@ private final class RequestGuard: ChannelDuplexHandler {
     }
 }
 
-/// Answers `GET /metrics` and `GET /healthz`; anything else is 404, other methods 405.
+/// Answers `GET /metrics`, `GET /healthz` and `GET /tree`; anything else is 404, other methods 405.
 private final class HTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let metrics: @Sendable () -> [UInt8]
+    let tree: @Sendable () -> String
     let health: @Sendable () -> (ready: Bool, state: String)
     private var request: HTTPRequestHead?
 
-    init(metrics: @escaping @Sendable () -> [UInt8], health: @escaping @Sendable () -> (ready: Bool, state: String)) {
+    init(
+        metrics: @escaping @Sendable () -> [UInt8], tree: @escaping @Sendable () -> String,
+        health: @escaping @Sendable () -> (ready: Bool, state: String)
+    ) {
         self.metrics = metrics
+        self.tree = tree
         self.health = health
     }
 
@@ -198,10 +208,12 @@ private final class HTTPHandler: ChannelInboundHandler {
             case (.GET, "/healthz"):
                 let (ready, state) = health()
                 (status, type, body) = (ready ? .ok : .serviceUnavailable, "text/plain", Array("\(state)\n".utf8))
-            case (_, "/metrics"), (_, "/healthz"):
+            case (.GET, "/tree"):
+                (status, type, body) = (.ok, "text/plain; charset=utf-8", Array(tree().utf8))
+            case (_, "/metrics"), (_, "/healthz"), (_, "/tree"):
                 (status, type, body) = (.methodNotAllowed, "text/plain", Array("GET only\n".utf8))
             default:
-                (status, type, body) = (.notFound, "text/plain", Array("try /metrics or /healthz\n".utf8))
+                (status, type, body) = (.notFound, "text/plain", Array("try /metrics, /healthz or /tree\n".utf8))
             }
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: type)

@@ -13,9 +13,9 @@ import UnixSignals
     import Darwin
 #endif
 
-/// Wires the relay together and runs it until SIGINT/SIGTERM: the ``SRTServer`` (the supervised listener), the
-/// ``StreamCopier`` (connections to files or UDP), the ``Reporter`` (lines), ``Chaos`` when asked, the
-/// ``SystemdNotifier`` under systemd, and a shutdown deadline, in one `ServiceGroup`.
+/// Wires the relay together and runs it until SIGINT/SIGTERM: its supervision tree (``RelayTree``: the
+/// ``SRTServer``, a child per connection, the ``Reporter``, ``Chaos`` when asked, the metrics endpoint, the
+/// ``SystemdNotifier`` under systemd) and a shutdown deadline, in one `ServiceGroup`.
 struct RelayServiceGroup {
     let settings: RelaySettings
 
@@ -64,37 +64,36 @@ struct RelayServiceGroup {
             configuration: settings.listener, name: "srt-relay", policy: settings.policy,
             leakLimit: settings.leakLimit, logger: logger)
         let table = ConnectionTable()
-        let relay = StreamCopier(
-            server: server, destination: settings.destination, table: table, console: console,
-            recording: settings.recording)
-        let reporter = Reporter(
-            server: server, table: table, console: console, interval: settings.statusInterval,
-            leakLimit: settings.leakLimit)
-        // Shut down in reverse order: the deadline starts, chaos stops, the listener closes (the connection stream
-        // ends, so the relay closes every connection and flushes), then the lines stop.
-        var services: [any Service] = [relay, reporter, server]
-        if settings.chaosPeriod != nil || settings.chaosOnSignal {
-            services.append(
-                Chaos(server: server, console: console, period: settings.chaosPeriod, onSignal: settings.chaosOnSignal))
-        }
-        if let space = settings.recording.space { services.append(DiskSpaceWatch(space: space, console: console)) }
+        let tree = TreeReference()
+        var metricsServer: MetricsServer?
         if let metrics = settings.metrics {
-            services.append(
-                MetricsServer(
-                    host: metrics.host, port: metrics.port, registry: registry, server: server,
-                    leakLimit: settings.leakLimit, console: console, space: settings.recording.space))
+            metricsServer = MetricsServer(
+                host: metrics.host, port: metrics.port, registry: registry, server: server,
+                leakLimit: settings.leakLimit, console: console, space: settings.recording.space, tree: tree)
         }
-        if let notifier = SystemdNotifier(server: server) { services.append(notifier) }
-        services.append(ShutdownDeadline(limit: Self.shutdownDeadline, console: console))
-
-        // The server's end, for whatever reason, shuts the rest down gracefully: every recording is flushed and closed.
-        let configurations = services.map { service in
+        let relay: SupervisorGroup
+        do {
+            relay = try RelayTree.make(
+                RelayTree.Parts(
+                    settings: settings, server: server, table: table, console: console, metricsServer: metricsServer,
+                    logger: logger),
+                tree: tree)
+        } catch {
+            console.emit("exit", "srt-relay: \(error)", ["status": .int(1), "error": .string("\(error)")])
+            return 1
+        }
+        tree.group = relay
+        // The tree stops its children in reverse order (RelayTree); the deadline, last here, hears the shutdown
+        // first. The tree's end, for whatever reason, ends the process: every recording is closed by then.
+        let services = [
             ServiceGroupConfiguration.ServiceConfiguration(
-                service: service,
-                failureTerminationBehavior: service is SRTServer ? .gracefullyShutdownGroup : .cancelGroup)
-        }
+                service: relay, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup),
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: ShutdownDeadline(limit: Self.shutdownDeadline, console: console)),
+        ]
         var configuration = ServiceGroupConfiguration(
-            services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
         console.emit(
             "started", "srt-relay: \(settings.summary)",
@@ -112,7 +111,7 @@ struct RelayServiceGroup {
             try await ServiceGroup(configuration: configuration).run()
             console.emit("exit", "srt-relay: stopped; every recording closed", ["status": .int(0)])
             status = 0
-        } catch let error as SRTError where error.code == .leakLimitExceeded {
+        } catch  where (RelayTree.cause(of: error) as? SRTError)?.code == .leakLimitExceeded {
             let count = SRTRuntime.leakedMultiplexerCount
             console.emit(
                 "exit",
@@ -120,12 +119,13 @@ struct RelayServiceGroup {
                     + "\(settings.leakLimit.maxLeakedMultiplexers ?? 0); every recording closed; exiting with "
                     + "\(Self.leakLimitExitCode) for a fresh process",
                 [
-                    "status": .int(Int64(Self.leakLimitExitCode)), "error": .string("\(error)"),
+                    "status": .int(Int64(Self.leakLimitExitCode)), "error": .string("\(RelayTree.cause(of: error))"),
                     "leaked_multiplexers": .int(Int64(count)),
                 ])
             status = Self.leakLimitExitCode
         } catch {
-            console.emit("exit", "srt-relay: \(error)", ["status": .int(1), "error": .string("\(error)")])
+            let cause = RelayTree.cause(of: error)
+            console.emit("exit", "srt-relay: \(cause)", ["status": .int(1), "error": .string("\(cause)")])
             status = 1
         }
         // The last lines get a moment to reach a slow reader; one that reads nothing does not hold the exit.

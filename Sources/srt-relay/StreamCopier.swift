@@ -9,11 +9,10 @@ import Synchronization
     import Darwin
 #endif
 
-/// Takes every connection the ``SRTServer`` accepts and copies its messages to a ``StreamSink``, one task per
-/// connection; prints a line when each stream opens and closes. A `Service`: when the server's connection
-/// stream ends (graceful shutdown) or the task is cancelled, it closes the open connections and returns once
-/// every recording is flushed and closed.
-struct StreamCopier: Service {
+/// Copies one connection's messages to a ``StreamSink`` (a recording or a UDP forward) until it ends, then closes
+/// both and prints the summary. Each connection is served by its own child of the relay's `streams` group
+/// (``StreamAcceptor`` adds them); prints a line when each stream opens and closes.
+struct StreamCopier: Sendable {
     let server: SRTServer
     let destination: RelaySettings.Destination
     let table: ConnectionTable
@@ -26,28 +25,9 @@ struct StreamCopier: Service {
     /// …and during the shutdown, which must end within 2 s.
     static let shutdownCloseLimit = Duration.milliseconds(500)
 
-    func run() async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Connections closed because their UDP socket died: their streams end on their own (closed locally),
-                // and the restart line says why. Drained so the stream does not grow.
-                for await _ in server.lostConnections {}
-            }
-            for await connection in server.connections {
-                guard table.add(connection) else { continue }
-                group.addTask { await serve(connection) }
-            }
-            // The server stopped (shutdown) or this task was cancelled: end every stream, then wait for the flushes.
-            table.closeAll(closingOutputsWithin: Self.shutdownCloseLimit)
-            await group.waitForAll()
-        }
-        // A service that ends before its turn in the group's shutdown would fail the group: wait for the turn
-        // (at once when it came already; an error when the group was cancelled: either way, done).
-        try? await gracefulShutdown()
-    }
-
     /// Copies one connection's messages to its sink until it ends; then closes both and prints the summary.
-    private func serve(_ connection: SRTConnection) async {
+    /// `connection` is in the ``ConnectionTable`` already; it leaves it here.
+    func serve(_ connection: SRTConnection) async {
         defer { table.remove(connection) }
         let started = ContinuousClock.now
         let name = connection.streamID.isEmpty ? "(no stream id)" : connection.streamID
