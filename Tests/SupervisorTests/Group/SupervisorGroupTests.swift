@@ -1,5 +1,6 @@
 import Clocks
 import Logging
+import MetricsTestKit
 import ServiceLifecycle
 import Supervisor
 import Synchronization
@@ -304,6 +305,28 @@ struct SupervisorGroupTests {
         run.cancel()
         try await run.value
         #expect(board.live.isEmpty)
+    }
+
+    @Test("metrics: running children, restarts and escalations per group; each child's own under its path")
+    func metrics() async throws {
+        let board = Switchboard()
+        let metrics = TestMetrics()
+        let group = try SupervisorGroup(
+            name: "root", intensity: try RestartIntensity(maxRestarts: 1, within: .seconds(3_600)),
+            children: [.resource(board.resource("a"), name: "a"), .resource(board.resource("b"), name: "b")],
+            clock: ImmediateClock(), logger: Self.quiet, metricsFactory: metrics)
+        let run = Task { try await group.run() }
+        await board.waitUntil("the group ready") { _ in group.state.isReady }
+        let name = ("name", "root")
+        #expect(try metrics.expectMeter("supervisor_group_children", [name]).lastValue == 2)
+        board.fail("b")
+        await board.waitUntil("b back") { $0.journal.count == 4 && $0.isRunning("b") }
+        #expect(try metrics.expectCounter("supervisor_group_restarts_total", [name]).totalValue == 1)
+        #expect(try metrics.expectCounter("supervisor_restarts_total", [("name", "root/b")]).totalValue == 1)
+        board.fail("b")
+        _ = await #expect(throws: SupervisorError.self) { try await run.value }
+        #expect(try metrics.expectCounter("supervisor_group_escalations_total", [name]).totalValue == 1)
+        #expect(try metrics.expectMeter("supervisor_group_children", [name]).lastValue == 0)
     }
 
     @Test("invalid groups throw at construction")
