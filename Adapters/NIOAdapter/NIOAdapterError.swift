@@ -17,8 +17,8 @@ public import Supervisor
 /// | --- | --- |
 /// | `IOError` with `EADDRINUSE`, `EADDRNOTAVAIL`, `ENETDOWN`, `ENETUNREACH`, `EHOSTUNREACH`, `ENOBUFS`, `ENOMEM`, `EMFILE`, `ENFILE`, `EINTR`, `EAGAIN` | restart |
 /// | `IOError` with `EACCES`, `EPERM`, `EINVAL`, `EAFNOSUPPORT`, `EPROTONOSUPPORT` | give up |
-/// | resolving the host failed: the name is unknown (`EAI_NONAME`), the resolver did not answer (`EAI_AGAIN`) or failed | restart |
-/// | resolving the host failed on a bad request (`EAI_FAMILY`, `EAI_SOCKTYPE`, `EAI_SERVICE`, `EAI_BADFLAGS`), or NIO's thread pool is shut down | give up |
+/// | resolving the host failed: the name is unknown (`EAI_NONAME`), the resolver did not answer (`EAI_AGAIN`) or failed, or 64 resolutions were in progress already | restart |
+/// | resolving the host failed on a bad request (`EAI_FAMILY`, `EAI_SOCKTYPE`, `EAI_SERVICE`, `EAI_BADFLAGS`) | give up |
 /// | `SocketAddressError.UnknownHost` while binding | restart |
 /// | other `SocketAddressError` (unparsable or unsupported address) | give up |
 /// | the channel closed while nobody asked it to | restart |
@@ -103,9 +103,8 @@ public struct NIOAdapterError: ClassifiableError, CustomStringConvertible {
         return nil
     }
 
-    /// A failed resolution restarts, unless the request itself was wrong or the thread pool that resolves is gone.
+    /// A failed resolution restarts, unless the request itself was wrong.
     private var resolutionDecision: FailureDecision {
-        if underlying is NIOThreadPoolError.ThreadPoolInactive { return .giveUp }
         guard let unknown = underlying as? SocketAddressError.UnknownHost else { return .restart }
         switch Int32(clamping: unknown.errorCode) {
         case EAI_FAMILY, EAI_SOCKTYPE, EAI_SERVICE, EAI_BADFLAGS: return .giveUp

@@ -4,7 +4,7 @@ import Supervisor
 import Synchronization
 
 /// Where a channel binds, and the port its first bind got: a host (an IP literal or a name, resolved at every start
-/// on NIO's blocking thread pool, never on the caller's task) or an address already resolved, and a port, where 0
+/// by ``NameResolver``, never on the caller's task) or an address already resolved, and a port, where 0
 /// means "any port, once": every bind after the first asks for the port the first one got.
 ///
 /// ```swift
@@ -57,7 +57,7 @@ final class NIOBindTarget: Sendable {
 
     /// The address to bind now, with the port the first bind got once there was one.
     ///
-    /// - Throws: what resolving the host threw (`SocketAddressError`, `NIOThreadPoolError.ThreadPoolInactive`), or
+    /// - Throws: what resolving the host threw (`SocketAddressError`, `NameResolver.TooManyResolutions`), or
     ///   `CancellationError` if the task was cancelled before the resolver returned.
     func address() async throws -> SocketAddress {
         let port = boundPort ?? self.port
@@ -70,31 +70,7 @@ final class NIOBindTarget: Sendable {
             // An IP literal needs no resolver.
             if let literal = try? SocketAddress(ipAddress: host, port: port) { return literal }
             // getaddrinfo blocks (for seconds while a DNS server does not answer): never on a task's thread.
-            return try await Self.resolve(host, port: port)
-        }
-    }
-
-    /// Resolves `host` on NIO's thread pool; a cancellation ends the wait at once (`CancellationError`), leaving
-    /// getaddrinfo to finish on its thread: a shutdown must not wait for a DNS server that does not answer.
-    private static func resolve(_ host: String, port: Int) async throws -> SocketAddress {
-        let outcome = ResolutionOutcome()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                guard outcome.install(continuation) else { return }
-                // Not a child task: the resolution goes on after a cancellation, and its result is dropped.
-                Task {
-                    do {
-                        let address = try await NIOThreadPool.singleton.runIfActive {
-                            try SocketAddress.makeAddressResolvingHost(host, port: port)
-                        }
-                        outcome.resume(with: .success(address))
-                    } catch {
-                        outcome.resume(with: .failure(error))
-                    }
-                }
-            }
-        } onCancel: {
-            outcome.resume(with: .failure(CancellationError()))
+            return try await NameResolver.resolve(host, port: port)
         }
     }
 
@@ -102,38 +78,5 @@ final class NIOBindTarget: Sendable {
     func bound(_ channel: any Channel) {
         guard let port = channel.localAddress?.port else { return }
         lastPort.withLock { $0 = port }
-    }
-}
-
-/// The one result of a resolution that a cancellation may end first: whichever comes first resumes the waiting task.
-private final class ResolutionOutcome: Sendable {
-    private enum State {
-        case waiting
-        case installed(CheckedContinuation<SocketAddress, any Error>)
-        case done
-    }
-
-    private let state = Mutex(State.waiting)
-
-    /// Keeps `continuation` for the outcome; resumes it with `CancellationError` and returns false if the task was
-    /// cancelled already.
-    func install(_ continuation: CheckedContinuation<SocketAddress, any Error>) -> Bool {
-        let cancelled = state.withLock { state -> Bool in
-            guard case .waiting = state else { return true }
-            state = .installed(continuation)
-            return false
-        }
-        if cancelled { continuation.resume(throwing: CancellationError()) }
-        return !cancelled
-    }
-
-    /// Resumes the waiting task with `result`, if nothing did before; before `install`, marks it done.
-    func resume(with result: Result<SocketAddress, any Error>) {
-        let continuation = state.withLock { state -> CheckedContinuation<SocketAddress, any Error>? in
-            defer { state = .done }
-            if case .installed(let continuation) = state { return continuation }
-            return nil
-        }
-        continuation?.resume(with: result)
     }
 }

@@ -6,7 +6,7 @@ public import Supervisor
 /// unexpectedly or is cancelled, closed by `stop(_:)`. Supervise it to rebind after transient bind errors,
 /// name resolution failures and after its socket fails; errors classify themselves (``NIOAdapterError``).
 ///
-/// A host name is resolved at every start on NIO's blocking thread pool, never on the caller's task. Port 0 means
+/// A host name is resolved at every start on a thread of its own, never on the caller's task. Port 0 means
 /// "any port, once": ``boundPort`` tells the port the first bind got, and every restart binds it again.
 ///
 /// ```swift

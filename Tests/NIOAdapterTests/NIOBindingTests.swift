@@ -164,6 +164,55 @@ struct NIOBindingTests {
         var isSet: Bool { value.load(ordering: .acquiring) }
     }
 
+    @Test("names that hang hold only their own threads: another name resolves meanwhile")
+    func hangingNamesDoNotStarve() async throws {
+        let key = "starve-\(UInt64.random(in: 0...UInt64.max))"
+        defer { ResolverProbe.releaseHeld(key) }
+        // Twice as many hanging names as NIO's own pool has threads.
+        let hanging = 2 * System.coreCount
+        let starts = (0..<hanging).map { _ in
+            Task {
+                let server = try NIOServerResource(host: ResolverProbe.heldName(key), port: 0) {
+                    $0.eventLoop.makeSucceededVoidFuture()
+                }
+                _ = try? await server.start()
+            }
+        }
+        for _ in 0..<1_000 where ResolverProbe.heldResolutions(key) < hanging {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(ResolverProbe.heldResolutions(key) == hanging, "every hanging name is being resolved at once")
+        // A name that answers resolves while they all hang.
+        let server = try NIOServerResource(host: ResolverProbe.probeName, port: 0) {
+            $0.eventLoop.makeSucceededVoidFuture()
+        }
+        let resolved = Task {
+            let channel = try await server.start()
+            let whileHanging = ResolverProbe.heldResolutions(key) == hanging && !ResolverProbe.isReleased(key)
+            await server.stop(channel)
+            return whileHanging
+        }
+        // The hanging names are let go after 10 s whatever happens, so that a resolver queued behind them finishes.
+        let releaser = Task {
+            try? await Task.sleep(for: .seconds(10))
+            ResolverProbe.releaseHeld(key)
+        }
+        #expect(try await resolved.value, "the name resolved only once the hanging ones were let go")
+        releaser.cancel()
+        ResolverProbe.releaseHeld(key)
+        for start in starts { _ = await start.result }
+    }
+
+    @Test("past 64 resolutions in progress a start fails at once with resolutionFailed, and restarts")
+    func resolutionCap() async {
+        // In a child process (an exit test): the cap is the whole process's, and other tests resolve names meanwhile.
+        await #expect(processExitsWith: .success) {
+            let problems = await ResolutionCapScenario.run()
+            for problem in problems { print("problem: \(problem)") }
+            exit(problems.isEmpty ? 0 : 1)
+        }
+    }
+
     @Test("cancelled while a resolver hangs, the supervisor ends at once: it does not wait for getaddrinfo")
     func cancelledDuringResolution() async throws {
         let before = ResolverProbe.heldResolutions.load(ordering: .acquiring)
@@ -210,12 +259,12 @@ struct NIOBindingTests {
             return NIOAdapterError(.resolutionFailed, address: "x", underlying: unknown).failureDecision
         }
         for code in [EAI_NONAME, EAI_AGAIN, EAI_FAIL, EAI_MEMORY] { #expect(decision(code) == .restart, "\(code)") }
+        // Too many resolutions in progress: the next start may find a place.
+        let full = NIOAdapterError(.resolutionFailed, address: "x", underlying: CancellationError())
+        #expect(full.failureDecision == .restart)
         for code in [EAI_FAMILY, EAI_SOCKTYPE, EAI_SERVICE, EAI_BADFLAGS] {
             #expect(decision(code) == .giveUp, "\(code)")
         }
-        let poolGone = NIOAdapterError(
-            .resolutionFailed, address: "x", underlying: NIOThreadPoolError.ThreadPoolInactive())
-        #expect(poolGone.failureDecision == .giveUp)
     }
 
     @Test("an address resolved beforehand with port 0: each start binds the port the first one got")
@@ -240,5 +289,51 @@ struct NIOBindingTests {
         #expect(rebound.localAddress?.port == port && server.boundPort == port)
         #expect(try await echo("resolved", port: port) == "resolved")
         await server.stop(rebound)
+    }
+}
+
+/// 64 names that hang, then one more start: it must fail at once, and succeed once they are let go.
+enum ResolutionCapScenario {
+    static func run() async -> [String] {
+        var problems: [String] = []
+        let key = "cap"
+        let starts = (0..<64).map { _ in
+            Task {
+                let server = try NIOServerResource(host: ResolverProbe.heldName(key), port: 0) {
+                    $0.eventLoop.makeSucceededVoidFuture()
+                }
+                _ = try? await server.start()
+            }
+        }
+        for _ in 0..<1_000 where ResolverProbe.heldResolutions(key) < 64 {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if ResolverProbe.heldResolutions(key) != 64 {
+            problems.append("\(ResolverProbe.heldResolutions(key)) of 64 hanging resolutions began")
+        }
+        do {
+            let server = try NIOServerResource(host: ResolverProbe.probeName, port: 0) {
+                $0.eventLoop.makeSucceededVoidFuture()
+            }
+            do {
+                let channel = try await server.start()
+                await server.stop(channel)
+                problems.append("the 65th resolution went ahead")
+            } catch let error as NIOAdapterError {
+                if error.code != .resolutionFailed || error.failureDecision != .restart {
+                    problems.append(
+                        "the 65th start failed with \(error), decided \(String(describing: error.failureDecision))")
+                }
+            }
+            if ResolverProbe.isReleased(key) { problems.append("the 65th failed only once the others were let go") }
+            ResolverProbe.releaseHeld(key)
+            for start in starts { _ = await start.result }
+            // Their threads gone, names resolve again.
+            let channel = try await server.start()
+            await server.stop(channel)
+        } catch {
+            problems.append("\(error)")
+        }
+        return problems
     }
 }

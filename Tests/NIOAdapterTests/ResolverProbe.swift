@@ -54,6 +54,43 @@ enum ResolverProbe {
         return EAI_AGAIN
     }
 
+    /// A name that blocks its resolver as ``heldName`` does, released by ``releaseHeld(_:)`` with the same `key`
+    /// only: for a test that other tests' releases must not disturb.
+    static func heldName(_ key: String) -> String {
+        "held-\(key)\(suffix)"
+    }
+
+    /// Lets every resolution of `heldName(key)`, present and to come, fail at once.
+    static func releaseHeld(_ key: String) {
+        _ = released.withLock { $0.insert(key) }
+    }
+
+    /// Whether ``releaseHeld(_:)`` was called for `key`.
+    static func isReleased(_ key: String) -> Bool {
+        released.withLock { $0.contains(key) }
+    }
+
+    /// How many resolutions of `heldName(key)` began.
+    static func heldResolutions(_ key: String) -> Int {
+        keyedResolutions.withLock { $0[key, default: 0] }
+    }
+
+    private static let released = Mutex<Set<String>>([])
+    private static let keyedResolutions = Mutex<[String: Int]>([:])
+
+    /// The key of a name made by ``heldName(_:)``.
+    static func heldKey(of name: String) -> String? {
+        guard name.hasPrefix("held-"), name.hasSuffix(suffix) else { return nil }
+        return String(name.dropFirst("held-".count).dropLast(suffix.count))
+    }
+
+    /// Holds the calling thread as `heldName(key)` says.
+    static func hold(_ key: String) -> Int32 {
+        keyedResolutions.withLock { $0[key, default: 0] += 1 }
+        for _ in 0..<2_000 where !released.withLock({ $0.contains(key) }) { usleep(5_000) }
+        return EAI_AGAIN
+    }
+
     /// The end of ``failingName(_:)``'s names.
     static let suffix = ".nio-adapter.test"
 
@@ -120,6 +157,7 @@ func probedGetaddrinfo(
     let name = node.map { String(cString: $0) }
     if let name, let code = ResolverProbe.failure(of: name) { return code }
     if name == ResolverProbe.heldName { return ResolverProbe.hold() }
+    if let name, let key = ResolverProbe.heldKey(of: name) { return ResolverProbe.hold(key) }
     guard let name, name == ResolverProbe.probeName || name == ResolverProbe.controlName else {
         return ResolverProbe.original(node, service, hints, result)
     }
