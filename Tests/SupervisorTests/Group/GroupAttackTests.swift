@@ -217,6 +217,100 @@ struct GroupAttackTests {
         run.cancel()
         try await run.value
     }
+
+    @Test(
+        "an escalation names the child failure that tripped it",
+        .disabled("fails: the group reports 'too many child restarts'; a child restarting itself sends no error"))
+    func escalationNamesLastFailure() async throws {
+        let board = Switchboard()
+        let group = try SupervisorGroupTests.group(
+            board, ["a", "b"], intensity: try RestartIntensity(maxRestarts: 0, within: .seconds(60)))
+        let run = Task { try await group.run() }
+        await board.waitUntil("all running") { ["a", "b"].allSatisfy($0.isRunning) }
+        board.fail("b")
+        let error = await #expect(throws: SupervisorError.self) { try await run.value }
+        #expect(error?.lastFailure is Switchboard.Failure, "last failure: \(String(describing: error?.lastFailure))")
+    }
+
+    @Test(
+        "an escalation does not wait for a sibling's start to finish",
+        .disabled("fails: only a shutdown cancels the start in flight; an escalation waits for it (an hour here)"))
+    func escalationCancelsStartInFlight() async throws {
+        let board = Switchboard()
+        let slow = board.resource("slow")
+        // A start that takes an hour unless cancelled, as a connect with a long timeout.
+        let hanging = RestartableResource<String>(
+            start: {
+                try await Task.sleep(for: .seconds(3_600))
+                return try await slow.start()
+            },
+            run: { try await slow.run($0) }, stop: { await slow.stop($0) })
+        let group = try SupervisorGroup(
+            name: "root", intensity: try RestartIntensity(maxRestarts: 0, within: .seconds(60)),
+            children: [.resource(board.resource("a"), name: "a"), .resource(hanging, name: "slow")],
+            clock: ImmediateClock(), logger: Self.quiet)
+        let run = Task { try await group.run() }
+        await board.waitUntil("a running") { $0.isRunning("a") }
+        await board.waitUntil("slow starting") { _ in group.snapshot().children.last?.status == .starting }
+        board.fail("a")
+        let ended = await Self.eventually(within: 1_000) {
+            if case .stopped = group.state { true } else { false }
+        }
+        #expect(ended, "state: \(group.state); journal: \(board.journal)")
+        // A shutdown does cancel the start.
+        run.cancel()
+        _ = try? await run.value
+    }
+
+    @Test(
+        "oneForOne: a child whose supervisor gives up at its first start holds back the children after it",
+        .disabled("fails: its new start goes to the end of the plan; the later children start before it"))
+    func oneForOneGiveUpAtStartHoldsBackLaterChildren() async throws {
+        let board = Switchboard()
+        board.failStarts("a", count: 1)
+        // One attempt: the supervisor gives up at the first failed start, and the group starts a fresh one.
+        let once = try RestartPolicy(maxAttempts: 1)
+        let group = try SupervisorGroup(
+            name: "root",
+            children: [
+                .resource(board.resource("a"), name: "a", policy: once),
+                .resource(board.resource("b"), name: "b"),
+            ], clock: ImmediateClock(), logger: Self.quiet)
+        let run = Task { try await group.run() }
+        await board.waitUntil("all running") { ["a", "b"].allSatisfy($0.isRunning) }
+        // SupervisorGroup: "Children start in order, each once the one before it is ready".
+        #expect(board.journal == ["start a", "start b"])
+        run.cancel()
+        try await run.value
+    }
+
+    @Test(
+        "restForOne: the failed child starts again only after the children after it stopped",
+        .disabled("fails: the failed child's own supervisor restarts it while the later children still run"))
+    func restForOneStartsFailedChildAfterLaterOnesStopped() async throws {
+        let board = Switchboard()
+        let gate = Gate()
+        let policy = try RestartPolicy(stopTimeout: nil)
+        let group = try SupervisorGroup(
+            name: "root", strategy: .restForOne,
+            children: [
+                .resource(board.resource("listener"), name: "listener"),
+                .resource(Self.gated(board, "forwarder", stopGate: gate), name: "forwarder", policy: policy),
+            ], clock: ImmediateClock(), logger: Self.quiet)
+        let run = Task { try await group.run() }
+        await board.waitUntil("all running") { ["listener", "forwarder"].allSatisfy($0.isRunning) }
+        board.fail("listener")
+        await board.waitUntil("the forwarder's stop begun") { _ in gate.waiting > 0 }
+        // GroupStrategy.restForOne: "the later ones are stopped in reverse order, then the failed one and the later
+        // ones start again in order".
+        let early = await Self.eventually(within: 300) { Self.count(board, "start listener") > 1 }
+        #expect(!early, "the listener started again before its forwarder stopped: \(board.journal)")
+        gate.open()
+        await board.waitUntil("all back") { $0.isRunning("forwarder") && Self.count($0, "start forwarder") == 2 }
+        run.cancel()
+        try await run.value
+        #expect(board.live.isEmpty)
+    }
 }
 
 /// Holds whoever passes until the test opens it; counts those waiting.
