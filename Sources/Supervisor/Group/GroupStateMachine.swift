@@ -204,8 +204,10 @@ struct GroupStateMachine: Sendable {
         // A child already stopped cannot end again: a late report of one is ignored.
         guard let index = index(of: id), children[index].state != .stopped else { return }
         let wasStopping = children[index].state == .stopping
+        // Ended before it was ever ready in this plan: the children after it still wait for it.
+        let heldBack = inFlight == .start(id) || inFlight == .await(id)
         children[index].state = .stopped
-        if inFlight == .start(id) || inFlight == .stop(id) || inFlight == .await(id) { inFlight = nil }
+        if heldBack || inFlight == .stop(id) { inFlight = nil }
         if children[index].leaving {
             children.remove(at: index)
             return
@@ -227,7 +229,8 @@ struct GroupStateMachine: Sendable {
             return
         }
         switch strategy.kind {
-        case .oneForOne: plan.append(.start(id))
+        // Its new start takes its place in the order, ahead of the later children's starts, if they wait for it.
+        case .oneForOne: plan.insert(.start(id), at: heldBack ? planStart : plan.endIndex)
         case .oneForAll: replanRestarting(from: children.startIndex)
         case .restForOne: replanRestarting(from: index)
         }
