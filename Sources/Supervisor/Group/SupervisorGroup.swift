@@ -370,8 +370,22 @@ public final class SupervisorGroup: Service, Sendable {
                     link?.ready()
                 }
                 apply(await inbox.next())
+                cancelAbandonedStart()
             }
         }
+    }
+
+    /// Cancels the start in flight when nobody waits for it any more: the group escalates or shuts down (a
+    /// significant child ended), or the child starting was removed. As a shutdown does, so that a slow start does
+    /// not hold them back.
+    private func cancelAbandonedStart() {
+        let task = shared.withLock { shared -> Task<Void, Never>? in
+            guard let id = shared.startingID,
+                shared.machine.phase != .running || shared.machine.child(id)?.leaving != false
+            else { return nil }
+            return shared.members[id]?.task
+        }
+        task?.cancel()
     }
 
     /// Starts a fresh member for the child `id`, in a task of its own: not a child of the group's task, whose
