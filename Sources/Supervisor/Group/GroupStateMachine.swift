@@ -88,6 +88,9 @@ struct GroupStateMachine: Sendable {
     private var inFlight: Step?
     private var nextID = 0
     private var window = RestartWindow()
+    /// Children that left without a report of their own: temporary ones that a restart dropped before they started.
+    /// The runner takes them with ``takeDeparted()`` to forget their descriptions.
+    private var departed: [ChildID] = []
 
     init(strategy: GroupStrategy, intensity: RestartIntensity? = nil, maxChildren: Int = .max) {
         self.strategy = strategy
@@ -315,9 +318,17 @@ struct GroupStateMachine: Sendable {
         }
         kept += children[first...].filter { !$0.leaving }.map { $0.id == awaiting ? .await($0.id) : .start($0.id) }
         // Temporary children already stopped leave at once.
+        departed += children.lazy.filter { $0.leaving && $0.state == .stopped }.map(\.id)
         children.removeAll { $0.leaving && $0.state == .stopped }
         plan = kept
         planStart = 0
+    }
+
+    /// The children that left without a report since the last call (see `departed`).
+    mutating func takeDeparted() -> [ChildID] {
+        guard !departed.isEmpty else { return [] }
+        defer { departed.removeAll() }
+        return departed
     }
 
     /// Binary search: ids grow with the order of `children`.

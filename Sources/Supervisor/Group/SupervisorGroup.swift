@@ -436,6 +436,7 @@ public final class SupervisorGroup: Service, Sendable {
                 if shared.startingID == id { shared.startingID = nil }
                 shared.failures &+= 1
                 shared.machine.restarting(id, at: now)
+                shared.forgetDeparted()
                 return true
             }
             if counted { metrics?.restarts.increment() }
@@ -452,6 +453,7 @@ public final class SupervisorGroup: Service, Sendable {
                     if let error { shared.lastFailure = error }
                     shared.failures &+= 1
                     shared.machine.ended(id, failed: error != nil, at: now)
+                    shared.forgetDeparted()
                 }
                 // A child that left (removed, temporary) is forgotten.
                 if shared.machine.child(id) == nil, let spec = shared.specs.removeValue(forKey: id) {
@@ -593,6 +595,14 @@ struct GroupShared: ~Copyable {
         specs[id] = child
         ids[child.name] = id
         return true
+    }
+
+    /// Forgets the children the machine dropped without a report: their names are free again.
+    mutating func forgetDeparted() {
+        for id in machine.takeDeparted() {
+            guard let spec = specs.removeValue(forKey: id) else { continue }
+            if ids[spec.name] == id { ids[spec.name] = nil }
+        }
     }
 
     /// A fresh machine with the children that stay (temporary ones left at the escalation), in their order.

@@ -146,9 +146,7 @@ struct GroupAttackTests {
         #expect(board.live.isEmpty)
     }
 
-    @Test(
-        "a temporary child dropped by a restart before it started frees its name",
-        .disabled("fails: the machine forgets the child, the runner keeps its name and description"))
+    @Test("a temporary child dropped by a restart before it started frees its name")
     func temporaryChildDroppedByRestartFreesName() async throws {
         let board = Switchboard()
         let gate = Gate()
