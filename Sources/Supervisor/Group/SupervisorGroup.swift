@@ -429,12 +429,13 @@ public final class SupervisorGroup: Service, Sendable {
                 if shared.startingID == id { shared.startingID = nil }
                 shared.machine.ready(id)
             }
-        case .restarting(let id, let serial):
+        case .restarting(let id, let serial, let error):
             let now = timeline.now()
             let counted = shared.withLock { shared -> Bool in
                 guard shared.members[id]?.serial == serial else { return false }
                 if shared.startingID == id { shared.startingID = nil }
                 shared.failures &+= 1
+                shared.lastFailure = error
                 shared.machine.restarting(id, at: now)
                 shared.forgetDeparted()
                 return true
@@ -541,7 +542,8 @@ extension SupervisorGroup: GroupMember {
 /// What the group's task is told.
 enum GroupInput: Sendable {
     case ready(GroupStateMachine.ChildID, serial: UInt64)
-    case restarting(GroupStateMachine.ChildID, serial: UInt64)
+    /// The child failed with `error` and its own supervisor starts it again.
+    case restarting(GroupStateMachine.ChildID, serial: UInt64, error: any Error)
     /// The child's member returned (`error == nil`) or threw.
     case ended(GroupStateMachine.ChildID, serial: UInt64, error: (any Error)?)
     /// Children were added or removed, or a shutdown was asked for: ask the machine again.
@@ -550,8 +552,8 @@ enum GroupInput: Sendable {
     case probeDue
 }
 
-/// The last failure a group reports when its intensity trips with none recorded (children that restarted
-/// themselves report no error to the group).
+/// The last failure a group reports when its intensity trips with none recorded (only children that ended without
+/// an error, each started again, counted).
 struct GroupIntensityExceeded: Error, CustomStringConvertible {
     var description: String { "too many child restarts" }
 }
