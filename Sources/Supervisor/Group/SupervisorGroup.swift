@@ -130,6 +130,15 @@ public final class SupervisorGroup: Service, Sendable {
         self.shared = Mutex(shared)
     }
 
+    /// A group dropped without ``run()`` ends its subscriptions: nothing more will come.
+    deinit {
+        let subscribers = shared.withLock { shared in
+            defer { shared.subscribers.removeAll() }
+            return Array(shared.subscribers.values)
+        }
+        for continuation in subscribers { continuation.finish() }
+    }
+
     /// Checks a group's children before it is made.
     static func validate(maxChildren: Int, children: [GroupChild]) throws(ConfigurationError) {
         guard maxChildren >= 1 else {

@@ -258,6 +258,24 @@ struct GroupAttackTests {
         #expect(board.live.isEmpty)
     }
 
+    @Test("the events of a group dropped without run() end")
+    func eventsEndWhenGroupDropped() async throws {
+        let board = Switchboard()
+        var group: SupervisorGroup? = try SupervisorGroupTests.group(board, ["a"])
+        guard let events = group?.events() else { return }
+        // A start-up that fails after subscribing: the group is never run, and dropped.
+        group = nil
+        let ended = Gate()
+        let reader = Task {
+            for await _ in events {}
+            ended.open()
+        }
+        let done = await Self.eventually(within: 500) { ended.isOpen }
+        #expect(done, "the subscriber still waits")
+        reader.cancel()
+        await reader.value
+    }
+
     @Test("removing a child whose start is slow does not wait for the start")
     func removeCancelsStartInFlight() async throws {
         let board = Switchboard()
@@ -341,6 +359,9 @@ final class Gate: Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// Whether the gate is open.
+    var isOpen: Bool { state.withLock { $0.open } }
 
     /// How many have arrived at the gate, passed or not.
     var waiting: Int { state.withLock { $0.arrived } }
