@@ -24,9 +24,9 @@ final class GroupLink: Sendable {
         group.report(.ready(id, serial: serial))
     }
 
-    /// The child failed, and its own supervisor starts it again.
-    func restarting() {
-        group.report(.restarting(id, serial: serial))
+    /// The child failed with `error`, and its own supervisor starts it again.
+    func restarting(after error: any Error) {
+        group.report(.restarting(id, serial: serial, error: error))
     }
 
     /// Whether anybody takes the child's events: a subscriber of this group or of one above it.

@@ -88,6 +88,9 @@ struct GroupStateMachine: Sendable {
     private var inFlight: Step?
     private var nextID = 0
     private var window = RestartWindow()
+    /// Children that left without a report of their own: temporary ones that a restart dropped before they started.
+    /// The runner takes them with ``takeDeparted()`` to forget their descriptions.
+    private var departed: [ChildID] = []
 
     init(strategy: GroupStrategy, intensity: RestartIntensity? = nil, maxChildren: Int = .max) {
         self.strategy = strategy
@@ -204,8 +207,10 @@ struct GroupStateMachine: Sendable {
         // A child already stopped cannot end again: a late report of one is ignored.
         guard let index = index(of: id), children[index].state != .stopped else { return }
         let wasStopping = children[index].state == .stopping
+        // Ended before it was ever ready in this plan: the children after it still wait for it.
+        let heldBack = inFlight == .start(id) || inFlight == .await(id)
         children[index].state = .stopped
-        if inFlight == .start(id) || inFlight == .stop(id) || inFlight == .await(id) { inFlight = nil }
+        if heldBack || inFlight == .stop(id) { inFlight = nil }
         if children[index].leaving {
             children.remove(at: index)
             return
@@ -229,7 +234,8 @@ struct GroupStateMachine: Sendable {
             return
         }
         switch strategy.kind {
-        case .oneForOne: plan.append(.start(id))
+        // Its new start takes its place in the order, ahead of the later children's starts, if they wait for it.
+        case .oneForOne: plan.insert(.start(id), at: heldBack ? planStart : plan.endIndex)
         case .oneForAll: replanRestarting(from: children.startIndex)
         case .restForOne: replanRestarting(from: index)
         }
@@ -314,9 +320,17 @@ struct GroupStateMachine: Sendable {
         }
         kept += children[first...].filter { !$0.leaving }.map { $0.id == awaiting ? .await($0.id) : .start($0.id) }
         // Temporary children already stopped leave at once.
+        departed += children.lazy.filter { $0.leaving && $0.state == .stopped }.map(\.id)
         children.removeAll { $0.leaving && $0.state == .stopped }
         plan = kept
         planStart = 0
+    }
+
+    /// The children that left without a report since the last call (see `departed`).
+    mutating func takeDeparted() -> [ChildID] {
+        guard !departed.isEmpty else { return [] }
+        defer { departed.removeAll() }
+        return departed
     }
 
     /// Binary search: ids grow with the order of `children`.

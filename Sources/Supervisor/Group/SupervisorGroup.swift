@@ -130,6 +130,15 @@ public final class SupervisorGroup: Service, Sendable {
         self.shared = Mutex(shared)
     }
 
+    /// A group dropped without ``run()`` ends its subscriptions: nothing more will come.
+    deinit {
+        let subscribers = shared.withLock { shared in
+            defer { shared.subscribers.removeAll() }
+            return Array(shared.subscribers.values)
+        }
+        for continuation in subscribers { continuation.finish() }
+    }
+
     /// Checks a group's children before it is made.
     static func validate(maxChildren: Int, children: [GroupChild]) throws(ConfigurationError) {
         guard maxChildren >= 1 else {
@@ -387,8 +396,22 @@ public final class SupervisorGroup: Service, Sendable {
                     link?.ready()
                 }
                 apply(await inbox.next())
+                cancelAbandonedStart()
             }
         }
+    }
+
+    /// Cancels the start in flight when nobody waits for it any more: the group escalates or shuts down (a
+    /// significant child ended), or the child starting was removed. As a shutdown does, so that a slow start does
+    /// not hold them back.
+    private func cancelAbandonedStart() {
+        let task = shared.withLock { shared -> Task<Void, Never>? in
+            guard let id = shared.startingID,
+                shared.machine.phase != .running || shared.machine.child(id)?.leaving != false
+            else { return nil }
+            return shared.members[id]?.task
+        }
+        task?.cancel()
     }
 
     /// Starts a fresh member for the child `id`, in a task of its own: not a child of the group's task, whose
@@ -432,13 +455,15 @@ public final class SupervisorGroup: Service, Sendable {
                 if shared.startingID == id { shared.startingID = nil }
                 shared.machine.ready(id)
             }
-        case .restarting(let id, let serial):
+        case .restarting(let id, let serial, let error):
             let now = timeline.now()
             let counted = shared.withLock { shared -> Bool in
                 guard shared.members[id]?.serial == serial else { return false }
                 if shared.startingID == id { shared.startingID = nil }
                 shared.failures &+= 1
+                shared.lastFailure = error
                 shared.machine.restarting(id, at: now)
+                shared.forgetDeparted()
                 return true
             }
             if counted { metrics?.restarts.increment() }
@@ -460,6 +485,7 @@ public final class SupervisorGroup: Service, Sendable {
                     if wasRunning, shared.machine.phase == .shuttingDown, let error {
                         shared.significantFailure = error
                     }
+                    shared.forgetDeparted()
                 }
                 // A child that left (removed, temporary) is forgotten.
                 if shared.machine.child(id) == nil, let spec = shared.specs.removeValue(forKey: id) {
@@ -557,7 +583,8 @@ extension SupervisorGroup: GroupMember {
 /// What the group's task is told.
 enum GroupInput: Sendable {
     case ready(GroupStateMachine.ChildID, serial: UInt64)
-    case restarting(GroupStateMachine.ChildID, serial: UInt64)
+    /// The child failed with `error` and its own supervisor starts it again.
+    case restarting(GroupStateMachine.ChildID, serial: UInt64, error: any Error)
     /// The child's member returned (`error == nil`) or threw.
     case ended(GroupStateMachine.ChildID, serial: UInt64, error: (any Error)?)
     /// Children were added or removed, or a shutdown was asked for: ask the machine again.
@@ -566,8 +593,8 @@ enum GroupInput: Sendable {
     case probeDue
 }
 
-/// The last failure a group reports when its intensity trips with none recorded (children that restarted
-/// themselves report no error to the group).
+/// The last failure a group reports when its intensity trips with none recorded (only children that ended without
+/// an error, each started again, counted).
 struct GroupIntensityExceeded: Error, CustomStringConvertible {
     var description: String { "too many child restarts" }
 }
@@ -613,6 +640,14 @@ struct GroupShared: ~Copyable {
         specs[id] = child
         ids[child.name] = id
         return true
+    }
+
+    /// Forgets the children the machine dropped without a report: their names are free again.
+    mutating func forgetDeparted() {
+        for id in machine.takeDeparted() {
+            guard let spec = specs.removeValue(forKey: id) else { continue }
+            if ids[spec.name] == id { ids[spec.name] = nil }
+        }
     }
 
     /// A fresh machine with the children that stay (temporary ones left at the escalation), in their order.

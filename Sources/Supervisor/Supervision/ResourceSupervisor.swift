@@ -600,7 +600,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
                 switch event {
                 case .ready: link.ready()
                 // A failure that does not end supervision: this supervisor starts the child again by itself.
-                case .failed where !stopped: link.restarting()
+                case .failed(let failure) where !stopped: link.restarting(after: failure.error)
                 default: break
                 }
                 if forwards { link.forward(event) }

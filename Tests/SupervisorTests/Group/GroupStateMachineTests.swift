@@ -86,6 +86,15 @@ struct GroupStateMachineTests {
         #expect(machine.children.allSatisfy { $0.state == .running })
     }
 
+    @Test("oneForOne: a child that ends during its first start starts again before the children after it")
+    func endedDuringStartKeepsItsPlace() {
+        var (machine, ids) = Self.machine(.oneForOne, children: 3)
+        #expect(machine.next() == .start(ids[0]))
+        // Its supervisor gave up at its start: a fresh one starts, still ahead of the others.
+        machine.ended(ids[0], failed: true, at: .zero)
+        #expect(Self.settle(&machine) == [.start(ids[0]), .start(ids[1]), .start(ids[2]), .wait])
+    }
+
     @Test("a shutdown does not wait for a child restarting itself: it is stopped with the others")
     func shutdownWhileRestarting() {
         var (machine, _) = Self.machine(.restForOne, children: 3)
