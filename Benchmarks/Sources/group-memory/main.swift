@@ -147,6 +147,12 @@ if arguments.first == "--phase", arguments.count == 3, let count = Int(arguments
     default:
         exit(2)
     }
+    // `GROUP_MEMORY_PAUSE=1`: three seconds parked after the measurement, to look at the process meanwhile.
+    if getenv("GROUP_MEMORY_PAUSE") != nil {
+        print("pid \(getpid())")
+        fflush(nil)
+        sleep(3)
+    }
     let each = (parked - base) / count
     let what =
         switch arguments[1] {
