@@ -103,6 +103,7 @@ let policy = try RestartPolicy(backoff: .constant(.seconds(3_600)))
 if arguments.first == "--phase", arguments.count == 3, let count = Int(arguments[2]) {
     let base = trimmedResidentBytes()
     var parked = 0
+    var created = 0
     var allParked = false
     switch arguments[1] {
     case "lone", "lone-burst":
@@ -110,6 +111,7 @@ if arguments.first == "--phase", arguments.count == 3, let count = Int(arguments
         let supervisors = (0..<count).map { index in
             ResourceSupervisor(FailsWhenRun(), name: "streams/stream-\(index)", policy: policy, logger: quiet)
         }
+        created = trimmedResidentBytes()
         await withTaskGroup(of: Void.self) { group in
             for supervisor in supervisors {
                 guard arguments[1] == "lone" else {
@@ -135,6 +137,7 @@ if arguments.first == "--phase", arguments.count == 3, let count = Int(arguments
                 try GroupChild.resource(FailsWhenRun(), name: "stream-\(index)", policy: policy)
             },
             logger: quiet)
+        created = trimmedResidentBytes()
         let running = Task { try? await group.run() }
         await waitUntilParked(count) { group.state.isReady }
         parked = trimmedResidentBytes()
@@ -160,7 +163,7 @@ if arguments.first == "--phase", arguments.count == 3, let count = Int(arguments
         case "lone-burst": "lone supervisors started all at once"
         default: "children of one group"
         }
-    print("\(count) \(what): \(each) B each parked")
+    print("\(count) \(what): \(each) B each parked (\((created - base) / count) B before running)")
     print("  resident while parked: \(parked / 1_048_576) MiB\(allParked ? "" : " (NOT every one parked)")")
     print("per-supervisor \(each)")
     exit(allParked ? 0 : 1)
