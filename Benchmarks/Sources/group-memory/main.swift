@@ -2,10 +2,14 @@
 // parked the same way: resident memory per child and per lone supervisor, and their ratio.
 // Usage: swift run -c release group-memory [count]
 //
-// Each side runs in a fresh child process of this executable (`--phase lone|group count`): in one process the
-// second phase would reuse the heap pages and task-allocator slabs that the first one freed, and look cheaper than
-// it is. Measured without Foundation (whose own footprint would blur the figure) and outside the benchmark harness
-// (whose malloc interposer adds a header to every allocation).
+// Each side runs in a fresh child process of this executable (`--phase lone|group|lone-burst count`): in one process
+// the second phase would reuse the heap pages and task-allocator slabs that the first one freed, and look cheaper
+// than it is. Resident memory is read after `malloc_trim`, without Foundation (whose own footprint would blur the
+// figure) and outside the benchmark harness (whose malloc interposer adds a header to every allocation).
+//
+// The lone supervisors start one at a time, each once the one before it started, as a group starts its children:
+// started all at once (`lone-burst`, printed as well), 10,000 runs in flight together leave freed memory between
+// the live objects that stays resident, which is the burst's cost, not a supervisor's.
 //
 // Both sides park through a run that fails: each start returns at once and each run throws, so every supervisor
 // waits out its one-hour backoff. Not a first start that fails, as in parked-supervisors: a group starts its
