@@ -58,6 +58,26 @@ let package = Package(
             path: "Sources/parked-supervisors",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // 10,000 children of one supervision group parked, against 10,000 lone supervisors (Docs/benchmarks.md).
+        .executableTarget(
+            name: "group-memory",
+            dependencies: [
+                .product(name: "Supervisor", package: "Supervisor"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/group-memory",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
+        // A one-for-all group of 1,000 children: one failure until all run again (Docs/benchmarks.md).
+        .executableTarget(
+            name: "group-restart",
+            dependencies: [
+                .product(name: "Supervisor", package: "Supervisor"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/group-restart",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         // The library's receiver in the SRT throughput comparison (Benchmarks/srt-throughput, Docs/benchmarks.md).
         .executableTarget(
             name: "srt-drain",

@@ -108,6 +108,11 @@ struct GroupStateMachine: Sendable {
         index(of: id).map { children[$0] }
     }
 
+    /// Makes room for `count` children, to add them without growing the list one doubling at a time.
+    mutating func reserveCapacity(_ count: Int) {
+        children.reserveCapacity(count)
+    }
+
     // MARK: - Inputs
 
     /// Adds a child at the end; it starts at ``begin()``, or after the steps already planned when the group runs.

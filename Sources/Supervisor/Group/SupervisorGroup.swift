@@ -126,6 +126,7 @@ public final class SupervisorGroup: Service, Sendable {
         var shared = GroupShared(
             machine: GroupStateMachine(strategy: strategy, intensity: intensity, maxChildren: maxChildren),
             random: SplitMix64(seed: seed))
+        shared.reserveCapacity(children.count)
         for child in children { _ = shared.admit(child) }
         self.shared = Mutex(shared)
     }
@@ -186,7 +187,7 @@ public final class SupervisorGroup: Service, Sendable {
         let found = shared.withLock { shared -> Bool in
             guard let id = shared.ids.removeValue(forKey: name) else { return false }
             shared.machine.remove(id)
-            if shared.machine.child(id) == nil { shared.specs[id] = nil }
+            if shared.machine.child(id) == nil { shared.setSpec(nil, of: id) }
             return true
         }
         if found { inbox.yield(.nudge) }
@@ -204,7 +205,7 @@ public final class SupervisorGroup: Service, Sendable {
         var names = path.split(separator: "/", omittingEmptySubsequences: false)[...]
         guard let first = names.popFirst() else { return nil }
         let member = shared.withLock { shared in
-            shared.ids[String(first)].flatMap { shared.members[$0]?.member }
+            shared.ids[String(first)].flatMap { shared.running($0)?.member }
         }
         guard let group = member as? SupervisorGroup else { return nil }
         return names.isEmpty ? group : group.group(at: names.joined(separator: "/"))
@@ -214,7 +215,8 @@ public final class SupervisorGroup: Service, Sendable {
     public func snapshot() -> GroupSnapshot {
         let (state, rows) = shared.withLock { shared in
             let rows = shared.machine.children.map { child in
-                (child, shared.specs[child.id], shared.members[child.id]?.member)
+                let entry = shared.entry(child.id)
+                return (child, entry?.spec, entry?.running?.member)
             }
             return (shared.state, rows)
         }
@@ -299,7 +301,7 @@ public final class SupervisorGroup: Service, Sendable {
         // shutdown need not wait for a slow start.
         let starting = shared.withLock { shared -> Task<Void, Never>? in
             shared.machine.shutdown()
-            return shared.startingID.flatMap { shared.members[$0]?.task }
+            return shared.startingID.flatMap { shared.running($0)?.task }
         }
         starting?.cancel()
         inbox.yield(.nudge)
@@ -383,7 +385,7 @@ public final class SupervisorGroup: Service, Sendable {
                 start(id)
             case .stop(let id):
                 // Cancellation is what stops a supervisor serving its resource.
-                shared.withLock { $0.members[id]?.task }?.cancel()
+                shared.withLock { $0.running(id)?.task }?.cancel()
             case .escalate:
                 return escalationError()
             case .finish:
@@ -409,7 +411,7 @@ public final class SupervisorGroup: Service, Sendable {
             guard let id = shared.startingID,
                 shared.machine.phase != .running || shared.machine.child(id)?.leaving != false
             else { return nil }
-            return shared.members[id]?.task
+            return shared.running(id)?.task
         }
         task?.cancel()
     }
@@ -419,27 +421,28 @@ public final class SupervisorGroup: Service, Sendable {
     private func start(_ id: GroupStateMachine.ChildID) {
         guard
             let (spec, serial, seed) = shared.withLock({ shared -> (GroupChild, UInt64, UInt64)? in
-                guard let spec = shared.specs[id] else { return nil }
+                guard let spec = shared.entry(id)?.spec else { return nil }
                 defer { shared.nextSerial &+= 1 }
                 return (spec, shared.nextSerial, shared.random.next())
             })
         else { return }
         let path = "\(name)/\(spec.name)"
+        let link = GroupLink(id: id, serial: serial, group: self)
         let member = spec.make(
             MemberContext(
-                path: path, clock: clock, seed: seed, logger: logger, metricsFactory: metricsFactory,
-                link: GroupLink(id: id, serial: serial, path: path, group: self)))
+                path: path, clock: clock, seed: seed, logger: logger, metricsFactory: metricsFactory, link: link))
         metrics?.children.increment()
-        let task = Task { [inbox] in
+        // The link carries the child's id and serial: the task's context holds two references.
+        let task = Task { [link] in
             do {
                 try await member.run()
-                inbox.yield(.ended(id, serial: serial, error: nil))
+                link.ended(nil)
             } catch {
-                inbox.yield(.ended(id, serial: serial, error: error))
+                link.ended(error)
             }
         }
         shared.withLock { shared in
-            shared.members[id] = GroupShared.Running(serial: serial, member: member, task: task)
+            shared.setRunning(GroupShared.Running(serial: serial, member: member, task: task), of: id)
             shared.startingID = id
         }
         // A shutdown that came since: the start ends as soon as it begins.
@@ -451,14 +454,14 @@ public final class SupervisorGroup: Service, Sendable {
         switch input {
         case .ready(let id, let serial):
             shared.withLock { shared in
-                guard shared.members[id]?.serial == serial else { return }
+                guard shared.running(id)?.serial == serial else { return }
                 if shared.startingID == id { shared.startingID = nil }
                 shared.machine.ready(id)
             }
         case .restarting(let id, let serial, let error):
             let now = timeline.now()
             let counted = shared.withLock { shared -> Bool in
-                guard shared.members[id]?.serial == serial else { return false }
+                guard shared.running(id)?.serial == serial else { return false }
                 if shared.startingID == id { shared.startingID = nil }
                 shared.failures &+= 1
                 shared.lastFailure = error
@@ -470,8 +473,8 @@ public final class SupervisorGroup: Service, Sendable {
         case .ended(let id, let serial, let error):
             let now = timeline.now()
             let ended = shared.withLock { shared -> String? in
-                guard shared.members[id]?.serial == serial else { return nil }
-                shared.members[id] = nil
+                guard shared.running(id)?.serial == serial else { return nil }
+                shared.setRunning(nil, of: id)
                 if shared.startingID == id { shared.startingID = nil }
                 let stopping = shared.machine.child(id)?.state == .stopping
                 if stopping {
@@ -488,10 +491,11 @@ public final class SupervisorGroup: Service, Sendable {
                     shared.forgetDeparted()
                 }
                 // A child that left (removed, temporary) is forgotten.
-                if shared.machine.child(id) == nil, let spec = shared.specs.removeValue(forKey: id) {
+                if shared.machine.child(id) == nil, let spec = shared.entry(id)?.spec {
+                    shared.setSpec(nil, of: id)
                     if shared.ids[spec.name] == id { shared.ids[spec.name] = nil }
                 }
-                return stopping ? nil : shared.specs[id]?.name ?? ""
+                return stopping ? nil : shared.entry(id)?.spec?.name ?? ""
             }
             metrics?.children.decrement()
             if let ended, let error {
@@ -608,13 +612,20 @@ struct GroupShared: ~Copyable {
         let task: Task<Void, Never>
     }
 
+    /// What the group keeps of one child besides the machine's view: its description while it belongs to the group,
+    /// its member while one runs.
+    struct Entry {
+        let id: GroupStateMachine.ChildID
+        var spec: GroupChild?
+        var running: Running?
+    }
+
     var machine: GroupStateMachine
-    /// Each child's description, by its id in the machine.
-    var specs: [GroupStateMachine.ChildID: GroupChild] = [:]
+    /// Every child that has a description or a running member, sorted by id (ids grow with the order children
+    /// are added in): one array, not a dictionary for each, which would cost a child twice its entry in buckets.
+    private(set) var entries: [Entry] = []
     /// The ids of the children by name, for `remove(named:)`.
     var ids: [String: GroupStateMachine.ChildID] = [:]
-    /// The member of each running child.
-    var members: [GroupStateMachine.ChildID: Running] = [:]
     var random: SplitMix64
     var nextSerial: UInt64 = 0
     /// The child whose start is in flight.
@@ -634,10 +645,17 @@ struct GroupShared: ~Copyable {
         self.random = random
     }
 
+    /// Makes room for `count` children at once: an array grown one child at a time ends up to twice their size.
+    mutating func reserveCapacity(_ count: Int) {
+        machine.reserveCapacity(count)
+        entries.reserveCapacity(count)
+    }
+
     /// Adds `child` to the machine; `false` when it is full.
     mutating func admit(_ child: GroupChild) -> Bool {
         guard let id = machine.add(child.restart, significant: child.significant) else { return false }
-        specs[id] = child
+        // Ids grow: the new child goes last.
+        entries.append(Entry(id: id, spec: child))
         ids[child.name] = id
         return true
     }
@@ -645,17 +663,64 @@ struct GroupShared: ~Copyable {
     /// Forgets the children the machine dropped without a report: their names are free again.
     mutating func forgetDeparted() {
         for id in machine.takeDeparted() {
-            guard let spec = specs.removeValue(forKey: id) else { continue }
+            guard let spec = entry(id)?.spec else { continue }
+            setSpec(nil, of: id)
             if ids[spec.name] == id { ids[spec.name] = nil }
         }
     }
 
+    /// What the group keeps of the child `id`, if anything.
+    func entry(_ id: GroupStateMachine.ChildID) -> Entry? {
+        index(of: id).map { entries[$0] }
+    }
+
+    /// The member running for the child `id`, if one runs.
+    func running(_ id: GroupStateMachine.ChildID) -> Running? {
+        index(of: id).flatMap { entries[$0].running }
+    }
+
+    /// Sets or clears the description of the child `id`; an entry with neither a description nor a member goes.
+    mutating func setSpec(_ spec: GroupChild?, of id: GroupStateMachine.ChildID) {
+        guard let index = index(of: id) else { return }
+        entries[index].spec = spec
+        if spec == nil, entries[index].running == nil { entries.remove(at: index) }
+    }
+
+    /// Sets or clears the member running for the child `id`, which the group holds a description of until the
+    /// member ends.
+    mutating func setRunning(_ running: Running?, of id: GroupStateMachine.ChildID) {
+        let position = position(of: id)
+        guard position < entries.endIndex, entries[position].id == id else {
+            // A member of a child the group forgot meanwhile: kept all the same, so that it can be stopped.
+            if let running { entries.insert(Entry(id: id, running: running), at: position) }
+            return
+        }
+        entries[position].running = running
+        if running == nil, entries[position].spec == nil { entries.remove(at: position) }
+    }
+
+    private func index(of id: GroupStateMachine.ChildID) -> Int? {
+        let position = position(of: id)
+        return position < entries.endIndex && entries[position].id == id ? position : nil
+    }
+
+    /// Binary search: where the entry of `id` is or would go; `entries` is sorted by id.
+    private func position(of id: GroupStateMachine.ChildID) -> Int {
+        var (low, high) = (entries.startIndex, entries.endIndex)
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
     /// A fresh machine with the children that stay (temporary ones left at the escalation), in their order.
     mutating func restartMachine() {
-        let kept = machine.children.compactMap { specs[$0.id] }.filter { $0.restart != .temporary }
+        let kept = machine.children.compactMap { entry($0.id)?.spec }.filter { $0.restart != .temporary }
         machine = GroupStateMachine(
             strategy: machine.strategy, intensity: machine.intensity, maxChildren: machine.maxChildren)
-        (specs, ids, members, startingID) = ([:], [:], [:], nil)
+        (entries, ids, startingID) = ([], [:], nil)
+        reserveCapacity(kept.count)
         for child in kept { _ = admit(child) }
     }
 }

@@ -603,7 +603,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
                 case .failed(let failure) where !stopped: link.restarting(after: failure.error)
                 default: break
                 }
-                if forwards { link.forward(event) }
+                if forwards { link.forward(event, path: name) }
             }
         }
         // Every event logs at error or below; under a stricter logger there is nothing more to do.
