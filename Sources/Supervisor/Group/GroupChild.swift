@@ -5,7 +5,9 @@ public import ServiceLifecycle
 /// One child of a ``SupervisorGroup``: what to run, under which name, and how the group treats its end.
 ///
 /// Each child is kept by a supervisor of its own, with its own ``RestartPolicy``: its backoff, jitter,
-/// classification, intensity and degrade work as they do for a lone ``ResourceSupervisor``. The group hears when the
+/// classification, intensity and degrade work as they do for a lone ``ResourceSupervisor``. Where the child's
+/// ``ChildRestart`` says the group decides, it overrides the policy: a transient child's normal return ends its
+/// supervisor (whatever `onCompletion` says), and a temporary child's supervisor ends at its first failure or return. The group hears when the
 /// child is ready and when it fails, and applies its ``GroupStrategy`` to the siblings. When the child's supervisor
 /// ends (it gives up, or its classifier stops it, or a child group escalates), its ``ChildRestart`` says whether the
 /// group starts it again with a fresh supervisor.
@@ -57,7 +59,8 @@ public struct GroupChild: Sendable {
         restart: ChildRestart = .permanent,
         significant: Bool = false
     ) throws(ConfigurationError) -> GroupChild {
-        try GroupChild(name: name, restart: restart, significant: significant) { context in
+        let policy = childPolicy(policy, restart: restart)
+        return try GroupChild(name: name, restart: restart, significant: significant) { context in
             ResourceSupervisor(
                 resource,
                 name: context.path,
@@ -68,6 +71,17 @@ public struct GroupChild: Sendable {
                 metricsFactory: context.metricsFactory,
                 link: context.link
             )
+        }
+    }
+
+    /// The policy of a child's own supervisor: `policy`, except where the group decides. A transient child's normal
+    /// end ends its supervisor (the group leaves it stopped), and a temporary child's supervisor ends at its first
+    /// failure or end (the group never starts it again); a permanent child restarts on its own as `policy` says.
+    static func childPolicy(_ policy: RestartPolicy, restart: ChildRestart) -> RestartPolicy {
+        switch restart.kind {
+        case .permanent: policy
+        case .transient: policy.with(onCompletion: .finish, maxAttempts: policy.maxAttempts)
+        case .temporary: policy.with(onCompletion: .finish, maxAttempts: 1)
         }
     }
 

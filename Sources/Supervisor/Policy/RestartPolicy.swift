@@ -78,6 +78,19 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
     /// woken attempt's failure.
     public var wakeBurstWindow: Duration { storage.wakeBurstWindow }
 
+    /// This policy with `onCompletion` and `maxAttempts` replaced: how a group makes a child's own supervisor end
+    /// where the child's ``ChildRestart`` says the group decides.
+    func with(onCompletion: CompletionBehavior, maxAttempts: Int?) -> RestartPolicy {
+        var copy = self
+        copy.storage = Storage(
+            backoff: backoff, startBackoff: startBackoff, classifier: classifier, startClassifier: startClassifier,
+            intensity: intensity, escalation: escalation, budget: budget, stableUptime: stableUptime,
+            maxAttempts: maxAttempts, maxFailingDuration: maxFailingDuration, onCompletion: onCompletion,
+            timerTolerance: timerTolerance, minimumRestartDelay: minimumRestartDelay, stopTimeout: stopTimeout,
+            hints: hints, wakeBurstWindow: wakeBurstWindow)
+        return copy
+    }
+
     /// The values, immutable and shared: a policy is one pointer wide, however many supervisors copy it.
     private final class Storage: Sendable {
         let backoff: Backoff
@@ -134,7 +147,7 @@ public struct RestartPolicy: Sendable, CustomStringConvertible {
         }
     }
 
-    private let storage: Storage
+    private var storage: Storage
 
     /// The backoff supervisors use unless told otherwise: exponential from 100 ms, ×2, at most 30 s, full jitter.
     public static let standardBackoff = Backoff(

@@ -44,8 +44,7 @@ struct GroupAttackTests {
     }
 
     @Test(
-        "a transient child whose run returns stays stopped, with its default policy",
-        .disabled("fails: the child's own supervisor restarts a normal return; the group never hears of it"))
+        "a transient child whose run returns stays stopped, with its default policy")
     func transientChildStaysStoppedAfterNormalReturn() async throws {
         let board = Switchboard()
         let group = try SupervisorGroup(
@@ -66,8 +65,7 @@ struct GroupAttackTests {
     }
 
     @Test(
-        "a significant child's normal end ends the group, with its default policy",
-        .disabled("fails: the child's own supervisor restarts a normal return; the group runs on"))
+        "a significant child's normal end ends the group, with its default policy")
     func significantChildEndsGroupWithDefaultPolicy() async throws {
         let board = Switchboard()
         let group = try SupervisorGroup(
@@ -88,8 +86,7 @@ struct GroupAttackTests {
     }
 
     @Test(
-        "a temporary child that fails is never started again",
-        .disabled("fails: its own supervisor restarts it before the busy group gets to stop it"))
+        "a temporary child that fails is never started again")
     func temporaryChildNotStartedAgainAfterFailure() async throws {
         let board = Switchboard()
         let gate = Gate()
