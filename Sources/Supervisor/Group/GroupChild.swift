@@ -62,7 +62,7 @@ public struct GroupChild: Sendable {
         let policy = childPolicy(policy, restart: restart)
         return try GroupChild(name: name, restart: restart, significant: significant) { context in
             ResourceSupervisor(
-                resource,
+                GatedResource(base: resource, link: context.link),
                 name: context.path,
                 policy: policy,
                 clock: context.clock,
@@ -144,4 +144,21 @@ protocol GroupMember: AnyObject, Sendable {
 
 extension ResourceSupervisor: GroupMember {
     var detail: GroupSnapshot.Detail { .resource(state) }
+}
+
+/// A child's resource as its own supervisor runs it in a group: each start waits until the group lets it go, so
+/// that a child that restarts itself after its backoff still starts in the order the group's strategy says.
+struct GatedResource<Base: Restartable>: Restartable {
+    let base: Base
+    let link: GroupLink
+
+    func start() async throws -> Base.Instance {
+        // Refused only when the child is being stopped: its supervisor takes this for the shutdown it is.
+        guard await link.awaitStart() else { throw CancellationError() }
+        return try await base.start()
+    }
+
+    func run(_ instance: Base.Instance) async throws { try await base.run(instance) }
+
+    func stop(_ instance: Base.Instance) async { await base.stop(instance) }
 }

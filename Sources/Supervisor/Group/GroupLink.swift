@@ -32,6 +32,12 @@ final class GroupLink: Sendable {
         group.report(.ended(id, serial: serial, error: error))
     }
 
+    /// Waits until the group lets the child start: at once the first time, after a failure when the group's
+    /// strategy says. `false` when the waiting task was cancelled.
+    func awaitStart() async -> Bool {
+        await group.awaitStart(of: id, serial: serial)
+    }
+
     /// Whether anybody takes the child's events: a subscriber of this group or of one above it.
     var forwardsEvents: Bool { group.forwardsEvents }
 

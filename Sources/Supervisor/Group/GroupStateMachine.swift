@@ -49,6 +49,9 @@ struct GroupStateMachine: Sendable {
         case start(ChildID)
         /// Stop this child; report ``stopped(_:)``.
         case stop(ChildID)
+        /// Let this child, which failed and restarts itself, start again now (its own backoff still holds); it
+        /// reports ``ready(_:)`` or ``ended(_:failed:at:)``. Nothing after it goes until it does.
+        case release(ChildID)
         /// Every child is stopped and the group's restart intensity tripped: fail to the parent.
         case escalate
         /// Every child is stopped: the group ends (a shutdown, or a significant child's normal end).
@@ -91,6 +94,9 @@ struct GroupStateMachine: Sendable {
     /// Children that left without a report of their own: temporary ones that a restart dropped before they started.
     /// The runner takes them with ``takeDeparted()`` to forget their descriptions.
     private var departed: [ChildID] = []
+    /// Children that restart themselves and may start again at once, whatever the group is doing: under
+    /// oneForOne nothing waits for them. The runner takes them with ``takeReleases()``.
+    private var releases: [ChildID] = []
 
     init(strategy: GroupStrategy, intensity: RestartIntensity? = nil, maxChildren: Int = .max) {
         self.strategy = strategy
@@ -165,13 +171,17 @@ struct GroupStateMachine: Sendable {
         if inFlight == .start(id) || inFlight == .await(id) { inFlight = nil }
     }
 
-    /// The child failed at `now` and its own supervisor starts it again: it reports ``ready(_:)`` when it is. The
-    /// failure counts toward the group's intensity like an end, and the strategy stops and starts its siblings,
-    /// those after it only once it is ready again. A temporary child is stopped instead, and leaves.
+    /// The child failed at `now` and its own supervisor starts it again once the group lets it (``Action/release(_:)``,
+    /// or ``takeReleases()`` under oneForOne): it reports ``ready(_:)`` when it is. The failure counts toward the
+    /// group's intensity like an end, and the strategy stops its siblings; the child is let go once they are stopped
+    /// and those before it started, and those after it start only once it is ready again. A temporary child is
+    /// stopped instead, and leaves. A child whose start fails again on its way back is let go again.
     mutating func restarting(_ id: ChildID, at now: Duration) {
         guard let index = index(of: id) else { return }
         let state = children[index].state
-        guard state == .starting || state == .running else { return }
+        guard state == .starting || state == .running || state == .restarting else { return }
+        // Its start failed again, on its way back: it is restarting still.
+        let again = state == .restarting
         children[index].state = .restarting
         // A start that failed: what comes after it still waits for it, now on its way back.
         if inFlight == .start(id) { inFlight = .await(id) }
@@ -190,9 +200,14 @@ struct GroupStateMachine: Sendable {
             replanStopping(children.indices)
             return
         }
+        if again {
+            // Whoever waits for it waits on; it may try again once it was let go (or when the plan gets to it).
+            if strategy == .oneForOne || inFlight == .await(id) { releases.append(id) }
+            return
+        }
         switch strategy.kind {
-        // Nothing to do: it is on its way back.
-        case .oneForOne: break
+        // No sibling goes with it, and it may start again at once.
+        case .oneForOne: releases.append(id)
         case .oneForAll: replanRestarting(from: children.startIndex, awaiting: id)
         case .restForOne: replanRestarting(from: index, awaiting: id)
         }
@@ -272,7 +287,7 @@ struct GroupStateMachine: Sendable {
                     !children[index].leaving
                 else { continue }
                 inFlight = step
-                return .wait
+                return .release(id)
             }
         }
         plan.removeAll(keepingCapacity: true)
@@ -329,6 +344,13 @@ struct GroupStateMachine: Sendable {
         children.removeAll { $0.leaving && $0.state == .stopped }
         plan = kept
         planStart = 0
+    }
+
+    /// The children that may start again now, since the last call: they failed under oneForOne (see `releases`).
+    mutating func takeReleases() -> [ChildID] {
+        guard !releases.isEmpty else { return [] }
+        defer { releases.removeAll() }
+        return releases
     }
 
     /// The children that left without a report since the last call (see `departed`).

@@ -5,6 +5,9 @@
 /// - ``restForOne``: the failed child and those after it: the later ones are stopped in reverse order, then the
 ///   failed one and the later ones start again in order. For children that depend on the ones before them (a
 ///   forwarder on its listener).
+///
+/// The failed child's own supervisor starts it again after its own backoff, once the group lets it: at once under
+/// ``oneForOne``, otherwise once the siblings named are stopped and those before it have started.
 public struct GroupStrategy: Hashable, Sendable, CustomStringConvertible {
     enum Kind: Hashable, Sendable {
         case oneForOne

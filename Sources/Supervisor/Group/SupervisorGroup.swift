@@ -386,6 +386,8 @@ public final class SupervisorGroup: Service, Sendable {
             case .stop(let id):
                 // Cancellation is what stops a supervisor serving its resource.
                 shared.withLock { $0.running(id)?.task }?.cancel()
+            case .release(let id):
+                grantStart(of: id)
             case .escalate:
                 return escalationError()
             case .finish:
@@ -399,6 +401,7 @@ public final class SupervisorGroup: Service, Sendable {
                 }
                 apply(await inbox.next())
                 cancelAbandonedStart()
+                for id in shared.withLock({ $0.machine.takeReleases() }) { grantStart(of: id) }
             }
         }
     }
@@ -444,9 +447,67 @@ public final class SupervisorGroup: Service, Sendable {
         shared.withLock { shared in
             shared.setRunning(GroupShared.Running(serial: serial, member: member, task: task), of: id)
             shared.startingID = id
+            // The member's first start goes at once: this is the group's start of it.
+            shared.startPermits[id] = .granted(serial: serial)
         }
         // A shutdown that came since: the start ends as soon as it begins.
         if isStopping { task.cancel() }
+    }
+
+    // MARK: - Starts of children that restart themselves
+
+    /// Lets the child `id`'s own supervisor start it again (see ``awaitStart(of:serial:)``).
+    private func grantStart(of id: GroupStateMachine.ChildID) {
+        let waiter = shared.withLock { shared -> UnsafeContinuation<Bool, Never>? in
+            guard let serial = shared.running(id)?.serial else { return nil }
+            if case .waiting(let waiting, let continuation) = shared.startPermits[id], waiting == serial {
+                shared.startPermits[id] = nil
+                return continuation
+            }
+            shared.startPermits[id] = .granted(serial: serial)
+            return nil
+        }
+        waiter?.resume(returning: true)
+    }
+
+    /// Waits until the group lets the child `id` (its run `serial`) start: at once for the group's own start of it,
+    /// and after a failure when the strategy says (under oneForAll and restForOne, once the siblings it names have
+    /// stopped and those before it started). `false` when the waiting task was cancelled: the child is being
+    /// stopped.
+    func awaitStart(of id: GroupStateMachine.ChildID, serial: UInt64) async -> Bool {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
+                let granted = shared.withLock { shared -> Bool in
+                    if case .granted(let granted) = shared.startPermits[id], granted == serial {
+                        shared.startPermits[id] = nil
+                        return true
+                    }
+                    shared.startPermits[id] = .waiting(serial: serial, continuation)
+                    return false
+                }
+                if granted {
+                    continuation.resume(returning: true)
+                }
+                // Cancelled before waiting: the handler found nothing to end.
+                else if withUnsafeCurrentTask(body: { $0?.isCancelled ?? false }) {
+                    refuseStart(of: id, serial: serial)
+                }
+            }
+        } onCancel: {
+            refuseStart(of: id, serial: serial)
+        }
+    }
+
+    /// Ends a wait of ``awaitStart(of:serial:)`` with `false`.
+    private func refuseStart(of id: GroupStateMachine.ChildID, serial: UInt64) {
+        let waiter = shared.withLock { shared -> UnsafeContinuation<Bool, Never>? in
+            guard case .waiting(let waiting, let continuation) = shared.startPermits[id], waiting == serial else {
+                return nil
+            }
+            shared.startPermits[id] = nil
+            return continuation
+        }
+        waiter?.resume(returning: false)
     }
 
     /// Tells the machine what a child reported.
@@ -475,6 +536,8 @@ public final class SupervisorGroup: Service, Sendable {
             let ended = shared.withLock { shared -> String? in
                 guard shared.running(id)?.serial == serial else { return nil }
                 shared.setRunning(nil, of: id)
+                // Its task is over: nobody waits, and a permit left is for no one.
+                shared.startPermits[id] = nil
                 if shared.startingID == id { shared.startingID = nil }
                 let stopping = shared.machine.child(id)?.state == .stopping
                 if stopping {
@@ -603,6 +666,14 @@ struct GroupIntensityExceeded: Error, CustomStringConvertible {
     var description: String { "too many child restarts" }
 }
 
+/// Whether a child's own supervisor may start it now (``SupervisorGroup/awaitStart(of:serial:)``).
+enum StartPermit {
+    /// It may, once: the group's start of it, or a release after a failure.
+    case granted(serial: UInt64)
+    /// It asks, and waits.
+    case waiting(serial: UInt64, UnsafeContinuation<Bool, Never>)
+}
+
 /// The mutable part of a group, behind one lock.
 struct GroupShared: ~Copyable {
     struct Running {
@@ -635,6 +706,9 @@ struct GroupShared: ~Copyable {
     var lastFailure: (any Error)?
     /// The failure of the significant child that ended the group, if one did.
     var significantFailure: (any Error)?
+    /// Whether each child's own supervisor may start it: granted before it asks, or its wait. Only for children
+    /// between a failure and their next start, and each one's first start.
+    var startPermits: [GroupStateMachine.ChildID: StartPermit] = [:]
     var hasRun = false
     var state = SupervisorState.idle
     var nextSubscriber: UInt32 = 0
@@ -719,7 +793,7 @@ struct GroupShared: ~Copyable {
         let kept = machine.children.compactMap { entry($0.id)?.spec }.filter { $0.restart != .temporary }
         machine = GroupStateMachine(
             strategy: machine.strategy, intensity: machine.intensity, maxChildren: machine.maxChildren)
-        (entries, ids, startingID) = ([], [:], nil)
+        (entries, ids, startingID, startPermits) = ([], [:], nil, [:])
         reserveCapacity(kept.count)
         for child in kept { _ = admit(child) }
     }

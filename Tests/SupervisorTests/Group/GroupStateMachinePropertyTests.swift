@@ -17,6 +17,8 @@ struct GroupStateMachinePropertyTests {
         var awaited: Set<Int> = []
         /// Removed while running: stopped on their own, outside any round of a strategy.
         var removed: Set<Int> = []
+        /// Restarting children the group let go (oneForOne): their own supervisor may start them now.
+        var released: Set<Int> = []
         var starts = 0
         var ends = 0
     }
@@ -77,8 +79,22 @@ struct GroupStateMachinePropertyTests {
                         world.running.insert(id)
                         machine.ready(id)
                     }
+                case .release(let id):
+                    if !world.restarting.contains(id) { problems.append("child \(id) let go while not restarting") }
+                    if let earlier = world.awaited.first(where: { $0 < id }) {
+                        problems.append("\(strategy): child \(id) let go while child \(earlier) restarts")
+                    }
+                    // Its own supervisor starts it: ready, or failing again now and then.
+                    if Int.random(in: 0..<10, using: &random) == 0 {
+                        machine.restarting(id, at: now)
+                    } else {
+                        world.restarting.remove(id)
+                        world.awaited.remove(id)
+                        machine.ready(id)
+                    }
                 case .stop(let id):
                     if world.running.remove(id) == nil { problems.append("child \(id) stopped while not running") }
+                    world.released.remove(id)
                     world.restarting.remove(id)
                     world.awaited.remove(id)
                     world.ends += 1
@@ -128,7 +144,12 @@ struct GroupStateMachinePropertyTests {
                 }
                 selfRestarted = id
                 machine.restarting(id, at: now)
-            } else if roll < 70, let id = world.restarting.sorted().randomElement(using: &random) {
+            } else if roll < 70,
+                let id = world.released.intersection(world.restarting).sorted().randomElement(
+                    using: &random)
+            {
+                // A child the group let go starts (only those: the others wait for the group).
+                world.released.remove(id)
                 world.restarting.remove(id)
                 world.awaited.remove(id)
                 machine.ready(id)
@@ -142,6 +163,7 @@ struct GroupStateMachinePropertyTests {
                 machine.shutdown()
             }
             let (actions, startFailures) = drain()
+            world.released.formUnion(machine.takeReleases())
             let stops = actions.compactMap { if case .stop(let id) = $0 { id } else { nil } }
             let starts = actions.compactMap { if case .start(let id) = $0 { id } else { nil } }
             // Each round of stops (a shutdown, an escalation, a strategy's restart; a start that fails may begin
@@ -163,14 +185,19 @@ struct GroupStateMachinePropertyTests {
                 let others = before.map(\.id).filter { runningBefore.contains($0) && $0 != id }
                 let expectedStops: [Int]
                 let expectedStarts: [Int]
+                // Let go once the others stopped, and back at once unless its start failed again: then those after it
+                // start too.
+                let back = !world.restarting.contains(id)
+                let restartable = before.filter { $0.id != id && $0.restart != .temporary && !$0.leaving }.map(\.id)
                 switch strategy.kind {
                 case .oneForOne:
                     (expectedStops, expectedStarts) = ([], [])
                 case .oneForAll:
                     expectedStops = others.reversed()
-                    expectedStarts = before.filter { $0.id < id && $0.restart != .temporary && !$0.leaving }.map(\.id)
+                    expectedStarts = back ? restartable : restartable.filter { $0 < id }
                 case .restForOne:
-                    (expectedStops, expectedStarts) = (others.filter { $0 > id }.reversed(), [])
+                    expectedStops = others.filter { $0 > id }.reversed()
+                    expectedStarts = back ? restartable.filter { $0 > id } : []
                 }
                 if stops != expectedStops || starts != expectedStarts {
                     problems.append(

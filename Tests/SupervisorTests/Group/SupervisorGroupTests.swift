@@ -299,7 +299,15 @@ struct SupervisorGroupTests {
         board.fail("a")
         await board.waitUntil("degraded") { _ in if case .degraded = group.state { true } else { false } }
         #expect(board.live.isEmpty)
-        await clock.advance(by: .seconds(30))
+        #expect(board.journal.suffix(2) == ["stop a", "stop b"])
+        // Not before the probe interval: the group's probe may not be asleep on the clock yet, so the clock moves
+        // until the children are back, 30 s at a time.
+        await clock.advance(by: .seconds(29))
+        #expect(board.live.isEmpty)
+        for _ in 0..<100 where !["a", "b"].allSatisfy(board.isRunning) {
+            await clock.advance(by: .seconds(1))
+            try await Task.sleep(for: .milliseconds(5))
+        }
         await board.waitUntil("all back") { ["a", "b"].allSatisfy($0.isRunning) }
         #expect(board.journal.suffix(2) == ["start a", "start b"])
         run.cancel()
