@@ -88,7 +88,9 @@ public struct GroupChild: Sendable {
     /// A swift-service-lifecycle `Service`, restarted when its `run()` throws or returns, as ``ServiceResource``
     /// describes.
     ///
-    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`, or for a significant permanent child.
+    /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`, for a significant permanent child, or
+    ///   for a ``SupervisorGroup`` or ``ResourceSupervisor`` (each runs once: use ``group(name:strategy:intensity:maxChildren:restart:significant:children:)``
+    ///   or ``resource(_:name:policy:restart:significant:)``).
     public static func service<S: Service>(
         _ service: S,
         name: String,
@@ -96,7 +98,14 @@ public struct GroupChild: Sendable {
         restart: ChildRestart = .permanent,
         significant: Bool = false
     ) throws(ConfigurationError) -> GroupChild {
-        try resource(
+        // A child runs again as a fresh member; these run once.
+        guard !(service is any RunsOnce) else {
+            throw ConfigurationError(
+                .inconsistent, option: "service",
+                "\(name): a SupervisorGroup or ResourceSupervisor runs once; give its children with .group(...) or "
+                    + "its resource with .resource(...)")
+        }
+        return try resource(
             ServiceResource(service), name: name, policy: policy, restart: restart, significant: significant)
     }
 
@@ -162,3 +171,10 @@ struct GatedResource<Base: Restartable>: Restartable {
 
     func stop(_ instance: Base.Instance) async { await base.stop(instance) }
 }
+
+/// What runs once: a supervisor or a group, which a group cannot run again as a service child.
+protocol RunsOnce {}
+
+extension ResourceSupervisor: RunsOnce {}
+
+extension SupervisorGroup: RunsOnce {}

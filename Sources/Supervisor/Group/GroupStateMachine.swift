@@ -122,9 +122,10 @@ struct GroupStateMachine: Sendable {
     // MARK: - Inputs
 
     /// Adds a child at the end; it starts at ``begin()``, or after the steps already planned when the group runs.
-    /// `nil` when the group is full or no longer runs.
+    /// `nil` when the group is full or is stopping.
     mutating func add(_ restart: ChildRestart, significant: Bool = false) -> ChildID? {
-        guard phase == .idle || phase == .running, children.count < maxChildren else { return nil }
+        // Ended too: a degraded root keeps its children for its next run (the runner decides who may add).
+        guard phase == .idle || phase == .running || phase == .ended, children.count < maxChildren else { return nil }
         let id = nextID
         nextID += 1
         children.append(Child(id: id, restart: restart, significant: significant))

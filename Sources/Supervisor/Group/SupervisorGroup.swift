@@ -164,16 +164,15 @@ public final class SupervisorGroup: Service, Sendable {
     }
 
     /// Adds a child at the end, started after what the group is doing now (at once, in a settled group); before
-    /// ``run()``, it starts with the others.
+    /// ``run()``, or while a degraded root waits for its next probe, it starts with the others. A removed child's
+    /// name and place are free once the group has stopped it.
     ///
     /// - Throws: ``GroupError`` when the group holds ``maxChildren`` already, has a child of that name, or has
     ///   stopped.
     public func add(_ child: GroupChild) throws(GroupError) {
         let refusal = shared.withLock { shared -> GroupError.Code? in
             guard shared.ids[child.name] == nil else { return .duplicateName }
-            guard !stopping.load(ordering: .acquiring),
-                shared.machine.phase == .idle || shared.machine.phase == .running
-            else { return .ended }
+            guard !stopping.load(ordering: .acquiring), shared.takesChildren else { return .ended }
             return shared.admit(child) ? nil : .full
         }
         if let refusal { throw GroupError(refusal, group: name, child: child.name) }
@@ -717,6 +716,16 @@ struct GroupShared: ~Copyable {
     init(machine: GroupStateMachine, random: SplitMix64) {
         self.machine = machine
         self.random = random
+    }
+
+    /// Whether ``SupervisorGroup/add(_:)`` may add a child: before the run, while it runs, and while a degraded
+    /// root waits for its next probe (the child starts with the others then).
+    var takesChildren: Bool {
+        switch machine.phase {
+        case .idle, .running: true
+        case .ended: if case .degraded = state { true } else { false }
+        case .shuttingDown, .escalating: false
+        }
     }
 
     /// Makes room for `count` children at once: an array grown one child at a time ends up to twice their size.
