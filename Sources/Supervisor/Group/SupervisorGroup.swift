@@ -425,6 +425,9 @@ public final class SupervisorGroup: Service, Sendable {
             let (spec, serial, seed) = shared.withLock({ shared -> (GroupChild, UInt64, UInt64)? in
                 guard let spec = shared.entry(id)?.spec else { return nil }
                 defer { shared.nextSerial &+= 1 }
+                // The member's first start goes at once: this is the group's start of it. Granted before its task
+                // exists, which may ask at once.
+                shared.startPermits[id] = .granted(serial: shared.nextSerial)
                 return (spec, shared.nextSerial, shared.random.next())
             })
         else { return }
@@ -446,8 +449,6 @@ public final class SupervisorGroup: Service, Sendable {
         shared.withLock { shared in
             shared.setRunning(GroupShared.Running(serial: serial, member: member, task: task), of: id)
             shared.startingID = id
-            // The member's first start goes at once: this is the group's start of it.
-            shared.startPermits[id] = .granted(serial: serial)
         }
         // A shutdown that came since: the start ends as soon as it begins.
         if isStopping { task.cancel() }

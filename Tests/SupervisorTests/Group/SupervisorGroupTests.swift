@@ -337,6 +337,20 @@ struct SupervisorGroupTests {
         #expect(try metrics.expectMeter("supervisor_group_children", [name]).lastValue == 0)
     }
 
+    @Test("2,000 children all start, in order, and the group becomes ready")
+    func manyChildrenStart() async throws {
+        // Each child's task may ask for its first start before the group has recorded it: none may be lost.
+        let board = Switchboard()
+        let names = (0..<2_000).map { "c\($0)" }
+        let group = try Self.group(board, names, maxChildren: 2_000, clock: ContinuousClock())
+        let run = Task { try await group.run() }
+        await board.waitUntil("the group ready") { _ in group.state.isReady }
+        #expect(board.journal == names.map { "start \($0)" })
+        run.cancel()
+        try await run.value
+        #expect(board.live.isEmpty)
+    }
+
     @Test("invalid groups throw at construction")
     func invalidConfiguration() throws {
         let board = Switchboard()
