@@ -61,17 +61,25 @@ public struct GroupChild: Sendable {
     ) throws(ConfigurationError) -> GroupChild {
         let policy = childPolicy(policy, restart: restart)
         return try GroupChild(name: name, restart: restart, significant: significant) { context in
-            ResourceSupervisor(
-                GatedResource(base: resource, link: context.link),
-                name: context.path,
-                policy: policy,
-                clock: context.clock,
-                generator: { [seed = context.seed] in SplitMix64(seed: seed) },
-                logger: context.logger,
-                metricsFactory: context.metricsFactory,
-                link: context.link
-            )
+            guard context.gated else { return supervisor(of: resource, policy: policy, in: context) }
+            return supervisor(of: GatedResource(base: resource, link: context.link), policy: policy, in: context)
         }
+    }
+
+    /// The supervisor of one run of a resource child.
+    private static func supervisor<R: Restartable>(
+        of resource: R, policy: RestartPolicy, in context: MemberContext
+    ) -> any GroupMember {
+        ResourceSupervisor(
+            resource,
+            name: context.path,
+            policy: policy,
+            clock: context.clock,
+            generator: { [seed = context.seed] in SplitMix64(seed: seed) },
+            logger: context.logger,
+            metricsFactory: context.metricsFactory,
+            link: context.link
+        )
     }
 
     /// The policy of a child's own supervisor: `policy`, except where the group decides. A transient child's normal
@@ -141,6 +149,9 @@ struct MemberContext: Sendable {
     let logger: Logger
     let metricsFactory: any MetricsFactory
     let link: GroupLink
+    /// Whether each start waits for the group's permit: not under oneForOne, where nothing waits for a child that
+    /// restarts itself (and a parked child then costs the group nothing more).
+    let gated: Bool
 }
 
 /// What keeps one run of a child: a child's supervisor, or a nested group.

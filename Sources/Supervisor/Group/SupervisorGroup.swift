@@ -308,6 +308,10 @@ public final class SupervisorGroup: Service, Sendable {
 
     private var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
+    /// Whether the children's starts wait for the group's permit (``awaitStart(of:serial:)``): only where the
+    /// strategy orders a failed child's restart among its siblings'.
+    private var gated: Bool { strategy != .oneForOne }
+
     /// A report from a child (through its ``GroupLink``).
     func report(_ input: GroupInput) {
         inbox.yield(input)
@@ -400,7 +404,9 @@ public final class SupervisorGroup: Service, Sendable {
                 }
                 apply(await inbox.next())
                 cancelAbandonedStart()
-                for id in shared.withLock({ $0.machine.takeReleases() }) { grantStart(of: id) }
+                // Under oneForOne children start without asking: nothing to grant.
+                let releases = shared.withLock { $0.machine.takeReleases() }
+                if gated { for id in releases { grantStart(of: id) } }
             }
         }
     }
@@ -427,7 +433,7 @@ public final class SupervisorGroup: Service, Sendable {
                 defer { shared.nextSerial &+= 1 }
                 // The member's first start goes at once: this is the group's start of it. Granted before its task
                 // exists, which may ask at once.
-                shared.startPermits[id] = .granted(serial: shared.nextSerial)
+                if gated { shared.startPermits[id] = .granted(serial: shared.nextSerial) }
                 return (spec, shared.nextSerial, shared.random.next())
             })
         else { return }
@@ -435,7 +441,8 @@ public final class SupervisorGroup: Service, Sendable {
         let link = GroupLink(id: id, serial: serial, group: self)
         let member = spec.make(
             MemberContext(
-                path: path, clock: clock, seed: seed, logger: logger, metricsFactory: metricsFactory, link: link))
+                path: path, clock: clock, seed: seed, logger: logger, metricsFactory: metricsFactory, link: link,
+                gated: gated))
         metrics?.children.increment()
         // The link carries the child's id and serial: the task's context holds two references.
         let task = Task { [link] in

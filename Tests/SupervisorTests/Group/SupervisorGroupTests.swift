@@ -342,7 +342,8 @@ struct SupervisorGroupTests {
         // Each child's task may ask for its first start before the group has recorded it: none may be lost.
         let board = Switchboard()
         let names = (0..<2_000).map { "c\($0)" }
-        let group = try Self.group(board, names, maxChildren: 2_000, clock: ContinuousClock())
+        // restForOne: each start asks the group for its permit (under oneForOne none does).
+        let group = try Self.group(board, names, strategy: .restForOne, maxChildren: 2_000, clock: ContinuousClock())
         let run = Task { try await group.run() }
         await board.waitUntil("the group ready") { _ in group.state.isReady }
         #expect(board.journal == names.map { "start \($0)" })
