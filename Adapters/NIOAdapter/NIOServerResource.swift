@@ -8,8 +8,8 @@ public import Supervisor
 /// (``NIOAdapterError``).
 ///
 /// - A host name is resolved at every start on a thread of its own (at most 64 resolutions at once in the
-///   process), never on the caller's task; an IP literal needs no resolver; the initializer with an `address` takes one resolved
-///   beforehand.
+///   process), never on the caller's task; an IP literal needs no resolver; the initializer with an `address`
+///   takes one resolved beforehand.
 /// - Port 0 means "any port, once": the first bind takes the port the kernel picks, ``boundPort`` tells it, and
 ///   every restart binds that same port again, so clients keep reaching the server.
 /// - Accepted connections go on through a restart of the listening channel. When serving ends for good (the run is

@@ -7,8 +7,9 @@ public import ServiceLifecycle
 /// Each child is kept by a supervisor of its own, with its own ``RestartPolicy``: its backoff, jitter,
 /// classification, intensity and degrade work as they do for a lone ``ResourceSupervisor``. Where the child's
 /// ``ChildRestart`` says the group decides, it overrides the policy: a transient child's normal return ends its
-/// supervisor (whatever `onCompletion` says), and a temporary child's supervisor ends at its first failure or return. The group hears when the
-/// child is ready and when it fails, and applies its ``GroupStrategy`` to the siblings. When the child's supervisor
+/// supervisor (whatever `onCompletion` says), and a temporary child's supervisor ends at its first failure or
+/// return. The group hears when the child is ready and when it fails, and applies its ``GroupStrategy`` to the
+/// siblings. When the child's supervisor
 /// ends (it gives up, or its classifier stops it, or a child group escalates), its ``ChildRestart`` says whether the
 /// group starts it again with a fresh supervisor.
 ///
@@ -97,8 +98,8 @@ public struct GroupChild: Sendable {
     /// describes.
     ///
     /// - Throws: ``ConfigurationError`` when `name` is empty or contains `/`, for a significant permanent child, or
-    ///   for a ``SupervisorGroup`` or ``ResourceSupervisor`` (each runs once: use ``group(name:strategy:intensity:maxChildren:restart:significant:children:)``
-    ///   or ``resource(_:name:policy:restart:significant:)``).
+    ///   for a ``SupervisorGroup`` or ``ResourceSupervisor``, each of which runs once: pass a group's children to
+    ///   `group(name:...)` and a supervisor's resource to `resource(_:name:...)` instead.
     public static func service<S: Service>(
         _ service: S,
         name: String,

@@ -270,8 +270,9 @@ public final class SupervisorGroup: Service, Sendable {
     }
 
     /// Supervises the children until shutdown (returns), a significant child's end (returns, or throws
-    /// ``SupervisorError`` with code ``SupervisorError/Code/childFailed`` after its failure), or an escalation (throws ``SupervisorError`` with code ``SupervisorError/Code/intensityExceeded``; a degrading root
-    /// starts again instead). A group runs once; a second call throws ``ConfigurationError``.
+    /// ``SupervisorError`` with code ``SupervisorError/Code/childFailed`` after its failure), or an escalation
+    /// (throws ``SupervisorError`` with code ``SupervisorError/Code/intensityExceeded``; a degrading root starts
+    /// again instead). A group runs once; a second call throws ``ConfigurationError``.
     public func run() async throws {
         let firstRun = shared.withLock { shared in
             defer { shared.hasRun = true }
