@@ -119,7 +119,8 @@ public struct GroupChild: Sendable {
     }
 
     /// A group of its own: it is ready once its children have started, and when its restart intensity trips it
-    /// stops its children and fails to this group, which applies its own strategy.
+    /// stops its children and fails to this group, which applies its own strategy. Started again, it starts with
+    /// the children its last run had, those added at run time too (temporary ones excepted).
     ///
     /// - Throws: ``ConfigurationError`` for an invalid name, a cap below one or below the number of `children`, or
     ///   two children with the same name.
@@ -136,7 +137,7 @@ public struct GroupChild: Sendable {
         return try GroupChild(name: name, restart: restart, significant: significant) { context in
             SupervisorGroup(
                 nested: context, strategy: strategy, intensity: intensity, maxChildren: maxChildren,
-                children: children)
+                children: context.carriedChildren ?? children)
         }
     }
 }
@@ -153,6 +154,8 @@ struct MemberContext: Sendable {
     /// Whether each start waits for the group's permit: not under oneForOne, where nothing waits for a child that
     /// restarts itself (and a parked child then costs the group nothing more).
     let gated: Bool
+    /// For a nested group started again: the children its last run had, those added at run time included.
+    let carriedChildren: [GroupChild]?
 }
 
 /// What keeps one run of a child: a child's supervisor, or a nested group.

@@ -195,7 +195,8 @@ public final class SupervisorGroup: Service, Sendable {
 
     /// The nested group running now at `path` below this one (`streams`, `streams/live`), to add children to it or
     /// take its snapshot; `nil` when there is none running. A nested group that its parent restarts is a new
-    /// group, without the children added to the old one (as OTP's): look it up again after a restart.
+    /// group, which starts with the children the old one had (those added at run time too, temporary ones
+    /// excepted): look it up again after a restart.
     ///
     /// ```swift
     /// try tree.group(at: "streams")?.add(.resource(forwarder, name: "live.1", restart: .transient))
@@ -208,6 +209,15 @@ public final class SupervisorGroup: Service, Sendable {
         }
         guard let group = member as? SupervisorGroup else { return nil }
         return names.isEmpty ? group : group.group(at: names.joined(separator: "/"))
+    }
+
+    /// The children a new run of this group starts with: those it has now, added ones included, except temporary
+    /// ones and those leaving.
+    func keptChildren() -> [GroupChild] {
+        shared.withLock { shared in
+            shared.machine.children.lazy.filter { !$0.leaving && $0.restart != .temporary }
+                .compactMap { shared.entry($0.id)?.spec }
+        }
     }
 
     /// The children and what each is doing now, nested groups included.
@@ -429,13 +439,14 @@ public final class SupervisorGroup: Service, Sendable {
     /// cancellation would reach every child at once, in no order.
     private func start(_ id: GroupStateMachine.ChildID) {
         guard
-            let (spec, serial, seed) = shared.withLock({ shared -> (GroupChild, UInt64, UInt64)? in
+            let (spec, serial, seed, carried) = shared.withLock({
+                shared -> (GroupChild, UInt64, UInt64, [GroupChild]?)? in
                 guard let spec = shared.entry(id)?.spec else { return nil }
                 defer { shared.nextSerial &+= 1 }
                 // The member's first start goes at once: this is the group's start of it. Granted before its task
                 // exists, which may ask at once.
                 if gated { shared.startPermits[id] = .granted(serial: shared.nextSerial) }
-                return (spec, shared.nextSerial, shared.random.next())
+                return (spec, shared.nextSerial, shared.random.next(), shared.carriedChildren.removeValue(forKey: id))
             })
         else { return }
         let path = "\(name)/\(spec.name)"
@@ -443,7 +454,7 @@ public final class SupervisorGroup: Service, Sendable {
         let member = spec.make(
             MemberContext(
                 path: path, clock: clock, seed: seed, logger: logger, metricsFactory: metricsFactory, link: link,
-                gated: gated))
+                gated: gated, carriedChildren: carried))
         metrics?.children.increment()
         // The link carries the child's id and serial: the task's context holds two references.
         let task = Task { [link] in
@@ -542,7 +553,9 @@ public final class SupervisorGroup: Service, Sendable {
         case .ended(let id, let serial, let error):
             let now = timeline.now()
             let ended = shared.withLock { shared -> String? in
-                guard shared.running(id)?.serial == serial else { return nil }
+                guard let running = shared.running(id), running.serial == serial else { return nil }
+                // A nested group started again starts with the children it has now, added ones included.
+                if let group = running.member as? SupervisorGroup { shared.carriedChildren[id] = group.keptChildren() }
                 shared.setRunning(nil, of: id)
                 // Its task is over: nobody waits, and a permit left is for no one.
                 shared.startPermits[id] = nil
@@ -714,6 +727,8 @@ struct GroupShared: ~Copyable {
     var lastFailure: (any Error)?
     /// The failure of the significant child that ended the group, if one did.
     var significantFailure: (any Error)?
+    /// The children each nested group had when it last ended, for its next start (see `keptChildren()`).
+    var carriedChildren: [GroupStateMachine.ChildID: [GroupChild]] = [:]
     /// Whether each child's own supervisor may start it: granted before it asks, or its wait. Only for children
     /// between a failure and their next start, and each one's first start.
     var startPermits: [GroupStateMachine.ChildID: StartPermit] = [:]
@@ -808,11 +823,16 @@ struct GroupShared: ~Copyable {
 
     /// A fresh machine with the children that stay (temporary ones left at the escalation), in their order.
     mutating func restartMachine() {
-        let kept = machine.children.compactMap { entry($0.id)?.spec }.filter { $0.restart != .temporary }
+        let kept = machine.children.compactMap { child in entry(child.id)?.spec.map { (child.id, $0) } }
+            .filter { $0.1.restart != .temporary }
+        let carried = carriedChildren
         machine = GroupStateMachine(
             strategy: machine.strategy, intensity: machine.intensity, maxChildren: machine.maxChildren)
-        (entries, ids, startingID, startPermits) = ([], [:], nil, [:])
+        (entries, ids, startingID, startPermits, carriedChildren) = ([], [:], nil, [:], [:])
         reserveCapacity(kept.count)
-        for child in kept { _ = admit(child) }
+        for (oldID, child) in kept where admit(child) {
+            // New ids: a nested group's children go with it to its new id.
+            if let children = carried[oldID], let newID = ids[child.name] { carriedChildren[newID] = children }
+        }
     }
 }

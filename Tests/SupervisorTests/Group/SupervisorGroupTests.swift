@@ -352,6 +352,35 @@ struct SupervisorGroupTests {
         #expect(board.live.isEmpty)
     }
 
+    @Test("a nested group started again starts with the children added to it at run time; temporary ones go")
+    func nestedGroupKeepsAddedChildren() async throws {
+        let board = Switchboard()
+        let root = try SupervisorGroup(
+            name: "root", strategy: .restForOne,
+            children: [
+                .resource(board.resource("listener"), name: "listener"),
+                .group(name: "streams", children: [.resource(board.resource("s0"), name: "s0")]),
+            ], clock: ImmediateClock(), logger: Self.quiet)
+        let run = Task { try await root.run() }
+        await board.waitUntil("the tree ready") { _ in root.state.isReady }
+        let streams = try #require(root.group(at: "streams"))
+        try streams.add(.resource(board.resource("kept"), name: "kept", restart: .transient))
+        try streams.add(.resource(board.resource("once"), name: "once", restart: .temporary))
+        await board.waitUntil("both added running") { ["kept", "once"].allSatisfy($0.isRunning) }
+        // The listener fails: restForOne stops the streams group and starts a new one after it.
+        board.fail("listener")
+        await board.waitUntil("a new streams group with its children") { board in
+            board.journal.filter { $0 == "start kept" }.count == 2 && board.isRunning("kept") && board.isRunning("s0")
+        }
+        let again = try #require(root.group(at: "streams"))
+        #expect(again !== streams)
+        #expect(again.snapshot().children.map(\.name) == ["s0", "kept"])
+        #expect(!board.isRunning("once"))
+        run.cancel()
+        try await run.value
+        #expect(board.live.isEmpty)
+    }
+
     @Test("invalid groups throw at construction")
     func invalidConfiguration() throws {
         let board = Switchboard()
