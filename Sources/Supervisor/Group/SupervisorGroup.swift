@@ -575,10 +575,7 @@ public final class SupervisorGroup: Service, Sendable {
                     shared.forgetDeparted()
                 }
                 // A child that left (removed, temporary) is forgotten.
-                if shared.machine.child(id) == nil, let spec = shared.entry(id)?.spec {
-                    shared.setSpec(nil, of: id)
-                    if shared.ids[spec.name] == id { shared.ids[spec.name] = nil }
-                }
+                if shared.machine.child(id) == nil { shared.forget(id) }
                 return stopping ? nil : shared.entry(id)?.spec?.name ?? ""
             }
             metrics?.children.decrement()
@@ -769,11 +766,14 @@ struct GroupShared: ~Copyable {
 
     /// Forgets the children the machine dropped without a report: their names are free again.
     mutating func forgetDeparted() {
-        for id in machine.takeDeparted() {
-            guard let spec = entry(id)?.spec else { continue }
-            setSpec(nil, of: id)
-            if ids[spec.name] == id { ids[spec.name] = nil }
-        }
+        for id in machine.takeDeparted() { forget(id) }
+    }
+
+    /// Forgets the description of the child `id`, which left the group: its name is free again.
+    mutating func forget(_ id: GroupStateMachine.ChildID) {
+        guard let spec = entry(id)?.spec else { return }
+        setSpec(nil, of: id)
+        if ids[spec.name] == id { ids[spec.name] = nil }
     }
 
     /// What the group keeps of the child `id`, if anything.
