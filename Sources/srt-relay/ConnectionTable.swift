@@ -9,8 +9,19 @@ import Synchronization
 /// ``closeAll(closingOutputsWithin:)`` closes the open ones, which ends their streams (the recorders then flush and
 /// close, within the shutdown's limit).
 final class ConnectionTable: Sendable {
+    /// One open connection, as the API shows it.
+    struct Entry: Sendable {
+        let id: Int
+        let connection: SRTConnection
+        let since: ContinuousClock.Instant
+    }
+
     private struct State {
         var open: [ObjectIdentifier: SRTConnection] = [:]
+        /// The open connections by their number (``add(_:)``).
+        var entries: [Int: Entry] = [:]
+        var ids: [ObjectIdentifier: Int] = [:]
+        var nextID = 1
         /// Where each open connection's stream goes, once its sink exists.
         var sinks: [ObjectIdentifier: any StreamSink] = [:]
         var closing = false
@@ -50,21 +61,37 @@ final class ConnectionTable: Sendable {
         Counter(label: "srt_relay_output_failures_total", dimensions: [("operation", operation)]).increment()
     }
 
-    /// Registers `connection`; returns `false` (and closes it) once shutdown began.
-    func add(_ connection: SRTConnection) -> Bool {
-        let admitted = state.withLock { state in
-            guard !state.closing else { return false }
-            state.open[ObjectIdentifier(connection)] = connection
-            return true
+    /// Registers `connection` and returns its number (1, 2, …: the API's connection id); returns `nil` (and closes
+    /// it) once shutdown began.
+    func add(_ connection: SRTConnection) -> Int? {
+        let id = state.withLock { state -> Int? in
+            guard !state.closing else { return nil }
+            let key = ObjectIdentifier(connection)
+            let id = state.nextID
+            state.nextID += 1
+            state.open[key] = connection
+            state.ids[key] = id
+            state.entries[id] = Entry(id: id, connection: connection, since: .now)
+            return id
         }
-        if admitted {
+        if id != nil {
             accepted.add(1, ordering: .relaxed)
             acceptedMetric.increment()
             openMetric.record(count)
         } else {
             connection.close()
         }
-        return admitted
+        return id
+    }
+
+    /// The open connection numbered `id`.
+    func entry(_ id: Int) -> Entry? {
+        state.withLock { $0.entries[id] }
+    }
+
+    /// Every open connection, by number.
+    var entries: [Entry] {
+        state.withLock { Array($0.entries.values) }.sorted { $0.id < $1.id }
     }
 
     /// Registers where `connection`'s stream goes: ``closeAll(closingOutputsWithin:)`` shortens its close. A sink
@@ -81,6 +108,7 @@ final class ConnectionTable: Sendable {
         let (open, waiters) = state.withLock { state in
             state.sinks.removeValue(forKey: ObjectIdentifier(connection))
             state.open.removeValue(forKey: ObjectIdentifier(connection))
+            if let id = state.ids.removeValue(forKey: ObjectIdentifier(connection)) { state.entries[id] = nil }
             guard state.open.isEmpty else { return (state.open.count, [CheckedContinuation<Void, Never>]()) }
             defer { state.emptyWaiters.removeAll() }
             return (0, Array(state.emptyWaiters.values))

@@ -19,6 +19,10 @@ struct RelaySettings: Sendable {
     var destination: Destination
     /// How recordings are written (bounds, fsync, rotation, free space).
     var recording = RecordingOptions()
+    /// Publishing and reading: takeover, readers, which streams are recorded.
+    var streams = StreamSettings()
+    /// The streams by name, shared by the access control, the connections and the API.
+    var hubs = StreamHubs()
     var json: Bool
     /// `nil`: no status lines.
     var statusInterval: Duration?

@@ -46,7 +46,7 @@ enum RelayTree {
         let untilStopped = try RestartPolicy(onCompletion: .finish)
         let copier = StreamCopier(
             server: parts.server, destination: settings.destination, table: parts.table, console: parts.console,
-            recording: settings.recording)
+            recording: settings.recording, hubs: settings.hubs, streams: settings.streams)
         var children: [GroupChild] = [
             try .service(parts.server, name: "listener", policy: once, restart: .temporary, significant: true),
             try .group(name: "streams", strategy: .oneForOne, children: []),

@@ -30,19 +30,13 @@ extension SRTRelayCommand {
             destination = .record(directory: output)
         }
         let recording = try recordings.options(directory: forward == nil ? output : nil)
-        var accessControl: SRTAccessControl?
-        if !allowed.isEmpty || slot != nil || recording.space != nil {
-            // Every decision reads memory (a set, the slot's and the guard's flags): answered on libsrt's thread, so
-            // a starved relay never refuses a publisher with 1503 for want of a thread.
-            accessControl = SRTAccessControl.immediate { [slot, space = recording.space] request in
-                if !allowed.isEmpty && !allowed.contains(request.streamID) { return .reject(.forbidden) }
-                // A forwarding relay carries one publisher at a time: the next is told the target is in use.
-                if slot?.isTaken == true { return .reject(.conflict) }
-                // Nowhere to record: "no room" (1507) until space is back.
-                if space?.isLow == true { return .reject(DiskSpaceGuard.rejectReason) }
-                return .accept
-            }
-        }
+        let streams = try streamFlags.settings()
+        let hubs = StreamHubs()
+        let access = StreamAccess(
+            allowed: allowed, slot: slot, space: recording.space, hubs: hubs, streams: streams)
+        // Every decision reads memory (a set, the streams, the slot's and the guard's flags): answered on libsrt's
+        // thread, so a starved relay never refuses a caller with 1503 for want of a thread.
+        let accessControl = SRTAccessControl.immediate { request in access.decide(request) }
         let listener = try flag("--listen") { () throws(ConfigurationError) in
             try SRTListenerConfiguration(
                 host: host, port: port, latency: .milliseconds(latency), passphrase: passphrase,
@@ -78,6 +72,8 @@ extension SRTRelayCommand {
             leakLimit: leakLimit,
             destination: destination,
             recording: recording,
+            streams: streams,
+            hubs: hubs,
             json: json,
             statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
             chaosPeriod: chaos.map { .seconds($0) },

@@ -72,6 +72,9 @@ struct SRTRelayCommand: AsyncParsableCommand {
     @OptionGroup(title: "Recordings")
     var recordings: RecordingFlags
 
+    @OptionGroup(title: "Streams")
+    var streamFlags: StreamFlags
+
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false
 

@@ -29,11 +29,9 @@ struct StreamAcceptor: Service {
                 // and the restart line says why. Drained so the stream does not grow.
                 for await _ in server.lostConnections {}
             }
-            var number = 0
             for await connection in server.connections {
-                guard table.add(connection) else { continue }
-                number &+= 1
-                add(connection, named: "\(number)")
+                guard let id = table.add(connection) else { continue }
+                add(connection, id: id)
             }
             group.cancelAll()
         }
@@ -45,13 +43,13 @@ struct StreamAcceptor: Service {
     }
 
     /// Adds the child serving `connection`: temporary, it leaves the group when its stream ends.
-    private func add(_ connection: SRTConnection, named name: String) {
+    private func add(_ connection: SRTConnection, id: Int) {
         do {
             if let streams = tree.group?.group(at: "streams") {
                 try streams.add(
                     .service(
-                        ConnectionWorker(copier: copier, connection: connection), name: name, policy: workerPolicy,
-                        restart: .temporary))
+                        ConnectionWorker(copier: copier, connection: connection, id: id), name: "\(id)",
+                        policy: workerPolicy, restart: .temporary))
                 return
             }
         } catch {}
@@ -66,9 +64,11 @@ struct StreamAcceptor: Service {
 struct ConnectionWorker: Service {
     let copier: StreamCopier
     let connection: SRTConnection
+    /// Its number in the ``ConnectionTable``.
+    let id: Int
 
     func run() async {
-        await copier.serve(connection)
+        await copier.serve(connection, id: id)
     }
 }
 

@@ -9,15 +9,18 @@ import Synchronization
     import Darwin
 #endif
 
-/// Copies one connection's messages to a ``StreamSink`` (a recording or a UDP forward) until it ends, then closes
-/// both and prints the summary. Each connection is served by its own child of the relay's `streams` group
-/// (``StreamAcceptor`` adds them); prints a line when each stream opens and closes.
+/// Serves one connection until it ends: a publisher's messages go to its stream's readers (``StreamHub``) and to a
+/// ``StreamSink`` (a recording, when the stream is recorded, or a UDP forward); a reader gets its stream
+/// (``StreamReader``). Each connection is served by its own child of the relay's `streams` group (``StreamAcceptor``
+/// adds them); prints a line when each opens and closes.
 struct StreamCopier: Sendable {
     let server: SRTServer
     let destination: RelaySettings.Destination
     let table: ConnectionTable
     let console: Console
     var recording = RecordingOptions()
+    var hubs = StreamHubs()
+    var streams = StreamSettings()
 
     /// How long a recording that ends may still wait for its disk (a full one that may clear) before the rest is
     /// given up…
@@ -25,56 +28,123 @@ struct StreamCopier: Sendable {
     /// …and during the shutdown, which must end within 2 s.
     static let shutdownCloseLimit = Duration.milliseconds(500)
 
-    /// Copies one connection's messages to its sink until it ends; then closes both and prints the summary.
-    /// `connection` is in the ``ConnectionTable`` already; it leaves it here.
-    func serve(_ connection: SRTConnection) async {
+    /// Serves `connection` (number `id` in the table) until it ends. `connection` is in the ``ConnectionTable``
+    /// already; it leaves it here.
+    func serve(_ connection: SRTConnection, id: Int) async {
         defer { table.remove(connection) }
-        let started = ContinuousClock.now
-        let name = connection.streamID.isEmpty ? "(no stream id)" : connection.streamID
         let peer = connection.peerAddress.map { "\($0)" } ?? "?"
+        let request: StreamRequest
+        do {
+            request = try StreamRequest(parsing: connection.streamID)
+        } catch {
+            // The access control refused it already; one that slipped through is refused here.
+            refuse(connection, name: connection.streamID, peer: peer, because: "\(error)")
+            return
+        }
+        switch request.role {
+        case .read:
+            await StreamReader(table: table, console: console, hubs: hubs, streams: streams)
+                .serve(connection, id: id, request: request, peer: peer)
+        case .publish:
+            await publish(connection, id: id, request: request, peer: peer)
+        }
+    }
+
+    private func refuse(_ connection: SRTConnection, name: String, peer: String, because reason: String) {
+        console.emit(
+            "connection-refused", "✗ \(name.isEmpty ? "(no stream id)" : name) from \(peer): \(reason)",
+            ["stream_id": .string(connection.streamID), "peer": .string(peer), "error": .string(reason)])
+        connection.close()
+    }
+
+    /// Copies a publisher's messages to its stream's readers and its sink until it ends; then closes both and prints
+    /// the summary.
+    private func publish(_ connection: SRTConnection, id: Int, request: StreamRequest, peer: String) async {
+        let started = ContinuousClock.now
+        let name = request.shownName
         // A forwarding relay carries one publisher at a time; the access control turned away most others already
         // (1409), this catches one that was accepted in the same instant.
         if case .forward(let target, let slot) = destination {
             guard slot.claim(connection) else {
-                console.emit(
-                    "connection-refused", "✗ \(name) from \(peer): \(target) carries another publisher's stream",
-                    [
-                        "stream_id": .string(connection.streamID), "peer": .string(peer),
-                        "error": .string("\(target) carries another publisher's stream"),
-                    ])
-                connection.close()
+                refuse(
+                    connection, name: request.name, peer: peer, because: "\(target) carries another publisher's stream")
                 return
             }
         }
         // After the sink's close below: the next publisher never overlaps this one.
         defer { if case .forward(_, let slot) = destination { slot.release(connection) } }
-        let sink: any StreamSink
-        do {
-            sink = try await makeSink(for: connection, peer: peer)
-        } catch {
-            console.emit(
-                "connection-refused", "✗ \(name) from \(peer): \(error)",
-                ["stream_id": .string(connection.streamID), "peer": .string(peer), "error": .string("\(error)")])
-            connection.close()
+        // One publisher per stream: a second is refused, or replaces the first with --takeover.
+        let (claimed, other) = hubs.withHub(named: request.name) { hub in
+            (hub, hub.claim(.init(id: id, connection: connection, since: started), takeover: streams.takeover))
+        }
+        let hub = claimed
+        guard other.claimed else {
+            refuse(
+                connection, name: request.name, peer: peer,
+                because: "the stream has a publisher (connection \(other.other?.id ?? 0))")
+            hubs.forgetIfIdle(request.name)
             return
         }
-        table.attach(sink, to: connection, closingWithin: Self.shutdownCloseLimit)
+        if let replaced = other.other {
+            hubs.markReplaced(replaced.id)
+            replaced.connection.close()
+        }
+        defer {
+            hub.release(publisher: id)
+            hubs.forgetIfIdle(request.name)
+        }
+        let sink: (any StreamSink)?
+        do {
+            sink = try await makeSink(for: connection, request: request, peer: peer)
+        } catch {
+            refuse(connection, name: request.name, peer: peer, because: "\(error)")
+            return
+        }
+        if let sink {
+            table.attach(sink, to: connection, closingWithin: Self.shutdownCloseLimit)
+            if case .record = destination { hub.recording = sink.destination }
+        }
+        let readers = hub.readerCount
+        let audience = readers > 0 ? " (\(readers) reader\(readers == 1 ? "" : "s") waiting)" : ""
         console.emit(
-            "connection-opened", "+ \(name) from \(peer) → \(sink.destination)",
-            ["stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination)])
+            "connection-opened", "+ \(name) from \(peer) → \(sink?.destination ?? "readers only")\(audience)",
+            [
+                "stream_id": .string(connection.streamID), "peer": .string(peer), "role": .string("publish"),
+                "stream": .string(request.name), "to": .string(sink?.destination ?? "readers"), "id": .int(Int64(id)),
+            ])
         var bytes: UInt64 = 0
         var reason = "publisher left"
         // An output that failed is given up at once when closed: waiting for it would only delay the line.
         var outputFailed = false
+        var aligner = PacketAligner()
         do {
-            for try await message in connection.messages {
-                try sink.write(message)
-                bytes += UInt64(message.count)
-                table.totalBytes.add(UInt64(message.count), ordering: .relaxed)
-                table.receivedBytesMetric.increment(by: Int64(message.count))
+            while true {
+                let messages = try await connection.receiveAvailable()
+                let received = messages.reduce(0) { $0 + $1.count }
+                table.totalBytes.add(UInt64(received), ordering: .relaxed)
+                table.receivedBytesMetric.increment(by: Int64(received))
+                hub.receivedBytes.add(UInt64(received), ordering: .relaxed)
+                // Readers first: a failing output ends the publisher, and what it sent last still reaches them.
+                if hub.readerCount > 0 {
+                    hub.deliver(aligner.align(messages), at: .now)
+                } else {
+                    aligner.reset()
+                }
+                guard let sink else {
+                    bytes += UInt64(received)
+                    continue
+                }
+                for message in messages {
+                    try sink.write(message)
+                    // What the output took: the summary's bytes.
+                    bytes += UInt64(message.count)
+                }
             }
-            // Closed here: by the shutdown, or with a listener whose UDP socket died.
-            reason = table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
+        } catch let error as SRTError where error.code == .closedLocally {
+            // Closed here: by a newer publisher, the shutdown, or with a listener whose UDP socket died.
+            reason =
+                hubs.takeReplaced(id)
+                ? "replaced by a new publisher" : table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
         } catch let error as SinkError where error.kind == .lowSpace {
             reason = error.detail ?? "\(error)"
             outputFailed = true
@@ -95,7 +165,7 @@ struct StreamCopier: Sendable {
         if dropped > 0 { table.countDroppedPackets(dropped) }
         connection.close()
         do {
-            try await sink.close(
+            try await sink?.close(
                 within: table.isClosing || outputFailed ? Self.shutdownCloseLimit : Self.closeLimit)
         } catch {
             reason += "; closing the output failed: \(error)"
@@ -110,15 +180,21 @@ struct StreamCopier: Sendable {
             "- \(name) from \(peer): \(Units.bytes(bytes)) in \(Units.duration(duration)) "
                 + "(\(Units.bitrate(bitrate)))\(holes), \(reason)",
             [
-                "stream_id": .string(connection.streamID), "peer": .string(peer), "to": .string(sink.destination),
-                "bytes": .int(Int64(bytes)), "duration_s": .double(Units.roundedSeconds(duration)),
+                "stream_id": .string(connection.streamID), "peer": .string(peer), "role": .string("publish"),
+                "stream": .string(request.name), "to": .string(sink?.destination ?? "readers"),
+                "id": .int(Int64(id)), "bytes": .int(Int64(bytes)),
+                "duration_s": .double(Units.roundedSeconds(duration)),
                 "bitrate_bps": .double(bitrate.rounded()), "dropped_packets": .int(Int64(dropped)),
                 "reason": .string(reason),
                 "segments": .int(Int64((sink as? FileRecorder)?.segments ?? 1)),
             ])
     }
 
-    private func makeSink(for connection: SRTConnection, peer: String) async throws(SinkError) -> any StreamSink {
+    /// The publisher's recording or forward; `nil` when its stream is served to readers only (`--record`).
+    private func makeSink(
+        for connection: SRTConnection, request: StreamRequest, peer: String
+    ) async throws(SinkError) -> (any StreamSink)? {
+        if case .record = destination, !streams.recording.includes(request.name) { return nil }
         // A file or a socket per stream: never one of the last descriptors, whose loss kills a Swift process
         // (libdispatch, Docs/srt-fault-model.md F). The publisher is refused instead, and the relay lives.
         guard SRTRuntime.hasDescriptorHeadroom else {
@@ -131,7 +207,7 @@ struct StreamCopier: Sendable {
             // Accepted in the instant space ran low: refused like the next ones.
             if let space = recording.space, space.isLow { throw space.lowSpaceError() }
             let time = Timestamp.now().compact
-            let streamID = connection.streamID
+            let streamID = request.name
             let (console, table) = (self.console, self.table)
             return try await FileRecorder.create(
                 in: directory, options: recording,

@@ -147,21 +147,35 @@ public struct SRTAccessRequest: Sendable, Hashable {
     public let handshakeVersion: Int
 }
 
-/// Accept, or reject with a reason the caller sees as its reject reason.
+/// Accept, possibly with a passphrase of the caller's own, or reject with a reason the caller sees as its reject
+/// reason.
 ///
 /// ```swift
 /// .reject(.forbidden)                  // the caller sees 1403
 /// .reject(try .init(code: 2_404))      // an application code, 2000...2998
+/// .accept(passphrase: secrets[request.streamID])   // this stream's secret; nil keeps the listener's
 /// ```
+///
+/// A passphrase given with the acceptance replaces the listener's for this caller alone (libsrt lets the listen
+/// callback set `SRTO_PASSPHRASE` on the socket it is about to accept): a caller that does not know it fails the
+/// handshake as with a wrong listener passphrase, and the listener counts it as a rejected handshake, never as an
+/// open connection. The key length is the caller's (libsrt takes it from the caller's key material).
 public struct SRTAccessDecision: Sendable, Hashable {
     /// The reject reason, or `nil` to accept.
     public let rejectReason: SRTRejectReason?
+    /// The passphrase this caller must use, when accepted; `nil` keeps the listener's (or none).
+    public let passphrase: SRTPassphrase?
 
-    /// Let the caller in.
-    public static let accept = SRTAccessDecision(rejectReason: nil)
+    /// Let the caller in, with the listener's passphrase (or none).
+    public static let accept = SRTAccessDecision(rejectReason: nil, passphrase: nil)
+
+    /// Let the caller in if it uses `passphrase`; `nil` keeps the listener's.
+    public static func accept(passphrase: SRTPassphrase?) -> SRTAccessDecision {
+        SRTAccessDecision(rejectReason: nil, passphrase: passphrase)
+    }
 
     /// Turn the caller away with `reason`.
     public static func reject(_ reason: SRTRejectReason) -> SRTAccessDecision {
-        SRTAccessDecision(rejectReason: reason)
+        SRTAccessDecision(rejectReason: reason, passphrase: nil)
     }
 }

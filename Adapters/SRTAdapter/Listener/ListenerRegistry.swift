@@ -40,32 +40,35 @@ enum ListenerRegistry {
     /// at most its deadline (``AccessControlWorker``).
     static func decide(
         key: Int, socket: SRTSOCKET, streamID: String, peer: SRTAddress?, handshakeVersion: Int
-    ) -> SRTRejectReason? {
+    ) -> SRTAccessDecision {
         // A listener closed while this handshake was in flight.
-        guard let context = context(key) else { return .unavailable }
+        guard let context = context(key) else { return .reject(.unavailable) }
         // The callback runs on the listener's receive thread: the one whose death makes this listener deaf.
         context.receiveThread.store(csrt_thread_id(), ordering: .relaxed)
         // The self-probe: a live listener answers it at once with the private code.
-        if streamID == context.probeStreamID { return .probe }
+        if streamID == context.probeStreamID { return .reject(.probe) }
         // Kept with no run to accept: "unavailable, try again later", told at once.
-        if context.refusing.load(ordering: .relaxed) { return .unavailable }
-        if context.openConnectionCount >= context.maxConnections { return .overload }
+        if context.refusing.load(ordering: .relaxed) { return .reject(.unavailable) }
+        if context.openConnectionCount >= context.maxConnections { return .reject(.overload) }
         let request = SRTAccessRequest(streamID: streamID, peerAddress: peer, handshakeVersion: handshakeVersion)
+        let decision: SRTAccessDecision
         if let access = context.immediateAccess {
-            let decision = access.decide(request)
+            decision = access.decide(request)
             access.counters.answeredInTime.add(1, ordering: .relaxed)
-            if let reason = decision.rejectReason { return reason }
-            return context.admit(socket, peer: peer).rejectReason
+        } else if let worker = context.accessWorker {
+            switch worker.decide(request) {
+            case .decided(let decided):
+                decision = decided
+            case .timedOut, .busy, .closed:
+                // No answer in time (or no listener any more): "the service is unavailable", try again later.
+                return .reject(.unavailable)
+            }
+        } else {
+            decision = .accept
         }
-        guard let worker = context.accessWorker else { return context.admit(socket, peer: peer).rejectReason }
-        switch worker.decide(request) {
-        case .decided(let decision):
-            if let reason = decision.rejectReason { return reason }
-        case .timedOut, .busy, .closed:
-            // No answer in time (or no listener any more): "the service is unavailable", try again later.
-            return .unavailable
-        }
-        return context.admit(socket, peer: peer).rejectReason
+        if decision.rejectReason != nil { return decision }
+        if let reason = context.admit(socket, peer: peer).rejectReason { return .reject(reason) }
+        return decision
     }
 }
 
@@ -84,13 +87,24 @@ let listenCallback:
     @convention(c) (
         UnsafeMutableRawPointer?, SRTSOCKET, Int32, UnsafePointer<sockaddr>?, UnsafePointer<CChar>?
     ) -> Int32 = { opaque, socket, handshakeVersion, peer, streamID in
-        let reason = ListenerRegistry.decide(
+        let decision = ListenerRegistry.decide(
             key: Int(bitPattern: opaque),
             socket: socket,
             streamID: streamID.map { String(cString: $0) } ?? "",
             peer: peer.flatMap { SRTAddress($0) },
             handshakeVersion: Int(handshakeVersion))
-        guard let reason else { return 0 }
+        guard let reason = decision.rejectReason else {
+            // The caller's own passphrase, set on the socket about to be accepted: libsrt checks the caller's key
+            // material against it once the callback returns.
+            guard let passphrase = decision.passphrase else { return 0 }
+            let set = passphrase.secret.withCString { srt_setsockflag(socket, SRTO_PASSPHRASE, $0, Int32(strlen($0))) }
+            guard set != SRT_ERROR else {
+                // Not settable: refused rather than let in without the secret.
+                srt_setrejectreason(socket, SRTRejectReason.unavailable.code)
+                return -1
+            }
+            return 0
+        }
         srt_setrejectreason(socket, reason.code)
         return -1
     }

@@ -1,0 +1,178 @@
+import DequeModule
+import Synchronization
+
+/// One reader's messages on their way out: the publisher's task appends without ever waiting, the reader's task
+/// takes them in groups and sends them. Bounded in bytes; when the reader falls behind, the oldest messages go
+/// first (whole messages, so whole 188-byte packets of a transport stream), and a reader that keeps dropping for
+/// longer than its limit is ended (``Ending/tooSlow``). The publisher and the other readers never wait for it.
+///
+/// A reader that joins mid-stream starts at a message boundary, and for a transport stream at the next program
+/// association table when one comes within ``patWait``, so that a decoder can start at once. A reader there when a
+/// publisher begins gets the stream from its first byte (``startAtNextMessage()``).
+///
+/// ```swift
+/// let queue = ReaderQueue(limits: .init(maxBytes: 2 << 20, slowLimit: .seconds(5)))
+/// queue.append(messages, at: .now)          // the publisher's task: never waits
+/// while let group = await queue.next() {    // the reader's task: nil once the queue ended
+///     try await connection.send(contentsOf: group)
+/// }
+/// ```
+final class ReaderQueue: Sendable {
+    struct Limits: Sendable, Hashable {
+        /// The most bytes held for the reader.
+        var maxBytes: Int
+        /// How long a reader may keep dropping before it is ended.
+        var slowLimit: Duration
+    }
+
+    /// Why the queue ended.
+    enum Ending: Sendable, Hashable, CustomStringConvertible {
+        /// The reader dropped messages for longer than its limit.
+        case tooSlow(droppedPackets: Int)
+        /// Ended from outside (the reader left, was kicked, or the relay stops).
+        case closed
+
+        var description: String {
+            switch self {
+            case .tooSlow(let dropped): "too slow: \(dropped) packets dropped"
+            case .closed: "closed"
+            }
+        }
+    }
+
+    /// How long a joining reader waits for a program association table before it starts at the next message anyway.
+    static let patWait = Duration.seconds(2)
+    /// The most messages handed out by one ``next()``.
+    static let maxGroup = 256
+
+    private struct State {
+        var messages = Deque<[UInt8]>()
+        var bytes = 0
+        /// When the reader joined; `nil` once its first message was taken in.
+        var joining: ContinuousClock.Instant?
+        var waiter: CheckedContinuation<[[UInt8]]?, Never>?
+        var ending: Ending?
+        /// The start of the current run of drops (it ends when the reader empties the queue).
+        var droppingSince: ContinuousClock.Instant?
+        var droppedBytes = 0
+        var droppedMessages = 0
+    }
+
+    let limits: Limits
+    private let state: Mutex<State>
+
+    init(limits: Limits, joinedAt now: ContinuousClock.Instant = .now) {
+        self.limits = limits
+        var state = State()
+        state.joining = now
+        self.state = Mutex(state)
+    }
+
+    /// Appends what the publisher sent. Returns the ending when this append ended the queue (the reader was too slow
+    /// for too long); the caller closes the reader's connection.
+    @discardableResult
+    func append(_ messages: [[UInt8]], at now: ContinuousClock.Instant) -> Ending? {
+        let (waiter, group, ended) = state.withLock {
+            state -> (CheckedContinuation<[[UInt8]]?, Never>?, [[UInt8]], Ending?) in
+            guard state.ending == nil else { return (nil, [], nil) }
+            var start = messages.startIndex
+            if let joined = state.joining {
+                guard let found = Self.joinPoint(in: messages, joinedAt: joined, now: now) else {
+                    return (nil, [], nil)
+                }
+                state.joining = nil
+                start = found.index
+                if found.offset > 0 {
+                    state.messages.append(Array(messages[found.index][found.offset...]))
+                    state.bytes += messages[found.index].count - found.offset
+                    start += 1
+                }
+            }
+            for message in messages[start...] {
+                state.messages.append(message)
+                state.bytes += message.count
+            }
+            while state.bytes > limits.maxBytes, let oldest = state.messages.popFirst() {
+                state.bytes -= oldest.count
+                state.droppedBytes += oldest.count
+                state.droppedMessages += 1
+                if state.droppingSince == nil { state.droppingSince = now }
+            }
+            if let since = state.droppingSince, now - since > limits.slowLimit {
+                let ending = Ending.tooSlow(droppedPackets: state.droppedBytes / TransportStream.packetSize)
+                state.ending = ending
+                state.messages.removeAll()
+                state.bytes = 0
+                defer { state.waiter = nil }
+                return (state.waiter, [], ending)
+            }
+            guard let waiter = state.waiter, !state.messages.isEmpty else { return (nil, [], nil) }
+            state.waiter = nil
+            return (waiter, Self.take(&state), nil)
+        }
+        waiter?.resume(returning: ended == nil ? group : nil)
+        return ended
+    }
+
+    /// Where a joining reader starts in `messages`: the message, and the offset in it, of the first program
+    /// association table; at the first message when the stream is not whole transport stream packets, or once
+    /// ``patWait`` passed; `nil` to keep waiting.
+    private static func joinPoint(
+        in messages: [[UInt8]], joinedAt joined: ContinuousClock.Instant, now: ContinuousClock.Instant
+    ) -> (index: Int, offset: Int)? {
+        for (index, message) in messages.enumerated() {
+            guard TransportStream.isWholePackets(message) else { return (index, 0) }
+            if let offset = TransportStream.programAssociationOffset(in: message) { return (index, offset) }
+        }
+        return now - joined > patWait && !messages.isEmpty ? (0, 0) : nil
+    }
+
+    /// A publisher begins its stream: the reader takes it from its first byte, with no table to wait for.
+    func startAtNextMessage() {
+        state.withLock { $0.joining = nil }
+    }
+
+    /// The next group of messages, waiting for one; `nil` once the queue ended. One task at a time.
+    func next() async -> [[UInt8]]? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[[UInt8]]?, Never>) in
+                let group = state.withLock { state -> [[UInt8]]?? in
+                    if state.ending != nil { return .some(nil) }
+                    if !state.messages.isEmpty { return .some(Self.take(&state)) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let group { continuation.resume(returning: group) }
+            }
+        } onCancel: {
+            close()
+        }
+    }
+
+    private static func take(_ state: inout State) -> [[UInt8]] {
+        let count = min(maxGroup, state.messages.count)
+        let group = Array(state.messages.prefix(count))
+        state.messages.removeFirst(count)
+        state.bytes -= group.reduce(0) { $0 + $1.count }
+        // Caught up: the run of drops is over.
+        if state.messages.isEmpty { state.droppingSince = nil }
+        return group
+    }
+
+    /// Ends the queue; a waiting ``next()`` returns `nil`. Idempotent.
+    func close() {
+        let waiter = state.withLock { state -> CheckedContinuation<[[UInt8]]?, Never>? in
+            if state.ending == nil { state.ending = .closed }
+            state.messages.removeAll()
+            state.bytes = 0
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// What was dropped so far, and why the queue ended (`nil` while it runs).
+    var report: (droppedMessages: Int, droppedBytes: Int, queuedBytes: Int, ending: Ending?) {
+        state.withLock { ($0.droppedMessages, $0.droppedBytes, $0.bytes, $0.ending) }
+    }
+}

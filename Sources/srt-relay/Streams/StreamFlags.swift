@@ -1,0 +1,57 @@
+import ArgumentParser
+
+/// The flags of publishing and reading: `--takeover`, `--max-readers`, `--reader-buffer`, `--slow-reader-limit`,
+/// `--record`.
+struct StreamFlags: ParsableArguments {
+    @Flag(name: .long, help: "A new publisher of a stream replaces the one there; without it, it is refused (1409).")
+    var takeover = false
+
+    @Option(name: .long, help: "The most readers of one stream (1 to 100000); more are refused (1402).")
+    var maxReaders = StreamSettings().maxReaders
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "What each reader may fall behind by before its oldest packets are dropped (64K to 1G).", valueName: "size")
+    )
+    var readerBuffer = "4M"
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A reader that keeps dropping packets this long is disconnected (0.1 to 3600).", valueName: "seconds"))
+    var slowReaderLimit: Double = 5
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Record this stream (repeatable); `all` (the default) or `none` (serve readers only).", valueName: "name"))
+    var record: [String] = []
+
+    /// The validated settings; a mistake throws a `ValidationError` naming the flag.
+    func settings() throws -> StreamSettings {
+        var settings = StreamSettings()
+        settings.takeover = takeover
+        guard (1...100_000).contains(maxReaders) else {
+            throw ValidationError("--max-readers: must be 1 to 100000, got \(maxReaders)")
+        }
+        settings.maxReaders = maxReaders
+        let bytes = try flag("--reader-buffer") { () throws(ParseFailure) in try ByteSize.parse(readerBuffer) }
+        guard bytes >= 64 << 10 && bytes <= 1 << 30 else {
+            throw ValidationError("--reader-buffer: must be 64K to 1G, got \(readerBuffer)")
+        }
+        guard slowReaderLimit.isFinite && slowReaderLimit >= 0.1 && slowReaderLimit <= 3600 else {
+            throw ValidationError("--slow-reader-limit: must be 0.1 to 3600 seconds, got \(slowReaderLimit)")
+        }
+        settings.readerQueue = ReaderQueue.Limits(maxBytes: Int(bytes), slowLimit: .seconds(slowReaderLimit))
+        switch Set(record) {
+        case []: settings.recording = .all
+        case ["all"]: settings.recording = .all
+        case ["none"]: settings.recording = .none
+        case let names where names.contains("all") || names.contains("none"):
+            throw ValidationError("--record: `all` and `none` stand alone, got \(record.joined(separator: ", "))")
+        case let names: settings.recording = .only(names)
+        }
+        return settings
+    }
+}

@@ -1,0 +1,132 @@
+import SRTAdapter
+import Synchronization
+
+/// One stream by name: its publisher, if any, and its readers, each with a ``ReaderQueue``. The publisher's task
+/// hands every group of messages to ``deliver(_:at:)``, which appends it to each reader's queue without waiting for
+/// any of them.
+///
+/// A stream exists while it has a publisher or a reader: readers may connect before the publisher, and stay
+/// connected while it reconnects; they receive again as soon as it is back.
+final class StreamHub: Sendable {
+    /// One reader, as the API shows it.
+    final class Reader: Sendable {
+        let id: Int
+        let connection: SRTConnection
+        let queue: ReaderQueue
+        let since: ContinuousClock.Instant
+        /// Payload bytes sent to the reader so far.
+        let sentBytes = Atomic<Int>(0)
+
+        init(id: Int, connection: SRTConnection, queue: ReaderQueue, since: ContinuousClock.Instant) {
+            self.id = id
+            self.connection = connection
+            self.queue = queue
+            self.since = since
+        }
+    }
+
+    /// The publisher, as the API shows it.
+    struct Publisher: Sendable {
+        let id: Int
+        let connection: SRTConnection
+        let since: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var publisher: Publisher?
+        var readers: [Int: Reader] = [:]
+        /// The readers' queues as one array, rebuilt when a reader comes or goes: what each delivery walks.
+        var queues: [ReaderQueue] = []
+        /// Where the current publisher's stream is recorded, while it is.
+        var recording: String?
+        /// When the stream last had a publisher come (for the API's uptime).
+        var publishedSince: ContinuousClock.Instant?
+    }
+
+    let name: String
+    private let state = Mutex(State())
+    /// Payload bytes received from publishers since the stream appeared.
+    let receivedBytes = Atomic<UInt64>(0)
+    /// Payload bytes handed to readers' queues since the stream appeared (each reader counted).
+    let deliveredBytes = Atomic<UInt64>(0)
+
+    init(name: String) {
+        self.name = name
+    }
+
+    /// Hands `messages` (whole packets, ``PacketAligner``) to every reader's queue; never waits. A reader whose
+    /// queue this ends (too slow) is ended by its own task.
+    func deliver(_ messages: [[UInt8]], at now: ContinuousClock.Instant) {
+        let queues = state.withLock { $0.queues }
+        let bytes = messages.reduce(0) { $0 + $1.count }
+        for queue in queues { queue.append(messages, at: now) }
+        deliveredBytes.add(UInt64(bytes * queues.count), ordering: .relaxed)
+    }
+
+    var publisher: Publisher? {
+        state.withLock { $0.publisher }
+    }
+
+    var readers: [Reader] {
+        state.withLock { Array($0.readers.values) }.sorted { $0.id < $1.id }
+    }
+
+    var readerCount: Int {
+        state.withLock { $0.readers.count }
+    }
+
+    var recording: String? {
+        get { state.withLock { $0.recording } }
+        set { state.withLock { $0.recording = newValue } }
+    }
+
+    var publishedSince: ContinuousClock.Instant? {
+        state.withLock { $0.publishedSince }
+    }
+
+    /// Whether the stream has neither publisher nor reader, and can be forgotten.
+    var isIdle: Bool {
+        state.withLock { $0.publisher == nil && $0.readers.isEmpty }
+    }
+
+    /// Makes `publisher` the stream's publisher. With `takeover`, one already there is replaced and returned (the
+    /// caller closes it); without, the call fails and returns the one there.
+    func claim(_ publisher: Publisher, takeover: Bool) -> (claimed: Bool, other: Publisher?) {
+        state.withLock { state in
+            if let current = state.publisher, !takeover { return (false, current) }
+            let replaced = state.publisher
+            state.publisher = publisher
+            // The readers there take the new stream from its start.
+            for queue in state.queues { queue.startAtNextMessage() }
+            state.publishedSince = publisher.since
+            state.recording = nil
+            return (true, replaced)
+        }
+    }
+
+    /// `id` is no longer the publisher (it left); a publisher that replaced it meanwhile stays.
+    func release(publisher id: Int) {
+        state.withLock { state in
+            guard state.publisher?.id == id else { return }
+            state.publisher = nil
+            state.recording = nil
+        }
+    }
+
+    /// Adds `reader` unless the stream has `limit` readers already.
+    func add(_ reader: Reader, limit: Int) -> Bool {
+        state.withLock { state in
+            guard state.readers.count < limit else { return false }
+            state.readers[reader.id] = reader
+            state.queues.append(reader.queue)
+            return true
+        }
+    }
+
+    func remove(reader id: Int) {
+        state.withLock { state in
+            guard let reader = state.readers.removeValue(forKey: id) else { return }
+            state.queues.removeAll { $0 === reader.queue }
+        }
+    }
+}

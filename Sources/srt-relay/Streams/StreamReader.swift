@@ -1,0 +1,103 @@
+import SRTAdapter
+import Synchronization
+
+/// Serves one reader: joins its stream's ``StreamHub`` (made if the stream has no publisher yet), sends what its
+/// ``ReaderQueue`` holds until the reader leaves, is too slow, or the relay stops; prints a line when it opens and
+/// closes.
+///
+/// Two tasks: one sends, the other waits on the connection's receive side, which is how a reader that leaves (or
+/// breaks) is noticed while its stream has no publisher and nothing is sent.
+struct StreamReader: Sendable {
+    let table: ConnectionTable
+    let console: Console
+    let hubs: StreamHubs
+    let streams: StreamSettings
+
+    func serve(_ connection: SRTConnection, id: Int, request: StreamRequest, peer: String) async {
+        let started = ContinuousClock.now
+        let queue = ReaderQueue(limits: streams.readerQueue, joinedAt: started)
+        let reader = StreamHub.Reader(id: id, connection: connection, queue: queue, since: started)
+        let (hub, added) = hubs.withHub(named: request.name) { hub in
+            (hub, hub.add(reader, limit: streams.maxReaders))
+        }
+        guard added else {
+            hubs.forgetIfIdle(request.name)
+            console.emit(
+                "connection-refused", "✗ \(request.shownName) from \(peer): \(streams.maxReaders) readers already",
+                [
+                    "stream_id": .string(connection.streamID), "peer": .string(peer),
+                    "error": .string("too many readers"),
+                ])
+            connection.close()
+            return
+        }
+        defer {
+            hub.remove(reader: id)
+            hubs.forgetIfIdle(request.name)
+        }
+        let publisher = hub.publisher != nil ? "" : " (waiting for a publisher)"
+        console.emit(
+            "connection-opened", "+ \(request.shownName) to \(peer) (reader)\(publisher)",
+            [
+                "stream_id": .string(connection.streamID), "peer": .string(peer), "role": .string("read"),
+                "stream": .string(request.name), "id": .int(Int64(id)),
+            ])
+        let failure: (any Error)? = await withTaskGroup(of: (any Error)?.self) { group in
+            group.addTask {
+                // A reader sends nothing: this returns when it leaves or breaks, or the connection is closed here.
+                do {
+                    while true { _ = try await connection.receiveAvailable() }
+                } catch {
+                    queue.close()
+                    return error
+                }
+            }
+            group.addTask {
+                do {
+                    while let messages = await queue.next() {
+                        try await connection.send(contentsOf: messages)
+                        reader.sentBytes.add(messages.reduce(0) { $0 + $1.count }, ordering: .relaxed)
+                    }
+                    return nil
+                } catch {
+                    queue.close()
+                    return error
+                }
+            }
+            let first = await group.next() ?? nil
+            // Either side's end ends the reader: the other is woken by the close.
+            queue.close()
+            connection.close()
+            let second = await group.next() ?? nil
+            return first ?? second
+        }
+        let report = queue.report
+        let reason: String
+        switch (report.ending, failure) {
+        case (.tooSlow(let dropped), _):
+            reason = "too slow: \(dropped) packets dropped in \(Units.duration(streams.readerQueue.slowLimit))+ behind"
+        case (_, let error as SRTError) where error.code == .closedLocally:
+            reason = hubs.takeKicked(id) ? "disconnected through the API" : table.isClosing ? "shutdown" : "closed"
+        case (_, let error as SRTError) where error.isPerConnection:
+            reason = "reader left (\(error.code))"
+        case (_, let error?):
+            reason = "\(error)"
+        case (_, nil):
+            reason = table.isClosing ? "shutdown" : "closed"
+        }
+        let duration = ContinuousClock.now - started
+        let dropped = report.droppedBytes / TransportStream.packetSize
+        let drops = dropped > 0 ? ", \(dropped) packets dropped as behind" : ""
+        console.emit(
+            "connection-closed",
+            "- \(request.shownName) to \(peer) (reader): \(Units.bytes(UInt64(reader.sentBytes.load(ordering: .relaxed)))) in \(Units.duration(duration))"
+                + "\(drops), \(reason)",
+            [
+                "stream_id": .string(connection.streamID), "peer": .string(peer), "role": .string("read"),
+                "stream": .string(request.name), "id": .int(Int64(id)),
+                "bytes": .int(Int64(reader.sentBytes.load(ordering: .relaxed))),
+                "duration_s": .double(Units.roundedSeconds(duration)), "dropped_packets": .int(Int64(dropped)),
+                "reason": .string(reason),
+            ])
+    }
+}

@@ -1,0 +1,25 @@
+/// How the relay serves streams: who may publish over whom, how many may read, how far a reader may fall behind,
+/// and which streams are recorded.
+struct StreamSettings: Sendable {
+    /// Which streams are recorded (with `--output`; a forwarding relay forwards every publisher instead).
+    enum Recording: Sendable, Hashable {
+        case all
+        case none
+        case only(Set<String>)
+
+        func includes(_ name: String) -> Bool {
+            switch self {
+            case .all: true
+            case .none: false
+            case .only(let names): names.contains(name)
+            }
+        }
+    }
+
+    /// A second publisher of a stream replaces the first instead of being refused.
+    var takeover = false
+    /// The most readers of one stream.
+    var maxReaders = 50
+    var readerQueue = ReaderQueue.Limits(maxBytes: 4 << 20, slowLimit: .seconds(5))
+    var recording = Recording.all
+}
