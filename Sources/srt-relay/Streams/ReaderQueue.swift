@@ -3,8 +3,9 @@ import Synchronization
 
 /// One reader's messages on their way out: the publisher's task appends without ever waiting, the reader's task
 /// takes them in groups and sends them. Bounded in bytes; when the reader falls behind, the oldest messages go
-/// first (whole messages, so whole 188-byte packets of a transport stream), and a reader that keeps dropping for
-/// longer than its limit is ended (``Ending/tooSlow``). The publisher and the other readers never wait for it.
+/// first (whole messages, so whole 188-byte packets of a transport stream), and a reader that keeps dropping (with
+/// gaps of at most ``quietGap``) for longer than its limit is ended (``Ending/tooSlow``); libsrt's own drops in the
+/// reader's send buffer count too (``noteSenderDrops(_:at:)``). The publisher and the other readers never wait for it.
 ///
 /// A reader that joins mid-stream starts at a message boundary, and for a transport stream at the next program
 /// association table when one comes within ``patWait``, so that a decoder can start at once. A reader there when a
@@ -27,14 +28,16 @@ final class ReaderQueue: Sendable {
 
     /// Why the queue ended.
     enum Ending: Sendable, Hashable, CustomStringConvertible {
-        /// The reader dropped messages for longer than its limit.
-        case tooSlow(droppedPackets: Int)
+        /// The reader dropped messages for longer than its limit: packets this queue dropped, and messages libsrt
+        /// dropped in the connection's send buffer.
+        case tooSlow(droppedPackets: Int, droppedBySender: Int)
         /// Ended from outside (the reader left, was kicked, or the relay stops).
         case closed
 
         var description: String {
             switch self {
-            case .tooSlow(let dropped): "too slow: \(dropped) packets dropped"
+            case .tooSlow(let dropped, let bySender):
+                "too slow: \(dropped) packets dropped behind, \(bySender) messages dropped by libsrt as too late"
             case .closed: "closed"
             }
         }
@@ -42,6 +45,9 @@ final class ReaderQueue: Sendable {
 
     /// How long a joining reader waits for a program association table before it starts at the next message anyway.
     static let patWait = Duration.seconds(2)
+    /// A run of drops ends after this long without one: a reader that keeps dropping at least this often, for
+    /// longer than its limit, is too slow.
+    static let quietGap = Duration.seconds(1)
     /// The most messages handed out by one ``next()``.
     static let maxGroup = 256
 
@@ -52,10 +58,13 @@ final class ReaderQueue: Sendable {
         var joining: ContinuousClock.Instant?
         var waiter: CheckedContinuation<[[UInt8]]?, Never>?
         var ending: Ending?
-        /// The start of the current run of drops (it ends when the reader empties the queue).
+        /// The start of the current run of drops, and its last drop: the run ends after ``quietGap`` without one.
         var droppingSince: ContinuousClock.Instant?
+        var lastDrop: ContinuousClock.Instant?
         var droppedBytes = 0
         var droppedMessages = 0
+        /// Messages libsrt dropped in the reader's send buffer, as last told (``noteSenderDrops(_:at:)``).
+        var senderDrops = 0
     }
 
     let limits: Limits
@@ -96,13 +105,9 @@ final class ReaderQueue: Sendable {
                 state.bytes -= oldest.count
                 state.droppedBytes += oldest.count
                 state.droppedMessages += 1
-                if state.droppingSince == nil { state.droppingSince = now }
+                Self.noteDrop(&state, at: now)
             }
-            if let since = state.droppingSince, now - since > limits.slowLimit {
-                let ending = Ending.tooSlow(droppedPackets: state.droppedBytes / TransportStream.packetSize)
-                state.ending = ending
-                state.messages.removeAll()
-                state.bytes = 0
+            if let ending = Self.endIfTooSlow(&state, limits: limits, at: now) {
                 defer { state.waiter = nil }
                 return (state.waiter, [], ending)
             }
@@ -112,6 +117,47 @@ final class ReaderQueue: Sendable {
         }
         waiter?.resume(returning: ended == nil ? group : nil)
         return ended
+    }
+
+    /// Tells the queue how many messages libsrt dropped so far on the reader's connection as too late to send: a
+    /// reader that stopped reading or acknowledging loses its messages there, in libsrt's send buffer, before this
+    /// queue ever fills. Drops seen at every look count as falling behind, as the queue's own do; a look with no new
+    /// drop and an empty queue ends the run. Returns the ending when this ended the queue (too slow).
+    @discardableResult
+    func noteSenderDrops(_ total: Int, at now: ContinuousClock.Instant) -> Ending? {
+        let (waiter, ending) = state.withLock { state -> (CheckedContinuation<[[UInt8]]?, Never>?, Ending?) in
+            guard state.ending == nil else { return (nil, nil) }
+            if total > state.senderDrops {
+                state.senderDrops = total
+                Self.noteDrop(&state, at: now)
+            }
+            guard let ending = Self.endIfTooSlow(&state, limits: limits, at: now) else { return (nil, nil) }
+            defer { state.waiter = nil }
+            return (state.waiter, ending)
+        }
+        waiter?.resume(returning: nil)
+        return ending
+    }
+
+    /// A drop now: it continues the current run of drops, or starts one after ``quietGap`` without any.
+    private static func noteDrop(_ state: inout State, at now: ContinuousClock.Instant) {
+        if state.droppingSince == nil || state.lastDrop.map({ now - $0 > quietGap }) ?? true {
+            state.droppingSince = now
+        }
+        state.lastDrop = now
+    }
+
+    /// Ends the queue when its current run of drops is longer than the limit.
+    private static func endIfTooSlow(_ state: inout State, limits: Limits, at now: ContinuousClock.Instant) -> Ending? {
+        guard let since = state.droppingSince, let last = state.lastDrop, now - last <= quietGap,
+            now - since > limits.slowLimit
+        else { return nil }
+        let ending = Ending.tooSlow(
+            droppedPackets: state.droppedBytes / TransportStream.packetSize, droppedBySender: state.senderDrops)
+        state.ending = ending
+        state.messages.removeAll()
+        state.bytes = 0
+        return ending
     }
 
     /// Where a joining reader starts in `messages`: the message, and the offset in it, of the first program
@@ -154,8 +200,6 @@ final class ReaderQueue: Sendable {
         let group = Array(state.messages.prefix(count))
         state.messages.removeFirst(count)
         state.bytes -= group.reduce(0) { $0 + $1.count }
-        // Caught up: the run of drops is over.
-        if state.messages.isEmpty { state.droppingSince = nil }
         return group
     }
 
@@ -172,7 +216,7 @@ final class ReaderQueue: Sendable {
     }
 
     /// What was dropped so far, and why the queue ended (`nil` while it runs).
-    var report: (droppedMessages: Int, droppedBytes: Int, queuedBytes: Int, ending: Ending?) {
-        state.withLock { ($0.droppedMessages, $0.droppedBytes, $0.bytes, $0.ending) }
+    var report: (droppedMessages: Int, droppedBytes: Int, droppedBySender: Int, queuedBytes: Int, ending: Ending?) {
+        state.withLock { ($0.droppedMessages, $0.droppedBytes, $0.senderDrops, $0.bytes, $0.ending) }
     }
 }

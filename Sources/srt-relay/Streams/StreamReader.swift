@@ -13,6 +13,9 @@ struct StreamReader: Sendable {
     let hubs: StreamHubs
     let streams: StreamSettings
 
+    /// How often a reader's libsrt drop count is read while it is sent to.
+    static let dropCheckInterval = Duration.milliseconds(250)
+
     func serve(_ connection: SRTConnection, id: Int, request: StreamRequest, peer: String) async {
         let started = ContinuousClock.now
         let queue = ReaderQueue(limits: streams.readerQueue, joinedAt: started)
@@ -54,9 +57,17 @@ struct StreamReader: Sendable {
             }
             group.addTask {
                 do {
+                    var looked = ContinuousClock.now
                     while let messages = await queue.next() {
                         try await connection.send(contentsOf: messages)
                         reader.sentBytes.add(messages.reduce(0) { $0 + $1.count }, ordering: .relaxed)
+                        // libsrt drops what a stalled reader does not acknowledge in time: a look now and then.
+                        let now = ContinuousClock.now
+                        guard now - looked >= Self.dropCheckInterval else { continue }
+                        looked = now
+                        if let statistics = try? await connection.currentStatistics() {
+                            queue.noteSenderDrops(statistics.packetsSentDropped, at: now)
+                        }
                     }
                     return nil
                 } catch {
@@ -74,8 +85,8 @@ struct StreamReader: Sendable {
         let report = queue.report
         let reason: String
         switch (report.ending, failure) {
-        case (.tooSlow(let dropped), _):
-            reason = "too slow: \(dropped) packets dropped in \(Units.duration(streams.readerQueue.slowLimit))+ behind"
+        case (.tooSlow?, _):
+            reason = "too slow: dropping for over \(Units.duration(streams.readerQueue.slowLimit))"
         case (_, let error as SRTError) where error.code == .closedLocally:
             reason = hubs.takeKicked(id) ? "disconnected through the API" : table.isClosing ? "shutdown" : "closed"
         case (_, let error as SRTError) where error.isPerConnection:
@@ -87,7 +98,8 @@ struct StreamReader: Sendable {
         }
         let duration = ContinuousClock.now - started
         let dropped = report.droppedBytes / TransportStream.packetSize
-        let drops = dropped > 0 ? ", \(dropped) packets dropped as behind" : ""
+        var drops = dropped > 0 ? ", \(dropped) packets dropped behind" : ""
+        if report.droppedBySender > 0 { drops += ", \(report.droppedBySender) messages dropped by libsrt as too late" }
         console.emit(
             "connection-closed",
             "- \(request.shownName) to \(peer) (reader): \(Units.bytes(UInt64(reader.sentBytes.load(ordering: .relaxed)))) in \(Units.duration(duration))"
@@ -97,7 +109,7 @@ struct StreamReader: Sendable {
                 "stream": .string(request.name), "id": .int(Int64(id)),
                 "bytes": .int(Int64(reader.sentBytes.load(ordering: .relaxed))),
                 "duration_s": .double(Units.roundedSeconds(duration)), "dropped_packets": .int(Int64(dropped)),
-                "reason": .string(reason),
+                "sender_dropped_messages": .int(Int64(report.droppedBySender)), "reason": .string(reason),
             ])
     }
 }

@@ -71,18 +71,42 @@ struct ReaderQueueTests {
         queue.startAtNextMessage()
         let full = (0..<11).map { Self.message(UInt8($0)) }
         #expect(queue.append(full, at: start) == nil)
-        #expect(queue.append([Self.message(20)], at: start + .seconds(4)) == nil)
+        // A drop every 0.5 s: one run, 5 s long at the 11th.
+        for step in 1...10 {
+            #expect(queue.append([Self.message(UInt8(step))], at: start + .seconds(0.5 * Double(step))) == nil)
+        }
         let ending = queue.append([Self.message(21)], at: start + .seconds(5.1))
-        #expect(ending == .tooSlow(droppedPackets: 3 * 7))
+        #expect(ending == .tooSlow(droppedPackets: 12 * 7, droppedBySender: 0))
         #expect(await queue.next() == nil)
 
+        // Drops more than a second apart are separate runs.
         let recovering = ReaderQueue(limits: Self.limits, joinedAt: start)
         recovering.startAtNextMessage()
         recovering.append(full, at: start)
-        // It empties its queue: the run of drops is over.
         _ = await recovering.next()
-        #expect(recovering.append(full, at: start + .seconds(4)) == nil)
-        #expect(recovering.append([Self.message(1)], at: start + .seconds(6)) == nil)
+        #expect(recovering.append(full, at: start + .seconds(1.5)) == nil)
+        _ = await recovering.next()
+        #expect(recovering.append(full, at: start + .seconds(3)) == nil)
+        _ = await recovering.next()
+        #expect(recovering.append(full, at: start + .seconds(4.5)) == nil)
+        _ = await recovering.next()
+        #expect(recovering.append(full, at: start + .seconds(6)) == nil)
+    }
+
+    @Test("libsrt's drops in the send buffer count as falling behind")
+    func senderDrops() async {
+        let queue = ReaderQueue(limits: Self.limits, joinedAt: start)
+        #expect(queue.noteSenderDrops(3, at: start) == nil)
+        #expect(queue.noteSenderDrops(3, at: start + .seconds(0.5)) == nil)
+        #expect(queue.noteSenderDrops(9, at: start + .seconds(0.9)) == nil)
+        // A second without a new drop: the run is over, and the next drop starts another.
+        #expect(queue.noteSenderDrops(9, at: start + .seconds(3)) == nil)
+        for step in 0..<10 {
+            #expect(queue.noteSenderDrops(10 + step, at: start + .seconds(3 + 0.5 * Double(step))) == nil)
+        }
+        #expect(
+            queue.noteSenderDrops(30, at: start + .seconds(8.1)) == .tooSlow(droppedPackets: 0, droppedBySender: 30))
+        #expect(await queue.next() == nil)
     }
 
     @Test("closing wakes a waiting reader with the end")

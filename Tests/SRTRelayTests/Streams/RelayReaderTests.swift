@@ -37,7 +37,9 @@ struct RelayReaderTests {
         await RelayAcceptanceTests.feed(publisher, payload, close: true)
         try await log.waitForBytes(total)
         publisher.signal(SIGINT)
-        let closed = try await log.next("connection-closed")
+        // The publisher's line (a reader's may come first).
+        var closed = try await log.next("connection-closed")
+        while closed["role"] as? String != "publish" { closed = try await log.next("connection-closed") }
         #expect(closed["bytes"] as? Int == payload.count)
     }
 
@@ -145,5 +147,49 @@ struct RelayReaderTests {
         #expect(await RelayHostilePeerTests.rejectReason(port: port, streamID: "read:cam2") == nil)
         #expect(await RelayHostilePeerTests.rejectReason(port: port, streamID: "#!::m=publish") == 1400)
         #expect(await RelayHostilePeerTests.rejectReason(port: port, streamID: "#!::r=cam1,m=bidirectional") == 1400)
+    }
+
+    @Test(
+        "a stalled reader (a stopped process, a reader that stops reading) changes nothing for the others",
+        .timeLimit(.minutes(1)))
+    func stalledReaders() async throws {
+        let (relay, log, port, directory) = try Self.startRelay([
+            "--reader-buffer", "64K", "--slow-reader-limit", "0.5", "--record", "none",
+        ])
+        defer {
+            relay.terminate()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        _ = try await log.next("listening")
+        let readers = [
+            try await InProcessReader(port: port, streamID: "read:cam1"),
+            try await InProcessReader(port: port, streamID: "read:cam1"),
+        ]
+        defer { for reader in readers { reader.close() } }
+        let unread = try await InProcessReader(port: port, streamID: "read:cam1", reading: false)
+        defer { unread.close() }
+        let output = directory.path + "-stopped.ts"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let stopped = try LiveTransmitReader.start(port: port, streamID: "read:cam1", into: output)
+        defer { stopped.terminate() }
+        for _ in 0..<4 { _ = try await log.next("connection-opened") }
+        stopped.signal(SIGSTOP)
+        // 3 s at about 40 Mbit/s: past libsrt's 1 s before it drops what the stopped reader does not acknowledge,
+        // and past the reader's limit after that.
+        let payload = (0..<40).flatMap { RelayAcceptanceTests.payload(seed: UInt8($0)) }
+        try await Self.publish(payload, as: "cam1", port: port, log: log, total: payload.count)
+        for reader in readers {
+            #expect(await RelayAcceptanceTests.eventually { reader.bytes.count >= payload.count })
+            let read = reader.bytes
+            #expect(read == payload, "\(read.count) bytes read of \(payload.count)")
+        }
+        // The stopped reader was ended for it, with the reason.
+        let closed = relay.lines.compactMap(RelayLog.decode).filter {
+            $0["role"] as? String == "read" && $0["event"] as? String == "connection-closed"
+        }
+        #expect(closed.count == 1)
+        #expect((closed.first?["reason"] as? String)?.hasPrefix("too slow") == true, "\(closed)")
+        #expect(closed.first?["sender_dropped_messages"] as? Int ?? 0 > 0)
+        stopped.signal(SIGCONT)
     }
 }
