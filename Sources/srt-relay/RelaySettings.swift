@@ -19,10 +19,9 @@ struct RelaySettings: Sendable {
     var destination: Destination
     /// How recordings are written (bounds, fsync, rotation, free space).
     var recording = RecordingOptions()
-    /// Publishing and reading: takeover, readers, which streams are recorded.
-    var streams = StreamSettings()
-    /// The streams by name, shared by the access control, the connections and the API.
-    var hubs = StreamHubs()
+    /// Who may publish and read what (the handshake's decisions), the streams by name (shared by the access control,
+    /// the connections and the API), and the settings of publishing and reading.
+    var access = StreamAccess(hubs: StreamHubs(), streams: StreamSettings())
     var json: Bool
     /// `nil`: no status lines.
     var statusInterval: Duration?

@@ -46,7 +46,7 @@ enum RelayTree {
         let untilStopped = try RestartPolicy(onCompletion: .finish)
         let copier = StreamCopier(
             server: parts.server, destination: settings.destination, table: parts.table, console: parts.console,
-            recording: settings.recording, hubs: settings.hubs, streams: settings.streams)
+            recording: settings.recording, access: settings.access)
         var children: [GroupChild] = [
             try .service(parts.server, name: "listener", policy: once, restart: .temporary, significant: true),
             try .group(name: "streams", strategy: .oneForOne, children: []),
@@ -74,6 +74,12 @@ enum RelayTree {
                 try .service(
                     DiskSpaceWatch(space: space, console: parts.console), name: "disk-space", policy: untilStopped,
                     restart: .transient))
+        }
+        if let configuration = settings.access.configuration {
+            children.append(
+                try .service(
+                    ConfigurationReloader(live: configuration, console: parts.console), name: "configuration",
+                    policy: untilStopped, restart: .transient))
         }
         if let metricsServer = parts.metricsServer {
             // A port taken now may be free later: retried on the standard backoff, the relay serving meanwhile.

@@ -30,10 +30,16 @@ extension SRTRelayCommand {
             destination = .record(directory: output)
         }
         let recording = try recordings.options(directory: forward == nil ? output : nil)
-        let streams = try streamFlags.settings()
-        let hubs = StreamHubs()
+        let configuration = try config.map { path in
+            do {
+                return LiveConfiguration(path: path, configuration: try StreamConfiguration.load(from: path))
+            } catch {
+                throw ValidationError("--config: \(error)")
+            }
+        }
         let access = StreamAccess(
-            allowed: allowed, slot: slot, space: recording.space, hubs: hubs, streams: streams)
+            allowed: allowed, slot: slot, space: recording.space, hubs: StreamHubs(),
+            streams: try streamFlags.settings(), configuration: configuration)
         // Every decision reads memory (a set, the streams, the slot's and the guard's flags): answered on libsrt's
         // thread, so a starved relay never refuses a caller with 1503 for want of a thread.
         let accessControl = SRTAccessControl.immediate { request in access.decide(request) }
@@ -72,8 +78,7 @@ extension SRTRelayCommand {
             leakLimit: leakLimit,
             destination: destination,
             recording: recording,
-            streams: streams,
-            hubs: hubs,
+            access: access,
             json: json,
             statusInterval: statusInterval > 0 ? .seconds(statusInterval) : nil,
             chaosPeriod: chaos.map { .seconds($0) },

@@ -75,6 +75,13 @@ struct SRTRelayCommand: AsyncParsableCommand {
     @OptionGroup(title: "Streams")
     var streamFlags: StreamFlags
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Per-stream passphrases, networks and limits from this JSON file; SIGHUP reloads it (see "
+                + "Docs/srt-relay.md).", valueName: "path"))
+    var config: String?
+
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false
 

@@ -19,8 +19,10 @@ struct StreamCopier: Sendable {
     let table: ConnectionTable
     let console: Console
     var recording = RecordingOptions()
-    var hubs = StreamHubs()
-    var streams = StreamSettings()
+    /// The handshake's decisions, the streams by name and their settings.
+    var access = StreamAccess(hubs: StreamHubs(), streams: StreamSettings())
+    var hubs: StreamHubs { access.hubs }
+    var streams: StreamSettings { access.streams }
 
     /// How long a recording that ends may still wait for its disk (a full one that may clear) before the rest is
     /// given up…
@@ -43,7 +45,7 @@ struct StreamCopier: Sendable {
         }
         switch request.role {
         case .read:
-            await StreamReader(table: table, console: console, hubs: hubs, streams: streams)
+            await StreamReader(table: table, console: console, access: access)
                 .serve(connection, id: id, request: request, peer: peer)
         case .publish:
             await publish(connection, id: id, request: request, peer: peer)
@@ -194,7 +196,7 @@ struct StreamCopier: Sendable {
     private func makeSink(
         for connection: SRTConnection, request: StreamRequest, peer: String
     ) async throws(SinkError) -> (any StreamSink)? {
-        if case .record = destination, !streams.recording.includes(request.name) { return nil }
+        if case .record = destination, !access.records(request.name) { return nil }
         // A file or a socket per stream: never one of the last descriptors, whose loss kills a Swift process
         // (libdispatch, Docs/srt-fault-model.md F). The publisher is refused instead, and the relay lives.
         guard SRTRuntime.hasDescriptorHeadroom else {

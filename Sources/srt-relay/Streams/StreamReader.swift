@@ -10,8 +10,9 @@ import Synchronization
 struct StreamReader: Sendable {
     let table: ConnectionTable
     let console: Console
-    let hubs: StreamHubs
-    let streams: StreamSettings
+    let access: StreamAccess
+    var hubs: StreamHubs { access.hubs }
+    var streams: StreamSettings { access.streams }
 
     /// How often a reader's libsrt drop count is read while it is sent to.
     static let dropCheckInterval = Duration.milliseconds(250)
@@ -20,13 +21,12 @@ struct StreamReader: Sendable {
         let started = ContinuousClock.now
         let queue = ReaderQueue(limits: streams.readerQueue, joinedAt: started)
         let reader = StreamHub.Reader(id: id, connection: connection, queue: queue, since: started)
-        let (hub, added) = hubs.withHub(named: request.name) { hub in
-            (hub, hub.add(reader, limit: streams.maxReaders))
-        }
+        let limit = access.maxReaders(of: request.name)
+        let (hub, added) = hubs.withHub(named: request.name) { hub in (hub, hub.add(reader, limit: limit)) }
         guard added else {
             hubs.forgetIfIdle(request.name)
             console.emit(
-                "connection-refused", "✗ \(request.shownName) from \(peer): \(streams.maxReaders) readers already",
+                "connection-refused", "✗ \(request.shownName) from \(peer): \(limit) readers already",
                 [
                     "stream_id": .string(connection.streamID), "peer": .string(peer),
                     "error": .string("too many readers"),

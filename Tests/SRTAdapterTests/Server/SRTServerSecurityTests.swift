@@ -96,6 +96,61 @@ extension Loopback {
             }
         }
 
+        @Test(
+            "an access decision's passphrase is the one that caller must use; others keep the listener's",
+            .timeLimit(.minutes(1)), arguments: [false, true])
+        func passphrasePerCaller(immediate: Bool) async throws {
+            let own = try SRTPassphrase("the-secret-of-stream-a")
+            let decide: @Sendable (SRTAccessRequest) -> SRTAccessDecision = { request in
+                request.streamID == "a" ? .accept(passphrase: own) : .accept
+            }
+            let access = immediate ? SRTAccessControl.immediate(decide) : SRTAccessControl(decide)
+            // Without a listener passphrase: stream a is encrypted with its own, others are plain.
+            let plain = try SRTListenerConfiguration(
+                host: "127.0.0.1", port: 0, latency: .milliseconds(40), accessControl: access)
+            try await Self.withServer(plain) { _, address, connections in
+                let caller = try await SRTConnection.connect(Self.caller(address, streamID: "a", passphrase: own))
+                defer { caller.close() }
+                let accepted = try #require(await connections.next())
+                defer { accepted.close() }
+                let message = (0..<1316).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+                try await caller.send(message)
+                #expect(try await TestSupport.within(.seconds(3)) { try await accepted.receive() } == message)
+                for wrong in [nil, try SRTPassphrase(Self.secret)] {
+                    let error = await #expect(throws: SRTError.self) {
+                        _ = try await SRTConnection.connect(Self.caller(address, streamID: "a", passphrase: wrong))
+                    }
+                    #expect(error?.code == .connectionRejected)
+                    #expect(error?.isPerConnection == true)
+                }
+                let other = try await SRTConnection.connect(Self.caller(address, streamID: "b"))
+                try #require(await connections.next()).close()
+                other.close()
+                // The other stream's secret does not open stream b.
+                await #expect(throws: SRTError.self) {
+                    _ = try await SRTConnection.connect(Self.caller(address, streamID: "b", passphrase: own))
+                }
+            }
+            // With a listener passphrase: stream a's replaces it for stream a alone.
+            let encrypted = try SRTListenerConfiguration(
+                host: "127.0.0.1", port: 0, latency: .milliseconds(40), passphrase: SRTPassphrase(Self.secret),
+                accessControl: access)
+            try await Self.withServer(encrypted) { _, address, connections in
+                let error = await #expect(throws: SRTError.self) {
+                    _ = try await SRTConnection.connect(
+                        Self.caller(address, streamID: "a", passphrase: try SRTPassphrase(Self.secret)))
+                }
+                #expect(error?.rejectReason == Int32(SRT_REJ_BADSECRET.rawValue))
+                let caller = try await SRTConnection.connect(Self.caller(address, streamID: "a", passphrase: own))
+                try #require(await connections.next()).close()
+                caller.close()
+                let other = try await SRTConnection.connect(
+                    Self.caller(address, streamID: "b", passphrase: try SRTPassphrase(Self.secret)))
+                try #require(await connections.next()).close()
+                other.close()
+            }
+        }
+
         @Test("enforced encryption rejects a plain caller (unsecure); without enforcement the listener lets it in")
         func enforcedEncryption() async throws {
             let enforced = try SRTListenerConfiguration(
