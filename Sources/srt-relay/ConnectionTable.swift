@@ -14,6 +14,8 @@ final class ConnectionTable: Sendable {
         let id: Int
         let connection: SRTConnection
         let since: ContinuousClock.Instant
+        /// What its stream id asks for; `nil` for one the relay cannot read (it is closed at once).
+        let request: StreamRequest?
     }
 
     private struct State {
@@ -71,7 +73,8 @@ final class ConnectionTable: Sendable {
             state.nextID += 1
             state.open[key] = connection
             state.ids[key] = id
-            state.entries[id] = Entry(id: id, connection: connection, since: .now)
+            state.entries[id] = Entry(
+                id: id, connection: connection, since: .now, request: try? StreamRequest(parsing: connection.streamID))
             return id
         }
         if id != nil {

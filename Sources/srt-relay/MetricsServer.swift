@@ -9,9 +9,9 @@ import Synchronization
 
 /// `--metrics-port`: Prometheus text at `/metrics`, the listener's health at `/healthz` (200 `ready`, 503 with
 /// the state while starting, backing off, degraded or stopped, or `disk-space-low` below `--min-free`; a second line
-/// counts the dead multiplexers libsrt keeps), and the relay's supervision tree with each child's state at `/tree`,
-/// over swift-nio's HTTP/1 server, bound to 127.0.0.1 unless told otherwise. A `Service`: closes its socket on
-/// shutdown.
+/// counts the dead multiplexers libsrt keeps), the relay's supervision tree with each child's state at `/tree`, and
+/// the streams and connections API at `/v1/…` (``RelayAPI``), over swift-nio's HTTP/1 server, bound to 127.0.0.1
+/// unless told otherwise. A `Service`: closes its socket on shutdown.
 ///
 /// ```sh
 /// curl -s 127.0.0.1:9100/metrics | grep supervisor_restarts
@@ -30,6 +30,8 @@ struct MetricsServer: Service {
     var space: DiskSpaceGuard?
     /// The relay's tree, for `/tree`.
     var tree: TreeReference?
+    /// The streams and connections, for `/v1/…`.
+    var api: RelayAPI?
 
     /// The most scrapes served at once; a new one beyond it takes the place of the one idle longest.
     static let maxConnections = 16
@@ -43,6 +45,7 @@ struct MetricsServer: Service {
         let registry = self.registry
         let supervisor = server.supervisor
         let leakLimit = self.leakLimit
+        let api = self.api
         let connections = ScrapeConnections(limit: Self.maxConnections)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -71,7 +74,7 @@ struct MetricsServer: Service {
                                 // Ready to listen, but refusing every publisher: not ready to take traffic.
                                 if state.isReady, space?.isLow == true { return (false, "disk-space-low\n\(leaked)") }
                                 return (state.isReady, "\(state.label)\n\(leaked)")
-                            }))
+                            }, api: api))
                 }
             }
             .bind(host: host, port: port).get()
@@ -180,15 +183,18 @@ private final class HTTPHandler: ChannelInboundHandler {
     let metrics: @Sendable () -> [UInt8]
     let tree: @Sendable () -> String
     let health: @Sendable () -> (ready: Bool, state: String)
+    /// `/v1/…`, when the relay serves it.
+    let api: RelayAPI?
     private var request: HTTPRequestHead?
 
     init(
         metrics: @escaping @Sendable () -> [UInt8], tree: @escaping @Sendable () -> String,
-        health: @escaping @Sendable () -> (ready: Bool, state: String)
+        health: @escaping @Sendable () -> (ready: Bool, state: String), api: RelayAPI?
     ) {
         self.metrics = metrics
         self.tree = tree
         self.health = health
+        self.api = api
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -201,6 +207,22 @@ private final class HTTPHandler: ChannelInboundHandler {
             guard let head = request else { return }
             request = nil
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+            if let api, path.hasPrefix("/v1/") {
+                // The API may wait for libsrt (a connection's statistics): answered when ready, on this loop. The
+                // pipelining handler holds any next request until this answer ends.
+                let method = head.method.rawValue
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let promise = context.eventLoop.makePromise(of: RelayAPI.Response?.self)
+                promise.completeWithTask { await api.respond(method: method, path: path) }
+                promise.futureResult.whenSuccess { response in
+                    let (handler, context) = bound.value
+                    let response = response ?? RelayAPI.Response(status: 404, body: Array("not found\n".utf8))
+                    handler.send(
+                        context, head: head, status: HTTPResponseStatus(statusCode: response.status),
+                        type: "application/json", body: response.body)
+                }
+                return
+            }
             let (status, type, body): (HTTPResponseStatus, String, [UInt8])
             switch (head.method, path) {
             case (.GET, "/metrics"):
@@ -213,23 +235,32 @@ private final class HTTPHandler: ChannelInboundHandler {
             case (_, "/metrics"), (_, "/healthz"), (_, "/tree"):
                 (status, type, body) = (.methodNotAllowed, "text/plain", Array("GET only\n".utf8))
             default:
-                (status, type, body) = (.notFound, "text/plain", Array("try /metrics, /healthz or /tree\n".utf8))
+                (status, type, body) = (
+                    .notFound, "text/plain", Array("try /metrics, /healthz, /tree or /v1/streams\n".utf8)
+                )
             }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: type)
-            headers.add(name: "Content-Length", value: "\(body.count)")
-            let keepAlive = head.isKeepAlive
-            if !keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                promise: nil)
-            context.write(
-                wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-            let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            if !keepAlive {
-                let channel = context.channel
-                written.whenComplete { _ in channel.close(promise: nil) }
-            }
+            send(context, head: head, status: status, type: type, body: body)
+        }
+    }
+
+    /// Writes one answer; closes the connection after it unless the request asked to keep it alive.
+    private func send(
+        _ context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, type: String,
+        body: [UInt8]
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: "\(body.count)")
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

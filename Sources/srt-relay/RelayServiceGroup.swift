@@ -69,7 +69,8 @@ struct RelayServiceGroup {
         if let metrics = settings.metrics {
             metricsServer = MetricsServer(
                 host: metrics.host, port: metrics.port, registry: registry, server: server,
-                leakLimit: settings.leakLimit, console: console, space: settings.recording.space, tree: tree)
+                leakLimit: settings.leakLimit, console: console, space: settings.recording.space, tree: tree,
+                api: RelayAPI(table: table, hubs: settings.access.hubs))
         }
         let relay: SupervisorGroup
         do {

@@ -58,7 +58,7 @@ enum RelayTree {
             try .service(
                 Reporter(
                     server: parts.server, table: parts.table, console: parts.console, interval: settings.statusInterval,
-                    leakLimit: settings.leakLimit),
+                    leakLimit: settings.leakLimit, hubs: settings.access.hubs),
                 name: "reporter", policy: untilStopped, restart: .transient),
         ]
         if settings.chaosPeriod != nil || settings.chaosOnSignal {

@@ -14,14 +14,23 @@ struct Reporter: Service {
     let interval: Duration?
     /// Shown beside the count of leaked multiplexers.
     let leakLimit: SRTLeakLimit
+    /// The streams, summed up in each status line.
+    let hubs: StreamHubs
     private let events: AsyncStream<SupervisorEvent>
 
-    init(server: SRTServer, table: ConnectionTable, console: Console, interval: Duration?, leakLimit: SRTLeakLimit) {
+    /// The most streams a status line names; the rest are counted.
+    static let streamsShown = 5
+
+    init(
+        server: SRTServer, table: ConnectionTable, console: Console, interval: Duration?, leakLimit: SRTLeakLimit,
+        hubs: StreamHubs = StreamHubs()
+    ) {
         self.server = server
         self.table = table
         self.console = console
         self.interval = interval
         self.leakLimit = leakLimit
+        self.hubs = hubs
         self.events = server.supervisor.events()
     }
 
@@ -104,22 +113,42 @@ struct Reporter: Service {
             // Dead multiplexers libsrt keeps for good: shown once there is one, with the limit that ends the run.
             let leaked = SRTRuntime.leakedMultiplexerCount
             let failures = table.outputFailures.load(ordering: .relaxed)
+            let streams = hubs.all
+            let readers = streams.reduce(0) { $0 + $1.readerCount }
             console.emit(
                 "status",
                 "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
                     + "\(restarts) restart\(restarts == 1 ? "" : "s"), \(Units.bytes(bytes)) received"
                     + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : "")
                     + (failures > 0 ? ", \(failures) output failure\(failures == 1 ? "" : "s")" : "")
-                    + (leaked > 0 ? ", \(Self.leaked(leaked, limit: leakLimit))" : ""),
+                    + (leaked > 0 ? ", \(Self.leaked(leaked, limit: leakLimit))" : "")
+                    + Self.summary(of: streams, at: now),
                 [
                     "state": .string(state), "connections": .int(Int64(open)),
                     "bitrate_bps": .double(bitrate.rounded()),
                     "restarts": .int(Int64(restarts)), "bytes": .int(Int64(bytes)),
                     "dropped_lines": .int(Int64(dropped)), "output_failures": .int(Int64(failures)),
                     "write_retries": .int(Int64(table.writeRetries.load(ordering: .relaxed))),
-                    "leaked_multiplexers": .int(Int64(leaked)),
+                    "leaked_multiplexers": .int(Int64(leaked)), "streams": .int(Int64(streams.count)),
+                    "publishers": .int(Int64(streams.filter { $0.publisher != nil }.count)),
+                    "readers": .int(Int64(readers)),
                 ])
         }
+    }
+
+    /// "; cam1 8.0 Mbit/s to 3 readers, cam2 waiting for a publisher (2 readers)": the first streams by name, and
+    /// how many more.
+    static func summary(of streams: [StreamHub], at now: ContinuousClock.Instant) -> String {
+        guard !streams.isEmpty else { return "" }
+        let shown = streams.prefix(streamsShown).map { hub in
+            let readers = hub.readerCount
+            let name = hub.name.isEmpty ? "(no stream id)" : hub.name
+            let audience = "\(readers) reader\(readers == 1 ? "" : "s")"
+            guard hub.publisher != nil else { return "\(name) waiting for a publisher (\(audience))" }
+            return "\(name) \(Units.bitrate(hub.bitrate(at: now))) to \(audience)"
+        }
+        let more = streams.count > streamsShown ? ", \(streams.count - streamsShown) more" : ""
+        return "; " + shown.joined(separator: ", ") + more
     }
 
     /// "3 leaked multiplexers (exit past 100)": the count of dead multiplexers libsrt keeps, and the limit.

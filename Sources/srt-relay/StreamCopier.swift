@@ -125,10 +125,11 @@ struct StreamCopier: Sendable {
                 let received = messages.reduce(0) { $0 + $1.count }
                 table.totalBytes.add(UInt64(received), ordering: .relaxed)
                 table.receivedBytesMetric.increment(by: Int64(received))
-                hub.receivedBytes.add(UInt64(received), ordering: .relaxed)
+                let now = ContinuousClock.now
+                hub.noteReceived(received, at: now)
                 // Readers first: a failing output ends the publisher, and what it sent last still reaches them.
                 if hub.readerCount > 0 {
-                    hub.deliver(aligner.align(messages), at: .now)
+                    hub.deliver(aligner.align(messages), at: now)
                 } else {
                     aligner.reset()
                 }
@@ -146,7 +147,10 @@ struct StreamCopier: Sendable {
             // Closed here: by a newer publisher, the shutdown, or with a listener whose UDP socket died.
             reason =
                 hubs.takeReplaced(id)
-                ? "replaced by a new publisher" : table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
+                ? "replaced by a new publisher"
+                : hubs.takeKicked(id)
+                    ? "disconnected through the API"
+                    : table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
         } catch let error as SinkError where error.kind == .lowSpace {
             reason = error.detail ?? "\(error)"
             outputFailed = true

@@ -30,6 +30,15 @@ public struct SRTStatistics: Sendable, Hashable {
     public let roundTripTime: Duration
     /// The estimated link bandwidth, in Mbit/s.
     public let bandwidthMbps: Double
+    /// The sending and receiving rates in Mbit/s, over the time since the counters were last cleared (since the
+    /// connection started, unless read with `clear`).
+    public let sendRateMbps: Double
+    public let receiveRateMbps: Double
+    /// How much sent data waits for the peer's acknowledgement, as a span of time.
+    public let sendBufferDuration: Duration
+    /// How much received data waits for delivery to the application, as a span of time and in bytes.
+    public let receiveBufferDuration: Duration
+    public let receiveBufferBytes: Int
 
     /// The sum of the counters that only the connection's UDP receive thread moves: packets received,
     /// acknowledgements and loss reports received, and acknowledgements and loss reports sent (libsrt sends those from
@@ -56,5 +65,10 @@ public struct SRTStatistics: Sendable, Hashable {
         bytesReceived = raw.byteRecvTotal
         roundTripTime = .microseconds(Int64(raw.msRTT * 1000))
         bandwidthMbps = raw.mbpsBandwidth
+        sendRateMbps = raw.mbpsSendRate
+        receiveRateMbps = raw.mbpsRecvRate
+        sendBufferDuration = .milliseconds(raw.msSndBuf)
+        receiveBufferDuration = .milliseconds(raw.msRcvBuf)
+        receiveBufferBytes = Int(raw.byteRcvBuf)
     }
 }

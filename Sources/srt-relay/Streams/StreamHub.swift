@@ -49,6 +49,7 @@ final class StreamHub: Sendable {
     let receivedBytes = Atomic<UInt64>(0)
     /// Payload bytes handed to readers' queues since the stream appeared (each reader counted).
     let deliveredBytes = Atomic<UInt64>(0)
+    private let meter = Mutex(RateMeter())
 
     init(name: String) {
         self.name = name
@@ -61,6 +62,18 @@ final class StreamHub: Sendable {
         let bytes = messages.reduce(0) { $0 + $1.count }
         for queue in queues { queue.append(messages, at: now) }
         deliveredBytes.add(UInt64(bytes * queues.count), ordering: .relaxed)
+    }
+
+    /// Counts `bytes` received from the publisher at `now`.
+    func noteReceived(_ bytes: Int, at now: ContinuousClock.Instant) {
+        let total = receivedBytes.add(UInt64(bytes), ordering: .relaxed).newValue
+        meter.withLock { $0.record(total, at: now) }
+    }
+
+    /// The publisher's bitrate over the last few seconds.
+    func bitrate(at now: ContinuousClock.Instant = .now) -> Double {
+        let total = receivedBytes.load(ordering: .relaxed)
+        return meter.withLock { $0.bitsPerSecond(total, at: now) }
     }
 
     var publisher: Publisher? {

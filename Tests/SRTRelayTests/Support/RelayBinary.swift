@@ -87,10 +87,19 @@ enum HTTP {
         return socket
     }
 
-    private static func blockingGet(port: Int, path: String) -> (status: Int, body: String)? {
+    /// `method` (GET, DELETE, …) on `path`, as ``get(port:path:)`` does.
+    static func request(_ method: String, port: Int, path: String) async -> (status: Int, body: String)? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: blockingGet(port: port, path: path, method: method))
+            }
+        }
+    }
+
+    private static func blockingGet(port: Int, path: String, method: String = "GET") -> (status: Int, body: String)? {
         guard let socket = connect(port: port) else { return nil }
         defer { close(socket) }
-        let request = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
+        let request = Array("\(method) \(path) HTTP/1.0\r\n\r\n".utf8)
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
