@@ -3,7 +3,7 @@
 # Runs `apt-get update` once, and only if something has to be installed.
 set -euo pipefail
 
-packages=(libsrt-openssl-dev srt-tools iproute2 pkg-config "$@")
+packages=(libsrt-openssl-dev srt-tools iproute2 pkg-config ffmpeg "$@")
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -41,6 +41,11 @@ public struct Prerequisite: Sendable, CustomStringConvertible {
     public static let namespaces = Prerequisite("root and /usr/sbin/ip (iproute2)") {
         getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
     }
+    /// ffmpeg and ffprobe, with libx264 and libsrt: real encoders and players.
+    public static let ffmpeg = Prerequisite("/usr/bin/ffmpeg and /usr/bin/ffprobe (ffmpeg)") {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/ffprobe")
+    }
     /// util-linux's prlimit.
     public static let prlimit = executable("/usr/bin/prlimit", from: "util-linux")
 }
