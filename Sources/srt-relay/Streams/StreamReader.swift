@@ -88,7 +88,10 @@ struct StreamReader: Sendable {
         case (.tooSlow?, _):
             reason = "too slow: dropping for over \(Units.duration(streams.readerQueue.slowLimit))"
         case (_, let error as SRTError) where error.code == .closedLocally:
-            reason = hubs.takeKicked(id) ? "disconnected through the API" : table.isClosing ? "shutdown" : "closed"
+            // Closed here: through the API, by the shutdown, or with a listener whose UDP socket died.
+            reason =
+                hubs.takeKicked(id)
+                ? "disconnected through the API" : table.isClosing ? "shutdown" : "lost with the listener's UDP socket"
         case (_, let error as SRTError) where error.isPerConnection:
             reason = "reader left (\(error.code))"
         case (_, let error?):

@@ -1,0 +1,101 @@
+import Foundation
+import SRTTestSupport
+import Synchronization
+import Testing
+
+/// A listener fault while a publisher and several readers stream through the relay: every party reconnects on its
+/// own (srt-live-transmit's automatic reconnection), the recording goes on in a new file, and the readers receive
+/// again; the time from the fault to that is measured and printed.
+@Suite(
+    "srt-relay readers through a listener fault",
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
+struct RelayReaderFaultTests {
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Feeds `publisher` about 8 Mbit/s of a pattern until `stop` is set or 30 s passed.
+    final class StopFlag: Sendable {
+        let isSet = Atomic(false)
+    }
+
+    static func feedLive(_ publisher: TestProcess, until stop: StopFlag) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                defer { done.resume() }
+                let chunk = (0..<1456).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !stop.isSet.load(ordering: .relaxed) && ContinuousClock.now < deadline {
+                    // 16 chunks every 23 ms: about 8 Mbit/s.
+                    for _ in 0..<16 where !publisher.write(chunk[...]) { return }
+                    usleep(23_000)
+                }
+            }
+        }
+    }
+
+    @Test("a publisher and two readers through fault B: all reconnect, a new recording, readers resume")
+    func readersResume() async throws {
+        let (relay, log, port, directory) = try RelayReaderTests.startRelay(["--chaos-on-signal"])
+        defer {
+            relay.terminate()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        _ = try await log.next("listening")
+        let outputs = (0..<2).map { directory.path + "-reader\($0).ts" }
+        defer { for output in outputs { try? FileManager.default.removeItem(atPath: output) } }
+        // Automatic reconnection (srt-live-transmit's default), as a player that retries.
+        let readers = try outputs.map {
+            try TestProcess(
+                "/bin/sh",
+                [
+                    "-c", "exec \"$0\" \"$@\" > \"$OUT\"", RelayBinary.publisher, "-q",
+                    "srt://127.0.0.1:\(port)?mode=caller&streamid=read:cam1", "file://con",
+                ], environment: ["OUT": $0])
+        }
+        defer { for reader in readers { reader.terminate() } }
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=cam1"])
+        defer { publisher.terminate() }
+        let stop = StopFlag()
+        async let fed: Void = Self.feedLive(publisher, until: stop)
+        defer { stop.isSet.store(true, ordering: .relaxed) }
+        let sizes = { outputs.map { RelayReaderTests.fileBytes($0).count } }
+        #expect(await RelayAcceptanceTests.eventually { sizes().allSatisfy { $0 > 200_000 } })
+
+        let injected = ContinuousClock.now
+        relay.signal(SIGUSR1)
+        _ = try await log.next("chaos")
+        _ = try await log.next("listening")
+        // What was on its way drains; then nothing moves while the callers have not noticed (libsrt's peer idle
+        // timeout); then every reader receives again.
+        var stalled = sizes()
+        var still = ContinuousClock.now
+        while ContinuousClock.now - still < .milliseconds(500), ContinuousClock.now - injected < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+            let now = sizes()
+            if now != stalled { (stalled, still) = (now, .now) }
+        }
+        let resumed = await RelayAcceptanceTests.eventually(within: .seconds(15)) {
+            zip(sizes(), stalled).allSatisfy { $0 > $1 + 100_000 }
+        }
+        let recovery = ContinuousClock.now - injected
+        #expect(resumed, "reader files \(sizes()) after \(stalled) when they stalled")
+        print("srt-relay readers: fault B → both readers receiving again in \(recovery)")
+        stop.isSet.store(true, ordering: .relaxed)
+        await fed
+        publisher.terminate()
+        #expect(
+            await RelayAcceptanceTests.eventually {
+                (try? FileManager.default.contentsOfDirectory(atPath: directory.path).count) == 2
+            })
+        let lost = relay.lines.compactMap(RelayLog.decode).filter {
+            $0["event"] as? String == "connection-closed"
+                && $0["reason"] as? String == "lost with the listener's UDP socket"
+        }
+        #expect(lost.count == 3, "\(lost)")
+        relay.signal(SIGTERM)
+        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+    }
+}
