@@ -30,6 +30,13 @@ struct RelayServiceGroup {
     /// recording was closed, and a fresh process (systemd's `Restart=on-failure`, Kubernetes) starts clean.
     static let leakLimitExitCode: Int32 = 75
 
+    /// The permission bits of the file at `path`, or `nil` when it cannot be read.
+    static func permissions(of path: String) -> mode_t? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return status.st_mode & 0o777
+    }
+
     /// Runs to the end; returns the exit status (0 after a requested shutdown, 1 when the listener gave up, 73 when
     /// the recordings directory is not writable, 75 past the leaked-multiplexer limit).
     func run() async -> Int32 {
@@ -106,6 +113,13 @@ struct RelayServiceGroup {
                 "warning: listening on \(address) with neither a passphrase nor an allow list: anyone who can reach "
                     + "this port can publish (--passphrase-env, --passphrase-file, --allow)",
                 ["warning": .string("open-listener"), "address": .string(address)])
+        }
+        if let path = settings.access.configuration?.path, let mode = Self.permissions(of: path), mode & 0o077 != 0 {
+            console.emit(
+                "warning",
+                "warning: \(path) holds passphrases and other users may read it (mode \(String(mode, radix: 8))); "
+                    + "chmod 600 it",
+                ["warning": .string("config-readable"), "path": .string(path)])
         }
         let status: Int32
         do {

@@ -85,7 +85,7 @@ extension SRTRelayCommand {
             chaosOnSignal: chaosOnSignal,
             metrics: metrics,
             logLevel: level,
-            isOpenToAnyone: !ListenAddress.isLoopback(host) && passphrase == nil && allowed.isEmpty)
+            isOpenToAnyone: !ListenAddress.isLoopback(host) && passphrase == nil && allowed.isEmpty && config == nil)
     }
 
     /// The passphrase from `--passphrase-env` or `--passphrase-file` (one of them at most), or `nil`.

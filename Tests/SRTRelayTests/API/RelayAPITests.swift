@@ -73,6 +73,15 @@ struct RelayAPITests {
         let remaining = ((after?["streams"] as? [[String: Any]])?.first?["readers"] as? [[String: Any]]) ?? []
         #expect(remaining.map { $0["id"] as? Int } == [listed[1]["id"] as? Int])
 
+        // Every field the API answers with is in its OpenAPI description.
+        let description = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "../../../Docs/srt-relay-api.yaml"), encoding: .utf8)
+        let fields = Set(
+            [cam1, listed[0], cam1["publisher"] as? [String: Any] ?? [:], connection, statistics].flatMap(\.keys))
+        #expect(fields.count > 30)
+        #expect(fields.filter { !description.contains(" \($0):") }.isEmpty, "fields missing from the description")
+
         #expect(await HTTP.get(port: metricsPort, path: "/v1/connections/\(readerID)")?.status == 404)
         #expect(await HTTP.get(port: metricsPort, path: "/v1/connections/nope")?.status == 404)
         #expect(await HTTP.request("POST", port: metricsPort, path: "/v1/streams")?.status == 405)

@@ -36,6 +36,9 @@ struct RelayStreamSecretsTests {
             try? FileManager.default.removeItem(at: directory)
         }
         _ = try await log.next("listening")
+        // Written with the usual 644: the relay says others may read the secrets.
+        let warnings = relay.lines.compactMap(RelayLog.decode).filter { $0["warning"] as? String == "config-readable" }
+        #expect(warnings.count == 1)
         let reader = try await InProcessReader(
             port: port, streamID: "read:cam1", passphrase: try SRTPassphrase(Self.readSecret))
         defer { reader.close() }
