@@ -33,7 +33,10 @@ struct StreamCopier: Sendable {
     /// Serves `connection` (number `id` in the table) until it ends. `connection` is in the ``ConnectionTable``
     /// already; it leaves it here.
     func serve(_ connection: SRTConnection, id: Int) async {
-        defer { table.remove(connection) }
+        defer {
+            hubs.forgetMarks(id)
+            table.remove(connection)
+        }
         let peer = connection.peerAddress.map { "\($0)" } ?? "?"
         let request: StreamRequest
         do {
@@ -104,7 +107,7 @@ struct StreamCopier: Sendable {
         }
         if let sink {
             table.attach(sink, to: connection, closingWithin: Self.shutdownCloseLimit)
-            if case .record = destination { hub.recording = sink.destination }
+            if case .record = destination { hub.setRecording(sink.destination, of: id) }
         }
         let readers = hub.readerCount
         let audience = readers > 0 ? " (\(readers) reader\(readers == 1 ? "" : "s") waiting)" : ""

@@ -97,7 +97,11 @@ let listenCallback:
             // The caller's own passphrase, set on the socket about to be accepted: libsrt checks the caller's key
             // material against it once the callback returns.
             guard let passphrase = decision.passphrase else { return 0 }
-            let set = passphrase.secret.withCString { srt_setsockflag(socket, SRTO_PASSPHRASE, $0, Int32(strlen($0))) }
+            // Every byte, by count (a passphrase holds no NUL, and the length is not taken from one).
+            let bytes = Array(passphrase.secret.utf8)
+            let set = bytes.withUnsafeBytes {
+                srt_setsockflag(socket, SRTO_PASSPHRASE, $0.baseAddress, Int32($0.count))
+            }
             guard set != SRT_ERROR else {
                 // Not settable: refused rather than let in without the secret.
                 srt_setrejectreason(socket, SRTRejectReason.unavailable.code)

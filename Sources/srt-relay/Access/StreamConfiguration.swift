@@ -21,8 +21,9 @@ import Supervisor
 ///
 /// A stream not listed follows `"*"`, and is refused (1403) when there is none. A role's passphrase is the one its
 /// callers must use (set for each caller in the handshake); without one, the listener's (`--passphrase-*`) applies,
-/// or none. `from` lists the networks callers may come from (anywhere when absent). Unknown keys are errors: a typo
-/// must not leave a stream open. Loaded whole or not at all (``load(from:)``); secrets never appear in any message.
+/// or none. `from` lists the networks callers may come from (anywhere when absent). Unknown keys, and keys given
+/// twice in one object, are errors: a typo must not leave a stream open. Loaded whole or not at all
+/// (``load(from:)``); secrets never appear in any message.
 struct StreamConfiguration: Sendable {
     /// One role of a stream: publishing or reading.
     struct Access: Sendable, Equatable {
@@ -77,7 +78,17 @@ struct StreamConfiguration: Sendable {
     /// Validates `data`, a file's contents (`path` for the messages).
     static func parse(_ data: Data, path: String) throws(ConfigurationFileError) -> StreamConfiguration {
         do {
-            return try JSONDecoder().decode(File.self, from: data).configuration
+            let decoded = Result { try JSONDecoder().decode(File.self, from: data) }
+            // Well-formed JSON only is looked at for keys given twice: the decoder's error says what is not.
+            if case .failure(let error as DecodingError) = decoded, case .dataCorrupted(let context) = error,
+                context.codingPath.isEmpty
+            {
+                throw error
+            }
+            if let duplicate = DuplicateKeys.first(in: data) {
+                throw ConfigurationFileError.Problem(path: duplicate, message: "given twice")
+            }
+            return try decoded.get().configuration
         } catch let error as DecodingError {
             throw ConfigurationFileError(path: path, decoding: error)
         } catch let error as ConfigurationFileError.Problem {

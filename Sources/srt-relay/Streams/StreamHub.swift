@@ -89,8 +89,14 @@ final class StreamHub: Sendable {
     }
 
     var recording: String? {
-        get { state.withLock { $0.recording } }
-        set { state.withLock { $0.recording = newValue } }
+        state.withLock { $0.recording }
+    }
+
+    /// Publisher `id` records to `path`; ignored once another publisher replaced it.
+    func setRecording(_ path: String, of id: Int) {
+        state.withLock { state in
+            if state.publisher?.id == id { state.recording = path }
+        }
     }
 
     var publishedSince: ContinuousClock.Instant? {

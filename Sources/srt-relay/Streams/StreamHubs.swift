@@ -58,6 +58,12 @@ final class StreamHubs: Sendable {
         kicked.withLock { $0.remove(id) != nil }
     }
 
+    /// Forgets whatever was marked for connection `id`: it ended, whatever ended it.
+    func forgetMarks(_ id: Int) {
+        _ = kicked.withLock { $0.remove(id) }
+        _ = replaced.withLock { $0.remove(id) }
+    }
+
     func markReplaced(_ id: Int) {
         _ = replaced.withLock { $0.insert(id) }
     }

@@ -54,6 +54,11 @@ struct StreamConfigurationTests {
             (#"{"streams": {"cam1": {"record": "yes"}}}"#, "streams.cam1.record: expected true or false"),
             (#"{"streams": {"cam1": {"read": {"passphrase": 12345678901}}}}"#, "read.passphrase: expected a string"),
             (#"{"streams": {"": {}}}"#, "a stream name must not be empty"),
+            (#"{"streams": {"cam1": {}, "\u0063am1": {"read": {}}}}"#, "streams.json: streams.cam1: given twice"),
+            (
+                #"{"streams": {"cam1": {"read": {"passphrase": "viewer-secret-1", "passphrase": "x"}}}}"#,
+                "streams.json: streams.cam1.read.passphrase: given twice"
+            ),
             (#"{}"#, "streams.json: streams: missing"), (#"{"streams": "#, "streams.json: not valid JSON"),
         ])
     func refuses(text: String, message: String) {

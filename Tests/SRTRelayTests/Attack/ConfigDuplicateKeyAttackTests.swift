@@ -4,9 +4,9 @@ import Testing
 
 @testable import srt_relay
 
-/// `--config` is documented as strict ("a typo must not leave a stream open"), yet a key given twice is taken
-/// silently, and the *first* value wins: a later entry that adds a passphrase, as an operator appending an
-/// override would write it, is ignored without a word and the stream stays open.
+/// `--config` is strict ("a typo must not leave a stream open"); `JSONDecoder` alone takes a key given twice
+/// silently, keeping one value: a later entry that adds a passphrase, as an operator appending an override would
+/// write it, was ignored without a word and the stream stayed open. A key given twice is an error.
 @Suite("attack: duplicate keys in --config")
 struct ConfigDuplicateKeyAttackTests {
     static func parse(_ text: String) -> StreamConfiguration? {

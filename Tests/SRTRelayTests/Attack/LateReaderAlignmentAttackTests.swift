@@ -4,12 +4,11 @@ import SRTTestSupport
 import Synchronization
 import Testing
 
-/// The publisher's `PacketAligner` is only fed while its stream has readers (StreamCopier), so it decides
-/// "transport stream or not" from the first byte of the first message *a reader is there for*. A transport stream
-/// whose messages are not 7 whole packets (srt-live-transmit reading a file sends 1456 bytes; here 1001) and whose
-/// first reader joins after the publisher began is judged "not TS" for good: that reader starts mid-packet and every
-/// message it gets splits packets, which is exactly what the aligner exists to prevent ("a reader that drops or
-/// skips a message never gets half a packet"). The same reader gets whole packets when it joins before the publisher.
+/// The publisher's `PacketAligner` is only fed while its stream has readers (StreamCopier), so what it first sees is
+/// where the first reader joined. It once decided "transport stream or not" from that first byte: a transport stream
+/// whose messages are not 7 whole packets (srt-live-transmit reading a file sends 1456 bytes; here 1001), joined
+/// mid-packet, was judged "not TS" for good, and every message the reader got split packets. A late reader must get
+/// whole packets, as one there before the publisher does.
 @Suite(
     "attack: a reader joining a running non-1316 TS publisher",
     .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
@@ -76,11 +75,13 @@ struct LateReaderAlignmentAttackTests {
         #expect(await RelayAcceptanceTests.eventually { received.withLock { $0.count } > 100 })
         let got = received.withLock { $0 }
         let broken = got.filter { message in
-            !(message.count % 188 == 0 && stride(from: 0, to: message.count, by: 188).allSatisfy { message[$0] == 0x47 })
+            !(message.count % 188 == 0
+                && stride(from: 0, to: message.count, by: 188).allSatisfy { message[$0] == 0x47 })
         }
         let first = got.first ?? []
         #expect(
             broken.count == 0,
-            "\(broken.count) of \(got.count) messages are not whole packets; the first is \(first.count) bytes, starting with \(first.prefix(1))")
+            "\(broken.count) of \(got.count) messages are not whole packets; the first is \(first.count) bytes, starting with \(first.prefix(1))"
+        )
     }
 }

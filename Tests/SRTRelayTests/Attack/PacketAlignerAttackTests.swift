@@ -2,9 +2,9 @@ import Testing
 
 @testable import srt_relay
 
-/// `PacketAligner` decides "transport stream" from the first byte alone. A publisher whose payload is not a
+/// `PacketAligner` once decided "transport stream" from the first byte alone. A publisher whose payload is not a
 /// transport stream but happens to start with 0x47 (`G`: 1 stream in 256 of arbitrary binary, every text stream
-/// starting with "G") has every byte thrown away before its readers, silently: no packet is ever "confirmed".
+/// starting with "G") had every byte thrown away before its readers, silently: no packet was ever "confirmed".
 @Suite("attack: PacketAligner on a non-TS stream starting with 0x47")
 struct PacketAlignerAttackTests {
     @Test("a non-TS stream whose first byte is 0x47 still reaches readers")
