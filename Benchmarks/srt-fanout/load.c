@@ -41,17 +41,34 @@ static double seconds;
 static volatile int64_t sent = 0;
 static volatile int publishing_done = 0;
 
-static SRTSOCKET connect_as(const char* stream_id) {
+/// The local UDP port every reader shares (0 until the first reader learned it): one libsrt multiplexer, one
+/// receive thread, for all of them, so that the load costs the machine as little as it can.
+static int reader_port = 0;
+
+static SRTSOCKET connect_as(const char* stream_id, int shared) {
     SRTSOCKET socket = srt_create_socket();
     srt_setsockflag(socket, SRTO_LATENCY, &latency, sizeof latency);
     srt_setsockflag(socket, SRTO_STREAMID, stream_id, (int)strlen(stream_id));
+    if (shared) {
+        struct sockaddr_in local;
+        memset(&local, 0, sizeof local);
+        local.sin_family = AF_INET;
+        local.sin_port = htons((uint16_t)reader_port);
+        inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
+        if (srt_bind(socket, (struct sockaddr*)&local, sizeof local) == SRT_ERROR) fail("bind");
+        if (reader_port == 0) {
+            int size = sizeof local;
+            srt_getsockname(socket, (struct sockaddr*)&local, &size);
+            reader_port = ntohs(local.sin_port);
+        }
+    }
     if (srt_connect(socket, (struct sockaddr*)&server, sizeof server) == SRT_ERROR) fail(stream_id);
     return socket;
 }
 
 static void* publish(void* unused) {
     (void)unused;
-    SRTSOCKET socket = connect_as("publish:bench");
+    SRTSOCKET socket = connect_as("publish:bench", 0);
     fprintf(stderr, "publishing\n");
     char message[PAYLOAD];
     memset(message, 0xAB, sizeof message);
@@ -112,7 +129,7 @@ int main(int argc, char** argv) {
     int64_t* histogram = calloc(BUCKETS + 1, sizeof *histogram);
     int poll = srt_epoll_create();
     for (int i = 0; i < count; i++) {
-        readers[i] = connect_as("read:bench");
+        readers[i] = connect_as("read:bench", 1);
         int no = 0;
         srt_setsockflag(readers[i], SRTO_RCVSYN, &no, sizeof no);
         int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;

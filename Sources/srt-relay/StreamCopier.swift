@@ -132,7 +132,7 @@ struct StreamCopier: Sendable {
                 hub.noteReceived(received, at: now)
                 // Readers first: a failing output ends the publisher, and what it sent last still reaches them.
                 if hub.readerCount > 0 {
-                    hub.deliver(aligner.align(messages), at: now)
+                    await hub.deliver(aligner.align(messages), at: now)
                 } else {
                     aligner.reset()
                 }

@@ -65,6 +65,8 @@ final class ReaderQueue: Sendable {
         var droppedMessages = 0
         /// Messages libsrt dropped in the reader's send buffer, as last told (``noteSenderDrops(_:at:)``).
         var senderDrops = 0
+        /// The reader's task holds a group it is sending (from ``next()`` until it asks again).
+        var sending = false
     }
 
     let limits: Limits
@@ -178,11 +180,22 @@ final class ReaderQueue: Sendable {
         state.withLock { $0.joining = nil }
     }
 
+    /// Whether the publisher may send to the reader directly, bypassing this queue (``SRTConnection/offer(_:to:)``):
+    /// only while the reader has joined, nothing waits here, and its task waits in ``next()`` with nothing in hand, so
+    /// that what is sent directly can never overtake what is queued. Called by the publisher's task, the only one that
+    /// appends, so the answer holds until its next append.
+    var takesDirectly: Bool {
+        state.withLock {
+            $0.ending == nil && $0.joining == nil && $0.messages.isEmpty && !$0.sending && $0.waiter != nil
+        }
+    }
+
     /// The next group of messages, waiting for one; `nil` once the queue ended. One task at a time.
     func next() async -> [[UInt8]]? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[[UInt8]]?, Never>) in
                 let group = state.withLock { state -> [[UInt8]]?? in
+                    state.sending = false
                     if state.ending != nil { return .some(nil) }
                     if !state.messages.isEmpty { return .some(Self.take(&state)) }
                     state.waiter = continuation
@@ -196,6 +209,7 @@ final class ReaderQueue: Sendable {
     }
 
     private static func take(_ state: inout State) -> [[UInt8]] {
+        state.sending = true
         let count = min(maxGroup, state.messages.count)
         let group = Array(state.messages.prefix(count))
         state.messages.removeFirst(count)

@@ -35,8 +35,10 @@ final class StreamHub: Sendable {
     private struct State {
         var publisher: Publisher?
         var readers: [Int: Reader] = [:]
-        /// The readers' queues as one array, rebuilt when a reader comes or goes: what each delivery walks.
-        var queues: [ReaderQueue] = []
+        /// The readers as one array, rebuilt when a reader comes or goes: what each delivery walks.
+        var list: [Reader] = []
+        /// When the readers sent to directly last had their libsrt drop counts read.
+        var droppedLookedAt = ContinuousClock.now
         /// Where the current publisher's stream is recorded, while it is.
         var recording: String?
         /// When the stream last had a publisher come (for the API's uptime).
@@ -55,13 +57,41 @@ final class StreamHub: Sendable {
         self.name = name
     }
 
-    /// Hands `messages` (whole packets, ``PacketAligner``) to every reader's queue; never waits. A reader whose
-    /// queue this ends (too slow) is ended by its own task.
-    func deliver(_ messages: [[UInt8]], at now: ContinuousClock.Instant) {
-        let queues = state.withLock { $0.queues }
+    /// Hands `messages` (whole packets, ``PacketAligner``) to every reader; never waits for one. A reader waiting
+    /// with nothing queued is sent to directly, all such readers in one hop to the control thread
+    /// (``SRTConnection/offer(_:to:)``); what one does not take, and everything for the others, goes to their queues,
+    /// which their own tasks send from. A reader whose queue this ends (too slow) is ended by its own task.
+    func deliver(_ messages: [[UInt8]], at now: ContinuousClock.Instant) async {
+        guard !messages.isEmpty else { return }
+        let readers = state.withLock { $0.list }
         let bytes = messages.reduce(0) { $0 + $1.count }
-        for queue in queues { queue.append(messages, at: now) }
-        deliveredBytes.add(UInt64(bytes * queues.count), ordering: .relaxed)
+        var direct: [Reader] = []
+        for reader in readers {
+            if reader.queue.takesDirectly {
+                direct.append(reader)
+            } else {
+                reader.queue.append(messages, at: now)
+            }
+        }
+        deliveredBytes.add(UInt64(bytes * readers.count), ordering: .relaxed)
+        guard !direct.isEmpty else { return }
+        let taken = await SRTConnection.offer(messages, to: direct.map(\.connection))
+        for (reader, count) in zip(direct, taken) {
+            reader.sentBytes.add(messages.prefix(count).reduce(0) { $0 + $1.count }, ordering: .relaxed)
+            if count < messages.count { reader.queue.append(Array(messages[count...]), at: now) }
+        }
+        // Their tasks sleep: their libsrt drop counts are read here, as their tasks would (``StreamReader``).
+        let due = state.withLock { state in
+            guard now - state.droppedLookedAt >= StreamReader.dropCheckInterval else { return false }
+            state.droppedLookedAt = now
+            return true
+        }
+        guard due else { return }
+        for reader in direct {
+            if let statistics = try? await reader.connection.currentStatistics() {
+                reader.queue.noteSenderDrops(statistics.packetsSentDropped, at: now)
+            }
+        }
     }
 
     /// Counts `bytes` received from the publisher at `now`.
@@ -116,7 +146,7 @@ final class StreamHub: Sendable {
             let replaced = state.publisher
             state.publisher = publisher
             // The readers there take the new stream from its start.
-            for queue in state.queues { queue.startAtNextMessage() }
+            for reader in state.list { reader.queue.startAtNextMessage() }
             state.publishedSince = publisher.since
             state.recording = nil
             return (true, replaced)
@@ -137,15 +167,15 @@ final class StreamHub: Sendable {
         state.withLock { state in
             guard state.readers.count < limit else { return false }
             state.readers[reader.id] = reader
-            state.queues.append(reader.queue)
+            state.list.append(reader)
             return true
         }
     }
 
     func remove(reader id: Int) {
         state.withLock { state in
-            guard let reader = state.readers.removeValue(forKey: id) else { return }
-            state.queues.removeAll { $0 === reader.queue }
+            guard state.readers.removeValue(forKey: id) != nil else { return }
+            state.list.removeAll { $0.id == id }
         }
     }
 }
