@@ -2,7 +2,7 @@ import Foundation
 import SRTTestSupport
 import Testing
 
-/// srt-relay between real encoders and players: ffmpeg publishes H.264 and AAC in MPEG-TS, ffprobe and
+/// srt-relay between real encoders and players: ffmpeg publishes H.264 and AAC in MPEG-TS; ffprobe, ffmpeg and
 /// srt-live-transmit read it back by stream id.
 @Suite(
     "srt-relay with ffmpeg",
@@ -39,7 +39,7 @@ struct RelayFFmpegTests {
     }
 
     @Test(
-        "ffmpeg publishes; ffprobe reading read:cam1 finds H.264 and AAC; a reader from the start gets every byte",
+        "ffmpeg publishes; ffprobe and ffmpeg reading read:cam1 find H.264 and AAC; a reader there first gets every byte",
         .timeLimit(.minutes(1)))
     func publishAndRead() async throws {
         let (relay, log, port, directory) = try RelayReaderTests.startRelay()
@@ -54,12 +54,27 @@ struct RelayFFmpegTests {
         defer { reader.terminate() }
         _ = try await log.next("connection-opened")
         let publisher = try Self.publisher(
-            to: "srt://127.0.0.1:\(port)?streamid=publish:cam1&pkt_size=1316", seconds: 4)
+            to: "srt://127.0.0.1:\(port)?streamid=publish:cam1&pkt_size=1316", seconds: 6)
         defer { publisher.terminate() }
         _ = try await log.next("connection-opened")
         // A player joining mid-stream: it starts at a table, and finds both codecs.
         let live = try await Self.codecs(of: "srt://127.0.0.1:\(port)?streamid=read:cam1")
         #expect(live == ["aac", "h264"], "ffprobe found \(live)")
+        // ffmpeg as a reader, joining mid-stream too, copies a second of it to a file that plays.
+        let copy = directory.path + "-ffmpeg.ts"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let copier = try TestProcess(
+            "/usr/bin/ffmpeg",
+            [
+                "-hide_banner", "-loglevel", "error", "-nostdin", "-analyzeduration", "1000000", "-probesize",
+                "1000000", "-i", "srt://127.0.0.1:\(port)?streamid=read:cam1", "-c", "copy", "-t", "1", "-f", "mpegts",
+                copy,
+            ])
+        defer { copier.terminate() }
+        let status = await copier.exitStatus(within: .seconds(10))
+        #expect(status == 0, "ffmpeg: \(copier.standardError)")
+        let copied = try await Self.codecs(of: copy)
+        #expect(copied == ["aac", "h264"], "ffprobe found \(copied) in ffmpeg's copy")
         #expect(await publisher.exitStatus(within: .seconds(10)) == 0)
         var closed = try await log.next("connection-closed")
         while closed["role"] as? String != "publish" { closed = try await log.next("connection-closed") }
