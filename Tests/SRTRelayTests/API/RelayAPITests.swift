@@ -19,16 +19,11 @@ struct RelayAPITests {
         .timeLimit(.minutes(1)))
     func streamsConnectionsAndKick() async throws {
         let metricsPort = try RelayBinary.freePort(type: Int32(SOCK_STREAM.rawValue))
-        let (relay, log, port, directory) = try RelayReaderTests.startRelay([
-            "--metrics-port", "\(metricsPort)", "--record", "none",
-        ])
-        defer {
-            relay.terminate()
-            try? FileManager.default.removeItem(at: directory)
-        }
-        // In either order.
+        let started = try await RelayUnderTest.start(["--metrics-port", "\(metricsPort)", "--record", "none"])
+        defer { started.stop() }
+        let (log, port) = (started.log, started.port)
+        // Before or after the listening line.
         _ = try await log.first("metrics", since: 0)
-        _ = try await log.next("listening")
         let readers = [
             try await InProcessReader(port: port, streamID: "read:cam1"),
             try await InProcessReader(port: port, streamID: "read:cam1"),

@@ -37,12 +37,9 @@ struct RelayReaderFaultTests {
 
     @Test("a publisher and two readers through fault B: all reconnect, a new recording, readers resume")
     func readersResume() async throws {
-        let (relay, log, port, directory) = try RelayReaderTests.startRelay(["--chaos-on-signal"])
-        defer {
-            relay.terminate()
-            try? FileManager.default.removeItem(at: directory)
-        }
-        _ = try await log.next("listening")
+        let started = try await RelayUnderTest.start(["--chaos-on-signal"])
+        defer { started.stop() }
+        let (relay, log, port, directory) = (started.process, started.log, started.port, started.directory)
         let outputs = (0..<2).map { directory.path + "-reader\($0).ts" }
         defer { for output in outputs { try? FileManager.default.removeItem(atPath: output) } }
         // Automatic reconnection (srt-live-transmit's default), as a player that retries.
@@ -96,6 +93,7 @@ struct RelayReaderFaultTests {
         }
         #expect(lost.count == 3, "\(lost)")
         relay.signal(SIGTERM)
-        #expect(await relay.exitStatus(within: .seconds(3)) == 0)
+        // Exit 0 (its timing is RelayAcceptanceTests' to check, on a quiet machine).
+        #expect(await relay.exitStatus(within: .seconds(10)) == 0)
     }
 }
