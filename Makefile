@@ -18,9 +18,14 @@ run: deps
 # fault suites down, the SRT soak (30 s of live streams and 4 faults in a child process) measures recoveries, and the
 # relay records a 60 s stream with its output never read.
 # The pool-starvation test measures a 10 ms sleeper's lateness, which only means something on cores nobody else takes.
+# The relay's server suites (readers, ffmpeg encoding in real time, a fault with live readers) stream for seconds to
+# several readers each: they run together on their own, so that their load does not eat the timing margins of the
+# rest.
+SERVER_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
 test: deps lint build docs
 	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests \
-		--skip RelayUnreadOutputSoakTests
+		--skip RelayUnreadOutputSoakTests --skip "$(SERVER_SUITES)"
+	./scripts/run-tests.sh --filter "$(SERVER_SUITES)"
 	./scripts/run-tests.sh --filter SupervisorSoakTests
 	./scripts/run-tests.sh --filter PoolStarvationTests
 	./scripts/run-tests.sh --filter SRTSoakTests
