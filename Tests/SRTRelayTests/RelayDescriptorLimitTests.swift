@@ -203,20 +203,21 @@ struct RelayDescriptorLimitTests {
             // The ones kept from the last round asked again, oldest first: on a loaded machine a round can outlast
             // the server's 5 s idle timeout, which would close them for idleness rather than to make room.
             for (index, socket) in open.enumerated() {
-                #expect(Self.keepAliveRequest(on: socket), "round \(round + 1): kept connection \(index) answered")
+                #expect(
+                    await Self.keepAliveRequest(on: socket), "round \(round + 1): kept connection \(index) answered")
             }
             while open.count < 16 {
                 let socket = try #require(HTTP.connect(port: metricsPort))
                 open.append(socket)
-                #expect(Self.keepAliveRequest(on: socket), "a keep-alive scrape was answered")
+                #expect(await Self.keepAliveRequest(on: socket), "a keep-alive scrape was answered")
             }
             let (answer, time) = await HTTP.timedGet(port: metricsPort, path: "/healthz")
             #expect(answer?.status == 200, "\(String(describing: answer))")
             times.append(time)
             // The connection idle longest was closed to make room; the newest one still works.
-            #expect(Self.isClosedByPeer(open[0], within: .seconds(2)))
+            #expect(await Self.isClosedByPeer(open[0], within: .seconds(2)))
             close(open.removeFirst())
-            #expect(Self.keepAliveRequest(on: open[open.count - 1]))
+            #expect(await Self.keepAliveRequest(on: open[open.count - 1]))
         }
         print("srt-relay metrics: /healthz beside 16 idle connections answered in \(times)")
         #expect(times.min() ?? .seconds(1) < .milliseconds(100), "\(times)")
@@ -241,8 +242,8 @@ struct RelayDescriptorLimitTests {
         // Half a request head: never a whole request.
         let head = Array("GET /healthz HTTP/1.1\r\nHost: relay\r\n".utf8)
         #expect(send(partial, head, head.count, Int32(MSG_NOSIGNAL)) == head.count)
-        #expect(Self.isClosedByPeer(silent, within: .seconds(8)))
-        #expect(Self.isClosedByPeer(partial, within: .seconds(1)))
+        #expect(await Self.isClosedByPeer(silent, within: .seconds(8)))
+        #expect(await Self.isClosedByPeer(partial, within: .seconds(1)))
         let idle = ContinuousClock.now - opened
         print("srt-relay metrics: idle connections closed after \(idle)")
         #expect(idle >= .seconds(4) && idle < .seconds(7), "\(idle)")
@@ -251,14 +252,31 @@ struct RelayDescriptorLimitTests {
         defer { close(huge) }
         let request = Array("GET /healthz HTTP/1.1\r\nX-Filler: \(String(repeating: "a", count: 9_000))\r\n\r\n".utf8)
         _ = send(huge, request, request.count, Int32(MSG_NOSIGNAL))
-        #expect(Self.isClosedByPeer(huge, within: .seconds(1)), "no answer, and closed")
+        #expect(await Self.isClosedByPeer(huge, within: .seconds(1)), "no answer, and closed")
         #expect(await HTTP.get(port: metricsPort, path: "/healthz")?.status == 200)
         relay.signal(SIGTERM)
         #expect(await relay.exitStatus(within: .seconds(3)) == 0)
     }
 
     /// Reads `socket` until the peer closes it (end of file or reset, without any answer) or `limit` passes.
-    static func isClosedByPeer(_ socket: Int32, within limit: Duration) -> Bool {
+    /// Whether the server closed `socket` within `limit`; waits on a thread of its own, never on the concurrency
+    /// pool, which other suites need meanwhile (two threads on this machine).
+    static func isClosedByPeer(_ socket: Int32, within limit: Duration) async -> Bool {
+        await onThread { blockingIsClosedByPeer(socket, within: limit) }
+    }
+
+    /// Whether a keep-alive `/healthz` on `socket` was answered within 2 s; on a thread of its own, as above.
+    static func keepAliveRequest(on socket: Int32) async -> Bool {
+        await onThread { blockingKeepAliveRequest(on: socket) }
+    }
+
+    static func onThread(_ body: @escaping @Sendable () -> Bool) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
+    }
+
+    static func blockingIsClosedByPeer(_ socket: Int32, within limit: Duration) -> Bool {
         let deadline = ContinuousClock.now + limit
         var buffer = [UInt8](repeating: 0, count: 4_096)
         while ContinuousClock.now < deadline {
@@ -272,7 +290,7 @@ struct RelayDescriptorLimitTests {
     }
 
     /// Sends one HTTP/1.1 (keep-alive) request on `socket` and reads until its response has arrived (2 s at most).
-    static func keepAliveRequest(on socket: Int32) -> Bool {
+    static func blockingKeepAliveRequest(on socket: Int32) -> Bool {
         let request = Array("GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n".utf8)
         guard send(socket, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return false }
         var response: [UInt8] = []
