@@ -176,10 +176,13 @@ struct RelayUnreadOutputTests {
         // The reader leaves: the writer blocked on the full pipe, and every status line after it, meet a closed pipe.
         relay.closeUnreadOutput()
         await RelayAcceptanceTests.feed(publisher, Array(payload[half...]), close: true)
+        // Filler fed while the first one was on its way arrives after `start` was read: wait for the payload's end
+        // itself, not for a count, or the signal below would cut off its last messages.
         let complete = await RelayAcceptanceTests.eventually(within: .seconds(10)) {
-            receiver.bytes.count >= start + payload.count
+            let forwarded = receiver.bytes
+            return forwarded.count >= start + payload.count && forwarded.suffix(payload.count).elementsEqual(payload)
         }
-        #expect(complete, "\(receiver.bytes.count - start) of \(payload.count) bytes forwarded")
+        #expect(complete, "\(receiver.bytes.count - start) bytes forwarded since the first, for \(payload.count)")
         relay.signal(SIGTERM)
         let status = await relay.exitStatus(within: .seconds(3))
         #expect(status == 0, "exit \(status.map(String.init) ?? "none") (141: killed by SIGPIPE)")
