@@ -1,5 +1,6 @@
 import CSRT
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Synchronization
 import Testing
@@ -269,7 +270,7 @@ enum DeafCallerScenario {
             for _ in 0..<10 {
                 let deaths = SRTRuntime.receiveThreadDeathCount
                 let sent = ContinuousClock.now
-                try ICMPUnreachableScenario.sendNetUnreachable(port: port)
+                try ICMPFault.sendNetUnreachable(port: port)
                 if await TestSupport.eventually(
                     within: .milliseconds(500), { SRTRuntime.receiveThreadDeathCount > deaths })
                 {

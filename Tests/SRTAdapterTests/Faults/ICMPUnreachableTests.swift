@@ -1,5 +1,6 @@
 import CSRT
 import Foundation
+import SRTTestSupport
 import Supervisor
 import Synchronization
 import Testing
@@ -105,7 +106,7 @@ enum ICMPUnreachableScenario {
             check(setsockopt(instance.udpDescriptor, 0, 11, &one, 4) == 0, "IP_RECVERR")  // IPPROTO_IP, IP_RECVERR
 
             let injected = ContinuousClock.now
-            try sendNetUnreachable(port: UInt16(address.port))
+            try ICMPFault.sendNetUnreachable(port: UInt16(address.port))
             // A caller that starts connecting at the moment of the fault.
             let duringFault = Task {
                 try await SRTConnection.connect(
@@ -183,54 +184,5 @@ enum ICMPUnreachableScenario {
         print("FAULT-A stop took \(milliseconds(ContinuousClock.now - stopping)) ms")
         otherCaller.close()
         print("FAULT-A OK")
-    }
-
-    /// One raw ICMP type 3 code 0 to 127.0.0.1 quoting a UDP packet from `port` to 127.0.0.77:4444.
-    static func sendNetUnreachable(port: UInt16) throws {
-        var packet = [UInt8](repeating: 0, count: 36)
-        packet[0] = 3  // destination unreachable
-        packet[1] = 0  // net unreachable
-        // The quoted IP header: version 4, 20 bytes, UDP, 127.0.0.1 → 127.0.0.77.
-        packet[8] = 0x45
-        packet[10] = 0
-        packet[11] = 44
-        packet[16] = 64
-        packet[17] = 17
-        packet.replaceSubrange(20..<24, with: [127, 0, 0, 1])
-        packet.replaceSubrange(24..<28, with: [127, 0, 0, 77])
-        let ipChecksum = checksum(packet[8..<28])
-        packet[18] = UInt8(ipChecksum >> 8)
-        packet[19] = UInt8(ipChecksum & 0xFF)
-        // The quoted UDP header: from the listener's port.
-        packet[28] = UInt8(port >> 8)
-        packet[29] = UInt8(port & 0xFF)
-        packet[30] = 0x11
-        packet[31] = 0x5C
-        packet[33] = 24
-        let icmpChecksum = checksum(packet[0..<36])
-        packet[2] = UInt8(icmpChecksum >> 8)
-        packet[3] = UInt8(icmpChecksum & 0xFF)
-
-        let raw = socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_ICMP))
-        guard raw >= 0 else { throw Missing(what: "a raw ICMP socket (root)") }
-        defer { close(raw) }
-        let sent = SRTAddress(validHost: "127.0.0.1", port: 0).withSocketAddress { address, length in
-            sendto(raw, packet, packet.count, 0, address, socklen_t(length))
-        }
-        guard sent == packet.count else { throw Missing(what: "the ICMP packet sent") }
-    }
-
-    /// The Internet checksum of `bytes`, big-endian words.
-    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt16 {
-        var sum: UInt32 = 0
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let high = UInt32(bytes[index])
-            let low = index + 1 < bytes.endIndex ? UInt32(bytes[index + 1]) : 0
-            sum += high << 8 | low
-            index += 2
-        }
-        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
-        return ~UInt16(sum)
     }
 }

@@ -3,9 +3,10 @@ import SRTTestSupport
 import Synchronization
 import Testing
 
-/// A listener fault while a publisher and several readers stream through the relay: every party reconnects on its
-/// own (srt-live-transmit's automatic reconnection), the recording goes on in a new file, and the readers receive
-/// again; the time from the fault to that is measured and printed.
+/// A listener fault (B, and A through the kernel) while a publisher and several readers stream through the relay:
+/// every party reconnects on its own (srt-live-transmit's automatic reconnection, as a player that retries), the
+/// recording goes on in a new file, and the readers receive again; the time from the fault to that is measured and
+/// printed.
 @Suite(
     "srt-relay readers through a listener fault",
     .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
@@ -35,35 +36,60 @@ struct RelayReaderFaultTests {
         }
     }
 
-    @Test("a publisher and two readers through fault B: all reconnect, a new recording, readers resume")
-    func readersResume() async throws {
-        let started = try await RelayUnderTest.start(["--chaos-on-signal"])
+    /// How the listener's UDP socket dies.
+    enum Fault: String, CustomStringConvertible, CaseIterable, Sendable {
+        /// Fault B: the relay's `--chaos-on-signal` puts /dev/null over its socket on SIGUSR1 (libsrt's receive
+        /// thread gets ENOTSOCK).
+        case socketReplaced = "fault B"
+        /// Fault A: `IP_RECVERR` on the relay's socket, then an ICMP "net unreachable" quoting a datagram from its
+        /// port (libsrt's receive thread gets ENETUNREACH), all in a network namespace of the test's own.
+        case icmp = "fault A (ICMP)"
+
+        var description: String { rawValue }
+    }
+
+    @Test(
+        "a publisher and two readers through a listener fault: all reconnect, a new recording, readers resume",
+        arguments: Fault.allCases)
+    func readersResume(fault: Fault) async throws {
+        if fault == .icmp {
+            try #require(Prerequisite.namespaces.allowsRunning, "\(Prerequisite.namespaces.comment)")
+        }
+        let namespace = fault == .icmp ? try NetworkNamespace("relayicm") : nil
+        defer { namespace?.delete() }
+        let started = try await RelayUnderTest.start(
+            fault == .socketReplaced ? ["--chaos-on-signal"] : [], namespace: namespace)
         defer { started.stop() }
         let (relay, log, port, directory) = (started.process, started.log, started.port, started.directory)
         let outputs = (0..<2).map { directory.path + "-reader\($0).ts" }
         defer { for output in outputs { try? FileManager.default.removeItem(atPath: output) } }
-        // Automatic reconnection (srt-live-transmit's default), as a player that retries.
         let readers = try outputs.map {
-            try TestProcess(
-                "/bin/sh",
-                [
-                    "-c", "exec \"$0\" \"$@\" > \"$OUT\"", RelayBinary.publisher, "-q",
-                    "srt://127.0.0.1:\(port)?mode=caller&streamid=read:cam1", "file://con",
-                ], environment: ["OUT": $0])
+            try LiveTransmitReader.start(
+                port: port, streamID: "read:cam1", into: $0, reconnecting: true, namespace: namespace)
         }
         defer { for reader in readers { reader.terminate() } }
         let publisher = try TestProcess(
-            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=cam1"])
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=cam1"],
+            namespace: namespace)
         defer { publisher.terminate() }
         let stop = StopFlag()
         async let fed: Void = Self.feedLive(publisher, until: stop)
         defer { stop.isSet.store(true, ordering: .relaxed) }
         let sizes = { outputs.map { RelayReaderTests.fileBytes($0).count } }
-        #expect(await RelayAcceptanceTests.eventually { sizes().allSatisfy { $0 > 200_000 } })
+        // About 2 s on a quiet machine (the relay's 1 s latency, then srt-live-transmit's output buffering).
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(15)) { sizes().allSatisfy { $0 > 200_000 } })
 
         let injected = ContinuousClock.now
-        relay.signal(SIGUSR1)
-        _ = try await log.next("chaos")
+        switch fault {
+        case .socketReplaced:
+            relay.signal(SIGUSR1)
+            _ = try await log.next("chaos")
+        case .icmp:
+            try ICMPFault.enableErrors(process: relay.pid, port: port)
+            try ICMPFault.sendNetUnreachable(port: UInt16(port), namespace: namespace?.name)
+            let restart = try await log.next("restart")
+            #expect(restart["phase"] as? String == "listener died", "\(restart)")
+        }
         _ = try await log.next("listening")
         // What was on its way drains; then nothing moves while the callers have not noticed (libsrt's peer idle
         // timeout); then every reader receives again.
@@ -79,7 +105,7 @@ struct RelayReaderFaultTests {
         }
         let recovery = ContinuousClock.now - injected
         #expect(resumed, "reader files \(sizes()) after \(stalled) when they stalled")
-        print("srt-relay readers: fault B → both readers receiving again in \(recovery)")
+        print("srt-relay readers: \(fault) → both readers receiving again in \(recovery)")
         stop.isSet.store(true, ordering: .relaxed)
         await fed
         publisher.terminate()

@@ -1,4 +1,5 @@
 import Foundation
+import SRTTestSupport
 import Synchronization
 
 /// A child process (srt-relay or srt-live-transmit) killed by its pid when the test ends, passed or not; its
@@ -25,11 +26,14 @@ final class TestProcess: Sendable {
     private let unread: [Int32]
     private let unreadClosed = Locked(false)
 
-    /// Starts `executable`. With `readsOutput: false` its standard output and error are pipes that are full before
-    /// it starts and never read: every write there blocks (``lines`` stays empty).
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], readsOutput: Bool = true)
-        throws
-    {
+    /// Starts `executable`, in `namespace` when one is given. With `readsOutput: false` its standard output and
+    /// error are pipes that are full before it starts and never read: every write there blocks (``lines`` stays
+    /// empty).
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], readsOutput: Bool = true,
+        namespace: NetworkNamespace? = nil
+    ) throws {
+        let (executable, arguments) = namespace?.command(executable, arguments) ?? (executable, arguments)
         var stdin: [Int32] = [0, 0]
         var stdout: [Int32] = [0, 0]
         var stderr: [Int32] = [0, 0]

@@ -1,4 +1,5 @@
 import Foundation
+import SRTTestSupport
 import Testing
 
 /// The built relay on a free port, recording to a fresh directory, with JSON lines, once it listens; ``stop()``
@@ -14,9 +15,9 @@ struct RelayUnderTest {
     let port: Int
     let directory: URL
 
-    /// Starts the relay with `extra` flags and waits for its `listening` line.
-    static func start(_ extra: [String] = []) async throws -> RelayUnderTest {
-        let (process, log, port, directory) = try RelayReaderTests.startRelay(extra)
+    /// Starts the relay with `extra` flags, in `namespace` when one is given, and waits for its `listening` line.
+    static func start(_ extra: [String] = [], namespace: NetworkNamespace? = nil) async throws -> RelayUnderTest {
+        let (process, log, port, directory) = try RelayReaderTests.startRelay(extra, namespace: namespace)
         let started = RelayUnderTest(process: process, log: log, port: port, directory: directory)
         do {
             _ = try await log.next("listening")

@@ -1,5 +1,6 @@
 import Foundation
 import SRTAdapter
+import SRTTestSupport
 import Synchronization
 
 /// A reader of the relay in this process, through the adapter's caller: collects every byte it receives until
@@ -42,14 +43,17 @@ final class InProcessReader: Sendable {
 }
 
 /// `srt-live-transmit` reading a stream of the relay into a file: `sh` starts it with its standard output on the file
-/// and then becomes it (`exec`), so the pid is srt-live-transmit's.
+/// and then becomes it (`exec`), so the pid is srt-live-transmit's. With `reconnecting`, it connects again after a
+/// broken connection (its default), as a player that retries.
 enum LiveTransmitReader {
-    static func start(port: Int, streamID: String, into path: String, extra: [String] = []) throws -> TestProcess {
+    static func start(
+        port: Int, streamID: String, into path: String, reconnecting: Bool = false,
+        namespace: NetworkNamespace? = nil
+    ) throws -> TestProcess {
         try TestProcess(
             "/bin/sh",
-            [
-                "-c", "exec \"$0\" \"$@\" > \"$OUT\"", RelayBinary.publisher, "-q", "-a:no",
-            ] + extra + ["srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)", "file://con"],
-            environment: ["OUT": path])
+            ["-c", "exec \"$0\" \"$@\" > \"$OUT\"", RelayBinary.publisher, "-q"] + (reconnecting ? [] : ["-a:no"])
+                + ["srt://127.0.0.1:\(port)?mode=caller&streamid=\(streamID)", "file://con"],
+            environment: ["OUT": path], namespace: namespace)
     }
 }
