@@ -12,6 +12,7 @@ import Supervisor
 /// ├─ listener (temporary): running, ready        the SRTServer; its end ends the relay
 /// ├─ streams (one for one): ready                 one temporary child per connection, added by the acceptor
 /// │  └─ 1 (temporary): running, ready
+/// ├─ pushes (transient): running, ready            with --push: one caller per pushed stream (StreamPushes)
 /// ├─ acceptor (permanent): running, ready          takes each connection, and closes them all when stopped
 /// ├─ reporter (transient): running, ready
 /// ├─ chaos, disk-space (transient)                 with --chaos, --min-free
@@ -44,12 +45,24 @@ enum RelayTree {
         let once = try RestartPolicy(classifier: .always(.giveUp), onCompletion: .finish)
         // The services end only with the tree; one that ends early stays stopped rather than taking the relay down.
         let untilStopped = try RestartPolicy(onCompletion: .finish)
+        let pushes =
+            settings.access.streams.pushes.isEmpty
+            ? nil
+            : StreamPushes(
+                hubs: settings.access.hubs, streams: settings.access.streams, console: parts.console,
+                logger: parts.logger)
         let copier = StreamCopier(
             server: parts.server, destination: settings.destination, table: parts.table, console: parts.console,
-            recording: settings.recording, access: settings.access)
+            recording: settings.recording, access: settings.access, pushes: pushes)
         var children: [GroupChild] = [
             try .service(parts.server, name: "listener", policy: once, restart: .temporary, significant: true),
             try .group(name: "streams", strategy: .oneForOne, children: []),
+        ]
+        if let pushes {
+            // Before the acceptor, so it stops after it: the pushes end after the publishers they carry.
+            children.append(try .service(pushes, name: "pushes", policy: untilStopped, restart: .transient))
+        }
+        children += [
             try .service(
                 StreamAcceptor(
                     server: parts.server, copier: copier, table: parts.table, console: parts.console, tree: tree,

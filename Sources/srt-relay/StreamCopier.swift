@@ -21,6 +21,8 @@ struct StreamCopier: Sendable {
     var recording = RecordingOptions()
     /// The handshake's decisions, the streams by name and their settings.
     var access = StreamAccess(hubs: StreamHubs(), streams: StreamSettings())
+    /// The pushes to other listeners (`--push`), told of every publisher.
+    var pushes: StreamPushes?
     var hubs: StreamHubs { access.hubs }
     var streams: StreamSettings { access.streams }
 
@@ -94,6 +96,7 @@ struct StreamCopier: Sendable {
             hubs.markReplaced(replaced.id)
             replaced.connection.close()
         }
+        pushes?.published(request.name, in: hub)
         defer {
             hub.release(publisher: id)
             hubs.forgetIfIdle(request.name)
@@ -131,7 +134,7 @@ struct StreamCopier: Sendable {
                 let now = ContinuousClock.now
                 hub.noteReceived(received, at: now)
                 // Readers first: a failing output ends the publisher, and what it sent last still reaches them.
-                if hub.readerCount > 0 {
+                if hub.hasAudience {
                     await hub.deliver(aligner.align(messages), at: now)
                 } else {
                     aligner.reset()

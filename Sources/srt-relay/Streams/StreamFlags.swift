@@ -28,6 +28,21 @@ struct StreamFlags: ParsableArguments {
             "Record this stream (repeatable); `all` (the default) or `none` (serve readers only).", valueName: "name"))
     var record: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Push a stream on to another SRT listener (repeatable): NAME=srt://HOST:PORT?streamid=ID"
+                + "&passphrase-env=VARIABLE&latency=MS; NAME * for every stream, {stream} in ID for its name.",
+            valueName: "rule"))
+    var push: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "What a push holds while it reconnects before its oldest packets are dropped (64K to 1G).",
+            valueName: "size"))
+    var pushBuffer = "8M"
+
     /// The validated settings; a mistake throws a `ValidationError` naming the flag.
     func settings() throws -> StreamSettings {
         var settings = StreamSettings()
@@ -44,6 +59,14 @@ struct StreamFlags: ParsableArguments {
             throw ValidationError("--slow-reader-limit: must be 0.1 to 3600 seconds, got \(slowReaderLimit)")
         }
         settings.readerQueue = ReaderQueue.Limits(maxBytes: Int(bytes), slowLimit: .seconds(slowReaderLimit))
+        settings.pushes = try push.map { rule in
+            try flag("--push") { () throws(ParseFailure) in try PushRule(parsing: rule) }
+        }
+        let pushBytes = try flag("--push-buffer") { () throws(ParseFailure) in try ByteSize.parse(pushBuffer) }
+        guard pushBytes >= 64 << 10 && pushBytes <= 1 << 30 else {
+            throw ValidationError("--push-buffer: must be 64K to 1G, got \(pushBuffer)")
+        }
+        settings.pushBuffer = Int(pushBytes)
         switch Set(record) {
         case []: settings.recording = .all
         case ["all"]: settings.recording = .all

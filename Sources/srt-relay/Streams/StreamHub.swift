@@ -37,6 +37,8 @@ final class StreamHub: Sendable {
         var readers: [Int: Reader] = [:]
         /// The readers as one array, rebuilt when a reader comes or goes: what each delivery walks.
         var list: [Reader] = []
+        /// The queues of the stream's pushes to other SRT listeners (``StreamPush``), by push number.
+        var pushes: [Int: ReaderQueue] = [:]
         /// When the readers sent to directly last had their libsrt drop counts read.
         var droppedLookedAt = ContinuousClock.now
         /// Where the current publisher's stream is recorded, while it is.
@@ -63,7 +65,9 @@ final class StreamHub: Sendable {
     /// which their own tasks send from. A reader whose queue this ends (too slow) is ended by its own task.
     func deliver(_ messages: [[UInt8]], at now: ContinuousClock.Instant) async {
         guard !messages.isEmpty else { return }
-        let readers = state.withLock { $0.list }
+        let (readers, pushes) = state.withLock { ($0.list, $0.pushes.values) }
+        // A push's own task sends, through whichever connection its caller has now.
+        for queue in pushes { _ = queue.append(messages, at: now) }
         let bytes = messages.reduce(0) { $0 + $1.count }
         var direct: [Reader] = []
         for reader in readers {
@@ -133,9 +137,23 @@ final class StreamHub: Sendable {
         state.withLock { $0.publishedSince }
     }
 
-    /// Whether the stream has neither publisher nor reader, and can be forgotten.
+    /// Whether the stream has neither publisher, reader nor push, and can be forgotten.
     var isIdle: Bool {
-        state.withLock { $0.publisher == nil && $0.readers.isEmpty }
+        state.withLock { $0.publisher == nil && $0.readers.isEmpty && $0.pushes.isEmpty }
+    }
+
+    /// Whether anything takes the publisher's messages besides its sink: a reader or a push.
+    var hasAudience: Bool {
+        state.withLock { !$0.readers.isEmpty || !$0.pushes.isEmpty }
+    }
+
+    /// Push `id` takes the stream's messages in `queue` from now on.
+    func attach(push id: Int, queue: ReaderQueue) {
+        state.withLock { $0.pushes[id] = queue }
+    }
+
+    func detach(push id: Int) {
+        _ = state.withLock { $0.pushes.removeValue(forKey: id) }
     }
 
     /// Makes `publisher` the stream's publisher. With `takeover`, one already there is replaced and returned (the
@@ -145,8 +163,9 @@ final class StreamHub: Sendable {
             if let current = state.publisher, !takeover { return (false, current) }
             let replaced = state.publisher
             state.publisher = publisher
-            // The readers there take the new stream from its start.
+            // The readers and pushes there take the new stream from its start.
             for reader in state.list { reader.queue.startAtNextMessage() }
+            for queue in state.pushes.values { queue.startAtNextMessage() }
             state.publishedSince = publisher.since
             state.recording = nil
             return (true, replaced)

@@ -22,4 +22,10 @@ struct StreamSettings: Sendable {
     var maxReaders = 50
     var readerQueue = ReaderQueue.Limits(maxBytes: 4 << 20, slowLimit: .seconds(5))
     var recording = Recording.all
+    /// Where streams are pushed on to (``StreamPushes``), in the order given.
+    var pushes: [PushRule] = []
+    /// What a push holds while its caller reconnects, or its listener falls behind; the oldest go first.
+    var pushBuffer = 8 << 20
+    /// How long a push outlives its stream's publisher: one that reconnects within it finds the push still there.
+    var pushLinger = Duration.seconds(10)
 }

@@ -20,18 +20,20 @@ struct RelayReaderTests {
     /// Its SRT latency is 1 s (callers' 120 ms are raised to it in the handshake): these tests check that every byte
     /// reaches every reader, and live mode gives up on what is later than the latency, which a reader in this busy
     /// test process can be on a loaded machine. A stopped reader is dropped by libsrt a second later for it.
-    static func startRelay(_ extra: [String] = [], namespace: NetworkNamespace? = nil) throws -> (
-        TestProcess, RelayLog, Int, URL
-    ) {
+    static func startRelay(
+        _ extra: [String] = [], namespace: NetworkNamespace? = nil, environment: [String: String] = [:],
+        port: Int? = nil, directory: URL? = nil
+    ) throws -> (TestProcess, RelayLog, Int, URL) {
         let binary = try #require(RelayBinary.path)
-        let port = try RelayBinary.freePort()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
+        let port = try port ?? RelayBinary.freePort()
+        let directory =
+            directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("srt-relay-\(UUID())")
         let relay = try TestProcess(
             binary,
             [
                 "--listen", "127.0.0.1:\(port)", "--output", directory.path, "--json", "--status-interval", "0.1",
                 "--latency", "1000",
-            ] + extra, namespace: namespace)
+            ] + extra, environment: environment, namespace: namespace)
         return (relay, RelayLog(relay), port, directory)
     }
 

@@ -1,0 +1,164 @@
+import Logging
+import SRTAdapter
+import Supervisor
+import Synchronization
+
+/// Sends one stream on to another SRT listener through a supervised ``SRTCaller``: it takes the stream's messages in
+/// a ``ReaderQueue`` of its own (bounded, the oldest whole packets dropped first), so that neither the publisher nor
+/// the local readers ever wait for it, and sends them through whichever connection the caller has, reconnecting with
+/// the caller's backoff and jitter when it breaks. A reject that retrying cannot fix (a wrong passphrase, a stream id
+/// the listener forbids) ends the push with a line saying so.
+///
+/// It ends when the stream has been without a publisher for ``StreamSettings/pushLinger``, when its caller gives up,
+/// or when the relay stops.
+struct StreamPush: Sendable {
+    let name: String
+    let rule: PushRule
+    /// Its number, for the lines.
+    let id: Int
+    /// Its queue, attached to `hub` already (``StreamPushes/published(_:in:)``); detached when the push ends.
+    let queue: ReaderQueue
+    let hub: StreamHub
+    let hubs: StreamHubs
+    let streams: StreamSettings
+    let console: Console
+    let logger: Logger
+
+    /// What the push did, for its last line.
+    private final class Counts: Sendable {
+        /// Payload bytes sent.
+        let sent = Atomic<UInt64>(0)
+        /// Messages in hand when a connection broke: counted, never silently lost.
+        let lost = Atomic<Int>(0)
+        /// Connections made.
+        let connects = Atomic<Int>(0)
+    }
+
+    /// How often the push looks whether its stream still has a publisher.
+    static let lingerCheck = Duration.milliseconds(500)
+
+    /// What ended a push, for its last line.
+    private enum Ending: Sendable {
+        case unpublished
+        case gaveUp(String)
+        case stopped
+    }
+
+    func run() async {
+        defer {
+            queue.close()
+            hub.detach(push: id)
+            hubs.forgetIfIdle(name)
+        }
+        let configuration: SRTCallerConfiguration
+        do {
+            configuration = try rule.configuration(for: name)
+        } catch {
+            emit("push-failed", "✗ push of \(name) to \(rule): \(error)", reason: "\(error)")
+            return
+        }
+        let caller = SRTCaller(
+            configuration: configuration, name: "push \(name) #\(id)", logger: logger)
+        let counts = Counts()
+        emit("push-started", "→ \(name) pushed to \(rule)", reason: nil)
+        let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
+            group.addTask {
+                do {
+                    try await caller.run()
+                    return .stopped
+                } catch {
+                    return .gaveUp(Self.reason(error))
+                }
+            }
+            group.addTask {
+                for await connection in caller.connections {
+                    let count = counts.connects.add(1, ordering: .relaxed).newValue
+                    emit(
+                        "push-connected", "→ \(name) connected to \(rule)" + (count > 1 ? " (again, #\(count))" : ""),
+                        reason: nil)
+                    var holding = 0
+                    do {
+                        while let messages = await queue.next() {
+                            holding = messages.count
+                            try await connection.send(contentsOf: messages)
+                            holding = 0
+                            counts.sent.add(UInt64(messages.reduce(0) { $0 + $1.count }), ordering: .relaxed)
+                        }
+                        return nil
+                    } catch {
+                        // The caller is reconnecting already. What was in hand may have gone out in part: sending it
+                        // again could repeat packets, so it is counted as lost.
+                        counts.lost.add(holding, ordering: .relaxed)
+                        emit(
+                            "push-broken",
+                            "→ \(name) to \(rule): connection broke (\(holding) messages in hand lost): \(error)",
+                            reason: "\(error)")
+                        connection.close()
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                var unpublishedSince: ContinuousClock.Instant?
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: Self.lingerCheck) } catch { return nil }
+                    let now = ContinuousClock.now
+                    if hub.publisher != nil {
+                        unpublishedSince = nil
+                    } else if let since = unpublishedSince {
+                        if now - since >= streams.pushLinger { return .unpublished }
+                    } else {
+                        unpublishedSince = now
+                    }
+                }
+                return nil
+            }
+            var ending = Ending.stopped
+            // The first to finish decides, unless it is the sender, which ends only with the caller.
+            while let next = await group.next() {
+                if let next {
+                    ending = next
+                    break
+                }
+            }
+            queue.close()
+            group.cancelAll()
+            return ending
+        }
+        let report = queue.report
+        let dropped = report.droppedBytes / TransportStream.packetSize
+        let total = counts.sent.load(ordering: .relaxed)
+        let reason: String
+        switch ending {
+        case .unpublished: reason = "no publisher for \(Units.duration(streams.pushLinger))"
+        case .gaveUp(let why): reason = "gave up: \(why)"
+        case .stopped: reason = "shutdown"
+        }
+        console.emit(
+            "push-ended",
+            "→ \(name) to \(rule) ended: \(Units.bytes(total)) sent, \(dropped) packets dropped while reconnecting "
+                + "or behind, \(counts.lost.load(ordering: .relaxed)) messages lost with broken connections, \(reason)",
+            [
+                "stream": .string(name), "push": .int(Int64(id)), "to": .string("\(rule)"),
+                "bytes": .int(Int64(clamping: total)), "dropped_packets": .int(Int64(dropped)),
+                "lost_messages": .int(Int64(counts.lost.load(ordering: .relaxed))),
+                "connects": .int(Int64(counts.connects.load(ordering: .relaxed))), "reason": .string(reason),
+            ])
+    }
+
+    private func emit(_ event: String, _ text: String, reason: String?) {
+        if let reason {
+            console.emit(
+                event, text,
+                ["stream": .string(name), "push": .int(Int64(id)), "to": .string("\(rule)"), "reason": .string(reason)])
+        } else {
+            console.emit(event, text, ["stream": .string(name), "push": .int(Int64(id)), "to": .string("\(rule)")])
+        }
+    }
+
+    /// The failure behind the caller's supervisor's error: the SRT error that made it give up.
+    static func reason(_ error: any Error) -> String {
+        if let failure = error as? SupervisorError { return "\(failure.lastFailure)" }
+        return "\(error)"
+    }
+}

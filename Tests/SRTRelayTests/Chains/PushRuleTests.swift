@@ -1,0 +1,66 @@
+import SRTAdapter
+import Testing
+
+@testable import srt_relay
+
+/// `--push` rules: what is accepted, what each stream's caller gets, and the mistakes refused before anything runs.
+@Suite("srt-relay push rules")
+struct PushRuleTests {
+    @Test("a named rule, a rule for every stream with {stream}, IPv6, a latency and a passphrase from the environment")
+    func accepted() throws {
+        let named = try PushRule(parsing: "cam1=srt://198.51.100.7:9000")
+        #expect(named.matches("cam1") && !named.matches("cam2"))
+        let configuration = try named.configuration(for: "cam1")
+        #expect(configuration.address.port == 9000)
+        // The stream's own name unless told otherwise: a plain id publishes it at a relay downstream.
+        #expect(configuration.streamID == "cam1")
+        #expect(configuration.latency == .milliseconds(120))
+        #expect(configuration.passphrase == nil)
+
+        let every = try PushRule(
+            parsing: "*=srt://[2001:db8::7]:9000?streamid=%23!::r={stream},m=publish&latency=400&passphrase-env=KEY",
+            environment: ["KEY": "a secret of 22 bytes!!"])
+        #expect(every.matches("cam1") && every.matches("any/name"))
+        let pushed = try every.configuration(for: "live/cam2")
+        #expect(pushed.streamID == "#!::r=live/cam2,m=publish")
+        #expect(pushed.latency == .milliseconds(400))
+        #expect(pushed.passphrase != nil)
+        // What the relay prints of the rule never holds the secret.
+        #expect(!"\(every)".contains("secret"), "\(every)")
+        #expect("\(every)".hasPrefix("srt://[2001:db8::7]:9000"))
+    }
+
+    @Test(
+        "mistakes are refused with a message naming them",
+        arguments: [
+            ("srt://127.0.0.1:9000", "expected NAME="),
+            ("=srt://127.0.0.1:9000", "stream name"),
+            ("cam1=udp://127.0.0.1:9000", "expected srt://"),
+            ("cam1=srt://127.0.0.1", "both host and port"),
+            ("cam1=srt://127.0.0.1:0", "1 to 65535"),
+            ("cam1=srt://127.0.0.1:70000", "1 to 65535"),
+            ("cam1=srt://origin.example:9000", "numeric"),
+            ("cam1=srt://127.0.0.1:9000/path", "nothing but a query"),
+            ("cam1=srt://127.0.0.1:9000?mode=caller", "unknown query key"),
+            ("cam1=srt://127.0.0.1:9000?latency=-1", "latency"),
+            ("cam1=srt://127.0.0.1:9000?latency=60001", "latency"),
+            ("cam1=srt://127.0.0.1:9000?streamid=a&streamid=b", "twice"),
+            ("cam1=srt://127.0.0.1:9000?passphrase=secret-on-the-command-line", "passphrase-env"),
+            ("cam1=srt://127.0.0.1:9000?passphrase-env=UNSET_VARIABLE", "is not set"),
+            ("cam1=srt://127.0.0.1:9000?passphrase-env=SHORT", "10 to 79 bytes"),
+        ])
+    func refused(rule: String, message: String) {
+        #expect {
+            try PushRule(parsing: rule, environment: ["SHORT": "tiny"])
+        } throws: { error in
+            "\(error)".contains(message) && !"\(error)".contains("secret-on-the-command-line")
+        }
+    }
+
+    @Test("a stream name that makes the stream id too long fails that stream's push only")
+    func longName() throws {
+        let rule = try PushRule(parsing: "*=srt://127.0.0.1:9000?streamid=publish:{stream}")
+        #expect(throws: (any Error).self) { try rule.configuration(for: String(repeating: "n", count: 510)) }
+        #expect(try rule.configuration(for: "cam1").streamID == "publish:cam1")
+    }
+}
