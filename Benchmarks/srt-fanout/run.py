@@ -94,7 +94,9 @@ def main():
     args = parser.parse_args()
     kinds = ["fanout.c", "srt-relay"]
     rows = []
-    plans = [(int(n), False) for n in args.readers.split(",")] + [(args.stalled_readers, True)]
+    # --stalled-readers 0 leaves the stalled-reader plan out.
+    plans = [(int(n), False) for n in args.readers.split(",")]
+    plans += [(args.stalled_readers, True)] if args.stalled_readers > 0 else []
     for readers, stalled in plans:
         for repetition in range(args.repetitions):
             order = kinds if repetition % 2 == 0 else kinds[::-1]
