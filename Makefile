@@ -18,12 +18,12 @@ run: deps
 # fault suites down, the SRT soak (30 s of live streams and 4 faults in a child process) measures recoveries, and the
 # relay records a 60 s stream with its output never read.
 # The pool-starvation test measures a 10 ms sleeper's lateness, which only means something on cores nobody else takes.
-# The relay's server suites (readers, ffmpeg encoding in real time, a fault with live readers, pushes between two
-# relays) stream for seconds to several readers each, and two relay suites time a process's answers (its metrics
-# server's, its start with a full pipe): they run together on their own, so that the load of the rest does not meet
-# theirs.
+# The relay's server suites (readers, ffmpeg encoding in real time, a fault with live readers, pushes and pulls
+# between two relays) stream for seconds to several readers each, and two relay suites time a process's answers (its
+# metrics server's, its start with a full pipe): they run together on their own, so that the load of the rest does
+# not meet theirs.
 STREAMING_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
-STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests
+STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests
 SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests
 test: deps lint build docs
 	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests \

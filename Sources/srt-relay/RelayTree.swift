@@ -12,7 +12,7 @@ import Supervisor
 /// ├─ listener (temporary): running, ready        the SRTServer; its end ends the relay
 /// ├─ streams (one for one): ready                 one temporary child per connection, added by the acceptor
 /// │  └─ 1 (temporary): running, ready
-/// ├─ pushes (transient): running, ready            with --push: one caller per pushed stream (StreamPushes)
+/// ├─ pushes, pulls (transient): running, ready     with --push, --pull: a caller per stream (StreamPushes, …Pulls)
 /// ├─ acceptor (permanent): running, ready          takes each connection, and closes them all when stopped
 /// ├─ reporter (transient): running, ready
 /// ├─ chaos, disk-space (transient)                 with --chaos, --min-free
@@ -51,9 +51,15 @@ enum RelayTree {
             : StreamPushes(
                 hubs: settings.access.hubs, streams: settings.access.streams, console: parts.console,
                 logger: parts.logger)
+        let pulls =
+            settings.access.streams.pulls.isEmpty
+            ? nil
+            : StreamPulls(
+                hubs: settings.access.hubs, table: parts.table, streams: settings.access.streams,
+                console: parts.console, logger: parts.logger)
         let copier = StreamCopier(
             server: parts.server, destination: settings.destination, table: parts.table, console: parts.console,
-            recording: settings.recording, access: settings.access, pushes: pushes)
+            recording: settings.recording, access: settings.access, pushes: pushes, pulls: pulls)
         var children: [GroupChild] = [
             try .service(parts.server, name: "listener", policy: once, restart: .temporary, significant: true),
             try .group(name: "streams", strategy: .oneForOne, children: []),
@@ -61,6 +67,10 @@ enum RelayTree {
         if let pushes {
             // Before the acceptor, so it stops after it: the pushes end after the publishers they carry.
             children.append(try .service(pushes, name: "pushes", policy: untilStopped, restart: .transient))
+        }
+        if let pulls {
+            // Before the acceptor, so it stops after it: the acceptor's shutdown closes the pulls' connections too.
+            children.append(try .service(pulls, name: "pulls", policy: untilStopped, restart: .transient))
         }
         children += [
             try .service(

@@ -23,6 +23,8 @@ struct StreamCopier: Sendable {
     var access = StreamAccess(hubs: StreamHubs(), streams: StreamSettings())
     /// The pushes to other listeners (`--push`), told of every publisher.
     var pushes: StreamPushes?
+    /// The pulls from origins (`--pull`), told of every reader.
+    var pulls: StreamPulls?
     var hubs: StreamHubs { access.hubs }
     var streams: StreamSettings { access.streams }
 
@@ -50,7 +52,7 @@ struct StreamCopier: Sendable {
         }
         switch request.role {
         case .read:
-            await StreamReader(table: table, console: console, access: access)
+            await StreamReader(table: table, console: console, access: access, pulls: pulls)
                 .serve(connection, id: id, request: request, peer: peer)
         case .publish:
             await publish(connection, id: id, request: request, peer: peer)

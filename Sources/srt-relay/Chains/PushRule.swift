@@ -1,7 +1,7 @@
 import Foundation
 import SRTAdapter
 
-/// One `--push`: which streams go on to which SRT listener.
+/// One `--push` or `--pull`: which streams go to, or come from, which SRT listener.
 ///
 /// `NAME=srt://HOST:PORT?streamid=ID&passphrase-env=VARIABLE&latency=MS`, with a numeric host; `NAME` is a stream
 /// name or `*` for every stream, and `{stream}` in the stream id (the default) is replaced by the stream's name. The
@@ -26,9 +26,12 @@ struct PushRule: Sendable, CustomStringConvertible {
     /// The token replaced by the stream's name in the stream id.
     static let placeholder = "{stream}"
 
-    init(parsing text: String, environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws(ParseFailure)
-    {
+    /// Parses `text`; without a `streamid` in the query, the stream id is `defaultStreamID` (`read:{stream}` for a
+    /// pull).
+    init(
+        parsing text: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        defaultStreamID: String = PushRule.placeholder
+    ) throws(ParseFailure) {
         guard let equals = text.firstIndex(of: "=") else {
             throw ParseFailure("expected NAME=srt://HOST:PORT[?streamid=...], got \"\(Self.redacted(text))\"")
         }
@@ -58,7 +61,7 @@ struct PushRule: Sendable, CustomStringConvertible {
         }
         self.host = host
         self.port = port
-        var streamID = Self.placeholder
+        var streamID = defaultStreamID
         var passphrase: SRTPassphrase?
         var latency = Duration.milliseconds(120)
         var seen: Set<String> = []

@@ -43,6 +43,15 @@ struct StreamFlags: ParsableArguments {
             valueName: "size"))
     var pushBuffer = "8M"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Pull a stream nobody publishes here from another SRT listener when a reader asks (repeatable): "
+                + "NAME=srt://HOST:PORT?streamid=ID&passphrase-env=VARIABLE&latency=MS; NAME * for every stream, "
+                + "{stream} in ID for its name (default read:{stream}).",
+            valueName: "rule"))
+    var pull: [String] = []
+
     /// The validated settings; a mistake throws a `ValidationError` naming the flag.
     func settings() throws -> StreamSettings {
         var settings = StreamSettings()
@@ -61,6 +70,11 @@ struct StreamFlags: ParsableArguments {
         settings.readerQueue = ReaderQueue.Limits(maxBytes: Int(bytes), slowLimit: .seconds(slowReaderLimit))
         settings.pushes = try push.map { rule in
             try flag("--push") { () throws(ParseFailure) in try PushRule(parsing: rule) }
+        }
+        settings.pulls = try pull.map { rule in
+            try flag("--pull") { () throws(ParseFailure) in
+                try PushRule(parsing: rule, defaultStreamID: "read:" + PushRule.placeholder)
+            }
         }
         let pushBytes = try flag("--push-buffer") { () throws(ParseFailure) in try ByteSize.parse(pushBuffer) }
         guard pushBytes >= 64 << 10 && pushBytes <= 1 << 30 else {

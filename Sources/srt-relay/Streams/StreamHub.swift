@@ -39,6 +39,8 @@ final class StreamHub: Sendable {
         var list: [Reader] = []
         /// The queues of the stream's pushes to other SRT listeners (``StreamPush``), by push number.
         var pushes: [Int: ReaderQueue] = [:]
+        /// A pull from an origin serves the stream (``StreamPull``), connected or not.
+        var pulled = false
         /// When the readers sent to directly last had their libsrt drop counts read.
         var droppedLookedAt = ContinuousClock.now
         /// Where the current publisher's stream is recorded, while it is.
@@ -139,12 +141,18 @@ final class StreamHub: Sendable {
 
     /// Whether the stream has neither publisher, reader nor push, and can be forgotten.
     var isIdle: Bool {
-        state.withLock { $0.publisher == nil && $0.readers.isEmpty && $0.pushes.isEmpty }
+        state.withLock { $0.publisher == nil && $0.readers.isEmpty && $0.pushes.isEmpty && !$0.pulled }
     }
 
     /// Whether anything takes the publisher's messages besides its sink: a reader or a push.
     var hasAudience: Bool {
         state.withLock { !$0.readers.isEmpty || !$0.pushes.isEmpty }
+    }
+
+    /// Whether a pull serves the stream: while it does, the hub stays, so that its readers and the pull meet here.
+    var isPulled: Bool {
+        get { state.withLock { $0.pulled } }
+        set { state.withLock { $0.pulled = newValue } }
     }
 
     /// Push `id` takes the stream's messages in `queue` from now on.

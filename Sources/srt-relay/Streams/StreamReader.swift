@@ -11,6 +11,8 @@ struct StreamReader: Sendable {
     let table: ConnectionTable
     let console: Console
     let access: StreamAccess
+    /// Told of every reader that joins: a stream nobody publishes here may be pulled from an origin.
+    var pulls: StreamPulls?
     var hubs: StreamHubs { access.hubs }
     var streams: StreamSettings { access.streams }
 
@@ -38,7 +40,8 @@ struct StreamReader: Sendable {
             hub.remove(reader: id)
             hubs.forgetIfIdle(request.name)
         }
-        let publisher = hub.publisher != nil ? "" : " (waiting for a publisher)"
+        pulls?.wanted(request.name, in: hub)
+        let publisher = hub.publisher != nil ? "" : hub.isPulled ? " (pulled)" : " (waiting for a publisher)"
         console.emit(
             "connection-opened", "+ \(request.shownName) to \(peer) (reader)\(publisher)",
             [

@@ -28,4 +28,8 @@ struct StreamSettings: Sendable {
     var pushBuffer = 8 << 20
     /// How long a push outlives its stream's publisher: one that reconnects within it finds the push still there.
     var pushLinger = Duration.seconds(10)
+    /// Where streams nobody publishes here are pulled from for their readers (``StreamPulls``), first match first.
+    var pulls: [PushRule] = []
+    /// How long a pull outlives its stream's last reader: a reader that comes back within it finds it connected.
+    var pullLinger = Duration.seconds(10)
 }

@@ -1,0 +1,158 @@
+import Logging
+import Metrics
+import SRTAdapter
+import Supervisor
+import Synchronization
+
+/// Pulls one stream from another SRT listener (an origin) for this relay's readers (edge mode), through a supervised
+/// ``SRTCaller``: each connection it makes becomes the stream's publisher, and what it receives goes to the readers
+/// as a local publisher's would. When the origin goes away the readers stay connected; the caller reconnects with
+/// backoff and jitter, and the readers take the stream again from the next message once it is back.
+///
+/// It ends when the stream has had no reader for ``StreamSettings/pullLinger``, when a local publisher has the
+/// stream, when its caller gives up (a wrong passphrase, a stream id the origin forbids), or when the relay stops.
+struct StreamPull: Sendable {
+    let name: String
+    let rule: PushRule
+    let hub: StreamHub
+    let hubs: StreamHubs
+    let table: ConnectionTable
+    let streams: StreamSettings
+    let console: Console
+    let logger: Logger
+
+    /// How often the pull looks whether its stream still has readers.
+    static let lingerCheck = Duration.milliseconds(500)
+
+    private enum Ending: Sendable {
+        case unread
+        case locallyPublished(Int)
+        case gaveUp(String)
+        case stopped
+    }
+
+    /// What the pull did, for its last line.
+    private final class Counts: Sendable {
+        let received = Atomic<UInt64>(0)
+        let connects = Atomic<Int>(0)
+    }
+
+    func run() async {
+        defer {
+            hub.isPulled = false
+            hubs.forgetIfIdle(name)
+        }
+        let configuration: SRTCallerConfiguration
+        do {
+            configuration = try rule.configuration(for: name)
+        } catch {
+            console.emit(
+                "pull-ended", "← \(name) from \(rule): \(error)",
+                ["stream": .string(name), "from": .string("\(rule)"), "reason": .string("\(error)")])
+            return
+        }
+        let caller = SRTCaller(configuration: configuration, name: "pull \(name)", logger: logger)
+        let counts = Counts()
+        emit("pull-started", "← \(name) pulled from \(rule) for its readers")
+        let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
+            group.addTask {
+                do {
+                    try await caller.run()
+                    return .stopped
+                } catch {
+                    return .gaveUp(StreamPush.reason(error))
+                }
+            }
+            group.addTask {
+                for await connection in caller.connections {
+                    if let other = await receive(from: connection, counts: counts) { return .locallyPublished(other) }
+                }
+                return nil
+            }
+            group.addTask {
+                var unreadSince: ContinuousClock.Instant?
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: Self.lingerCheck) } catch { return nil }
+                    let now = ContinuousClock.now
+                    if hub.readerCount > 0 {
+                        unreadSince = nil
+                    } else if let since = unreadSince {
+                        if now - since >= streams.pullLinger { return .unread }
+                    } else {
+                        unreadSince = now
+                    }
+                }
+                return nil
+            }
+            var ending = Ending.stopped
+            while let next = await group.next() {
+                if let next {
+                    ending = next
+                    break
+                }
+            }
+            group.cancelAll()
+            return ending
+        }
+        let reason: String
+        switch ending {
+        case .unread: reason = "no reader for \(Units.duration(streams.pullLinger))"
+        case .locallyPublished(let id): reason = "published here (connection \(id))"
+        case .gaveUp(let why): reason = "gave up: \(why)"
+        case .stopped: reason = "shutdown"
+        }
+        let received = counts.received.load(ordering: .relaxed)
+        console.emit(
+            "pull-ended", "← \(name) from \(rule) ended: \(Units.bytes(received)) received, \(reason)",
+            [
+                "stream": .string(name), "from": .string("\(rule)"), "bytes": .int(Int64(clamping: received)),
+                "connects": .int(Int64(counts.connects.load(ordering: .relaxed))), "reason": .string(reason),
+            ])
+    }
+
+    /// Serves the stream's readers from `connection` until it breaks. Returns the connection id of a local publisher
+    /// that has the stream (the pull then ends), or `nil`.
+    private func receive(from connection: SRTConnection, counts: Counts) async -> Int? {
+        // In the table, the connection shows in the API and the status lines, and the shutdown closes it.
+        guard let id = table.add(connection) else {
+            connection.close()
+            return nil
+        }
+        defer {
+            connection.close()
+            table.remove(connection)
+            // A local publisher with --takeover marks the connection it replaced: this one.
+            hubs.forgetMarks(id)
+        }
+        let (claimed, other) = hub.claim(.init(id: id, connection: connection, since: .now), takeover: false)
+        guard claimed else { return other?.id ?? 0 }
+        defer { hub.release(publisher: id) }
+        let count = counts.connects.add(1, ordering: .relaxed).newValue
+        emit("pull-connected", "← \(name) connected to \(rule)" + (count > 1 ? " (again, #\(count))" : ""))
+        var aligner = PacketAligner()
+        do {
+            while true {
+                let messages = try await connection.receiveAvailable()
+                let bytes = messages.reduce(0) { $0 + $1.count }
+                counts.received.add(UInt64(bytes), ordering: .relaxed)
+                table.totalBytes.add(UInt64(bytes), ordering: .relaxed)
+                table.receivedBytesMetric.increment(by: Int64(bytes))
+                let now = ContinuousClock.now
+                hub.noteReceived(bytes, at: now)
+                if hub.hasAudience {
+                    await hub.deliver(aligner.align(messages), at: now)
+                } else {
+                    aligner.reset()
+                }
+            }
+        } catch {
+            // The caller is reconnecting already (or the relay stops); the readers wait for the next connection.
+            emit("pull-broken", "← \(name) from \(rule): connection broke: \(error)")
+        }
+        return nil
+    }
+
+    private func emit(_ event: String, _ text: String) {
+        console.emit(event, text, ["stream": .string(name), "from": .string("\(rule)")])
+    }
+}

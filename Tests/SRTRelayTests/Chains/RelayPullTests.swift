@@ -1,0 +1,115 @@
+import Foundation
+import SRTTestSupport
+import Synchronization
+import Testing
+
+/// `--pull` (edge mode): an origin relay with the publisher, an edge relay pulling the stream for its readers on
+/// demand, both on loopback. Exact bytes through the pull; the origin replaced mid-stream by a new process on its
+/// port, the edge's reader staying connected and receiving again; the pull released once its last reader left.
+@Suite(
+    "srt-relay pulls",
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
+struct RelayPullTests {
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The events of `relay`'s lines so far.
+    static func events(_ relay: RelayUnderTest) -> [String] {
+        relay.process.lines.compactMap(RelayLog.decode).compactMap { $0["event"] as? String }
+    }
+
+    @Test(
+        "a reader of the edge gets what the origin's publisher sends, byte for byte, pulled when it asked",
+        .timeLimit(.minutes(1)))
+    func pulledExactly() async throws {
+        let origin = try await RelayUnderTest.start(["--record", "none"])
+        defer { origin.stop() }
+        let edge = try await RelayUnderTest.start([
+            "--record", "none", "--pull", "*=srt://127.0.0.1:\(origin.port)",
+        ])
+        defer { edge.stop() }
+        // Nothing is pulled before a reader asks.
+        #expect(!Self.events(edge).contains("pull-started"))
+        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam1")
+        defer { reader.close() }
+        _ = try await edge.log.first("pull-connected", since: 0)
+        // The origin sees the pull as a reader of cam1, with the default stream id.
+        let opened = try await origin.log.next("connection-opened")
+        #expect(opened["role"] as? String == "read" && opened["stream"] as? String == "cam1", "\(opened)")
+        let payload = RelayAcceptanceTests.payload(seed: 0x71)
+        try await RelayReaderTests.publish(
+            payload, as: "cam1", port: origin.port, log: origin.log, total: payload.count)
+        #expect(await RelayAcceptanceTests.eventually { reader.bytes.count >= payload.count })
+        #expect(reader.bytes == payload, "\(reader.bytes.count) bytes read of \(payload.count)")
+    }
+
+    @Test(
+        "the origin is replaced by a new process mid-stream: the edge's reader stays connected and receives again",
+        .timeLimit(.minutes(1)))
+    func originRestarts() async throws {
+        let origin = try await RelayUnderTest.start(["--record", "none"])
+        defer { origin.stop() }
+        let edge = try await RelayUnderTest.start(["--record", "none", "--pull", "cam1=srt://127.0.0.1:\(origin.port)"])
+        defer { edge.stop() }
+        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam1")
+        defer { reader.close() }
+        // srt-live-transmit reconnects on its own (its default), as an encoder that retries.
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(origin.port)?mode=caller&streamid=cam1"])
+        defer { publisher.terminate() }
+        let stop = RelayReaderFaultTests.StopFlag()
+        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
+        defer { stop.isSet.store(true, ordering: .relaxed) }
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > 200_000 })
+
+        origin.process.signal(SIGTERM)
+        #expect(await origin.process.exitStatus(within: .seconds(10)) == 0)
+        // What the edge held within its latency drains first; then nothing moves.
+        var before = reader.bytes.count
+        var still = ContinuousClock.now
+        let gone = ContinuousClock.now
+        while ContinuousClock.now - still < .milliseconds(500), ContinuousClock.now - gone < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+            if reader.bytes.count != before { (before, still) = (reader.bytes.count, .now) }
+        }
+        let replacement = try await RelayUnderTest.start(["--record", "none"], port: origin.port)
+        defer { replacement.stop() }
+        let listening = ContinuousClock.now
+        let resumed = await RelayAcceptanceTests.eventually(within: .seconds(20)) {
+            reader.bytes.count > before + 200_000
+        }
+        #expect(resumed, "the edge's reader got \(reader.bytes.count - before) bytes since")
+        print("srt-relay pull: the origin listening again → 200 KB more at the edge's reader in \(.now - listening)")
+        stop.isSet.store(true, ordering: .relaxed)
+        await fed
+        let events = Self.events(edge)
+        #expect(events.filter { $0 == "pull-connected" }.count == 2, "\(events)")
+        #expect(events.contains("pull-broken"), "\(events)")
+        // The reader's connection to the edge lived through it all.
+        #expect(!events.contains("connection-closed"), "\(events)")
+        #expect(reader.ending.withLock { $0 } == nil)
+    }
+
+    @Test("the pull ends once its last reader has been gone for the linger time", .timeLimit(.minutes(1)))
+    func releasedAfterLastReader() async throws {
+        let origin = try await RelayUnderTest.start(["--record", "none"])
+        defer { origin.stop() }
+        let edge = try await RelayUnderTest.start([
+            "--record", "none", "--pull", "*=srt://127.0.0.1:\(origin.port)?streamid=read:{stream}",
+        ])
+        defer { edge.stop() }
+        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam2")
+        _ = try await edge.log.first("pull-connected", since: 0)
+        let left = ContinuousClock.now
+        reader.close()
+        let ended = try await edge.log.next("pull-ended", within: .seconds(20))
+        let after = ContinuousClock.now - left
+        #expect((ended["reason"] as? String ?? "").hasPrefix("no reader"), "\(ended)")
+        #expect(after >= .seconds(10), "ended \(after) after the reader left")
+        // The origin saw its reader go.
+        let closed = try await origin.log.next("connection-closed", within: .seconds(10))
+        #expect(closed["role"] as? String == "read", "\(closed)")
+    }
+}
