@@ -23,7 +23,7 @@ run: deps
 # metrics server's, its start with a full pipe): they run together on their own, so that the load of the rest does
 # not meet theirs.
 STREAMING_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
-STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests
+STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests|RelayChainLoopTests
 SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests
 test: deps lint build docs
 	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests \

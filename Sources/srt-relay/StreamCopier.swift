@@ -98,7 +98,7 @@ struct StreamCopier: Sendable {
             hubs.markReplaced(replaced.id)
             replaced.connection.close()
         }
-        pushes?.published(request.name, in: hub)
+        pushes?.published(request.name, in: hub, via: request.via)
         defer {
             hub.release(publisher: id)
             hubs.forgetIfIdle(request.name)

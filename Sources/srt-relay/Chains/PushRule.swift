@@ -109,10 +109,12 @@ struct PushRule: Sendable, CustomStringConvertible {
         stream == nil || stream == name
     }
 
-    /// The caller that pushes `name`; throws when the name makes the stream id too long.
-    func configuration(for name: String) throws -> SRTCallerConfiguration {
+    /// The caller that pushes or pulls `name` for `identity`, the stream having come through `via`; throws when
+    /// the name and the chain make the stream id too long.
+    func configuration(for name: String, identity: RelayIdentity, via: [String]) throws -> SRTCallerConfiguration {
         try SRTCallerConfiguration(
-            host: host, port: port, streamID: streamID(for: name), latency: latency, passphrase: passphrase)
+            host: host, port: port, streamID: identity.streamID(streamID(for: name), after: via), latency: latency,
+            passphrase: passphrase)
     }
 
     func streamID(for name: String) -> String {

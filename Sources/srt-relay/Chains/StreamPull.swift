@@ -14,6 +14,8 @@ import Synchronization
 struct StreamPull: Sendable {
     let name: String
     let rule: PushRule
+    /// The relays its first reader came through (an edge of an edge): the pull carries them on.
+    let via: [String]
     let hub: StreamHub
     let hubs: StreamHubs
     let table: ConnectionTable
@@ -44,14 +46,15 @@ struct StreamPull: Sendable {
         }
         let configuration: SRTCallerConfiguration
         do {
-            configuration = try rule.configuration(for: name)
+            configuration = try rule.configuration(for: name, identity: streams.identity, via: via)
         } catch {
             console.emit(
                 "pull-ended", "← \(name) from \(rule): \(error)",
                 ["stream": .string(name), "from": .string("\(rule)"), "reason": .string("\(error)")])
             return
         }
-        let caller = SRTCaller(configuration: configuration, name: "pull \(name)", logger: logger)
+        let caller = SRTCaller(
+            configuration: configuration, name: "pull \(name)", policy: RelayIdentity.callerPolicy, logger: logger)
         let counts = Counts()
         emit("pull-started", "← \(name) pulled from \(rule) for its readers")
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in

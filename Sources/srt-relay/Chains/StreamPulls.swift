@@ -22,8 +22,16 @@ final class StreamPulls: Service, Sendable {
 
     /// The streams pulled now, or about to be.
     private let running = Mutex<Set<String>>([])
-    private let requests: AsyncStream<(name: String, rule: PushRule, hub: StreamHub)>
-    private let requestSink: AsyncStream<(name: String, rule: PushRule, hub: StreamHub)>.Continuation
+    /// A pull to start: the stream, its rule, its hub, and the relays its first reader came through.
+    private struct Request: Sendable {
+        let name: String
+        let rule: PushRule
+        let hub: StreamHub
+        let via: [String]
+    }
+
+    private let requests: AsyncStream<Request>
+    private let requestSink: AsyncStream<Request>.Continuation
 
     init(
         hubs: StreamHubs, table: ConnectionTable, streams: StreamSettings, console: Console,
@@ -39,11 +47,11 @@ final class StreamPulls: Service, Sendable {
 
     /// A reader joined stream `name`, in `hub`: starts its pull when no publisher has it here, a rule matches and no
     /// pull of it runs. Never waits.
-    func wanted(_ name: String, in hub: StreamHub) {
+    func wanted(_ name: String, in hub: StreamHub, via: [String]) {
         guard hub.publisher == nil, let rule = streams.pulls.first(where: { $0.matches(name) }) else { return }
         guard running.withLock({ $0.insert(name).inserted }) else { return }
         hub.isPulled = true
-        if case .terminated = requestSink.yield((name, rule, hub)) {
+        if case .terminated = requestSink.yield(Request(name: name, rule: rule, hub: hub, via: via)) {
             hub.isPulled = false
             ended(name)
         }
@@ -62,7 +70,8 @@ final class StreamPulls: Service, Sendable {
             }
             for await request in requests {
                 let pull = StreamPull(
-                    name: request.name, rule: request.rule, hub: request.hub, hubs: hubs, table: table,
+                    name: request.name, rule: request.rule, via: request.via, hub: request.hub, hubs: hubs,
+                    table: table,
                     streams: streams, console: console, logger: logger)
                 group.addTask {
                     await pull.run()

@@ -16,6 +16,8 @@ struct StreamPush: Sendable {
     let rule: PushRule
     /// Its number, for the lines.
     let id: Int
+    /// The relays the stream came through before this one (its publisher's `x-via`).
+    let via: [String]
     /// Its queue, attached to `hub` already (``StreamPushes/published(_:in:)``); detached when the push ends.
     let queue: ReaderQueue
     let hub: StreamHub
@@ -52,13 +54,14 @@ struct StreamPush: Sendable {
         }
         let configuration: SRTCallerConfiguration
         do {
-            configuration = try rule.configuration(for: name)
+            configuration = try rule.configuration(for: name, identity: streams.identity, via: via)
         } catch {
             emit("push-failed", "✗ push of \(name) to \(rule): \(error)", reason: "\(error)")
             return
         }
         let caller = SRTCaller(
-            configuration: configuration, name: "push \(name) #\(id)", logger: logger)
+            configuration: configuration, name: "push \(name) #\(id)", policy: RelayIdentity.callerPolicy,
+            logger: logger)
         let counts = Counts()
         emit("push-started", "→ \(name) pushed to \(rule)", reason: nil)
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in

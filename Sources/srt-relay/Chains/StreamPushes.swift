@@ -35,6 +35,8 @@ final class StreamPushes: Service, Sendable {
     private struct Request: Sendable {
         let key: Key
         let id: Int
+        /// The relays the stream came through before this one.
+        let via: [String]
         let queue: ReaderQueue
         let hub: StreamHub
     }
@@ -57,7 +59,7 @@ final class StreamPushes: Service, Sendable {
     /// Stream `name` has a publisher now, in `hub`: starts each matching push that is not running. Its queue joins
     /// the hub here, before the publisher's first message, so that the push sends the stream from its start. Never
     /// waits.
-    func published(_ name: String, in hub: StreamHub) {
+    func published(_ name: String, in hub: StreamHub, via: [String]) {
         for (index, rule) in streams.pushes.enumerated() where rule.matches(name) {
             let key = Key(stream: name, rule: index)
             let id = state.withLock { state -> Int? in
@@ -70,7 +72,7 @@ final class StreamPushes: Service, Sendable {
             let queue = ReaderQueue(limits: .init(maxBytes: streams.pushBuffer, slowLimit: .seconds(Int64.max / 4)))
             queue.startAtNextMessage()
             hub.attach(push: id, queue: queue)
-            if case .terminated = requestSink.yield(Request(key: key, id: id, queue: queue, hub: hub)) {
+            if case .terminated = requestSink.yield(Request(key: key, id: id, via: via, queue: queue, hub: hub)) {
                 hub.detach(push: id)
                 ended(key)
             }
@@ -91,7 +93,7 @@ final class StreamPushes: Service, Sendable {
             }
             for await request in requests {
                 let push = StreamPush(
-                    name: request.key.stream, rule: streams.pushes[request.key.rule], id: request.id,
+                    name: request.key.stream, rule: streams.pushes[request.key.rule], id: request.id, via: request.via,
                     queue: request.queue, hub: request.hub, hubs: hubs, streams: streams, console: console,
                     logger: logger)
                 group.addTask {

@@ -18,6 +18,8 @@ struct StreamAccess: Sendable {
     func decide(_ request: SRTAccessRequest) -> SRTAccessDecision {
         guard let stream = try? StreamRequest(parsing: request.streamID) else { return .reject(.badRequest) }
         if !allowed.isEmpty && !allowed.contains(stream.name) { return .reject(.forbidden) }
+        // A push or pull that came through this relay already: a loop (or a chain too long to be meant).
+        if streams.identity.refuses(stream.via) { return .reject(RelayIdentity.loopDetected) }
         var passphrase: SRTPassphrase?
         var maxReaders = streams.maxReaders
         if let configuration = configuration?.configuration {

@@ -52,6 +52,14 @@ struct StreamFlags: ParsableArguments {
             valueName: "rule"))
     var pull: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "This relay's id in chains (1 to 32 letters, digits, - or _; random by default): its pushes and pulls "
+                + "carry it, and a stream coming back through it is refused as a loop (1508).",
+            valueName: "id"))
+    var relayID: String?
+
     /// The validated settings; a mistake throws a `ValidationError` naming the flag.
     func settings() throws -> StreamSettings {
         var settings = StreamSettings()
@@ -69,12 +77,17 @@ struct StreamFlags: ParsableArguments {
         }
         settings.readerQueue = ReaderQueue.Limits(maxBytes: Int(bytes), slowLimit: .seconds(slowReaderLimit))
         settings.pushes = try push.map { rule in
-            try flag("--push") { () throws(ParseFailure) in try PushRule(parsing: rule) }
+            try flag("--push") { () throws(ParseFailure) in
+                try PushRule(parsing: rule, defaultStreamID: "#!::r=\(PushRule.placeholder),m=publish")
+            }
         }
         settings.pulls = try pull.map { rule in
             try flag("--pull") { () throws(ParseFailure) in
-                try PushRule(parsing: rule, defaultStreamID: "read:" + PushRule.placeholder)
+                try PushRule(parsing: rule, defaultStreamID: "#!::r=\(PushRule.placeholder),m=request")
             }
+        }
+        if let relayID {
+            settings.identity = try flag("--relay-id") { () throws(ParseFailure) in try RelayIdentity(id: relayID) }
         }
         let pushBytes = try flag("--push-buffer") { () throws(ParseFailure) in try ByteSize.parse(pushBuffer) }
         guard pushBytes >= 64 << 10 && pushBytes <= 1 << 30 else {

@@ -40,7 +40,7 @@ struct StreamReader: Sendable {
             hub.remove(reader: id)
             hubs.forgetIfIdle(request.name)
         }
-        pulls?.wanted(request.name, in: hub)
+        pulls?.wanted(request.name, in: hub, via: request.via)
         let publisher = hub.publisher != nil ? "" : hub.isPulled ? " (pulled)" : " (waiting for a publisher)"
         console.emit(
             "connection-opened", "+ \(request.shownName) to \(peer) (reader)\(publisher)",

@@ -22,14 +22,18 @@ struct StreamRequest: Hashable, Sendable {
     let role: Role
     /// `u=` of the access-control syntax, when given (shown in the API, never used to authenticate).
     var user: String?
+    /// `x-via=` of the access-control syntax: the relays the stream came through, in order, each adding its id when
+    /// it pushes or pulls (``RelayIdentity``). A relay that finds its own id here is in a loop.
+    var via: [String] = []
 
     /// The longest stream id libsrt carries (`SRTO_STREAMID`).
     static let maxLength = 512
 
-    init(name: String, role: Role, user: String? = nil) {
+    init(name: String, role: Role, user: String? = nil, via: [String] = []) {
         self.name = name
         self.role = role
         self.user = user
+        self.via = via
     }
 
     /// Reads `streamID`.
@@ -58,6 +62,7 @@ struct StreamRequest: Hashable, Sendable {
         var name: String?
         var role = Role.read
         var user: String?
+        var via: [String] = []
         for pair in body.split(separator: ",", omittingEmptySubsequences: true) {
             guard let equals = pair.firstIndex(of: "=") else {
                 throw StreamRequestError("\"\(pair)\" is not key=value")
@@ -75,6 +80,8 @@ struct StreamRequest: Hashable, Sendable {
                 }
             case "u":
                 user = value
+            case "x-via":
+                via = value.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
             case "t":
                 // The type: only a live stream is served here.
                 guard value == "stream" else { throw StreamRequestError("type \"\(value)\" is not served") }
@@ -83,7 +90,7 @@ struct StreamRequest: Hashable, Sendable {
             }
         }
         guard let name, !name.isEmpty else { throw StreamRequestError("no resource (r=) in the stream id") }
-        return StreamRequest(name: name, role: role, user: user)
+        return StreamRequest(name: name, role: role, user: user, via: via)
     }
 
     /// The name as the relay's lines show it.

@@ -22,6 +22,8 @@ struct StreamSettings: Sendable {
     var maxReaders = 50
     var readerQueue = ReaderQueue.Limits(maxBytes: 4 << 20, slowLimit: .seconds(5))
     var recording = Recording.all
+    /// This relay in chains: its id, carried by its pushes and pulls, refused when it comes back (a loop).
+    var identity = RelayIdentity.random()
     /// Where streams are pushed on to (``StreamPushes``), in the order given.
     var pushes: [PushRule] = []
     /// What a push holds while its caller reconnects, or its listener falls behind; the oldest go first.

@@ -10,7 +10,8 @@ struct PushRuleTests {
     func accepted() throws {
         let named = try PushRule(parsing: "cam1=srt://198.51.100.7:9000")
         #expect(named.matches("cam1") && !named.matches("cam2"))
-        let configuration = try named.configuration(for: "cam1")
+        let identity = try RelayIdentity(id: "edge-1")
+        let configuration = try named.configuration(for: "cam1", identity: identity, via: [])
         #expect(configuration.address.port == 9000)
         // The stream's own name unless told otherwise: a plain id publishes it at a relay downstream.
         #expect(configuration.streamID == "cam1")
@@ -21,8 +22,9 @@ struct PushRuleTests {
             parsing: "*=srt://[2001:db8::7]:9000?streamid=%23!::r={stream},m=publish&latency=400&passphrase-env=KEY",
             environment: ["KEY": "a secret of 22 bytes!!"])
         #expect(every.matches("cam1") && every.matches("any/name"))
-        let pushed = try every.configuration(for: "live/cam2")
-        #expect(pushed.streamID == "#!::r=live/cam2,m=publish")
+        // In the access-control form, the stream id carries the relays it came through, this one last.
+        let pushed = try every.configuration(for: "live/cam2", identity: identity, via: ["origin"])
+        #expect(pushed.streamID == "#!::r=live/cam2,m=publish,x-via=origin.edge-1")
         #expect(pushed.latency == .milliseconds(400))
         #expect(pushed.passphrase != nil)
         // What the relay prints of the rule never holds the secret.
@@ -60,7 +62,26 @@ struct PushRuleTests {
     @Test("a stream name that makes the stream id too long fails that stream's push only")
     func longName() throws {
         let rule = try PushRule(parsing: "*=srt://127.0.0.1:9000?streamid=publish:{stream}")
-        #expect(throws: (any Error).self) { try rule.configuration(for: String(repeating: "n", count: 510)) }
-        #expect(try rule.configuration(for: "cam1").streamID == "publish:cam1")
+        let identity = try RelayIdentity(id: "a")
+        #expect(throws: (any Error).self) {
+            try rule.configuration(for: String(repeating: "n", count: 510), identity: identity, via: [])
+        }
+        #expect(try rule.configuration(for: "cam1", identity: identity, via: ["b"]).streamID == "publish:cam1")
+    }
+
+    @Test("a relay id is 1 to 32 letters, digits, - or _; a chain through it, or 8 relays long, is refused")
+    func identity() throws {
+        for bad in ["", "a.b", "with space", String(repeating: "x", count: 33), "é"] {
+            #expect(throws: ParseFailure.self) { try RelayIdentity(id: bad) }
+        }
+        let identity = try RelayIdentity(id: "edge_2-B")
+        #expect(!identity.refuses([]) && !identity.refuses(["origin", "edge-1"]))
+        #expect(identity.refuses(["origin", "edge_2-B", "edge-3"]))
+        #expect(identity.refuses((1...8).map { "r\($0)" }) && !identity.refuses((1...7).map { "r\($0)" }))
+        let random = RelayIdentity.random()
+        #expect(random.id.count == 8 && (try? RelayIdentity(id: random.id)) != nil)
+        #expect(
+            try StreamRequest(parsing: "#!::r=cam1,m=request,x-via=origin.edge-1").via == ["origin", "edge-1"])
+        #expect(try StreamRequest(parsing: "read:cam1").via == [])
     }
 }
