@@ -62,10 +62,20 @@ final class StreamPushes: Service, Sendable {
     func published(_ name: String, in hub: StreamHub, via: [String]) {
         for (index, rule) in streams.pushes.enumerated() where rule.matches(name) {
             let key = Key(stream: name, rule: index)
-            let id = state.withLock { state -> Int? in
-                guard state.running.insert(key).inserted else { return nil }
+            let limit = streams.maxPushes
+            let (id, full) = state.withLock { state -> (Int?, Int?) in
+                guard !state.running.contains(key) else { return (nil, nil) }
+                // A bound on outgoing connections: each name a publisher makes up would otherwise be one more.
+                guard state.running.count < limit else { return (nil, state.running.count) }
+                state.running.insert(key)
                 defer { state.next += 1 }
-                return state.next
+                return (state.next, nil)
+            }
+            if let full {
+                console.emit(
+                    "push-refused", "✗ push of \(name) to \(rule): \(full) pushes running already (--max-pushes)",
+                    ["stream": .string(name), "to": .string("\(rule)"), "pushes": .int(Int64(full))])
+                continue
             }
             guard let id else { continue }
             // Never ended for being slow: a push that falls behind drops its oldest packets, counted, and goes on.

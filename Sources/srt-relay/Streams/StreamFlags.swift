@@ -48,7 +48,7 @@ struct StreamFlags: ParsableArguments {
         help: ArgumentHelp(
             "Pull a stream nobody publishes here from another SRT listener when a reader asks (repeatable): "
                 + "NAME=srt://HOST:PORT?streamid=ID&passphrase-env=VARIABLE&latency=MS; NAME * for every stream, "
-                + "{stream} in ID for its name (default read:{stream}).",
+                + "{stream} in ID for its name (default #!::r={stream},m=request).",
             valueName: "rule"))
     var pull: [String] = []
 
@@ -59,6 +59,11 @@ struct StreamFlags: ParsableArguments {
                 + "carry it, and a stream coming back through it is refused as a loop (1508).",
             valueName: "id"))
     var relayID: String?
+
+    @Option(
+        name: .long,
+        help: "The most pushes at a time (1 to 10000), lingering ones included; a stream past it is not pushed.")
+    var maxPushes = StreamSettings().maxPushes
 
     /// The validated settings; a mistake throws a `ValidationError` naming the flag.
     func settings() throws -> StreamSettings {
@@ -94,6 +99,10 @@ struct StreamFlags: ParsableArguments {
             throw ValidationError("--push-buffer: must be 64K to 1G, got \(pushBuffer)")
         }
         settings.pushBuffer = Int(pushBytes)
+        guard (1...10_000).contains(maxPushes) else {
+            throw ValidationError("--max-pushes: must be 1 to 10000, got \(maxPushes)")
+        }
+        settings.maxPushes = maxPushes
         switch Set(record) {
         case []: settings.recording = .all
         case ["all"]: settings.recording = .all

@@ -28,6 +28,9 @@ struct StreamSettings: Sendable {
     var pushes: [PushRule] = []
     /// What a push holds while its caller reconnects, or its listener falls behind; the oldest go first.
     var pushBuffer = 8 << 20
+    /// The most pushes at a time, lingering ones included: with a `*` rule, each stream name a publisher makes up is
+    /// an outgoing connection, which outlives the publisher by ``pushLinger``.
+    var maxPushes = 64
     /// How long a push outlives its stream's publisher: one that reconnects within it finds the push still there.
     var pushLinger = Duration.seconds(10)
     /// Where streams nobody publishes here are pulled from for their readers (``StreamPulls``), first match first.

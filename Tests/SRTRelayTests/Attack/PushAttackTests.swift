@@ -1,0 +1,54 @@
+import Foundation
+import SRTAdapter
+import SRTTestSupport
+import Testing
+
+/// `--push` attacked: a hostile publisher cycling through stream names under a `*` rule, each name a push (an
+/// outgoing SRT caller) that outlives its publisher by 10 s; what a push holds when it ends; a relay stopped while
+/// its pushes reconnect.
+@Suite(
+    "attack: pushes",
+    .enabled(if: RelayBinary.prerequisite.allowsRunning, RelayBinary.prerequisite.comment),
+    .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
+struct PushAttackTests {
+    init() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The events of `relay`'s lines named `event`.
+    static func events(_ event: String, of relay: RelayUnderTest) -> [[String: Any]] {
+        relay.process.lines.compactMap(RelayLog.decode).filter { $0["event"] as? String == event }
+    }
+
+    @Test(
+        "a publisher cycling through 70 names under a * rule gets at most 64 pushes, the rest refused and counted",
+        .timeLimit(.minutes(1)))
+    func cyclingNamesAreCapped() async throws {
+        // Nothing listens there: every push keeps reconnecting, for 10 s after its publisher left.
+        let nowhere = try RelayBinary.freePort()
+        let relay = try await RelayUnderTest.start([
+            "--record", "none", "--push", "*=srt://127.0.0.1:\(nowhere)?streamid=publish:{stream}",
+        ])
+        defer { relay.stop() }
+        let names = (0..<70).map { "hostile\($0)" }
+        for name in names {
+            let publisher = try await SRTConnection.connect(
+                try SRTCallerConfiguration(host: "127.0.0.1", port: relay.port, streamID: "publish:\(name)"))
+            _ = try await relay.log.next("connection-opened")
+            publisher.close()
+        }
+        #expect(
+            await RelayAcceptanceTests.eventually(within: .seconds(10)) {
+                Self.events("push-started", of: relay).count + Self.events("push-refused", of: relay).count
+                    >= names.count
+            })
+        let started = Self.events("push-started", of: relay)
+        let refused = Self.events("push-refused", of: relay)
+        #expect(started.count == 64, "\(started.count) pushes started for \(names.count) names")
+        #expect(refused.count == names.count - 64, "\(refused.count) refused")
+        #expect(refused.last?["pushes"] as? Int == 64, "\(refused.last ?? [:])")
+        // The relay serves on.
+        relay.process.signal(SIGTERM)
+        #expect(await relay.process.exitStatus(within: .seconds(2)) == 0)
+    }
+}
