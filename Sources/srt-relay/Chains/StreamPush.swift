@@ -131,6 +131,9 @@ struct StreamPush: Sendable {
         let report = queue.report
         let dropped = report.droppedBytes / TransportStream.packetSize
         let total = counts.sent.load(ordering: .relaxed)
+        // What the queue still held when the push ended (the relay stopped, or the caller gave up): taken from the
+        // publisher, never sent, counted.
+        let unsent = queue.discardedBytes
         let reason: String
         switch ending {
         case .unpublished: reason = "no publisher for \(Units.duration(streams.pushLinger))"
@@ -140,11 +143,13 @@ struct StreamPush: Sendable {
         console.emit(
             "push-ended",
             "→ \(name) to \(rule) ended: \(Units.bytes(total)) sent, \(dropped) packets dropped while reconnecting "
-                + "or behind, \(counts.lost.load(ordering: .relaxed)) messages lost with broken connections, \(reason)",
+                + "or behind, \(counts.lost.load(ordering: .relaxed)) messages lost with broken connections, "
+                + "\(Units.bytes(UInt64(unsent))) unsent at the end, \(reason)",
             [
                 "stream": .string(name), "push": .int(Int64(id)), "to": .string("\(rule)"),
                 "bytes": .int(Int64(clamping: total)), "dropped_packets": .int(Int64(dropped)),
                 "lost_messages": .int(Int64(counts.lost.load(ordering: .relaxed))),
+                "unsent_bytes": .int(Int64(unsent)),
                 "connects": .int(Int64(counts.connects.load(ordering: .relaxed))), "reason": .string(reason),
             ])
     }

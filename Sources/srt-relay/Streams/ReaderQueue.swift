@@ -63,6 +63,8 @@ final class ReaderQueue: Sendable {
         var lastDrop: ContinuousClock.Instant?
         var droppedBytes = 0
         var droppedMessages = 0
+        /// Bytes still queued when the queue was closed: never sent, never dropped.
+        var discardedBytes = 0
         /// Messages libsrt dropped in the reader's send buffer, as last told (``noteSenderDrops(_:at:)``).
         var senderDrops = 0
         /// The reader's task holds a group it is sending (from ``next()`` until it asks again).
@@ -221,12 +223,18 @@ final class ReaderQueue: Sendable {
     func close() {
         let waiter = state.withLock { state -> CheckedContinuation<[[UInt8]]?, Never>? in
             if state.ending == nil { state.ending = .closed }
+            state.discardedBytes += state.bytes
             state.messages.removeAll()
             state.bytes = 0
             defer { state.waiter = nil }
             return state.waiter
         }
         waiter?.resume(returning: nil)
+    }
+
+    /// The bytes that were still queued when the queue was closed.
+    var discardedBytes: Int {
+        state.withLock { $0.discardedBytes }
     }
 
     /// What was dropped so far, and why the queue ended (`nil` while it runs).

@@ -51,4 +51,48 @@ struct PushAttackTests {
         relay.process.signal(SIGTERM)
         #expect(await relay.process.exitStatus(within: .seconds(2)) == 0)
     }
+
+    @Test(
+        "what a push holds when the relay stops is counted in its last line, and the relay exits 0 within 2 s",
+        .timeLimit(.minutes(1)))
+    func heldBytesAreCounted() async throws {
+        // Nothing listens there: the push holds the whole stream while it reconnects.
+        let nowhere = try RelayBinary.freePort()
+        let relay = try await RelayUnderTest.start([
+            "--record", "none", "--push", "cam1=srt://127.0.0.1:\(nowhere)",
+        ])
+        defer { relay.stop() }
+        let payload = RelayAcceptanceTests.payload(seed: 0x71)
+        try await RelayReaderTests.publish(payload, as: "cam1", port: relay.port, log: relay.log, total: payload.count)
+        relay.process.signal(SIGTERM)
+        #expect(await relay.process.exitStatus(within: .seconds(2)) == 0)
+        let (ended, _) = try await relay.log.first("push-ended", since: 0)
+        let sent = ended["bytes"] as? Int ?? -1
+        let unsent = ended["unsent_bytes"] as? Int ?? 0
+        #expect(ended["dropped_packets"] as? Int == 0, "\(ended)")
+        #expect(sent + unsent == payload.count, "every byte taken is sent or counted: \(ended)")
+    }
+
+    @Test(
+        "the relay pushed to stops answering (SIGSTOP) with the push's buffer full: SIGTERM exits 0 within 2 s",
+        .timeLimit(.minutes(1)))
+    func stalledDownstreamShutdown() async throws {
+        let downstream = try await RelayUnderTest.start()
+        defer { downstream.stop() }
+        let upstream = try await RelayUnderTest.start([
+            "--record", "none", "--push", "cam1=srt://127.0.0.1:\(downstream.port)", "--push-buffer", "64K",
+        ])
+        defer { upstream.stop() }
+        let first = RelayAcceptanceTests.payload(seed: 0x72)
+        try await RelayReaderTests.publish(
+            first, as: "cam1", port: upstream.port, log: upstream.log, total: first.count)
+        _ = try await upstream.log.first("push-connected", since: 0)
+        downstream.process.signal(SIGSTOP)
+        defer { downstream.process.signal(SIGCONT) }
+        let second = RelayAcceptanceTests.payload(seed: 0x73)
+        try await RelayReaderTests.publish(
+            second, as: "cam1", port: upstream.port, log: upstream.log, total: first.count + second.count)
+        upstream.process.signal(SIGTERM)
+        #expect(await upstream.process.exitStatus(within: .seconds(2)) == 0)
+    }
 }
