@@ -68,7 +68,10 @@ struct PushRule: Sendable, CustomStringConvertible {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? "") : ""
+            let raw = parts.count > 1 ? String(parts[1]) : ""
+            guard let value = raw.removingPercentEncoding else {
+                throw ParseFailure("\(key): a % must start a percent-encoded byte (%25 for % itself)")
+            }
             guard seen.insert(key).inserted else { throw ParseFailure("\(key) appears twice in the query") }
             switch key {
             case "streamid":

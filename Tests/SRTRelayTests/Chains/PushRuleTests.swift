@@ -50,6 +50,8 @@ struct PushRuleTests {
             ("cam1=srt://127.0.0.1:9000?passphrase=secret-on-the-command-line", "passphrase-env"),
             ("cam1=srt://127.0.0.1:9000?passphrase-env=UNSET_VARIABLE", "is not set"),
             ("cam1=srt://127.0.0.1:9000?passphrase-env=SHORT", "10 to 79 bytes"),
+            // A stray % is no stream id at all: never an empty one, silently.
+            ("cam1=srt://127.0.0.1:9000?streamid=50%off", "percent"),
         ])
     func refused(rule: String, message: String) {
         #expect {
