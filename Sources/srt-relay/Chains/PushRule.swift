@@ -113,10 +113,20 @@ struct PushRule: Sendable, CustomStringConvertible {
     }
 
     /// The caller that pushes or pulls `name` for `identity`, the stream having come through `via`; throws when
-    /// the name and the chain make the stream id too long.
+    /// the name and the chain make the stream id too long, or when the name would change what the stream id asks of
+    /// the listener (any publisher or reader may pick a name).
     func configuration(for name: String, identity: RelayIdentity, via: [String]) throws -> SRTCallerConfiguration {
-        try SRTCallerConfiguration(
-            host: host, port: port, streamID: identity.streamID(streamID(for: name), after: via), latency: latency,
+        let streamID = streamID(for: name)
+        let accessControl = "#!::"
+        // In SRT's access-control syntax a comma starts another key (`,r=other`, `,m=request`); a name that makes a
+        // plain id that syntax picks its keys itself.
+        if streamIDTemplate.contains(Self.placeholder),
+            streamIDTemplate.hasPrefix(accessControl) ? name.contains(",") : streamID.hasPrefix(accessControl)
+        {
+            throw ParseFailure("the stream's name would change the keys of the stream id \(streamIDTemplate)")
+        }
+        return try SRTCallerConfiguration(
+            host: host, port: port, streamID: identity.streamID(streamID, after: via), latency: latency,
             passphrase: passphrase)
     }
 

@@ -86,4 +86,20 @@ struct PushRuleTests {
             try StreamRequest(parsing: "#!::r=cam1,m=request,x-via=origin.edge-1").via == ["origin", "edge-1"])
         #expect(try StreamRequest(parsing: "read:cam1").via == [])
     }
+
+    @Test("a stream name never changes what the stream id asks of the listener pushed to")
+    func nameCannotInject() throws {
+        let identity = try RelayIdentity(id: "a")
+        // A hostile publisher's name ",r=core" would add a key: the push would publish "core", not "edge/…".
+        let scoped = try PushRule(parsing: "*=srt://127.0.0.1:9000?streamid=%23!::r=edge/{stream},m=publish")
+        #expect(throws: (any Error).self) { try scoped.configuration(for: "x,r=core", identity: identity, via: []) }
+        #expect(throws: (any Error).self) { try scoped.configuration(for: "x,m=request", identity: identity, via: []) }
+        #expect(
+            try scoped.configuration(for: "cam1", identity: identity, via: []).streamID
+                == "#!::r=edge/cam1,m=publish,x-via=a")
+        // A name that turns a plain id into the access-control syntax.
+        let plain = try PushRule(parsing: "*=srt://127.0.0.1:9000?streamid={stream}-edge1")
+        #expect(throws: (any Error).self) { try plain.configuration(for: "#!::r=core,x=", identity: identity, via: []) }
+        #expect(try plain.configuration(for: "cam1", identity: identity, via: []).streamID == "cam1-edge1")
+    }
 }
