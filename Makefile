@@ -23,8 +23,8 @@ run: deps
 # metrics server's, its start with a full pipe): they run together on their own, so that the load of the rest does
 # not meet theirs.
 STREAMING_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
-STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests|RelayChainLoopTests
-SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests
+STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests|RelayChainLoopTests|RelayChainNamespaceTests
+SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests|PushAttackTests
 test: deps lint build docs
 	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests \
 		--skip RelayUnreadOutputSoakTests --skip "$(SERVER_SUITES)"

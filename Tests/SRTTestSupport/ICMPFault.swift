@@ -118,6 +118,23 @@ public enum ICMPFault {
         return ~UInt16(sum)
     }
 
+    /// The local ports of the UDP sockets process `pid` holds (its listener's, its callers').
+    public static func udpPorts(process pid: Int32) -> [Int] {
+        let directory = "/proc/\(pid)/fd"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let inodes = Set(
+            entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") }
+                .filter { $0.hasPrefix("socket:[") }.map { String($0.dropFirst(8).dropLast()) })
+        let table = (try? String(contentsOfFile: "/proc/\(pid)/net/udp", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").dropFirst().compactMap { line in
+            let columns = line.split(separator: " ")
+            guard columns.count > 9, inodes.contains(String(columns[9])),
+                let port = columns[1].split(separator: ":").last.flatMap({ Int($0, radix: 16) })
+            else { return nil }
+            return port
+        }
+    }
+
     /// The inode of the UDP socket bound to `port` in `/proc/<pid>/net/udp`.
     static func socketInode(process pid: Int32, port: Int) throws -> String {
         let table = (try? String(contentsOfFile: "/proc/\(pid)/net/udp", encoding: .utf8)) ?? ""

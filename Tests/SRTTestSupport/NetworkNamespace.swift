@@ -29,6 +29,23 @@ public final class NetworkNamespace: Sendable {
         ("/usr/sbin/ip", ["netns", "exec", name, executable] + arguments)
     }
 
+    /// Runs `ip -n NAME` with `arguments` (bounded to 10 s): `namespace.ip(["link", "set", "veth0", "down"])`.
+    public func ip(_ arguments: [String]) throws {
+        try Self.ip(["-n", name] + arguments)
+    }
+
+    /// Joins `self` and `other` with a veth pair, `address` on this end and `otherAddress` on the other (CIDR, such
+    /// as `192.0.2.1/24`), both up. Each end is named `veth0` in its namespace; the pair goes with the namespaces.
+    public func link(address: String, to other: NetworkNamespace, otherAddress: String) throws {
+        try Self.ip([
+            "link", "add", "veth0", "netns", name, "type", "veth", "peer", "name", "veth0", "netns", other.name,
+        ])
+        for (namespace, address) in [(self, address), (other, otherAddress)] {
+            try namespace.ip(["addr", "add", address, "dev", "veth0"])
+            try namespace.ip(["link", "set", "veth0", "up"])
+        }
+    }
+
     /// Deletes the namespace; its processes' sockets go with their processes.
     public func delete() {
         try? Self.ip(["netns", "del", name])
