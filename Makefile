@@ -24,6 +24,7 @@ run: deps
 # not meet theirs.
 STREAMING_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
 STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests|RelayChainLoopTests|RelayChainNamespaceTests
+STREAMING_SUITES := $(STREAMING_SUITES)|RelayChainOperationTests
 SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests|PushAttackTests
 test: deps lint build docs
 	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests \

@@ -115,6 +115,9 @@ struct Reporter: Service {
             let failures = table.outputFailures.load(ordering: .relaxed)
             let streams = hubs.all
             let readers = streams.reduce(0) { $0 + $1.readerCount }
+            let links = streams.flatMap(\.links)
+            let pushes = links.filter { $0.kind == .push }
+            let pulls = links.filter { $0.kind == .pull }
             console.emit(
                 "status",
                 "status: \(state), \(open) connection\(open == 1 ? "" : "s"), \(Units.bitrate(bitrate)), "
@@ -122,6 +125,7 @@ struct Reporter: Service {
                     + (dropped > 0 ? ", \(dropped) output line\(dropped == 1 ? "" : "s") dropped" : "")
                     + (failures > 0 ? ", \(failures) output failure\(failures == 1 ? "" : "s")" : "")
                     + (leaked > 0 ? ", \(Self.leaked(leaked, limit: leakLimit))" : "")
+                    + Self.links(pushes, "push", "pushes") + Self.links(pulls, "pull", "pulls")
                     + Self.summary(of: streams, at: now),
                 [
                     "state": .string(state), "connections": .int(Int64(open)),
@@ -132,6 +136,10 @@ struct Reporter: Service {
                     "leaked_multiplexers": .int(Int64(leaked)), "streams": .int(Int64(streams.count)),
                     "publishers": .int(Int64(streams.filter { $0.publisher != nil }.count)),
                     "readers": .int(Int64(readers)),
+                    "pushes": .int(Int64(pushes.count)),
+                    "pushes_connected": .int(Int64(pushes.filter(\.isConnected).count)),
+                    "pulls": .int(Int64(pulls.count)),
+                    "pulls_connected": .int(Int64(pulls.filter(\.isConnected).count)),
                 ])
         }
     }
@@ -149,6 +157,12 @@ struct Reporter: Service {
         }
         let more = streams.count > streamsShown ? ", \(streams.count - streamsShown) more" : ""
         return "; " + shown.joined(separator: ", ") + more
+    }
+
+    /// ", 2 pushes (1 connected)": none when there are none.
+    static func links(_ links: [ChainLink], _ one: String, _ many: String) -> String {
+        guard !links.isEmpty else { return "" }
+        return ", \(links.count) \(links.count == 1 ? one : many) (\(links.filter(\.isConnected).count) connected)"
     }
 
     /// "3 leaked multiplexers (exit past 100)": the count of dead multiplexers libsrt keeps, and the limit.

@@ -17,6 +17,28 @@ enum APIDocuments {
         let uptimeSeconds: Double?
         /// The file the current publisher's stream is recorded to; `nil` when not recorded.
         let recording: String?
+        /// Its pushes on to other listeners and its pull from an origin (`--push`, `--pull`).
+        let links: [Link]
+    }
+
+    /// A push or a pull.
+    struct Link: Encodable {
+        /// `push` or `pull`.
+        let kind: String
+        /// The listener's address and stream id, never a passphrase.
+        let remote: String
+        let connected: Bool
+        /// Connections made so far (more than one: it reconnected).
+        let connects: Int
+        /// Payload bytes sent (push) or received (pull).
+        let bytes: UInt64
+        /// A push's messages lost with broken connections.
+        let lostMessages: Int
+        /// A push's 188-byte packets dropped from its queue while reconnecting or behind; 0 for a pull.
+        let droppedPackets: Int
+        /// Bytes waiting in a push's queue; 0 for a pull.
+        let queuedBytes: Int
+        let since: String
     }
 
     struct Peer: Encodable {

@@ -75,7 +75,18 @@ struct RelayAPI: Sendable {
                     receivedBytes: hub.receivedBytes.load(ordering: .relaxed),
                     bitrateBps: hub.bitrate(at: now).rounded(),
                     uptimeSeconds: publisher.map { Units.roundedSeconds(now - $0.since) },
-                    recording: hub.recording)
+                    recording: hub.recording,
+                    links: hub.links.map { link in
+                        let report = link.queue?.report
+                        return APIDocuments.Link(
+                            kind: link.kind.rawValue, remote: link.remote, connected: link.isConnected,
+                            connects: link.connects.load(ordering: .relaxed),
+                            bytes: link.bytes.load(ordering: .relaxed),
+                            lostMessages: link.lostMessages.load(ordering: .relaxed),
+                            droppedPackets: (report?.droppedBytes ?? 0) / TransportStream.packetSize,
+                            queuedBytes: report?.queuedBytes ?? 0, since: Self.iso8601(link.since, now: now, wall: wall)
+                        )
+                    })
             })
     }
 

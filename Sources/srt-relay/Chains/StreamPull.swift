@@ -33,14 +33,12 @@ struct StreamPull: Sendable {
         case stopped
     }
 
-    /// What the pull did, for its last line.
-    private final class Counts: Sendable {
-        let received = Atomic<UInt64>(0)
-        let connects = Atomic<Int>(0)
-    }
-
     func run() async {
+        let link = ChainLink(kind: .pull, stream: name, remote: "\(rule)")
+        hub.add(link)
         defer {
+            hub.remove(link)
+            link.end()
             hub.isPulled = false
             hubs.forgetIfIdle(name)
         }
@@ -55,7 +53,6 @@ struct StreamPull: Sendable {
         }
         let caller = SRTCaller(
             configuration: configuration, name: "pull \(name)", policy: RelayIdentity.callerPolicy, logger: logger)
-        let counts = Counts()
         emit("pull-started", "← \(name) pulled from \(rule) for its readers")
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
             group.addTask {
@@ -68,7 +65,7 @@ struct StreamPull: Sendable {
             }
             group.addTask {
                 for await connection in caller.connections {
-                    if let other = await receive(from: connection, counts: counts) { return .locallyPublished(other) }
+                    if let other = await receive(from: connection, link: link) { return .locallyPublished(other) }
                 }
                 return nil
             }
@@ -104,18 +101,18 @@ struct StreamPull: Sendable {
         case .gaveUp(let why): reason = "gave up: \(why)"
         case .stopped: reason = "shutdown"
         }
-        let received = counts.received.load(ordering: .relaxed)
+        let received = link.bytes.load(ordering: .relaxed)
         console.emit(
             "pull-ended", "← \(name) from \(rule) ended: \(Units.bytes(received)) received, \(reason)",
             [
                 "stream": .string(name), "from": .string("\(rule)"), "bytes": .int(Int64(clamping: received)),
-                "connects": .int(Int64(counts.connects.load(ordering: .relaxed))), "reason": .string(reason),
+                "connects": .int(Int64(link.connects.load(ordering: .relaxed))), "reason": .string(reason),
             ])
     }
 
     /// Serves the stream's readers from `connection` until it breaks. Returns the connection id of a local publisher
     /// that has the stream (the pull then ends), or `nil`.
-    private func receive(from connection: SRTConnection, counts: Counts) async -> Int? {
+    private func receive(from connection: SRTConnection, link: ChainLink) async -> Int? {
         // In the table, the connection shows in the API and the status lines, and the shutdown closes it.
         guard let id = table.add(connection) else {
             connection.close()
@@ -130,14 +127,16 @@ struct StreamPull: Sendable {
         let (claimed, other) = hub.claim(.init(id: id, connection: connection, since: .now), takeover: false)
         guard claimed else { return other?.id ?? 0 }
         defer { hub.release(publisher: id) }
-        let count = counts.connects.add(1, ordering: .relaxed).newValue
+        link.noteConnected()
+        defer { link.noteBroken() }
+        let count = link.connects.load(ordering: .relaxed)
         emit("pull-connected", "← \(name) connected to \(rule)" + (count > 1 ? " (again, #\(count))" : ""))
         var aligner = PacketAligner()
         do {
             while true {
                 let messages = try await connection.receiveAvailable()
                 let bytes = messages.reduce(0) { $0 + $1.count }
-                counts.received.add(UInt64(bytes), ordering: .relaxed)
+                link.noteBytes(bytes)
                 table.totalBytes.add(UInt64(bytes), ordering: .relaxed)
                 table.receivedBytesMetric.increment(by: Int64(bytes))
                 let now = ContinuousClock.now

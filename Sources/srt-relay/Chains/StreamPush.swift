@@ -18,6 +18,8 @@ struct StreamPush: Sendable {
     let id: Int
     /// The relays the stream came through before this one (its publisher's `x-via`).
     let via: [String]
+    /// What the push did, for the API, the status lines and the metrics; in the hub already.
+    let link: ChainLink
     /// Its queue, attached to `hub` already (``StreamPushes/published(_:in:)``); detached when the push ends.
     let queue: ReaderQueue
     let hub: StreamHub
@@ -25,16 +27,6 @@ struct StreamPush: Sendable {
     let streams: StreamSettings
     let console: Console
     let logger: Logger
-
-    /// What the push did, for its last line.
-    private final class Counts: Sendable {
-        /// Payload bytes sent.
-        let sent = Atomic<UInt64>(0)
-        /// Messages in hand when a connection broke: counted, never silently lost.
-        let lost = Atomic<Int>(0)
-        /// Connections made.
-        let connects = Atomic<Int>(0)
-    }
 
     /// How often the push looks whether its stream still has a publisher.
     static let lingerCheck = Duration.milliseconds(500)
@@ -50,6 +42,8 @@ struct StreamPush: Sendable {
         defer {
             queue.close()
             hub.detach(push: id)
+            hub.remove(link)
+            link.end()
             hubs.forgetIfIdle(name)
         }
         let configuration: SRTCallerConfiguration
@@ -62,7 +56,6 @@ struct StreamPush: Sendable {
         let caller = SRTCaller(
             configuration: configuration, name: "push \(name) #\(id)", policy: RelayIdentity.callerPolicy,
             logger: logger)
-        let counts = Counts()
         emit("push-started", "→ \(name) pushed to \(rule)", reason: nil)
         let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
             group.addTask {
@@ -75,7 +68,8 @@ struct StreamPush: Sendable {
             }
             group.addTask {
                 for await connection in caller.connections {
-                    let count = counts.connects.add(1, ordering: .relaxed).newValue
+                    link.noteConnected()
+                    let count = link.connects.load(ordering: .relaxed)
                     emit(
                         "push-connected", "→ \(name) connected to \(rule)" + (count > 1 ? " (again, #\(count))" : ""),
                         reason: nil)
@@ -85,13 +79,14 @@ struct StreamPush: Sendable {
                             holding = messages.count
                             try await connection.send(contentsOf: messages)
                             holding = 0
-                            counts.sent.add(UInt64(messages.reduce(0) { $0 + $1.count }), ordering: .relaxed)
+                            link.noteBytes(messages.reduce(0) { $0 + $1.count })
                         }
                         return nil
                     } catch {
                         // The caller is reconnecting already. What was in hand may have gone out in part: sending it
                         // again could repeat packets, so it is counted as lost.
-                        counts.lost.add(holding, ordering: .relaxed)
+                        link.noteLost(holding)
+                        link.noteBroken()
                         emit(
                             "push-broken",
                             "→ \(name) to \(rule): connection broke (\(holding) messages in hand lost): \(error)",
@@ -130,7 +125,7 @@ struct StreamPush: Sendable {
         }
         let report = queue.report
         let dropped = report.droppedBytes / TransportStream.packetSize
-        let total = counts.sent.load(ordering: .relaxed)
+        let total = link.bytes.load(ordering: .relaxed)
         // What the queue still held when the push ended (the relay stopped, or the caller gave up): taken from the
         // publisher, never sent, counted.
         let unsent = queue.discardedBytes
@@ -143,14 +138,14 @@ struct StreamPush: Sendable {
         console.emit(
             "push-ended",
             "→ \(name) to \(rule) ended: \(Units.bytes(total)) sent, \(dropped) packets dropped while reconnecting "
-                + "or behind, \(counts.lost.load(ordering: .relaxed)) messages lost with broken connections, "
+                + "or behind, \(link.lostMessages.load(ordering: .relaxed)) messages lost with broken connections, "
                 + "\(Units.bytes(UInt64(unsent))) unsent at the end, \(reason)",
             [
                 "stream": .string(name), "push": .int(Int64(id)), "to": .string("\(rule)"),
                 "bytes": .int(Int64(clamping: total)), "dropped_packets": .int(Int64(dropped)),
-                "lost_messages": .int(Int64(counts.lost.load(ordering: .relaxed))),
+                "lost_messages": .int(Int64(link.lostMessages.load(ordering: .relaxed))),
                 "unsent_bytes": .int(Int64(unsent)),
-                "connects": .int(Int64(counts.connects.load(ordering: .relaxed))), "reason": .string(reason),
+                "connects": .int(Int64(link.connects.load(ordering: .relaxed))), "reason": .string(reason),
             ])
     }
 

@@ -37,6 +37,7 @@ final class StreamPushes: Service, Sendable {
         let id: Int
         /// The relays the stream came through before this one.
         let via: [String]
+        let link: ChainLink
         let queue: ReaderQueue
         let hub: StreamHub
     }
@@ -81,9 +82,14 @@ final class StreamPushes: Service, Sendable {
             // Never ended for being slow: a push that falls behind drops its oldest packets, counted, and goes on.
             let queue = ReaderQueue(limits: .init(maxBytes: streams.pushBuffer, slowLimit: .seconds(Int64.max / 4)))
             queue.startAtNextMessage()
+            let link = ChainLink(kind: .push, stream: name, remote: "\(rule)", queue: queue)
             hub.attach(push: id, queue: queue)
-            if case .terminated = requestSink.yield(Request(key: key, id: id, via: via, queue: queue, hub: hub)) {
+            hub.add(link)
+            let request = Request(key: key, id: id, via: via, link: link, queue: queue, hub: hub)
+            if case .terminated = requestSink.yield(request) {
                 hub.detach(push: id)
+                hub.remove(link)
+                link.end()
                 ended(key)
             }
         }
@@ -104,6 +110,7 @@ final class StreamPushes: Service, Sendable {
             for await request in requests {
                 let push = StreamPush(
                     name: request.key.stream, rule: streams.pushes[request.key.rule], id: request.id, via: request.via,
+                    link: request.link,
                     queue: request.queue, hub: request.hub, hubs: hubs, streams: streams, console: console,
                     logger: logger)
                 group.addTask {

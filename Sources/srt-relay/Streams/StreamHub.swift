@@ -41,6 +41,8 @@ final class StreamHub: Sendable {
         var pushes: [Int: ReaderQueue] = [:]
         /// A pull from an origin serves the stream (``StreamPull``), connected or not.
         var pulled = false
+        /// The stream's pushes and pull, for the API.
+        var links: [ObjectIdentifier: ChainLink] = [:]
         /// When the readers sent to directly last had their libsrt drop counts read.
         var droppedLookedAt = ContinuousClock.now
         /// Where the current publisher's stream is recorded, while it is.
@@ -153,6 +155,21 @@ final class StreamHub: Sendable {
     var isPulled: Bool {
         get { state.withLock { $0.pulled } }
         set { state.withLock { $0.pulled = newValue } }
+    }
+
+    /// The stream's pushes and pull now, pushes first.
+    var links: [ChainLink] {
+        state.withLock { Array($0.links.values) }.sorted {
+            ($0.kind.rawValue, $0.remote) > ($1.kind.rawValue, $1.remote)
+        }
+    }
+
+    func add(_ link: ChainLink) {
+        state.withLock { $0.links[ObjectIdentifier(link)] = link }
+    }
+
+    func remove(_ link: ChainLink) {
+        _ = state.withLock { $0.links.removeValue(forKey: ObjectIdentifier(link)) }
     }
 
     /// Push `id` takes the stream's messages in `queue` from now on.
