@@ -25,7 +25,7 @@ run: deps
 STREAMING_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
 STREAMING_SUITES := $(STREAMING_SUITES)|RelayPushTests|RelayPullTests|RelayChainLoopTests|RelayChainNamespaceTests
 STREAMING_SUITES := $(STREAMING_SUITES)|RelayChainOperationTests
-SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests|PushAttackTests
+SERVER_SUITES := $(STREAMING_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests|PushAttackTests|PullAttackTests
 test: deps lint build docs
 	./scripts/run-tests.sh --skip SupervisorSoakTests --skip SRTSoakTests --skip PoolStarvationTests \
 		--skip RelayUnreadOutputSoakTests --skip "$(SERVER_SUITES)"

@@ -12,7 +12,8 @@ import Supervisor
 /// ├─ listener (temporary): running, ready        the SRTServer; its end ends the relay
 /// ├─ streams (one for one): ready                 one temporary child per connection, added by the acceptor
 /// │  └─ 1 (temporary): running, ready
-/// ├─ pushes, pulls (transient): running, ready     with --push, --pull: a caller per stream (StreamPushes, …Pulls)
+/// ├─ pushes, pulls (one for one): ready            with --push, --pull: one temporary child per push or pull
+/// │  └─ 1 (temporary): running, ready
 /// ├─ acceptor (permanent): running, ready          takes each connection, and closes them all when stopped
 /// ├─ reporter (transient): running, ready
 /// ├─ chaos, disk-space (transient)                 with --chaos, --min-free
@@ -49,14 +50,14 @@ enum RelayTree {
             settings.access.streams.pushes.isEmpty
             ? nil
             : StreamPushes(
-                hubs: settings.access.hubs, streams: settings.access.streams, console: parts.console,
-                logger: parts.logger)
+                hubs: settings.access.hubs, streams: settings.access.streams, console: parts.console, tree: tree,
+                workerPolicy: once, logger: parts.logger)
         let pulls =
             settings.access.streams.pulls.isEmpty
             ? nil
             : StreamPulls(
                 hubs: settings.access.hubs, table: parts.table, streams: settings.access.streams,
-                console: parts.console, logger: parts.logger)
+                console: parts.console, tree: tree, workerPolicy: once, logger: parts.logger)
         let copier = StreamCopier(
             server: parts.server, destination: settings.destination, table: parts.table, console: parts.console,
             recording: settings.recording, access: settings.access, pushes: pushes, pulls: pulls)
@@ -64,14 +65,10 @@ enum RelayTree {
             try .service(parts.server, name: "listener", policy: once, restart: .temporary, significant: true),
             try .group(name: "streams", strategy: .oneForOne, children: []),
         ]
-        if let pushes {
-            // Before the acceptor, so it stops after it: the pushes end after the publishers they carry.
-            children.append(try .service(pushes, name: "pushes", policy: untilStopped, restart: .transient))
-        }
-        if let pulls {
-            // Before the acceptor, so it stops after it: the acceptor's shutdown closes the pulls' connections too.
-            children.append(try .service(pulls, name: "pulls", policy: untilStopped, restart: .transient))
-        }
+        // Before the acceptor, so they stop after it: the pushes end after the publishers they carry, and the
+        // acceptor's shutdown closes the pulls' connections with the rest.
+        if pushes != nil { children.append(try .group(name: "pushes", strategy: .oneForOne, children: [])) }
+        if pulls != nil { children.append(try .group(name: "pulls", strategy: .oneForOne, children: [])) }
         children += [
             try .service(
                 StreamAcceptor(

@@ -60,7 +60,8 @@ struct StreamPull: Sendable {
                     try await caller.run()
                     return .stopped
                 } catch {
-                    return .gaveUp(StreamPush.reason(error))
+                    // Stopped by the tree (cancellation), or a failure retrying cannot fix.
+                    return Task.isCancelled ? .stopped : .gaveUp(StreamPush.reason(error))
                 }
             }
             group.addTask {

@@ -1,84 +1,84 @@
 import Logging
 import SRTAdapter
-import ServiceLifecycle
+import Supervisor
 import Synchronization
 
 /// The relay's pulls (`--pull`, edge mode): when a reader asks for a stream that has no publisher here and a rule
 /// matches it, a ``StreamPull`` fetches the stream from that rule's origin, until the stream has had no reader for
-/// the linger time. One pull per stream at a time (the first matching rule); each runs as a task of this service,
-/// which the relay's tree stops with the rest.
+/// the linger time. One pull per stream at a time (the first matching rule); each is a temporary child of the relay
+/// tree's `pulls` group, named by its number, which the tree stops with the rest.
 ///
 /// ```swift
-/// let pulls = StreamPulls(hubs: hubs, table: table, streams: settings, console: console)
-/// async let running: Void = pulls.run()
-/// pulls.wanted("cam1", in: hub)      // from a reader's task: starts the pull of cam1 unless it runs
+/// let pulls = StreamPulls(hubs: hubs, table: table, streams: settings, console: console, tree: tree, workerPolicy: once)
+/// pulls.wanted("cam1", in: hub, via: [])      // from a reader's task: starts the pull of cam1 unless it runs
 /// ```
-final class StreamPulls: Service, Sendable {
+final class StreamPulls: Sendable {
     let hubs: StreamHubs
     let table: ConnectionTable
     let streams: StreamSettings
     let console: Console
     let logger: Logger
+    /// The relay's tree: each pull is a child of its `pulls` group.
+    let tree: TreeReference
+    /// Each pull's policy as a child: never restarted (its caller reconnects inside it).
+    let workerPolicy: RestartPolicy
+    /// The next pull's number (its child's name).
+    private let next = Atomic(1)
 
     /// The streams pulled now, or about to be.
     private let running = Mutex<Set<String>>([])
-    /// A pull to start: the stream, its rule, its hub, and the relays its first reader came through.
-    private struct Request: Sendable {
-        let name: String
-        let rule: PushRule
-        let hub: StreamHub
-        let via: [String]
-    }
-
-    private let requests: AsyncStream<Request>
-    private let requestSink: AsyncStream<Request>.Continuation
-
     init(
-        hubs: StreamHubs, table: ConnectionTable, streams: StreamSettings, console: Console,
-        logger: Logger = Logger(label: "srt-relay.pull")
+        hubs: StreamHubs, table: ConnectionTable, streams: StreamSettings, console: Console, tree: TreeReference,
+        workerPolicy: RestartPolicy, logger: Logger = Logger(label: "srt-relay.pull")
     ) {
         self.hubs = hubs
         self.table = table
         self.streams = streams
         self.console = console
+        self.tree = tree
+        self.workerPolicy = workerPolicy
         self.logger = logger
-        (requests, requestSink) = AsyncStream.makeStream()
     }
 
     /// A reader joined stream `name`, in `hub`: starts its pull when no publisher has it here, a rule matches and no
     /// pull of it runs. Never waits.
     func wanted(_ name: String, in hub: StreamHub, via: [String]) {
         guard hub.publisher == nil, let rule = streams.pulls.first(where: { $0.matches(name) }) else { return }
-        guard running.withLock({ $0.insert(name).inserted }) else { return }
+        let limit = streams.maxPulls
+        // A bound on outgoing connections: each name a reader makes up would otherwise be one more.
+        let (started, full) = running.withLock { running -> (Bool, Int?) in
+            guard !running.contains(name) else { return (false, nil) }
+            guard running.count < limit else { return (false, running.count) }
+            running.insert(name)
+            return (true, nil)
+        }
+        if let full {
+            console.emit(
+                "pull-refused", "✗ pull of \(name) from \(rule): \(full) pulls running already (--max-pulls)",
+                ["stream": .string(name), "from": .string("\(rule)"), "pulls": .int(Int64(full))])
+        }
+        guard started else { return }
         hub.isPulled = true
-        if case .terminated = requestSink.yield(Request(name: name, rule: rule, hub: hub, via: via)) {
+        let pull = StreamPull(
+            name: name, rule: rule, via: via, hub: hub, hubs: hubs, table: table, streams: streams, console: console,
+            logger: logger)
+        do {
+            guard let group = tree.group?.group(at: "pulls") else { throw CancellationError() }
+            try group.add(
+                .service(
+                    ChainWorker { [self] in
+                        await pull.run()
+                        ended(name)
+                    }, name: "\(next.add(1, ordering: .relaxed).oldValue)", policy: workerPolicy, restart: .temporary))
+        } catch {
+            // The tree is stopping: the pull never starts.
             hub.isPulled = false
+            hubs.forgetIfIdle(name)
             ended(name)
         }
     }
 
     private func ended(_ name: String) {
         _ = running.withLock { $0.remove(name) }
-    }
-
-    /// Runs every pull asked for until the relay stops; then stops them.
-    func run() async {
-        await withDiscardingTaskGroup { group in
-            group.addTask { [requestSink] in
-                try? await gracefulShutdown()
-                requestSink.finish()
-            }
-            for await request in requests {
-                let pull = StreamPull(
-                    name: request.name, rule: request.rule, via: request.via, hub: request.hub, hubs: hubs,
-                    table: table,
-                    streams: streams, console: console, logger: logger)
-                group.addTask {
-                    await pull.run()
-                    self.ended(request.name)
-                }
-            }
-            group.cancelAll()
-        }
     }
 }

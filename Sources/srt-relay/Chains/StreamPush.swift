@@ -63,7 +63,8 @@ struct StreamPush: Sendable {
                     try await caller.run()
                     return .stopped
                 } catch {
-                    return .gaveUp(Self.reason(error))
+                    // Stopped by the tree (cancellation), or a failure retrying cannot fix.
+                    return Task.isCancelled ? .stopped : .gaveUp(Self.reason(error))
                 }
             }
             group.addTask {

@@ -1,22 +1,27 @@
 import Logging
 import SRTAdapter
 import ServiceLifecycle
+import Supervisor
 import Synchronization
 
 /// The relay's pushes (`--push`): when a stream gets a publisher and a rule matches it, a ``StreamPush`` sends the
 /// stream on to that rule's listener, until the stream has been without a publisher for the linger time. One push per
-/// stream and rule at a time; each runs as a task of this service, which the relay's tree stops with the rest.
+/// stream and rule at a time, at most `--max-pushes`; each is a temporary child of the relay tree's `pushes` group,
+/// named by its number, which the tree stops with the rest.
 ///
 /// ```swift
-/// let pushes = StreamPushes(hubs: hubs, streams: settings, console: console)
-/// async let running: Void = pushes.run()
-/// pushes.published("cam1")      // from the publisher's task: starts the pushes of cam1 that are not running
+/// let pushes = StreamPushes(hubs: hubs, streams: settings, console: console, tree: tree, workerPolicy: once)
+/// pushes.published("cam1", in: hub, via: [])   // from the publisher's task: starts cam1's pushes not running
 /// ```
-final class StreamPushes: Service, Sendable {
+final class StreamPushes: Sendable {
     let hubs: StreamHubs
     let streams: StreamSettings
     let console: Console
     let logger: Logger
+    /// The relay's tree: each push is a child of its `pushes` group.
+    let tree: TreeReference
+    /// Each push's policy as a child: never restarted (its caller reconnects inside it).
+    let workerPolicy: RestartPolicy
 
     private struct State {
         /// Pushes running or about to, by stream name and rule index.
@@ -31,31 +36,18 @@ final class StreamPushes: Service, Sendable {
     }
 
     private let state = Mutex(State())
-    /// A push to start: its queue is in its stream's hub already.
-    private struct Request: Sendable {
-        let key: Key
-        let id: Int
-        /// The relays the stream came through before this one.
-        let via: [String]
-        let link: ChainLink
-        let queue: ReaderQueue
-        let hub: StreamHub
-    }
 
-    private let requests: AsyncStream<Request>
-    private let requestSink: AsyncStream<Request>.Continuation
-
-    init(hubs: StreamHubs, streams: StreamSettings, console: Console, logger: Logger = Logger(label: "srt-relay.push"))
-    {
+    init(
+        hubs: StreamHubs, streams: StreamSettings, console: Console, tree: TreeReference, workerPolicy: RestartPolicy,
+        logger: Logger = Logger(label: "srt-relay.push")
+    ) {
         self.hubs = hubs
         self.streams = streams
         self.console = console
+        self.tree = tree
+        self.workerPolicy = workerPolicy
         self.logger = logger
-        (requests, requestSink) = AsyncStream.makeStream()
     }
-
-    /// Whether any rule exists: without one, the relay runs no push service.
-    var isEmpty: Bool { streams.pushes.isEmpty }
 
     /// Stream `name` has a publisher now, in `hub`: starts each matching push that is not running. Its queue joins
     /// the hub here, before the publisher's first message, so that the push sends the stream from its start. Never
@@ -85,11 +77,24 @@ final class StreamPushes: Service, Sendable {
             let link = ChainLink(kind: .push, stream: name, remote: "\(rule)", queue: queue)
             hub.attach(push: id, queue: queue)
             hub.add(link)
-            let request = Request(key: key, id: id, via: via, link: link, queue: queue, hub: hub)
-            if case .terminated = requestSink.yield(request) {
+            let push = StreamPush(
+                name: name, rule: rule, id: id, via: via, link: link, queue: queue, hub: hub, hubs: hubs,
+                streams: streams, console: console, logger: logger)
+            do {
+                guard let group = tree.group?.group(at: "pushes") else { throw CancellationError() }
+                try group.add(
+                    .service(
+                        ChainWorker { [self] in
+                            await push.run()
+                            ended(key)
+                        }, name: "\(id)", policy: workerPolicy, restart: .temporary))
+            } catch {
+                // The tree is stopping: the push never starts.
+                queue.close()
                 hub.detach(push: id)
                 hub.remove(link)
                 link.end()
+                hubs.forgetIfIdle(name)
                 ended(key)
             }
         }
@@ -98,27 +103,5 @@ final class StreamPushes: Service, Sendable {
     /// The push `key` ended: the stream's next publisher starts it again.
     private func ended(_ key: Key) {
         _ = state.withLock { $0.running.remove(key) }
-    }
-
-    /// Runs every push asked for until the relay stops; then stops them.
-    func run() async {
-        await withDiscardingTaskGroup { group in
-            group.addTask { [requestSink] in
-                try? await gracefulShutdown()
-                requestSink.finish()
-            }
-            for await request in requests {
-                let push = StreamPush(
-                    name: request.key.stream, rule: streams.pushes[request.key.rule], id: request.id, via: request.via,
-                    link: request.link,
-                    queue: request.queue, hub: request.hub, hubs: hubs, streams: streams, console: console,
-                    logger: logger)
-                group.addTask {
-                    await push.run()
-                    self.ended(request.key)
-                }
-            }
-            group.cancelAll()
-        }
     }
 }

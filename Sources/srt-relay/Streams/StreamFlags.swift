@@ -65,6 +65,11 @@ struct StreamFlags: ParsableArguments {
         help: "The most pushes at a time (1 to 10000), lingering ones included; a stream past it is not pushed.")
     var maxPushes = StreamSettings().maxPushes
 
+    @Option(
+        name: .long,
+        help: "The most pulls at a time (1 to 10000), lingering ones included; a stream past it is not pulled.")
+    var maxPulls = StreamSettings().maxPulls
+
     /// The validated settings; a mistake throws a `ValidationError` naming the flag.
     func settings() throws -> StreamSettings {
         var settings = StreamSettings()
@@ -103,6 +108,10 @@ struct StreamFlags: ParsableArguments {
             throw ValidationError("--max-pushes: must be 1 to 10000, got \(maxPushes)")
         }
         settings.maxPushes = maxPushes
+        guard (1...10_000).contains(maxPulls) else {
+            throw ValidationError("--max-pulls: must be 1 to 10000, got \(maxPulls)")
+        }
+        settings.maxPulls = maxPulls
         switch Set(record) {
         case []: settings.recording = .all
         case ["all"]: settings.recording = .all

@@ -31,6 +31,9 @@ struct StreamSettings: Sendable {
     /// The most pushes at a time, lingering ones included: with a `*` rule, each stream name a publisher makes up is
     /// an outgoing connection, which outlives the publisher by ``pushLinger``.
     var maxPushes = 64
+    /// The most pulls at a time, lingering ones included: each name a reader asks for would otherwise be one more
+    /// outgoing connection.
+    var maxPulls = 64
     /// How long a push outlives its stream's publisher: one that reconnects within it finds the push still there.
     var pushLinger = Duration.seconds(10)
     /// Where streams nobody publishes here are pulled from for their readers (``StreamPulls``), first match first.

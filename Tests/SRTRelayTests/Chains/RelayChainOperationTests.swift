@@ -82,7 +82,22 @@ struct RelayChainOperationTests {
         let connectedPulls = await Self.series(
             "srt_relay_chain_links", ["kind": "pull", "state": "connected"], metricsPort: metricsC)
         #expect(connectedPulls == 1)
+        // Each push and pull is a child of its group in the relay's tree.
+        let treeA = await HTTP.get(port: metricsA, path: "/tree")?.body ?? ""
+        let treeC = await HTTP.get(port: metricsC, path: "/tree")?.body ?? ""
+        print("srt-relay chain trees:\n\(treeA)\n\(treeC)")
+        #expect(Self.child(of: "pushes", in: treeA), "\(treeA)")
+        #expect(Self.child(of: "pulls", in: treeC), "\(treeC)")
         stop.isSet.store(true, ordering: .relaxed)
         await fed
+    }
+
+    /// Whether `tree` (as `/tree` prints it) has the group `group` with one running child under it.
+    static func child(of group: String, in tree: String) -> Bool {
+        let lines = tree.split(separator: "\n")
+        guard let index = lines.firstIndex(where: { $0.contains("─ \(group) (one for one)") }),
+            index + 1 < lines.count
+        else { return false }
+        return lines[index + 1].contains("─ 1 (temporary): running")
     }
 }
