@@ -1,8 +1,9 @@
 // The load of the fan-out benchmark: READERS readers and one publisher of one stream, against a server on
 // 127.0.0.1:PORT (srt-relay, or fanout.c).
 //
-// Usage: load PORT READERS MBITS SECONDS [LATENCY_MS]
+// Usage: load PORT READERS MBITS SECONDS [LATENCY_MS [PUBLISH_PORT]]
 //
+// With PUBLISH_PORT the publisher connects there instead (an origin that the server on PORT pulls from).
 // The readers connect first (stream id read:bench), then the publisher (publish:bench) sends 1316-byte messages at
 // MBITS Mbit/s of payload for SECONDS s, paced every 5 ms. Each message carries its sequence number and the
 // monotonic instant it was handed to libsrt (bytes 1-16; byte 0 is 0, so that no server takes the stream for MPEG-TS
@@ -45,7 +46,10 @@ static volatile int publishing_done = 0;
 /// receive thread, for all of them, so that the load costs the machine as little as it can.
 static int reader_port = 0;
 
-static SRTSOCKET connect_as(const char* stream_id, int shared) {
+/// Where the publisher connects: the server, or another (an origin the server pulls from) when PUBLISH_PORT is given.
+static struct sockaddr_in publish_server;
+
+static SRTSOCKET connect_to(const struct sockaddr_in* to, const char* stream_id, int shared) {
     SRTSOCKET socket = srt_create_socket();
     srt_setsockflag(socket, SRTO_LATENCY, &latency, sizeof latency);
     srt_setsockflag(socket, SRTO_STREAMID, stream_id, (int)strlen(stream_id));
@@ -62,13 +66,17 @@ static SRTSOCKET connect_as(const char* stream_id, int shared) {
             reader_port = ntohs(local.sin_port);
         }
     }
-    if (srt_connect(socket, (struct sockaddr*)&server, sizeof server) == SRT_ERROR) fail(stream_id);
+    if (srt_connect(socket, (const struct sockaddr*)to, sizeof *to) == SRT_ERROR) fail(stream_id);
     return socket;
+}
+
+static SRTSOCKET connect_as(const char* stream_id, int shared) {
+    return connect_to(&server, stream_id, shared);
 }
 
 static void* publish(void* unused) {
     (void)unused;
-    SRTSOCKET socket = connect_as("publish:bench", 0);
+    SRTSOCKET socket = connect_to(&publish_server, "publish:bench", 0);
     fprintf(stderr, "publishing\n");
     char message[PAYLOAD];
     memset(message, 0xAB, sizeof message);
@@ -109,7 +117,7 @@ static void* publish(void* unused) {
 
 int main(int argc, char** argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: load PORT READERS MBITS SECONDS [LATENCY_MS]\n");
+        fprintf(stderr, "usage: load PORT READERS MBITS SECONDS [LATENCY_MS [PUBLISH_PORT]]\n");
         return 2;
     }
     const int port = atoi(argv[1]);
@@ -121,6 +129,8 @@ int main(int argc, char** argv) {
     server.sin_family = AF_INET;
     server.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+    publish_server = server;
+    if (argc > 6) publish_server.sin_port = htons((uint16_t)atoi(argv[6]));
     srt_startup();
     SRTSOCKET* readers = calloc((size_t)count, sizeof *readers);
     int64_t* received = calloc((size_t)count, sizeof *received);

@@ -33,10 +33,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(kind, args, port):
+def relay_command(args, port, extra=()):
+    return [args.relay, "--listen", f"127.0.0.1:{port}", "--record", "none", "--max-connections", "1000",
+            "--max-readers", "1000", "--status-interval", "0", "--latency", "120", *extra]
+
+
+def start_server(kind, args, port, origin_port=None):
     if kind == "srt-relay":
-        command = [args.relay, "--listen", f"127.0.0.1:{port}", "--record", "none", "--max-connections", "1000",
-                   "--max-readers", "1000", "--status-interval", "0", "--latency", "120"]
+        command = relay_command(args, port)
+    elif kind == "srt-relay edge":
+        # Pulls the stream from the origin on origin_port for its readers.
+        command = relay_command(args, port, ["--pull", f"*=srt://127.0.0.1:{origin_port}"])
     else:
         command = [args.fanout, str(port), "120"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -46,7 +53,10 @@ def start_server(kind, args, port):
 
 def trial(kind, readers, args, stalled):
     port = free_port()
-    server = start_server(kind, args, port)
+    # An edge's publisher goes to an origin relay (not measured); every other server takes it itself.
+    origin_port = free_port() if kind == "srt-relay edge" else None
+    origin = start_server("srt-relay", args, origin_port) if origin_port else None
+    server = start_server(kind, args, port, origin_port)
     stopped = None
     try:
         if stalled:
@@ -55,7 +65,8 @@ def trial(kind, readers, args, stalled):
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             stopped.send_signal(signal.SIGSTOP)
-        load = subprocess.Popen([args.load, str(port), str(readers), str(args.mbits), str(args.seconds), "120"],
+        load = subprocess.Popen([args.load, str(port), str(readers), str(args.mbits), str(args.seconds), "120"]
+                                + ([str(origin_port)] if origin_port else []),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         start = None
         for line in load.stderr:
@@ -72,12 +83,13 @@ def trial(kind, readers, args, stalled):
             stopped.send_signal(signal.SIGCONT)
             stopped.kill()
             stopped.wait()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for process in [server] + ([origin] if origin else []):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def main():
@@ -91,8 +103,10 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--stalled-readers", type=int, default=50)
+    # The edge comparison: the stream published to the relay itself, against pulled from an origin (--pull).
+    parser.add_argument("--pull", action="store_true")
     args = parser.parse_args()
-    kinds = ["fanout.c", "srt-relay"]
+    kinds = ["srt-relay", "srt-relay edge"] if args.pull else ["fanout.c", "srt-relay"]
     rows = []
     # --stalled-readers 0 leaves the stalled-reader plan out.
     plans = [(int(n), False) for n in args.readers.split(",")]
@@ -113,7 +127,8 @@ def main():
     def median(values):
         return statistics.median(values) if values else float("nan")
 
-    print("| readers | server | every reader got every message | CPU s | CPU ms per reader | CPU ÷ fanout.c |"
+    base = kinds[0]
+    print(f"| readers | server | every reader got every message | CPU s | CPU ms per reader | CPU ÷ {base} |"
           " latency p50 / p99 ms |")
     print("| ---: | --- | --- | ---: | ---: | ---: | --- |")
     for readers, stalled in plans:
@@ -122,15 +137,17 @@ def main():
             trials = [r for r in rows if r["server"] == kind and r["readers"] == readers and r["stalled"] == stalled]
             cpu = median([r["cpu_s"] for r in trials])
             whole = all(r["fewest"] == r["sent"] and r["gaps"] == 0 for r in trials)
-            if kind == "fanout.c":
+            if kind == base:
                 floor = cpu
-            ratio = "" if kind == "fanout.c" else f"**{cpu / floor:.2f}**"
+            ratio = "" if kind == base else f"**{cpu / floor:.2f}**"
             label = f"{readers}" + (" + 1 stopped" if stalled else "")
             print(f"| {label} | {kind} | {'yes' if whole else 'no'} ({min(r['fewest'] for r in trials)} of "
                   f"{trials[0]['sent']}) | {cpu:.2f} | {cpu / readers * 1000:.1f} | {ratio} | "
                   f"{median([r['latency_p50_ms'] for r in trials]):.1f} / "
                   f"{median([r['latency_p99_ms'] for r in trials]):.1f} |")
-
+            if args.pull and kind != base:
+                # What the pull costs the edge, in readers: the extra CPU over the published stream's per reader.
+                print(f"the pull costs the edge {(cpu - floor) / (floor / readers):.2f} readers' worth of CPU")
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,9 @@
 # table Docs/benchmarks.md records and writes every trial to Docs/data/srt-fanout.csv.
 #
 # Usage: Benchmarks/srt-fanout/run.sh [--readers 50,100,200] [--mbits 8] [--seconds 10] [--repetitions 3]
+#        [--stalled-readers 50] [--pull] [--csv PATH]
+# With --pull it compares srt-relay with the stream published to it against srt-relay as an edge pulling the stream
+# from an origin relay (--pull), the origin's CPU not counted.
 # Release builds only. Everything talks to 127.0.0.1. SCRATCH_PATH picks the Swift build folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
