@@ -101,6 +101,8 @@ struct StreamCopier: Sendable {
         pushes?.published(request.name, in: hub, via: request.via)
         defer {
             hub.release(publisher: id)
+            // Readers left waiting (a publisher here ends the stream's pull): the stream is pulled for them again.
+            if hub.readerCount > 0 { pulls?.wanted(request.name, in: hub, via: []) }
             hubs.forgetIfIdle(request.name)
         }
         let sink: (any StreamSink)?

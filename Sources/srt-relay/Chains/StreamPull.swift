@@ -26,14 +26,24 @@ struct StreamPull: Sendable {
     /// How often the pull looks whether its stream still has readers.
     static let lingerCheck = Duration.milliseconds(500)
 
-    private enum Ending: Sendable {
+    enum Ending: Sendable {
         case unread
         case locallyPublished(Int)
         case gaveUp(String)
         case stopped
+
+        /// Whether readers that the stream still has may start the pull again: unless it gave up or the relay stops.
+        var mayResume: Bool {
+            switch self {
+            case .unread, .locallyPublished: true
+            case .gaveUp, .stopped: false
+            }
+        }
     }
 
-    func run() async {
+    /// Pulls until the stream is done with; returns why it ended.
+    @discardableResult
+    func run() async -> Ending {
         let link = ChainLink(kind: .pull, stream: name, remote: "\(rule)")
         hub.add(link)
         defer {
@@ -49,7 +59,7 @@ struct StreamPull: Sendable {
             console.emit(
                 "pull-ended", "← \(name) from \(rule): \(error)",
                 ["stream": .string(name), "from": .string("\(rule)"), "reason": .string("\(error)")])
-            return
+            return .gaveUp("\(error)")
         }
         let caller = SRTCaller(
             configuration: configuration, name: "pull \(name)", policy: RelayIdentity.callerPolicy, logger: logger)
@@ -109,6 +119,7 @@ struct StreamPull: Sendable {
                 "stream": .string(name), "from": .string("\(rule)"), "bytes": .int(Int64(clamping: received)),
                 "connects": .int(Int64(link.connects.load(ordering: .relaxed))), "reason": .string(reason),
             ])
+        return ending
     }
 
     /// Serves the stream's readers from `connection` until it breaks. Returns the connection id of a local publisher

@@ -67,8 +67,10 @@ final class StreamPulls: Sendable {
             try group.add(
                 .service(
                     ChainWorker { [self] in
-                        await pull.run()
+                        let ending = await pull.run()
                         ended(name)
+                        // A reader that came while it ended, or readers a local publisher has left since: pulled again.
+                        if ending.mayResume, hub.readerCount > 0 { wanted(name, in: hub, via: via) }
                     }, name: "\(next.add(1, ordering: .relaxed).oldValue)", policy: workerPolicy, restart: .temporary))
         } catch {
             // The tree is stopping: the pull never starts.

@@ -1,4 +1,5 @@
 import Foundation
+import SRTAdapter
 import SRTTestSupport
 import Synchronization
 import Testing
@@ -30,5 +31,54 @@ struct PullAttackTests {
         #expect(events().filter { $0 == "pull-started" }.count == 2, "\(events())")
         // The refused readers wait connected, for a publisher of their own.
         #expect(readers.allSatisfy { $0.ending.withLock { $0 } == nil })
+    }
+
+    @Test(
+        "a local publisher takes a pulled stream over (--takeover) and leaves: the readers there get the origin again",
+        .timeLimit(.minutes(1)))
+    func pullComesBackAfterLocalPublisher() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let origin = try await RelayUnderTest.start(["--record", "none"])
+        defer { origin.stop() }
+        let edge = try await RelayUnderTest.start([
+            "--record", "none", "--takeover", "--pull", "cam1=srt://127.0.0.1:\(origin.port)",
+        ])
+        defer { edge.stop() }
+        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam1")
+        defer { reader.close() }
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(origin.port)?mode=caller&streamid=cam1"])
+        defer { publisher.terminate() }
+        let stop = RelayReaderFaultTests.StopFlag()
+        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
+        defer { stop.isSet.store(true, ordering: .relaxed) }
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > 100_000 })
+
+        // A local publisher replaces the pull's connection; the pull ends at its next connection.
+        let local = try await SRTConnection.connect(
+            try SRTCallerConfiguration(
+                host: "127.0.0.1", port: edge.port, streamID: "publish:cam1", connectTimeout: .seconds(3)))
+        let ended = try await edge.log.next("pull-ended", within: .seconds(15))
+        #expect((ended["reason"] as? String ?? "").hasPrefix("published here"), "\(ended)")
+        local.close()
+        var closed = try await edge.log.next("connection-closed")
+        while closed["role"] as? String != "publish" { closed = try await edge.log.next("connection-closed") }
+
+        // What the edge held within its latency drains first; then nothing moves.
+        var before = reader.bytes.count
+        var still = ContinuousClock.now
+        let gone = ContinuousClock.now
+        while ContinuousClock.now - still < .milliseconds(1500), ContinuousClock.now - gone < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+            if reader.bytes.count != before { (before, still) = (reader.bytes.count, .now) }
+        }
+        // The reader is still there and the origin still has the stream: it is pulled again.
+        let resumed = await RelayAcceptanceTests.eventually(within: .seconds(15)) {
+            reader.bytes.count > before + 100_000
+        }
+        #expect(resumed, "the edge's reader got \(reader.bytes.count - before) bytes after the local publisher left")
+        #expect(reader.ending.withLock { $0 } == nil)
+        stop.isSet.store(true, ordering: .relaxed)
+        await fed
     }
 }
