@@ -102,7 +102,7 @@ struct StreamCopier: Sendable {
         defer {
             hub.release(publisher: id)
             // Readers left waiting (a publisher here ends the stream's pull): the stream is pulled for them again.
-            if hub.readerCount > 0 { pulls?.wanted(request.name, in: hub, via: []) }
+            if let reader = hub.readers.first { pulls?.wanted(request.name, in: hub, via: reader.via) }
             hubs.forgetIfIdle(request.name)
         }
         let sink: (any StreamSink)?

@@ -29,7 +29,8 @@ struct StreamPull: Sendable {
     enum Ending: Sendable {
         case unread
         case locallyPublished(Int)
-        case gaveUp(String)
+        /// `looped`: the origin refused the chain carried (``RelayIdentity/loopDetected``).
+        case gaveUp(String, looped: Bool = false)
         case stopped
 
         /// Whether readers that the stream still has may start the pull again: unless it gave up or the relay stops.
@@ -71,7 +72,9 @@ struct StreamPull: Sendable {
                     return .stopped
                 } catch {
                     // Stopped by the tree (cancellation), or a failure retrying cannot fix.
-                    return Task.isCancelled ? .stopped : .gaveUp(StreamPush.reason(error))
+                    let failure = (error as? SupervisorError)?.lastFailure ?? error
+                    let looped = (failure as? SRTError)?.rejectReason == RelayIdentity.loopDetected.code
+                    return Task.isCancelled ? .stopped : .gaveUp(StreamPush.reason(error), looped: looped)
                 }
             }
             group.addTask {
@@ -109,7 +112,7 @@ struct StreamPull: Sendable {
         switch ending {
         case .unread: reason = "no reader for \(Units.duration(streams.pullLinger))"
         case .locallyPublished(let id): reason = "published here (connection \(id))"
-        case .gaveUp(let why): reason = "gave up: \(why)"
+        case .gaveUp(let why, _): reason = "gave up: \(why)"
         case .stopped: reason = "shutdown"
         }
         let received = link.bytes.load(ordering: .relaxed)

@@ -43,6 +43,11 @@ final class StreamPulls: Sendable {
     /// A reader joined stream `name`, in `hub`: starts its pull when no publisher has it here, a rule matches and no
     /// pull of it runs. Never waits.
     func wanted(_ name: String, in hub: StreamHub, via: [String]) {
+        wanted(name, in: hub, via: via, refused: [])
+    }
+
+    /// `refused`: the chains the origin refused as loops already, for this stream's readers now.
+    private func wanted(_ name: String, in hub: StreamHub, via: [String], refused: Set<[String]>) {
         guard hub.publisher == nil, let rule = streams.pulls.first(where: { $0.matches(name) }) else { return }
         let limit = streams.maxPulls
         // A bound on outgoing connections: each name a reader makes up would otherwise be one more.
@@ -71,6 +76,14 @@ final class StreamPulls: Sendable {
                         ended(name)
                         // A reader that came while it ended, or readers a local publisher has left since: pulled again.
                         if ending.mayResume, hub.readerCount > 0 { wanted(name, in: hub, via: via) }
+                        // The chain of the reader that started it was refused (any reader may write its x-via): the
+                        // other readers are pulled for with theirs, each chain tried once.
+                        if case .gaveUp(_, looped: true) = ending {
+                            let refused = refused.union([via])
+                            if let other = hub.readers.first(where: { !refused.contains($0.via) }) {
+                                wanted(name, in: hub, via: other.via, refused: refused)
+                            }
+                        }
                     }, name: "\(next.add(1, ordering: .relaxed).oldValue)", policy: workerPolicy, restart: .temporary))
         } catch {
             // The tree is stopping: the pull never starts.

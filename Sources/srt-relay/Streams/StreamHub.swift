@@ -14,14 +14,19 @@ final class StreamHub: Sendable {
         let connection: SRTConnection
         let queue: ReaderQueue
         let since: ContinuousClock.Instant
+        /// The relays the reader came through (`x-via=`): the chain a pull of the stream carries on.
+        let via: [String]
         /// Payload bytes sent to the reader so far.
         let sentBytes = Atomic<Int>(0)
 
-        init(id: Int, connection: SRTConnection, queue: ReaderQueue, since: ContinuousClock.Instant) {
+        init(
+            id: Int, connection: SRTConnection, queue: ReaderQueue, since: ContinuousClock.Instant, via: [String] = []
+        ) {
             self.id = id
             self.connection = connection
             self.queue = queue
             self.since = since
+            self.via = via
         }
     }
 

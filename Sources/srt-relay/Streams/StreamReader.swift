@@ -22,7 +22,8 @@ struct StreamReader: Sendable {
     func serve(_ connection: SRTConnection, id: Int, request: StreamRequest, peer: String) async {
         let started = ContinuousClock.now
         let queue = ReaderQueue(limits: streams.readerQueue, joinedAt: started)
-        let reader = StreamHub.Reader(id: id, connection: connection, queue: queue, since: started)
+        let reader = StreamHub.Reader(
+            id: id, connection: connection, queue: queue, since: started, via: request.via)
         let limit = access.maxReaders(of: request.name)
         let (hub, added) = hubs.withHub(named: request.name) { hub in (hub, hub.add(reader, limit: limit)) }
         guard added else {

@@ -81,4 +81,40 @@ struct PullAttackTests {
         stop.isSet.store(true, ordering: .relaxed)
         await fed
     }
+
+    @Test(
+        "a reader forging a long x-via starts the pull, the origin refuses its chain: the other readers still get it",
+        .timeLimit(.minutes(1)))
+    func forgedChainStrandsNoOne() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        // The origin's port, free while the edge's pull tries it: the readers are both there when it answers.
+        let first = try await RelayUnderTest.start(["--record", "none"])
+        let port = first.port
+        first.process.signal(SIGTERM)
+        #expect(await first.process.exitStatus(within: .seconds(10)) == 0)
+        first.stop()
+        let edge = try await RelayUnderTest.start(["--record", "none", "--pull", "cam1=srt://127.0.0.1:\(port)"])
+        defer { edge.stop() }
+        // 7 relays: accepted here, but with the edge's id the origin counts 8 and refuses the pull (1508).
+        let hostile = try await InProcessReader(port: edge.port, streamID: "#!::r=cam1,m=request,x-via=a.b.c.d.e.f.g")
+        defer { hostile.close() }
+        _ = try await edge.log.next("pull-started")
+        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam1")
+        defer { reader.close() }
+        let origin = try await RelayUnderTest.start(["--record", "none"], port: port)
+        defer { origin.stop() }
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=cam1"])
+        defer { publisher.terminate() }
+        let stop = RelayReaderFaultTests.StopFlag()
+        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
+        defer { stop.isSet.store(true, ordering: .relaxed) }
+        let ended = try await edge.log.next("pull-ended", within: .seconds(20))
+        #expect((ended["reason"] as? String ?? "").contains("1508"), "\(ended)")
+        let received = await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > 100_000 }
+        #expect(received, "the plain reader got \(reader.bytes.count) bytes")
+        #expect(reader.ending.withLock { $0 } == nil)
+        stop.isSet.store(true, ordering: .relaxed)
+        await fed
+    }
 }
