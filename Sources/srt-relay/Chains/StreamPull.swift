@@ -23,9 +23,6 @@ struct StreamPull: Sendable {
     let console: Console
     let logger: Logger
 
-    /// How often the pull looks whether its stream still has readers.
-    static let lingerCheck = Duration.milliseconds(500)
-
     enum Ending: Sendable {
         case unread
         case locallyPublished(Int)
@@ -84,19 +81,7 @@ struct StreamPull: Sendable {
                 return nil
             }
             group.addTask {
-                var unreadSince: ContinuousClock.Instant?
-                while !Task.isCancelled {
-                    do { try await Task.sleep(for: Self.lingerCheck) } catch { return nil }
-                    let now = ContinuousClock.now
-                    if hub.readerCount > 0 {
-                        unreadSince = nil
-                    } else if let since = unreadSince {
-                        if now - since >= streams.pullLinger { return .unread }
-                    } else {
-                        unreadSince = now
-                    }
-                }
-                return nil
+                await Linger.idle(for: streams.pullLinger) { hub.readerCount == 0 } ? .unread : nil
             }
             var ending = Ending.stopped
             while let next = await group.next() {

@@ -20,16 +20,13 @@ struct StreamPush: Sendable {
     let via: [String]
     /// What the push did, for the API, the status lines and the metrics; in the hub already.
     let link: ChainLink
-    /// Its queue, attached to `hub` already (``StreamPushes/published(_:in:)``); detached when the push ends.
+    /// Its queue, attached to `hub` already (``StreamPushes/published(_:in:via:)``); detached when the push ends.
     let queue: ReaderQueue
     let hub: StreamHub
     let hubs: StreamHubs
     let streams: StreamSettings
     let console: Console
     let logger: Logger
-
-    /// How often the push looks whether its stream still has a publisher.
-    static let lingerCheck = Duration.milliseconds(500)
 
     /// What ended a push, for its last line.
     private enum Ending: Sendable {
@@ -98,19 +95,7 @@ struct StreamPush: Sendable {
                 return nil
             }
             group.addTask {
-                var unpublishedSince: ContinuousClock.Instant?
-                while !Task.isCancelled {
-                    do { try await Task.sleep(for: Self.lingerCheck) } catch { return nil }
-                    let now = ContinuousClock.now
-                    if hub.publisher != nil {
-                        unpublishedSince = nil
-                    } else if let since = unpublishedSince {
-                        if now - since >= streams.pushLinger { return .unpublished }
-                    } else {
-                        unpublishedSince = now
-                    }
-                }
-                return nil
+                await Linger.idle(for: streams.pushLinger) { hub.publisher == nil } ? .unpublished : nil
             }
             var ending = Ending.stopped
             // The first to finish decides, unless it is the sender, which ends only with the caller.
