@@ -63,8 +63,13 @@ struct SupervisorGroupPropertyTests {
         func child(_ node: Node) throws -> GroupChild {
             switch node {
             case .leaf(let name, let transient):
-                // A transient leaf's normal return ends its supervisor, and it stays stopped.
-                let policy = transient ? try RestartPolicy(onCompletion: .finish) : .default
+                // A transient leaf's normal return ends its supervisor, and it stays stopped. No stop timeout: on the
+                // immediate clock any timeout passes at once, so a stop whose task had not run yet on a loaded
+                // machine would be left behind, and the journal would show it after the restarts (the switchboard's
+                // stops never hang).
+                let policy =
+                    transient
+                    ? try RestartPolicy(onCompletion: .finish, stopTimeout: nil) : try RestartPolicy(stopTimeout: nil)
                 return try .resource(
                     board.resource(name), name: name, policy: policy, restart: transient ? .transient : .permanent)
             case .group(let name, let strategy, let nodes):
