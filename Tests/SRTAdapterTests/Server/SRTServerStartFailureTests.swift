@@ -16,17 +16,14 @@ extension Loopback {
             "a port held by another process (srt-live-transmit listening) backs off; the server comes up once it exits",
             .enabled(if: Prerequisite.srtTools.allowsRunning, Prerequisite.srtTools.comment))
         func portHeldByAnotherProcess() async throws {
-            var bindErrno: Int32 = 0
-            let probe = SRTAddress(validHost: "127.0.0.1", port: 0).withSocketAddress {
-                csrt_udp_bind($0, $1, &bindErrno)
-            }
-            let port = Int(csrt_local_port(probe))
-            close(probe)
+            // Below the ephemeral range: a caller of another test could otherwise take the port between this choice
+            // and srt-live-transmit's bind, which then never holds it.
+            let port = try FreePort.loopback()
             let holder = try ChildProcess(
                 SRTLiveTransmitInteropTests.tool, ["-q", "srt://127.0.0.1:\(port)?mode=listener", "file://con"])
             defer { holder.terminate() }
             // Held once a bind of ours fails.
-            let held = await TestSupport.eventually(within: .seconds(5)) {
+            let held = await TestSupport.eventually(within: .seconds(10)) {
                 var error: Int32 = 0
                 let fd = SRTAddress(validHost: "127.0.0.1", port: port).withSocketAddress {
                     csrt_udp_bind($0, $1, &error)
