@@ -86,9 +86,15 @@ struct RelayReaderFaultTests {
             _ = try await log.next("chaos")
         case .icmp:
             try ICMPFault.enableErrors(process: relay.pid, port: port)
-            try ICMPFault.sendNetUnreachable(port: UInt16(port), namespace: namespace?.name)
-            let restart = try await log.next("restart")
-            #expect(restart["phase"] as? String == "listener died", "\(restart)")
+            // One ICMP kills the receive thread; once in a loaded CI run one had no effect (its cause not found), so
+            // up to three are sent, a few seconds apart, and the count is printed.
+            var restart: [String: Any]?
+            for attempt in 1...3 where restart == nil {
+                try ICMPFault.sendNetUnreachable(port: UInt16(port), namespace: namespace?.name)
+                restart = try? await log.next("restart", within: .seconds(4))
+                if restart != nil { print("srt-relay readers: fault A took \(attempt) ICMP packet(s)") }
+            }
+            #expect(restart?["phase"] as? String == "listener died", "\(restart ?? [:])")
         }
         _ = try await log.next("listening")
         // What was on its way drains; then nothing moves while the callers have not noticed (libsrt's peer idle

@@ -38,9 +38,11 @@ struct RelayReaderTests {
     }
 
     /// Publishes `payload` as `streamID` with srt-live-transmit, paced (about 40 Mbit/s, or 9 with `slowly`), and
-    /// waits for the relay to count `total` bytes and close the publisher.
+    /// waits for the relay to count `total` bytes and close the publisher; `beforeFeeding` runs once the publisher
+    /// is connected, just before its first byte.
     static func publish(
-        _ payload: [UInt8], as streamID: String, port: Int, log: RelayLog, total: Int, slowly: Bool = false
+        _ payload: [UInt8], as streamID: String, port: Int, log: RelayLog, total: Int, slowly: Bool = false,
+        beforeFeeding: () -> Void = {}
     ) async throws {
         let publisher = try TestProcess(
             RelayBinary.publisher,
@@ -49,6 +51,7 @@ struct RelayReaderTests {
         // The publisher's line (a reader's may come first).
         var opened = try await log.next("connection-opened")
         while opened["role"] as? String != "publish" { opened = try await log.next("connection-opened") }
+        beforeFeeding()
         // Bounded: a publisher that stops reading its input would otherwise hold the feeding thread, and the test,
         // for good; killing it ends the write.
         let fed = RelayReaderFaultTests.StopFlag()
@@ -212,11 +215,14 @@ struct RelayReaderTests {
         let stopped = try LiveTransmitReader.start(port: port, streamID: "read:cam1", into: output)
         defer { stopped.terminate() }
         for _ in 0..<4 { _ = try await log.next("connection-opened") }
-        stopped.signal(SIGSTOP)
         // About 4 s at 9 Mbit/s: past the 2 s libsrt waits (a second past the latency) before it drops what the
-        // stopped reader does not acknowledge, and past the reader's limit after that.
+        // stopped reader does not acknowledge, and past the reader's limit after that. Stopped just before the first
+        // byte: stopped earlier (a slow start on a loaded machine), libsrt's 5 s peer idle timeout could end it before
+        // anything was dropped.
         let payload = (0..<16).flatMap { RelayAcceptanceTests.payload(seed: UInt8($0)) }
-        try await Self.publish(payload, as: "cam1", port: port, log: log, total: payload.count, slowly: true)
+        try await Self.publish(payload, as: "cam1", port: port, log: log, total: payload.count, slowly: true) {
+            stopped.signal(SIGSTOP)
+        }
         for reader in readers {
             #expect(await RelayAcceptanceTests.eventually { reader.bytes.count >= payload.count })
             let read = reader.bytes
