@@ -105,7 +105,11 @@ extension Loopback {
             #expect(jittered.peak(within: .milliseconds(50)) <= 8)
             // Without jitter every delay is the window, and everyone is back at once.
             #expect(lockstep.delays.allSatisfy { $0 == Self.window })
-            #expect(lockstep.spread < Self.slack)
+            // As above, at most 4 stragglers of a stalled process (one caller 0.41 s late was seen on a loaded CI
+            // machine): the rest are back within the slack of the one delay, and half of them within 50 ms.
+            let lockstepOnTime = lockstep.onTime(within: Self.slack)
+            #expect(lockstepOnTime.delays.count >= lockstep.delays.count - 4, "\(lockstep.summary)")
+            #expect(lockstepOnTime.spread < Self.slack, "\(lockstepOnTime.summary)")
             #expect(lockstep.peak(within: .milliseconds(50)) * 2 >= Self.callers)
         }
 
