@@ -241,16 +241,25 @@ struct RelayUnreadOutputTests {
         #expect(slowest < .milliseconds(200), "an enqueue waited for the reader")
         #expect(dropped >= count - 2 * OutputQueue.maxLines, "at most the queue and one batch held")
 
-        // The reader comes back: everything kept arrives, in order, then the notice with the count.
+        // The reader comes back: everything kept arrives, in order, then the notice with the count. Read until the
+        // notices so far account for every dropped line: on a loaded machine a first notice can come before the
+        // last batches and their own notice.
         let reader = ends[0]
         let text = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
             Thread.detachNewThread {
                 var bytes: [UInt8] = []
                 var buffer = [UInt8](repeating: 0, count: 65_536)
                 let deadline = ContinuousClock.now + .seconds(10)
-                while ContinuousClock.now < deadline,
-                    !String(decoding: bytes.suffix(64), as: UTF8.self).hasSuffix(" dropped\n")
-                {
+                func accountedFor() -> Bool {
+                    guard String(decoding: bytes.suffix(64), as: UTF8.self).hasSuffix(" dropped\n") else {
+                        return false
+                    }
+                    let counted = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
+                        line.hasPrefix("NOTICE ") ? Int(line.dropFirst(7).prefix { $0 != " " }) : nil
+                    }
+                    return counted.reduce(0, +) >= dropped
+                }
+                while ContinuousClock.now < deadline, !accountedFor() {
                     var poller = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
                     guard poll(&poller, 1, 50) > 0 else { continue }
                     let read = Foundation.read(reader, &buffer, buffer.count)
