@@ -52,6 +52,12 @@ final class ConnectionTable: Sendable {
     /// bring in time): holes in what was recorded or forwarded.
     private let droppedPacketsMetric = Counter(label: "srt_relay_dropped_packets_total")
 
+    /// Counts `bytes` of payload received from a publisher (or a pull), for the status lines and `/metrics`.
+    func countReceived(_ bytes: Int) {
+        totalBytes.add(UInt64(bytes), ordering: .relaxed)
+        receivedBytesMetric.increment(by: Int64(bytes))
+    }
+
     /// Counts `count` packets libsrt dropped as too late on a connection that ended.
     func countDroppedPackets(_ count: Int) {
         droppedPacketsMetric.increment(by: Int64(count))

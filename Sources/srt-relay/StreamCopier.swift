@@ -133,16 +133,9 @@ struct StreamCopier: Sendable {
             while true {
                 let messages = try await connection.receiveAvailable()
                 let received = messages.reduce(0) { $0 + $1.count }
-                table.totalBytes.add(UInt64(received), ordering: .relaxed)
-                table.receivedBytesMetric.increment(by: Int64(received))
-                let now = ContinuousClock.now
-                hub.noteReceived(received, at: now)
+                table.countReceived(received)
                 // Readers first: a failing output ends the publisher, and what it sent last still reaches them.
-                if hub.hasAudience {
-                    await hub.deliver(aligner.align(messages), at: now)
-                } else {
-                    aligner.reset()
-                }
+                await hub.publish(messages, bytes: received, aligner: &aligner)
                 guard let sink else {
                     bytes += UInt64(received)
                     continue

@@ -1,5 +1,4 @@
 import Logging
-import Metrics
 import SRTAdapter
 import Supervisor
 import Synchronization
@@ -137,15 +136,8 @@ struct StreamPull: Sendable {
                 let messages = try await connection.receiveAvailable()
                 let bytes = messages.reduce(0) { $0 + $1.count }
                 link.noteBytes(bytes)
-                table.totalBytes.add(UInt64(bytes), ordering: .relaxed)
-                table.receivedBytesMetric.increment(by: Int64(bytes))
-                let now = ContinuousClock.now
-                hub.noteReceived(bytes, at: now)
-                if hub.hasAudience {
-                    await hub.deliver(aligner.align(messages), at: now)
-                } else {
-                    aligner.reset()
-                }
+                table.countReceived(bytes)
+                await hub.publish(messages, bytes: bytes, aligner: &aligner)
             }
         } catch {
             // The caller is reconnecting already (or the relay stops); the readers wait for the next connection.

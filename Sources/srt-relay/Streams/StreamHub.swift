@@ -107,8 +107,21 @@ final class StreamHub: Sendable {
         }
     }
 
+    /// The publisher's `messages` (`bytes` of payload), as they arrive: counted, then handed to the readers and
+    /// pushes (``deliver(_:at:)``) in whole packets through the publisher's own `aligner`, which starts over while
+    /// nobody takes them.
+    func publish(_ messages: [[UInt8]], bytes: Int, aligner: inout PacketAligner) async {
+        let now = ContinuousClock.now
+        noteReceived(bytes, at: now)
+        if hasAudience {
+            await deliver(aligner.align(messages), at: now)
+        } else {
+            aligner.reset()
+        }
+    }
+
     /// Counts `bytes` received from the publisher at `now`.
-    func noteReceived(_ bytes: Int, at now: ContinuousClock.Instant) {
+    private func noteReceived(_ bytes: Int, at now: ContinuousClock.Instant) {
         let total = receivedBytes.add(UInt64(bytes), ordering: .relaxed).newValue
         meter.withLock { $0.record(total, at: now) }
     }
