@@ -18,10 +18,10 @@ struct ControlThreadIdleAttackTests {
         let earlierRan = Atomic(false)
         control.submit { earlierRan.store(true, ordering: .releasing) }
         // Other work, steadily: items of 2 ms, at most 20 not started yet, topped up as they start, as busy
-        // connections' reads and sends would come (bounded: 12 s).
+        // connections' reads and sends would come (bounded: 60 s).
         let itemsStarted = Atomic(0)
         Thread.detachNewThread {
-            let deadline = ContinuousClock.now + .seconds(12)
+            let deadline = ContinuousClock.now + .seconds(60)
             var submitted = 0
             while !stop.load(ordering: .relaxed), ContinuousClock.now < deadline {
                 if submitted - itemsStarted.load(ordering: .relaxed) < 20 {
@@ -46,14 +46,15 @@ struct ControlThreadIdleAttackTests {
             await control.idle()
             idleReturned.store(true, ordering: .releasing)
         }
-        // Everything submitted before the call runs within milliseconds; 10 s leaves a machine loaded far beyond one
-        // busy core room (over 4 s seen) and still ends before the submitting thread's 12 s, until which a wait for
-        // an empty queue could never return.
-        let returned = await TestSupport.eventually(within: .seconds(10)) { idleReturned.load(ordering: .acquiring) }
+        // Everything submitted before the call runs within milliseconds. The waiting task and this one need the
+        // cooperative pool, which the whole suite in parallel with a busy core has kept from them for over 10 s: 45 s
+        // leaves room for that and still ends before the submitting thread's 60 s, until which a wait for an empty
+        // queue could never return.
+        let returned = await TestSupport.eventually(within: .seconds(45)) { idleReturned.load(ordering: .acquiring) }
         stop.store(true, ordering: .relaxed)
-        let ended = await TestSupport.eventually(within: .seconds(14)) { finished.load(ordering: .acquiring) }
+        let ended = await TestSupport.eventually(within: .seconds(62)) { finished.load(ordering: .acquiring) }
         #expect(ended, "the submitting thread ended")
         await waiting.value
-        #expect(returned, "idle() had not returned after 10 s although the earlier work ran long before")
+        #expect(returned, "idle() had not returned after 45 s although the earlier work ran long before")
     }
 }

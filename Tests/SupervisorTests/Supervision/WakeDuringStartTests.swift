@@ -56,8 +56,11 @@ struct WakeDuringStartTests {
         clock.advance(by: .seconds(1))
         if woken { supervisor.wake(spread: .zero) }
         held.release()
+        var waited: (virtual: Duration, real: Duration) = (.zero, .zero)
         if woken {
-            await WakeWhileFailingTests.waitFor(starts: 2, clock: clock) { held.starts.load(ordering: .relaxed) }
+            waited = await WakeWhileFailingTests.waitFor(starts: 2, clock: clock) {
+                held.starts.load(ordering: .relaxed)
+            }
         } else {
             await WakeSpreadTests.settle { held.starts.load(ordering: .relaxed) }
             // A few virtual milliseconds: nowhere near the hour.
@@ -69,7 +72,10 @@ struct WakeDuringStartTests {
         let starts = held.starts.load(ordering: .relaxed)
         let ready = supervisor.state.isReady
         if woken {
-            #expect(starts == 2, "the wake-up during the start ended the backoff after it")
+            #expect(
+                starts == 2,
+                "the wake-up during the start ended the backoff after it (waited \(waited.virtual) virtual, \(waited.real) real)"
+            )
             #expect(ready)
         } else {
             #expect(starts == 1, "without a wake-up the hour-long backoff is still running")

@@ -43,15 +43,21 @@ struct WakeWhileFailingTests {
             })
     }
 
-    /// Waits until `progress` reaches `starts`, at most 30 s of real time, while the virtual clock keeps moving: by
+    /// Waits until `progress` reaches `starts`, at most 120 s of real time, while the virtual clock keeps moving: by
     /// 10 ms a step over its first 10 s (the floor after a wake-up, if any), then by 1 s a step up to 10 minutes, a
     /// sixth of the hour-long backoff. A loaded pool may run the supervisor's task seconds late, after any fixed
     /// number of steps; a clock that stopped then would strand its floor, while one that went past the hour would
-    /// hide a lost wake-up.
-    static func waitFor(starts: Int, clock: ManualClock, _ progress: () -> Int) async {
+    /// hide a lost wake-up. Returns the virtual and the real time it took, for a failure's message.
+    @discardableResult
+    static func waitFor(starts: Int, clock: ManualClock, _ progress: () -> Int) async -> (
+        virtual: Duration, real: Duration
+    ) {
         let origin = clock.now
-        let deadline = ContinuousClock.now + .seconds(30)
-        for _ in 0..<20_000 where progress() < starts && ContinuousClock.now < deadline {
+        let began = ContinuousClock.now
+        // Far beyond the milliseconds it takes: with the whole suite running in parallel and a core kept busy, every
+        // settling round waits behind thousands of other tests' tasks.
+        let deadline = ContinuousClock.now + .seconds(120)
+        for _ in 0..<50_000 where progress() < starts && ContinuousClock.now < deadline {
             let elapsed = origin.duration(to: clock.now)
             if elapsed < .seconds(10) {
                 clock.advance(by: .milliseconds(10))
@@ -61,6 +67,7 @@ struct WakeWhileFailingTests {
             await WakeSpreadTests.settle(progress)
             try? await Task.sleep(for: .milliseconds(5))
         }
+        return (origin.duration(to: clock.now), ContinuousClock.now - began)
     }
 
     /// Waits until `condition` holds, at most 20 s of real time; whether it does.
