@@ -147,7 +147,21 @@ def main():
                   f"{median([r['latency_p99_ms'] for r in trials]):.1f} |")
             if args.pull and kind != base:
                 # What the pull costs the edge, in readers: the extra CPU over the published stream's per reader.
-                print(f"the pull costs the edge {(cpu - floor) / (floor / readers):.2f} readers' worth of CPU")
+                print(f"the pull costs the edge {(cpu - floor) / (floor / readers):.2f} readers' worth of CPU "
+                      "(medians)")
+                # The same per repetition, whose two trials ran back to back under the same load: the machine's
+                # drift between repetitions, larger than the pull's cost, cancels out of each difference.
+                costs = []
+                for repetition in range(args.repetitions):
+                    pair = {r["server"]: r["cpu_s"] for r in rows
+                            if r["repetition"] == repetition and r["readers"] == readers and r["stalled"] == stalled}
+                    if base in pair and kind in pair and pair[base] > 0:
+                        costs.append((pair[kind] - pair[base]) / (pair[base] / readers))
+                if len(costs) >= 2:
+                    quartiles = statistics.quantiles(costs, n=4)
+                    print(f"paired by repetition: the pull costs {median(costs):.2f} readers' worth "
+                          f"(median of {len(costs)} pairs, quartiles {quartiles[0]:.2f} to {quartiles[2]:.2f}, "
+                          f"range {min(costs):.2f} to {max(costs):.2f})")
 
 if __name__ == "__main__":
     main()

@@ -50,8 +50,14 @@ struct StreamPull: Sendable {
             hubs.forgetIfIdle(name)
         }
         let configuration: SRTCallerConfiguration
+        // The call that tells a dead connection from a quiet path waits no longer than the stall it follows: an origin
+        // that is up answers within two round trips.
+        let probe: SRTCallerConfiguration?
         do {
             configuration = try rule.configuration(for: name, identity: streams.identity, via: via)
+            probe = try streams.pullStall.map {
+                try rule.configuration(for: name, identity: streams.identity, via: via, connectTimeout: $0)
+            }
         } catch {
             console.emit(
                 "pull-ended", "← \(name) from \(rule): \(error)",
@@ -75,7 +81,9 @@ struct StreamPull: Sendable {
             }
             group.addTask {
                 for await connection in caller.connections {
-                    if let other = await receive(from: connection, link: link) { return .locallyPublished(other) }
+                    if let other = await receive(from: connection, link: link, probe: probe) {
+                        return .locallyPublished(other)
+                    }
                 }
                 return nil
             }
@@ -111,7 +119,9 @@ struct StreamPull: Sendable {
 
     /// Serves the stream's readers from `connection` until it breaks. Returns the connection id of a local publisher
     /// that has the stream (the pull then ends), or `nil`.
-    private func receive(from connection: SRTConnection, link: ChainLink) async -> Int? {
+    private func receive(
+        from connection: SRTConnection, link: ChainLink, probe: SRTCallerConfiguration?
+    ) async -> Int? {
         // In the table, the connection shows in the API and the status lines, and the shutdown closes it.
         guard let id = table.add(connection) else {
             connection.close()
@@ -130,21 +140,72 @@ struct StreamPull: Sendable {
         defer { link.noteBroken() }
         let count = link.connects.load(ordering: .relaxed)
         emit("pull-connected", "← \(name) connected to \(rule)" + (count > 1 ? " (again, #\(count))" : ""))
-        var aligner = PacketAligner()
-        do {
-            while true {
-                let messages = try await connection.receiveAvailable()
-                let bytes = messages.reduce(0) { $0 + $1.count }
-                link.noteBytes(bytes)
-                table.countReceived(bytes)
-                await hub.publish(messages, bytes: bytes, aligner: &aligner)
+        await withTaskGroup(of: Void.self) { group in
+            if let limit = streams.pullStall, let probe {
+                group.addTask { await replaceIfSilent(connection, after: limit, probe: probe, link: link) }
             }
-        } catch {
-            // The caller is reconnecting already (or the relay stops); the readers wait for the next connection.
-            emit("pull-broken", "← \(name) from \(rule): connection broke: \(error)")
+            var aligner = PacketAligner()
+            do {
+                while true {
+                    let messages = try await connection.receiveAvailable()
+                    let bytes = messages.reduce(0) { $0 + $1.count }
+                    link.noteBytes(bytes)
+                    table.countReceived(bytes)
+                    await hub.publish(messages, bytes: bytes, aligner: &aligner)
+                }
+            } catch {
+                // The caller is reconnecting already (or the relay stops); the readers wait for the next connection.
+                emit("pull-broken", "← \(name) from \(rule): connection broke: \(error)")
+            }
+            group.cancelAll()
         }
         return nil
     }
+
+    /// Closes `connection` (the caller then connects again after its backoff) once the stream has stopped arriving
+    /// on it for `limit` after it flowed and a new call to the origin is answered while it still hears nothing: the
+    /// origin restarted or moved, or the path lost its state. Silence alone is not enough: a link that is down comes
+    /// back with the connection intact (SRT resends what its latency still covers), and closing it would only add a
+    /// handshake and a backoff once it is up. When nobody answers, the connection is left to recover or to libsrt's
+    /// silent-peer timeout; each time the stream flows and stops again, one more call.
+    private func replaceIfSilent(
+        _ connection: SRTConnection, after limit: Duration, probe configuration: SRTCallerConfiguration,
+        link: ChainLink
+    ) async {
+        while await StallWatch.stalled(after: limit, { link.bytes.load(ordering: .relaxed) }) {
+            // Arrivals, not deliveries: a packet that came back with the link shows here before its latency passes.
+            let heard = try? await connection.currentStatistics().packetsReceived
+            let probe: SRTConnection
+            do {
+                probe = try await SRTConnection.connect(configuration)
+            } catch {
+                if Task.isCancelled { return }
+                console.emit(
+                    "pull-stalled",
+                    "← \(name) from \(rule): nothing for \(Units.duration(limit)) and a new call failed (\(error)); "
+                        + "the connection is kept",
+                    ["stream": .string(name), "from": .string("\(rule)"), "action": .string("keep")])
+                continue
+            }
+            probe.close()
+            // A moment for the old connection's packets, which come back with a link at the same time the answer does.
+            try? await Task.sleep(for: Self.heardGrace)
+            let heardSince = try? await connection.currentStatistics().packetsReceived
+            if let heard, let heardSince, heardSince != heard { continue }
+            console.emit(
+                "pull-stalled",
+                "← \(name) from \(rule): nothing for \(Units.duration(limit)) while the origin answers a new call; "
+                    + "connecting again",
+                ["stream": .string(name), "from": .string("\(rule)"), "action": .string("reconnect")])
+            // The receive ends with it, and the caller connects again after its backoff.
+            connection.close()
+            return
+        }
+    }
+
+    /// How long after a new call was answered the old connection may still show that it hears the origin: a live
+    /// stream's packets come every few milliseconds.
+    static let heardGrace = Duration.milliseconds(100)
 
     private func emit(_ event: String, _ text: String) {
         console.emit(event, text, ["stream": .string(name), "from": .string("\(rule)")])

@@ -55,6 +55,14 @@ struct StreamFlags: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "A pulled stream that stops arriving this long after it flowed is called again, before libsrt's 5 s "
+                + "silent-peer timeout (0.2 to 60; 0 waits for libsrt).",
+            valueName: "seconds"))
+    var pullStall: Double = 1
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "This relay's id in chains (1 to 32 letters, digits, - or _; random by default): its pushes and pulls "
                 + "carry it, and a stream coming back through it is refused as a loop (1508).",
             valueName: "id"))
@@ -96,6 +104,10 @@ struct StreamFlags: ParsableArguments {
                 try PushRule(parsing: rule, defaultStreamID: "#!::r=\(PushRule.placeholder),m=request")
             }
         }
+        guard pullStall.isFinite && (pullStall == 0 || (0.2...60).contains(pullStall)) else {
+            throw ValidationError("--pull-stall: must be 0 or 0.2 to 60 seconds, got \(pullStall)")
+        }
+        settings.pullStall = pullStall == 0 ? nil : .milliseconds(Int64((pullStall * 1000).rounded()))
         if let relayID {
             settings.identity = try flag("--relay-id") { () throws(ParseFailure) in try RelayIdentity(id: relayID) }
         }

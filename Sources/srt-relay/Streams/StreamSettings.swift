@@ -40,4 +40,7 @@ struct StreamSettings: Sendable {
     var pulls: [PushRule] = []
     /// How long a pull outlives its stream's last reader: a reader that comes back within it finds it connected.
     var pullLinger = Duration.seconds(10)
+    /// How long a pulled stream that flowed may stop arriving before the pull calls its origin again (``StallWatch``);
+    /// `nil` leaves it to libsrt's silent-peer timeout (about 5 s).
+    var pullStall: Duration? = .seconds(1)
 }

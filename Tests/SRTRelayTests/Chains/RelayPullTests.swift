@@ -92,6 +92,76 @@ struct RelayPullTests {
         #expect(reader.ending.withLock { $0 } == nil)
     }
 
+    /// An origin and an edge pulling cam1 from it with `--pull-stall 1`, a reader of the edge, and a publisher of
+    /// the origin fed live; once the reader has 200 KB, `fault` runs, and then everything stops. The reader's
+    /// connection to the edge must live through it all.
+    static func withFlowingPull(
+        _ fault: (_ origin: RelayUnderTest, _ edge: RelayUnderTest, _ reader: InProcessReader) async throws -> Void
+    ) async throws {
+        let origin = try await RelayUnderTest.start(["--record", "none"])
+        defer { origin.stop() }
+        let edge = try await RelayUnderTest.start([
+            "--record", "none", "--pull", "cam1=srt://127.0.0.1:\(origin.port)", "--pull-stall", "1",
+        ])
+        defer { edge.stop() }
+        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam1")
+        defer { reader.close() }
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(origin.port)?mode=caller&streamid=cam1"])
+        defer { publisher.terminate() }
+        let stop = RelayReaderFaultTests.StopFlag()
+        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
+        defer { stop.isSet.store(true, ordering: .relaxed) }
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > 200_000 })
+        try await fault(origin, edge, reader)
+        stop.isSet.store(true, ordering: .relaxed)
+        await fed
+        #expect(!Self.events(edge).contains("connection-closed"), "\(Self.events(edge))")
+    }
+
+    @Test(
+        "an origin killed mid-stream and started again is called again within the stall limit, not libsrt's 5 s",
+        .timeLimit(.minutes(1)))
+    func killedOriginCalledAgain() async throws {
+        try await Self.withFlowingPull { origin, edge, _ in
+            let lines = edge.process.lines.count
+            let killed = ContinuousClock.now
+            origin.process.signal(SIGKILL)
+            _ = await origin.process.exitStatus(within: .seconds(5))
+            let replacement = try await RelayUnderTest.start(["--record", "none"], port: origin.port)
+            defer { replacement.stop() }
+            let (stalled, stalledLine) = try await edge.log.first("pull-stalled", since: lines, within: .seconds(10))
+            #expect(stalled["action"] as? String == "reconnect", "\(stalled)")
+            let (_, connected) = try await edge.log.first("pull-connected", since: stalledLine, within: .seconds(10))
+            let after = try #require(edge.process.arrival(ofLine: connected)) - killed
+            // The edge's latency (1 s here) drains, 1 s without a message, a call answered, the first backoff.
+            #expect(after < .seconds(4), "connected again \(after) after the kill; libsrt alone takes over 5 s")
+            print("srt-relay pull: the origin killed and started again → the pull connected again \(after) after it")
+        }
+    }
+
+    @Test(
+        "an origin that stops answering mid-stream keeps its connection, which carries on when it answers again",
+        .timeLimit(.minutes(1)))
+    func silentOriginKept() async throws {
+        try await Self.withFlowingPull { origin, edge, reader in
+            // Stopped, not killed: nothing answers, as over a link that is down, and its sockets stay.
+            let lines = edge.process.lines.count
+            origin.process.signal(SIGSTOP)
+            defer { origin.process.signal(SIGCONT) }
+            let (stalled, _) = try await edge.log.first("pull-stalled", since: lines, within: .seconds(10))
+            // The new call waited out its connect timeout (the stall limit, 1 s) unanswered; the origin is back well
+            // before libsrt's 5 s.
+            origin.process.signal(SIGCONT)
+            #expect(stalled["action"] as? String == "keep", "\(stalled)")
+            let before = reader.bytes.count
+            #expect(
+                await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > before + 200_000 })
+            let events = Self.events(edge)
+            #expect(events.filter { $0 == "pull-connected" }.count == 1, "the first connection carried on: \(events)")
+        }
+    }
+
     @Test("the pull ends once its last reader has been gone for the linger time", .timeLimit(.minutes(1)))
     func releasedAfterLastReader() async throws {
         let origin = try await RelayUnderTest.start(["--record", "none"])
