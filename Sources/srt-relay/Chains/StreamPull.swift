@@ -163,49 +163,74 @@ struct StreamPull: Sendable {
     }
 
     /// Closes `connection` (the caller then connects again after its backoff) once the stream has stopped arriving
-    /// on it for `limit` after it flowed and a new call to the origin is answered while it still hears nothing: the
-    /// origin restarted or moved, or the path lost its state. Silence alone is not enough: a link that is down comes
-    /// back with the connection intact (SRT resends what its latency still covers), and closing it would only add a
-    /// handshake and a backoff once it is up. When nobody answers, the connection is left to recover or to libsrt's
-    /// silent-peer timeout; each time the stream flows and stops again, one more call.
+    /// on it for `limit` after it flowed, the origin does not acknowledge a message sent on it, and a new call to the
+    /// origin is answered: the origin restarted or moved, or the path lost its state. An origin that acknowledges is
+    /// alive with nothing to send (its publisher paused or left), and a new call that nobody answers means the path is
+    /// down: either way the connection is kept, since SRT carries on over it once there is something to carry, and
+    /// libsrt's silent-peer timeout ends it if the origin is gone for good. Each time the stream flows and stops
+    /// again, one more look.
     private func replaceIfSilent(
         _ connection: SRTConnection, after limit: Duration, probe configuration: SRTCallerConfiguration,
         link: ChainLink
     ) async {
+        // An acknowledgement takes a round trip and libsrt's 10 ms acknowledgement interval: the limit is meant to
+        // exceed two round trips.
+        let answer = limit / 2
         while await StallWatch.stalled(after: limit, { link.bytes.load(ordering: .relaxed) }) {
-            // Arrivals, not deliveries: a packet that came back with the link shows here before its latency passes.
-            let heard = try? await connection.currentStatistics().packetsReceived
+            if Task.isCancelled || connection.isClosed { return }
+            if await Self.acknowledges(connection, within: answer) {
+                stalled(limit, "the origin acknowledges, with nothing to send; the connection is kept", "keep")
+                continue
+            }
+            // The pulls from one origin that died all stall at once: their calls are spread.
+            try? await Task.sleep(for: .milliseconds(Int64.random(in: 0...100)))
             let probe: SRTConnection
             do {
                 probe = try await SRTConnection.connect(configuration)
             } catch {
                 if Task.isCancelled { return }
-                console.emit(
-                    "pull-stalled",
-                    "← \(name) from \(rule): nothing for \(Units.duration(limit)) and a new call failed (\(error)); "
-                        + "the connection is kept",
-                    ["stream": .string(name), "from": .string("\(rule)"), "action": .string("keep")])
+                stalled(limit, "the origin is silent and a new call failed (\(error)); the connection is kept", "keep")
                 continue
             }
             probe.close()
-            // A moment for the old connection's packets, which come back with a link at the same time the answer does.
-            try? await Task.sleep(for: Self.heardGrace)
-            let heardSince = try? await connection.currentStatistics().packetsReceived
-            if let heard, let heardSince, heardSince != heard { continue }
-            console.emit(
-                "pull-stalled",
-                "← \(name) from \(rule): nothing for \(Units.duration(limit)) while the origin answers a new call; "
-                    + "connecting again",
-                ["stream": .string(name), "from": .string("\(rule)"), "action": .string("reconnect")])
+            if Task.isCancelled || connection.isClosed { return }
+            // The path may have come back with the answer: the old connection's own acknowledgement decides.
+            if await Self.acknowledges(connection, within: answer) {
+                stalled(limit, "the origin acknowledges again; the connection is kept", "keep")
+                continue
+            }
+            if Task.isCancelled { return }
+            stalled(limit, "the origin is silent but answers a new call; connecting again", "reconnect")
             // The receive ends with it, and the caller connects again after its backoff.
             connection.close()
             return
         }
     }
 
-    /// How long after a new call was answered the old connection may still show that it hears the origin: a live
-    /// stream's packets come every few milliseconds.
-    static let heardGrace = Duration.milliseconds(100)
+    private func stalled(_ limit: Duration, _ what: String, _ action: String) {
+        console.emit(
+            "pull-stalled", "← \(name) from \(rule): nothing for \(Units.duration(limit)); \(what)",
+            ["stream": .string(name), "from": .string("\(rule)"), "action": .string(action)])
+    }
+
+    /// Whether the peer acknowledges a message sent on `connection` within `limit`: its libsrt does whether or not the
+    /// application there reads it. The message is one transport-stream null packet (PID 0x1FFF), which a reader of it
+    /// drops; srt-relay discards what its readers send.
+    static func acknowledges(_ connection: SRTConnection, within limit: Duration) async -> Bool {
+        guard let before = try? await connection.currentStatistics().acknowledgementsReceived,
+            (try? await connection.send(nullPacket)) != nil
+        else { return false }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+            guard let now = try? await connection.currentStatistics().acknowledgementsReceived else { return false }
+            if now != before { return true }
+        }
+        return false
+    }
+
+    /// A transport-stream null packet: sync byte, PID 0x1FFF, payload only, stuffing.
+    static let nullPacket: [UInt8] = [0x47, 0x1F, 0xFF, 0x10] + [UInt8](repeating: 0xFF, count: 184)
 
     private func emit(_ event: String, _ text: String) {
         console.emit(event, text, ["stream": .string(name), "from": .string("\(rule)")])

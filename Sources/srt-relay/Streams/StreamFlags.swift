@@ -55,8 +55,8 @@ struct StreamFlags: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A pulled stream that stops arriving this long after it flowed is called again, before libsrt's 5 s "
-                + "silent-peer timeout (0.2 to 60; 0 waits for libsrt).",
+            "A pulled stream that stops arriving this long after it flowed, from an origin that no longer "
+                + "acknowledges, is called again before libsrt's 5 s silent-peer timeout (0.5 to 60; 0: wait for libsrt).",
             valueName: "seconds"))
     var pullStall: Double = 1
 
@@ -104,8 +104,10 @@ struct StreamFlags: ParsableArguments {
                 try PushRule(parsing: rule, defaultStreamID: "#!::r=\(PushRule.placeholder),m=request")
             }
         }
-        guard pullStall.isFinite && (pullStall == 0 || (0.2...60).contains(pullStall)) else {
-            throw ValidationError("--pull-stall: must be 0 or 0.2 to 60 seconds, got \(pullStall)")
+        // Below half a second, the new call's wait (the limit) would barely cover libsrt's first resend of its
+        // handshake (250 ms).
+        guard pullStall.isFinite && (pullStall == 0 || (0.5...60).contains(pullStall)) else {
+            throw ValidationError("--pull-stall: must be 0 or 0.5 to 60 seconds, got \(pullStall)")
         }
         settings.pullStall = pullStall == 0 ? nil : .milliseconds(Int64((pullStall * 1000).rounded()))
         if let relayID {
