@@ -15,6 +15,12 @@ struct RelayPullTests {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    /// The `action` of each `pull-stalled` line of `relay` from line `start` on.
+    static func stallActions(_ relay: RelayUnderTest, since start: Int) -> [String] {
+        relay.process.lines[start...].compactMap(RelayLog.decode).filter { $0["event"] as? String == "pull-stalled" }
+            .compactMap { $0["action"] as? String }
+    }
+
     /// The events of `relay`'s lines so far.
     static func events(_ relay: RelayUnderTest) -> [String] {
         relay.process.lines.compactMap(RelayLog.decode).compactMap { $0["event"] as? String }
@@ -49,52 +55,37 @@ struct RelayPullTests {
         "the origin is replaced by a new process mid-stream: the edge's reader stays connected and receives again",
         .timeLimit(.minutes(1)))
     func originRestarts() async throws {
-        let origin = try await RelayUnderTest.start(["--record", "none"])
-        defer { origin.stop() }
-        let edge = try await RelayUnderTest.start(["--record", "none", "--pull", "cam1=srt://127.0.0.1:\(origin.port)"])
-        defer { edge.stop() }
-        let reader = try await InProcessReader(port: edge.port, streamID: "read:cam1")
-        defer { reader.close() }
-        // srt-live-transmit reconnects on its own (its default), as an encoder that retries.
-        let publisher = try TestProcess(
-            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(origin.port)?mode=caller&streamid=cam1"])
-        defer { publisher.terminate() }
-        let stop = RelayReaderFaultTests.StopFlag()
-        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
-        defer { stop.isSet.store(true, ordering: .relaxed) }
-        #expect(await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > 200_000 })
-
-        origin.process.signal(SIGTERM)
-        #expect(await origin.process.exitStatus(within: .seconds(10)) == 0)
-        // What the edge held within its latency drains first; then nothing moves.
-        var before = reader.bytes.count
-        var still = ContinuousClock.now
-        let gone = ContinuousClock.now
-        while ContinuousClock.now - still < .milliseconds(500), ContinuousClock.now - gone < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(20))
-            if reader.bytes.count != before { (before, still) = (reader.bytes.count, .now) }
+        try await Self.withFlowingPull { origin, edge, reader, _ in
+            origin.process.signal(SIGTERM)
+            #expect(await origin.process.exitStatus(within: .seconds(10)) == 0)
+            // What the edge held within its latency drains first; then nothing moves.
+            var before = reader.bytes.count
+            var still = ContinuousClock.now
+            let gone = ContinuousClock.now
+            while ContinuousClock.now - still < .milliseconds(500), ContinuousClock.now - gone < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(20))
+                if reader.bytes.count != before { (before, still) = (reader.bytes.count, .now) }
+            }
+            let replacement = try await RelayUnderTest.start(["--record", "none"], port: origin.port)
+            defer { replacement.stop() }
+            let listening = ContinuousClock.now
+            let resumed = await RelayAcceptanceTests.eventually(within: .seconds(20)) {
+                reader.bytes.count > before + 200_000
+            }
+            #expect(resumed, "the edge's reader got \(reader.bytes.count - before) bytes since")
+            print(
+                "srt-relay pull: the origin listening again → 200 KB more at the edge's reader in \(.now - listening)")
+            let events = Self.events(edge)
+            #expect(events.filter { $0 == "pull-connected" }.count == 2, "\(events)")
+            #expect(events.contains("pull-broken"), "\(events)")
+            #expect(reader.ending.withLock { $0 } == nil)
         }
-        let replacement = try await RelayUnderTest.start(["--record", "none"], port: origin.port)
-        defer { replacement.stop() }
-        let listening = ContinuousClock.now
-        let resumed = await RelayAcceptanceTests.eventually(within: .seconds(20)) {
-            reader.bytes.count > before + 200_000
-        }
-        #expect(resumed, "the edge's reader got \(reader.bytes.count - before) bytes since")
-        print("srt-relay pull: the origin listening again → 200 KB more at the edge's reader in \(.now - listening)")
-        stop.isSet.store(true, ordering: .relaxed)
-        await fed
-        let events = Self.events(edge)
-        #expect(events.filter { $0 == "pull-connected" }.count == 2, "\(events)")
-        #expect(events.contains("pull-broken"), "\(events)")
-        // The reader's connection to the edge lived through it all.
-        #expect(!events.contains("connection-closed"), "\(events)")
-        #expect(reader.ending.withLock { $0 } == nil)
     }
 
     /// An origin and an edge pulling cam1 from it with `--pull-stall 1`, a reader of the edge, and a publisher of
-    /// the origin fed live; once the reader has 200 KB, `fault` runs, and then everything stops. The reader's
-    /// connection to the edge must live through it all.
+    /// the origin fed live (srt-live-transmit, which reconnects on its own as an encoder that retries); once the
+    /// reader has 200 KB, `fault` runs, and then everything stops. The reader's connection to the edge must live
+    /// through it all.
     static func withFlowingPull(
         _ fault: (
             _ origin: RelayUnderTest, _ edge: RelayUnderTest, _ reader: InProcessReader, _ publisher: TestProcess
@@ -135,8 +126,7 @@ struct RelayPullTests {
             let restarted = ContinuousClock.now - killed
             let (_, connected) = try await edge.log.first("pull-connected", since: lines, within: .seconds(15))
             let after = try #require(edge.process.arrival(ofLine: connected)) - killed
-            let actions = edge.process.lines[lines...].compactMap(RelayLog.decode)
-                .filter { $0["event"] as? String == "pull-stalled" }.compactMap { $0["action"] as? String }
+            let actions = Self.stallActions(edge, since: lines)
             print("srt-relay pull: the origin killed and started again → the pull connected again \(after) after it")
             // The edge's latency (1 s here) drains, 1 s without a message, 0.5 s without an acknowledgement, a call
             // answered, the first backoff: about 2.7 s; libsrt alone breaks the connection after over 5 s. Judged
@@ -168,9 +158,7 @@ struct RelayPullTests {
             #expect(
                 await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > before + 200_000 })
             let said = edge.process.lines[lines...].compactMap(RelayLog.decode)
-            let actions = said.filter { $0["event"] as? String == "pull-stalled" }.compactMap {
-                $0["action"] as? String
-            }
+            let actions = Self.stallActions(edge, since: lines)
             if looked {
                 #expect(actions.allSatisfy { $0 == "keep" }, "\(actions)")
             } else {
@@ -198,9 +186,7 @@ struct RelayPullTests {
             #expect(
                 await RelayAcceptanceTests.eventually(within: .seconds(15)) { reader.bytes.count > before + 200_000 })
             let said = edge.process.lines[lines...].compactMap(RelayLog.decode)
-            let actions = said.filter { $0["event"] as? String == "pull-stalled" }.compactMap {
-                $0["action"] as? String
-            }
+            let actions = Self.stallActions(edge, since: lines)
             #expect(actions.allSatisfy { $0 == "keep" }, "\(actions)")
             #expect(!said.contains { $0["event"] as? String == "pull-connected" }, "the first connection carried on")
         }
