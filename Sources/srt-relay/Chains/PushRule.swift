@@ -115,10 +115,7 @@ struct PushRule: Sendable, CustomStringConvertible {
     /// The caller that pushes or pulls `name` for `identity`, the stream having come through `via`; throws when
     /// the name and the chain make the stream id too long, or when the name would change what the stream id asks of
     /// the listener (any publisher or reader may pick a name).
-    /// The caller's configuration for stream `name`; `connectTimeout` as ``SRTCallerConfiguration``'s when `nil`.
-    func configuration(
-        for name: String, identity: RelayIdentity, via: [String], connectTimeout: Duration? = nil
-    ) throws -> SRTCallerConfiguration {
+    func configuration(for name: String, identity: RelayIdentity, via: [String]) throws -> SRTCallerConfiguration {
         let streamID = streamID(for: name)
         let accessControl = "#!::"
         // In SRT's access-control syntax a comma starts another key (`,r=other`, `,m=request`); a name that makes a
@@ -128,13 +125,18 @@ struct PushRule: Sendable, CustomStringConvertible {
         {
             throw ParseFailure("the stream's name would change the keys of the stream id \(streamIDTemplate)")
         }
-        let configuration = try SRTCallerConfiguration(
-            host: host, port: port, streamID: identity.streamID(streamID, after: via), latency: latency,
-            passphrase: passphrase)
-        guard let connectTimeout else { return configuration }
         return try SRTCallerConfiguration(
             host: host, port: port, streamID: identity.streamID(streamID, after: via), latency: latency,
-            passphrase: passphrase, connectTimeout: connectTimeout)
+            passphrase: passphrase)
+    }
+
+    /// The new call a stalled push or pull makes to learn whether the listener is there (``StallWatch``): any answer
+    /// tells, a rejection too, so it asks to read no stream in particular (`#!::m=request`), which makes no publisher,
+    /// no recording and no reader anywhere; it waits at most `connectTimeout`.
+    func probeConfiguration(connectTimeout: Duration) throws -> SRTCallerConfiguration {
+        try SRTCallerConfiguration(
+            host: host, port: port, streamID: "#!::m=request", latency: latency, passphrase: passphrase,
+            connectTimeout: connectTimeout)
     }
 
     func streamID(for name: String) -> String {

@@ -55,9 +55,7 @@ struct StreamPull: Sendable {
         let probe: SRTCallerConfiguration?
         do {
             configuration = try rule.configuration(for: name, identity: streams.identity, via: via)
-            probe = try streams.pullStall.map {
-                try rule.configuration(for: name, identity: streams.identity, via: via, connectTimeout: $0)
-            }
+            probe = try streams.pullStall.map { try rule.probeConfiguration(connectTimeout: $0) }
         } catch {
             console.emit(
                 "pull-ended", "← \(name) from \(rule): \(error)",
@@ -178,24 +176,19 @@ struct StreamPull: Sendable {
         let answer = limit / 2
         while await StallWatch.stalled(after: limit, { link.bytes.load(ordering: .relaxed) }) {
             if Task.isCancelled || connection.isClosed { return }
-            if await Self.acknowledges(connection, within: answer) {
+            if await StallWatch.acknowledges(connection, within: answer) {
                 stalled(limit, "the origin acknowledges, with nothing to send; the connection is kept", "keep")
                 continue
             }
-            // The pulls from one origin that died all stall at once: their calls are spread.
-            try? await Task.sleep(for: .milliseconds(Int64.random(in: 0...100)))
-            let probe: SRTConnection
-            do {
-                probe = try await SRTConnection.connect(configuration)
-            } catch {
+            if let failure = await StallWatch.newCallFails(configuration) {
                 if Task.isCancelled { return }
-                stalled(limit, "the origin is silent and a new call failed (\(error)); the connection is kept", "keep")
+                stalled(
+                    limit, "the origin is silent and a new call failed (\(failure)); the connection is kept", "keep")
                 continue
             }
-            probe.close()
             if Task.isCancelled || connection.isClosed { return }
             // The path may have come back with the answer: the old connection's own acknowledgement decides.
-            if await Self.acknowledges(connection, within: answer) {
+            if await StallWatch.acknowledges(connection, within: answer) {
                 stalled(limit, "the origin acknowledges again; the connection is kept", "keep")
                 continue
             }
@@ -212,25 +205,6 @@ struct StreamPull: Sendable {
             "pull-stalled", "← \(name) from \(rule): nothing for \(Units.duration(limit)); \(what)",
             ["stream": .string(name), "from": .string("\(rule)"), "action": .string(action)])
     }
-
-    /// Whether the peer acknowledges a message sent on `connection` within `limit`: its libsrt does whether or not the
-    /// application there reads it. The message is one transport-stream null packet (PID 0x1FFF), which a reader of it
-    /// drops; srt-relay discards what its readers send.
-    static func acknowledges(_ connection: SRTConnection, within limit: Duration) async -> Bool {
-        guard let before = try? await connection.currentStatistics().acknowledgementsReceived,
-            (try? await connection.send(nullPacket)) != nil
-        else { return false }
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
-            guard let now = try? await connection.currentStatistics().acknowledgementsReceived else { return false }
-            if now != before { return true }
-        }
-        return false
-    }
-
-    /// A transport-stream null packet: sync byte, PID 0x1FFF, payload only, stuffing.
-    static let nullPacket: [UInt8] = [0x47, 0x1F, 0xFF, 0x10] + [UInt8](repeating: 0xFF, count: 184)
 
     private func emit(_ event: String, _ text: String) {
         console.emit(event, text, ["stream": .string(name), "from": .string("\(rule)")])

@@ -44,8 +44,11 @@ struct StreamPush: Sendable {
             hubs.forgetIfIdle(name)
         }
         let configuration: SRTCallerConfiguration
+        // The call that tells a dead listener from a quiet path waits no longer than the stall it follows.
+        let probe: SRTCallerConfiguration?
         do {
             configuration = try rule.configuration(for: name, identity: streams.identity, via: via)
+            probe = try streams.pushStall.map { try rule.probeConfiguration(connectTimeout: $0) }
         } catch {
             emit("push-failed", "✗ push of \(name) to \(rule): \(error)", reason: "\(error)")
             return
@@ -71,26 +74,14 @@ struct StreamPush: Sendable {
                     emit(
                         "push-connected", "→ \(name) connected to \(rule)" + (count > 1 ? " (again, #\(count))" : ""),
                         reason: nil)
-                    var holding = 0
-                    do {
-                        while let messages = await queue.next() {
-                            holding = messages.count
-                            try await connection.send(contentsOf: messages)
-                            holding = 0
-                            link.noteBytes(messages.reduce(0) { $0 + $1.count })
+                    let queueEnded = await withTaskGroup(of: Void.self) { watch in
+                        defer { watch.cancelAll() }
+                        if let limit = streams.pushStall, let probe {
+                            watch.addTask { await replaceIfDeaf(connection, after: limit, probe: probe) }
                         }
-                        return nil
-                    } catch {
-                        // The caller is reconnecting already. What was in hand may have gone out in part: sending it
-                        // again could repeat packets, so it is counted as lost.
-                        link.noteLost(holding)
-                        link.noteBroken()
-                        emit(
-                            "push-broken",
-                            "→ \(name) to \(rule): connection broke (\(holding) messages in hand lost): \(error)",
-                            reason: "\(error)")
-                        connection.close()
+                        return await send(to: connection)
                     }
+                    if queueEnded { return nil }
                 }
                 return nil
             }
@@ -133,6 +124,66 @@ struct StreamPush: Sendable {
                 "unsent_bytes": .int(Int64(unsent)),
                 "connects": .int(Int64(link.connects.load(ordering: .relaxed))), "reason": .string(reason),
             ])
+    }
+
+    /// Sends what the queue holds through `connection` until the queue ends (`true`) or the connection breaks.
+    private func send(to connection: SRTConnection) async -> Bool {
+        var holding = 0
+        do {
+            while let messages = await queue.next() {
+                holding = messages.count
+                try await connection.send(contentsOf: messages)
+                holding = 0
+                link.noteBytes(messages.reduce(0) { $0 + $1.count })
+            }
+            return true
+        } catch {
+            // The caller is reconnecting already. What was in hand may have gone out in part: sending it again could
+            // repeat packets, so it is counted as lost.
+            link.noteLost(holding)
+            link.noteBroken()
+            emit(
+                "push-broken", "→ \(name) to \(rule): connection broke (\(holding) messages in hand lost): \(error)",
+                reason: "\(error)")
+            connection.close()
+            return false
+        }
+    }
+
+    /// Closes `connection` (the caller then connects again after its backoff) once messages went out on it for
+    /// `limit` without an acknowledgement and a new call to the listener is answered while the old connection still
+    /// gets none: the listener restarted or moved, or the path lost its state, where libsrt would send into the void
+    /// for about 5 s. A new call that nobody answers means the path is down: the connection is kept, since SRT
+    /// carries on over it once the path is back, and libsrt's silent-peer timeout ends it if not.
+    private func replaceIfDeaf(_ connection: SRTConnection, after limit: Duration, probe: SRTCallerConfiguration) async
+    {
+        while await StallWatch.unacknowledged(connection, after: limit, sent: { link.bytes.load(ordering: .relaxed) }) {
+            if Task.isCancelled || connection.isClosed { return }
+            guard let before = try? await connection.currentStatistics().acknowledgementsReceived else { return }
+            if let failure = await StallWatch.newCallFails(probe) {
+                if Task.isCancelled { return }
+                stalled(limit, "a new call failed (\(failure)); the connection is kept", "keep")
+                continue
+            }
+            if Task.isCancelled || connection.isClosed { return }
+            // The path may have come back with the answer: the stream still flowing on the old connection is
+            // acknowledged within a round trip and 10 ms.
+            if await StallWatch.acknowledgementArrives(on: connection, after: before, within: limit / 2) {
+                stalled(limit, "the listener acknowledges again; the connection is kept", "keep")
+                continue
+            }
+            if Task.isCancelled { return }
+            stalled(limit, "the listener is silent but answers a new call; connecting again", "reconnect")
+            // The send fails with it, and the caller connects again after its backoff.
+            connection.close()
+            return
+        }
+    }
+
+    private func stalled(_ limit: Duration, _ what: String, _ action: String) {
+        console.emit(
+            "push-stalled", "→ \(name) to \(rule): nothing acknowledged for \(Units.duration(limit)); \(what)",
+            ["stream": .string(name), "push": .int(Int64(id)), "to": .string("\(rule)"), "action": .string(action)])
     }
 
     private func emit(_ event: String, _ text: String, reason: String?) {

@@ -63,6 +63,14 @@ struct StreamFlags: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
+            "A push whose messages go unacknowledged this long calls its listener again, before libsrt's 5 s "
+                + "silent-peer timeout (0.5 to 60; 0: wait for libsrt).",
+            valueName: "seconds"))
+    var pushStall: Double = 1
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
             "This relay's id in chains (1 to 32 letters, digits, - or _; random by default): its pushes and pulls "
                 + "carry it, and a stream coming back through it is refused as a loop (1508).",
             valueName: "id"))
@@ -77,6 +85,16 @@ struct StreamFlags: ParsableArguments {
         name: .long,
         help: "The most pulls at a time (1 to 10000), lingering ones included; a stream past it is not pulled.")
     var maxPulls = StreamSettings().maxPulls
+
+    /// `seconds` of `--pull-stall` or `--push-stall` as a limit; `nil` for 0 (off).
+    static func stallLimit(_ seconds: Double, flag: String) throws -> Duration? {
+        // Below half a second, the new call's wait (the limit) would barely cover libsrt's first resend of its
+        // handshake (250 ms).
+        guard seconds.isFinite && (seconds == 0 || (0.5...60).contains(seconds)) else {
+            throw ValidationError("\(flag): must be 0 or 0.5 to 60 seconds, got \(seconds)")
+        }
+        return seconds == 0 ? nil : .milliseconds(Int64((seconds * 1000).rounded()))
+    }
 
     /// The validated settings; a mistake throws a `ValidationError` naming the flag.
     func settings() throws -> StreamSettings {
@@ -104,12 +122,8 @@ struct StreamFlags: ParsableArguments {
                 try PushRule(parsing: rule, defaultStreamID: "#!::r=\(PushRule.placeholder),m=request")
             }
         }
-        // Below half a second, the new call's wait (the limit) would barely cover libsrt's first resend of its
-        // handshake (250 ms).
-        guard pullStall.isFinite && (pullStall == 0 || (0.5...60).contains(pullStall)) else {
-            throw ValidationError("--pull-stall: must be 0 or 0.5 to 60 seconds, got \(pullStall)")
-        }
-        settings.pullStall = pullStall == 0 ? nil : .milliseconds(Int64((pullStall * 1000).rounded()))
+        settings.pullStall = try Self.stallLimit(pullStall, flag: "--pull-stall")
+        settings.pushStall = try Self.stallLimit(pushStall, flag: "--push-stall")
         if let relayID {
             settings.identity = try flag("--relay-id") { () throws(ParseFailure) in try RelayIdentity(id: relayID) }
         }

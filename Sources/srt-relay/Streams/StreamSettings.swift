@@ -43,4 +43,7 @@ struct StreamSettings: Sendable {
     /// How long a pulled stream that flowed may stop arriving before the pull calls its origin again (``StallWatch``);
     /// `nil` leaves it to libsrt's silent-peer timeout (about 5 s).
     var pullStall: Duration? = .seconds(1)
+    /// How long a push may send without an acknowledgement before it calls its listener again (``StallWatch``);
+    /// `nil` leaves it to libsrt's silent-peer timeout.
+    var pushStall: Duration? = .seconds(1)
 }

@@ -101,6 +101,100 @@ struct RelayPushTests {
         publisher.terminate()
     }
 
+    /// An upstream relay pushing cam1 to a downstream one with `--push-stall 1`, its publisher fed live; once the
+    /// downstream relay has recorded 200 KB, `fault` runs (with the upstream's line count before it), and then
+    /// everything stops. The publisher's connection to the upstream relay must live through it all.
+    static func withFlowingPush(
+        _ fault: (_ downstream: RelayUnderTest, _ upstream: RelayUnderTest, _ lines: Int) async throws -> Void
+    ) async throws {
+        let downstream = try await RelayUnderTest.start()
+        defer { downstream.stop() }
+        let upstream = try await RelayUnderTest.start([
+            "--record", "none", "--push", "cam1=srt://127.0.0.1:\(downstream.port)?streamid=cam1", "--push-stall", "1",
+        ])
+        defer { upstream.stop() }
+        let publisher = try TestProcess(
+            RelayBinary.publisher, ["-q", "file://con", "srt://127.0.0.1:\(upstream.port)?mode=caller&streamid=cam1"])
+        defer { publisher.terminate() }
+        let stop = RelayReaderFaultTests.StopFlag()
+        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
+        defer { stop.isSet.store(true, ordering: .relaxed) }
+        #expect(
+            await RelayAcceptanceTests.eventually(within: .seconds(15)) {
+                Self.recordings(in: downstream.directory).first ?? 0 > 200_000
+            })
+        try await fault(downstream, upstream, upstream.process.lines.count)
+        stop.isSet.store(true, ordering: .relaxed)
+        await fed
+        let events = upstream.process.lines.compactMap(RelayLog.decode).compactMap { $0["event"] as? String }
+        #expect(!events.contains("connection-closed"), "\(events)")
+    }
+
+    /// The `action` of each `push-stalled` line of `relay` from line `start` on.
+    static func stallActions(_ relay: RelayUnderTest, since start: Int) -> [String] {
+        relay.process.lines[start...].compactMap(RelayLog.decode).filter { $0["event"] as? String == "push-stalled" }
+            .compactMap { $0["action"] as? String }
+    }
+
+    @Test(
+        "the relay pushed to is killed and started again: the push calls it again within the stall limit",
+        .timeLimit(.minutes(1)))
+    func killedListenerCalledAgain() async throws {
+        try await Self.withFlowingPush { downstream, upstream, lines in
+            let killed = ContinuousClock.now
+            downstream.process.signal(SIGKILL)
+            _ = await downstream.process.exitStatus(within: .seconds(5))
+            let replacement = try await RelayUnderTest.start(port: downstream.port)
+            defer { replacement.stop() }
+            let restarted = ContinuousClock.now - killed
+            let (_, connected) = try await upstream.log.first("push-connected", since: lines, within: .seconds(15))
+            let after = try #require(upstream.process.arrival(ofLine: connected)) - killed
+            print("srt-relay push: the relay pushed to killed and started again → connected again \(after) after it")
+            // 1 s without an acknowledgement, a call answered, 0.5 s more without one, the first backoff: about
+            // 1.8 s; libsrt alone breaks the connection after over 5 s. Judged when the new relay listened in time to
+            // answer that call.
+            if restarted < .seconds(1) {
+                #expect(Self.stallActions(upstream, since: lines).first == "reconnect")
+                #expect(after < .milliseconds(4_500), "connected again \(after) after the kill")
+            }
+            // The new call makes no recording there (it asks to read): the push's reconnection makes the only one.
+            let recorded = await RelayAcceptanceTests.eventually(within: .seconds(15)) {
+                Self.recordings(in: replacement.directory).first ?? 0 > 200_000
+            }
+            #expect(Self.recordings(in: replacement.directory).count == 1)
+            let said = [upstream, replacement].map {
+                $0.process.lines.filter { !$0.contains("\"event\":\"status\"") }.suffix(20).joined(separator: "\n")
+            }
+            #expect(
+                recorded,
+                "recorded \(Self.recordings(in: replacement.directory)); upstream:\n\(said[0])\nnew:\n\(said[1])")
+        }
+    }
+
+    @Test(
+        "the relay pushed to stops answering mid-stream: the push keeps its connection, which carries on",
+        .timeLimit(.minutes(1)))
+    func silentListenerKept() async throws {
+        try await Self.withFlowingPush { downstream, upstream, lines in
+            // Stopped, not killed: nothing answers, as over a link that is down, and its sockets stay.
+            downstream.process.signal(SIGSTOP)
+            defer { downstream.process.signal(SIGCONT) }
+            // Until the push has looked (about 2.2 s), and at most 4 s: at 5 s libsrt would break the connection.
+            let looked = await RelayAcceptanceTests.eventually(within: .seconds(4)) {
+                upstream.process.lines[lines...].contains { $0.contains("\"push-stalled\"") }
+            }
+            downstream.process.signal(SIGCONT)
+            let before = Self.recordings(in: downstream.directory).first ?? 0
+            #expect(
+                await RelayAcceptanceTests.eventually(within: .seconds(15)) {
+                    Self.recordings(in: downstream.directory).first ?? 0 > before + 200_000
+                })
+            if looked { #expect(Self.stallActions(upstream, since: lines).allSatisfy { $0 == "keep" }) }
+            let said = upstream.process.lines[lines...].compactMap(RelayLog.decode)
+            #expect(!said.contains { $0["event"] as? String == "push-connected" }, "the first connection carried on")
+        }
+    }
+
     @Test(
         "a push with the wrong passphrase ends with a line saying why; the upstream relay serves on, no secret shown",
         .timeLimit(.minutes(1)))
