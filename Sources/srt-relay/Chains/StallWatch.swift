@@ -102,4 +102,26 @@ enum StallWatch {
             return error
         }
     }
+
+    /// What a silent connection's watch does after a new call (``judge(_:probe:stillHeard:)``).
+    enum Verdict {
+        /// The connection stays: why, for the line.
+        case keep(String)
+        /// The other end is gone, and a listener answers at its address: the connection is replaced.
+        case reconnect
+    }
+
+    /// Once `connection` went silent: a new call to the other end with `probe`, then the old connection's own
+    /// acknowledgement once more (`stillHeard`), since the path may have come back with the answer. `nil` when the
+    /// task is cancelled or the connection closed meanwhile (the watch then ends without a line).
+    static func judge(
+        _ connection: SRTConnection, probe: SRTCallerConfiguration, stillHeard: () async -> Bool
+    ) async -> Verdict? {
+        if let failure = await newCallFails(probe) {
+            return Task.isCancelled ? nil : .keep("a new call failed (\(failure)); the connection is kept")
+        }
+        if Task.isCancelled || connection.isClosed { return nil }
+        if await stillHeard() { return .keep("it acknowledges again; the connection is kept") }
+        return Task.isCancelled ? nil : .reconnect
+    }
 }

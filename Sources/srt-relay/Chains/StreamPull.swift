@@ -180,23 +180,18 @@ struct StreamPull: Sendable {
                 stalled(limit, "the origin acknowledges, with nothing to send; the connection is kept", "keep")
                 continue
             }
-            if let failure = await StallWatch.newCallFails(configuration) {
-                if Task.isCancelled { return }
-                stalled(
-                    limit, "the origin is silent and a new call failed (\(failure)); the connection is kept", "keep")
-                continue
+            let stillHeard = { await StallWatch.acknowledges(connection, within: answer) }
+            switch await StallWatch.judge(connection, probe: configuration, stillHeard: stillHeard) {
+            case nil:
+                return
+            case .keep(let why):
+                stalled(limit, "the origin is silent; \(why)", "keep")
+            case .reconnect:
+                stalled(limit, "the origin is silent but answers a new call; connecting again", "reconnect")
+                // The receive ends with it, and the caller connects again after its backoff.
+                connection.close()
+                return
             }
-            if Task.isCancelled || connection.isClosed { return }
-            // The path may have come back with the answer: the old connection's own acknowledgement decides.
-            if await StallWatch.acknowledges(connection, within: answer) {
-                stalled(limit, "the origin acknowledges again; the connection is kept", "keep")
-                continue
-            }
-            if Task.isCancelled { return }
-            stalled(limit, "the origin is silent but answers a new call; connecting again", "reconnect")
-            // The receive ends with it, and the caller connects again after its backoff.
-            connection.close()
-            return
         }
     }
 

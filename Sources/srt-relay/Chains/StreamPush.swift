@@ -160,23 +160,21 @@ struct StreamPush: Sendable {
         while await StallWatch.unacknowledged(connection, after: limit, sent: { link.bytes.load(ordering: .relaxed) }) {
             if Task.isCancelled || connection.isClosed { return }
             guard let before = try? await connection.currentStatistics().acknowledgementsReceived else { return }
-            if let failure = await StallWatch.newCallFails(probe) {
-                if Task.isCancelled { return }
-                stalled(limit, "a new call failed (\(failure)); the connection is kept", "keep")
-                continue
+            // The stream still flowing on the old connection is acknowledged within a round trip and 10 ms.
+            let stillHeard = {
+                await StallWatch.acknowledgementArrives(on: connection, after: before, within: limit / 2)
             }
-            if Task.isCancelled || connection.isClosed { return }
-            // The path may have come back with the answer: the stream still flowing on the old connection is
-            // acknowledged within a round trip and 10 ms.
-            if await StallWatch.acknowledgementArrives(on: connection, after: before, within: limit / 2) {
-                stalled(limit, "the listener acknowledges again; the connection is kept", "keep")
-                continue
+            switch await StallWatch.judge(connection, probe: probe, stillHeard: stillHeard) {
+            case nil:
+                return
+            case .keep(let why):
+                stalled(limit, "the listener is silent; \(why)", "keep")
+            case .reconnect:
+                stalled(limit, "the listener is silent but answers a new call; connecting again", "reconnect")
+                // The send fails with it, and the caller connects again after its backoff.
+                connection.close()
+                return
             }
-            if Task.isCancelled { return }
-            stalled(limit, "the listener is silent but answers a new call; connecting again", "reconnect")
-            // The send fails with it, and the caller connects again after its backoff.
-            connection.close()
-            return
         }
     }
 

@@ -59,50 +59,28 @@ struct RelayPushTests {
         "the relay pushed to is replaced by a new process mid-stream: the push reconnects, the publisher never notices",
         .timeLimit(.minutes(1)))
     func downstreamRestarts() async throws {
-        let downstream = try await RelayUnderTest.start()
-        defer { downstream.stop() }
-        let upstream = try await RelayUnderTest.start([
-            "--record", "none", "--push", "cam1=srt://127.0.0.1:\(downstream.port)?streamid=cam1",
-        ])
-        defer { upstream.stop() }
-        let publisher = try TestProcess(
-            RelayBinary.publisher,
-            ["-q", "file://con", "srt://127.0.0.1:\(upstream.port)?mode=caller&streamid=cam1"])
-        defer { publisher.terminate() }
-        let stop = RelayReaderFaultTests.StopFlag()
-        async let fed: Void = RelayReaderFaultTests.feedLive(publisher, until: stop)
-        defer { stop.isSet.store(true, ordering: .relaxed) }
-        #expect(
-            await RelayAcceptanceTests.eventually(within: .seconds(15)) {
-                Self.recordings(in: downstream.directory).first ?? 0 > 200_000
-            })
-
-        // The downstream relay goes, and a new process takes its port.
-        downstream.process.signal(SIGTERM)
-        #expect(await downstream.process.exitStatus(within: .seconds(10)) == 0)
-        let replacement = try await RelayUnderTest.start(port: downstream.port)
-        defer { replacement.stop() }
-        let listening = ContinuousClock.now
-        let resumed = await RelayAcceptanceTests.eventually(within: .seconds(15)) {
-            Self.recordings(in: replacement.directory).first ?? 0 > 200_000
+        try await Self.withFlowingPush { downstream, upstream, _ in
+            // The downstream relay goes, and a new process takes its port.
+            downstream.process.signal(SIGTERM)
+            #expect(await downstream.process.exitStatus(within: .seconds(10)) == 0)
+            let replacement = try await RelayUnderTest.start(port: downstream.port)
+            defer { replacement.stop() }
+            let listening = ContinuousClock.now
+            let resumed = await RelayAcceptanceTests.eventually(within: .seconds(15)) {
+                Self.recordings(in: replacement.directory).first ?? 0 > 200_000
+            }
+            #expect(resumed, "the new relay's recordings: \(Self.recordings(in: replacement.directory))")
+            print(
+                "srt-relay push: the relay pushed to listening again → 200 KB recorded in \(.now - listening)")
+            let events = upstream.process.lines.compactMap(RelayLog.decode).compactMap { $0["event"] as? String }
+            #expect(events.filter { $0 == "push-connected" }.count == 2, "\(events)")
+            #expect(events.contains("push-broken"), "\(events)")
         }
-        #expect(resumed, "the new relay's recordings: \(Self.recordings(in: replacement.directory))")
-        print(
-            "srt-relay push: the relay pushed to listening again → 200 KB recorded in \(ContinuousClock.now - listening)"
-        )
-        stop.isSet.store(true, ordering: .relaxed)
-        await fed
-        let lines = upstream.process.lines.compactMap(RelayLog.decode)
-        let events = lines.compactMap { $0["event"] as? String }
-        #expect(events.filter { $0 == "push-connected" }.count == 2, "\(events)")
-        #expect(events.contains("push-broken"), "\(events)")
-        // The publisher's connection to the upstream relay lived through it all.
-        #expect(!events.contains("connection-closed"), "\(events)")
-        publisher.terminate()
     }
 
-    /// An upstream relay pushing cam1 to a downstream one with `--push-stall 1`, its publisher fed live; once the
-    /// downstream relay has recorded 200 KB, `fault` runs (with the upstream's line count before it), and then
+    /// An upstream relay pushing cam1 to a downstream one with `--push-stall 1`, its publisher fed live
+    /// (srt-live-transmit, which reconnects on its own, as an encoder that retries); once the downstream relay has
+    /// recorded 200 KB, `fault` runs (with the upstream's line count before it), and then
     /// everything stops. The publisher's connection to the upstream relay must live through it all.
     static func withFlowingPush(
         _ fault: (_ downstream: RelayUnderTest, _ upstream: RelayUnderTest, _ lines: Int) async throws -> Void
