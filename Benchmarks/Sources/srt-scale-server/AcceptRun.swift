@@ -8,8 +8,11 @@ import SRTAdapter
 enum AcceptRun {
     static func run(connections: Int, backlog: Int, deadline: Duration) async throws -> Int32 {
         let server = SRTServer(
+            // Every connect comes from 127.0.0.1: the default share of pending handshakes per address (4, against a
+            // flood from one host) would reject most of the connector's 32 in flight, which the C loop does not.
             configuration: try SRTListenerConfiguration(
-                host: "127.0.0.1", port: 0, backlog: backlog, maxConnections: connections + 64),
+                host: "127.0.0.1", port: 0, backlog: backlog, maxConnections: connections + 64,
+                maxPendingPerAddress: max(backlog, 64)),
             name: "srt-accept", logger: ServerLog.logger(label: "srt-accept"))
         let running = Task { try await server.run() }
         defer { running.cancel() }
