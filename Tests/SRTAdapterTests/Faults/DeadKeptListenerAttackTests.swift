@@ -70,6 +70,10 @@ enum DeadKeptListenerScenario {
                 resource.closeKeptListener()
             }
             let how = byLimit ? "limit" : "closeKeptListener"
+            // The release marks the listener closed, then closes its connections and reports them: a moment apart.
+            _ = await TestSupport.eventually(within: .seconds(5)) {
+                victim.isClosed && seen.lost.withLock { !$0.isEmpty }
+            }
             let reported = seen.lost.withLock { $0.map(\.socket) }
             print("DEAD KEPT \(how): dead \(listener.isDead), victim closed \(victim.isClosed), lost \(reported)")
             check(listener.isDead, "\(how): the dead listener is marked dead")
