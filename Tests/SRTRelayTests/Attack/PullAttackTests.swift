@@ -65,13 +65,7 @@ struct PullAttackTests {
         while closed["role"] as? String != "publish" { closed = try await edge.log.next("connection-closed") }
 
         // What the edge held within its latency drains first; then nothing moves.
-        var before = reader.bytes.count
-        var still = ContinuousClock.now
-        let gone = ContinuousClock.now
-        while ContinuousClock.now - still < .milliseconds(1500), ContinuousClock.now - gone < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(20))
-            if reader.bytes.count != before { (before, still) = (reader.bytes.count, .now) }
-        }
+        let before = try await RelayPullTests.drained(reader, still: .milliseconds(1500))
         // The reader is still there and the origin still has the stream: it is pulled again.
         let resumed = await RelayAcceptanceTests.eventually(within: .seconds(15)) {
             reader.bytes.count > before + 100_000

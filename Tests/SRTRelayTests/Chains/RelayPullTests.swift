@@ -15,6 +15,19 @@ struct RelayPullTests {
         signal(SIGPIPE, SIG_IGN)
     }
 
+    /// What `reader` has once what the edge held within its latency has drained: its byte count after it stood still
+    /// for `still` (at most 10 s).
+    static func drained(_ reader: InProcessReader, still: Duration) async throws -> Int {
+        var before = reader.bytes.count
+        var since = ContinuousClock.now
+        let gone = ContinuousClock.now
+        while ContinuousClock.now - since < still, ContinuousClock.now - gone < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+            if reader.bytes.count != before { (before, since) = (reader.bytes.count, .now) }
+        }
+        return before
+    }
+
     /// The `action` of each `pull-stalled` line of `relay` from line `start` on.
     static func stallActions(_ relay: RelayUnderTest, since start: Int) -> [String] {
         relay.process.lines[start...].compactMap(RelayLog.decode).filter { $0["event"] as? String == "pull-stalled" }
@@ -58,14 +71,7 @@ struct RelayPullTests {
         try await Self.withFlowingPull { origin, edge, reader, _ in
             origin.process.signal(SIGTERM)
             #expect(await origin.process.exitStatus(within: .seconds(10)) == 0)
-            // What the edge held within its latency drains first; then nothing moves.
-            var before = reader.bytes.count
-            var still = ContinuousClock.now
-            let gone = ContinuousClock.now
-            while ContinuousClock.now - still < .milliseconds(500), ContinuousClock.now - gone < .seconds(10) {
-                try await Task.sleep(for: .milliseconds(20))
-                if reader.bytes.count != before { (before, still) = (reader.bytes.count, .now) }
-            }
+            let before = try await Self.drained(reader, still: .milliseconds(500))
             let replacement = try await RelayUnderTest.start(["--record", "none"], port: origin.port)
             defer { replacement.stop() }
             let listening = ContinuousClock.now
