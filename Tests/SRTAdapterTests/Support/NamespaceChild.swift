@@ -55,13 +55,25 @@ enum NamespaceChild {
                 output.withLock { $0 += data }
             }
         }
+        // Its log goes to standard error: read too, or a full pipe blocks every thread that logs (the whole child,
+        // once its pool threads do). The last 16 KiB are kept for a failure's message.
+        let errors = Mutex<[UInt8]>([])
+        let errorReader = child.standardError.fileHandleForReading
+        DispatchQueue.global().async {
+            while true {
+                let data = errorReader.availableData
+                if data.isEmpty { return }
+                errors.withLock { $0 = Array(($0 + data).suffix(16_384)) }
+            }
+        }
         let finished = await TestSupport.eventually(within: limit) {
             !child.process.isRunning || String(decoding: output.withLock { $0 }, as: UTF8.self).contains(endMarker)
         }
         let marked = ContinuousClock.now
         let exited = await TestSupport.eventually(within: .seconds(5)) { !child.process.isRunning }
         let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
-        #expect(finished, "the child did not finish within \(limit): \(text)")
+        let log = String(decoding: errors.withLock { $0 }, as: UTF8.self)
+        #expect(finished, "the child did not finish within \(limit): \(text)\nits log's end:\n\(log)")
         #expect(exited, "the child did not exit within 5 s of its end marker")
         print("NETNS child \(filter) exited \(marked.duration(to: .now)) after its end marker was read")
         return text
