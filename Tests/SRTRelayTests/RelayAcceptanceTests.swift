@@ -57,7 +57,8 @@ struct RelayAcceptanceTests {
         let beforeFault = log.mark
         let injected = ContinuousClock.now
         relay.signal(SIGUSR1)
-        _ = try await log.next("chaos")
+        // The relay writes its "chaos" line after the fault, and may see the death first: any order.
+        _ = try await log.first("chaos", since: beforeFault)
         let restart = try await log.next("restart")
         let relistened = try await log.next("listening")
         let recovery = (log.lastArrival ?? .now) - injected
@@ -287,11 +288,13 @@ struct RelayAcceptanceTests {
         let log = RelayLog(relay)
         _ = try await log.next("listening")
         for round in 1...3 {
-            _ = try await log.next("chaos")
+            // Each fault's "chaos" line comes after the fault, so before or after the death's "restart" line.
             _ = try await log.next("restart")
             let back = try await log.next("listening")
             #expect(back["attempt"] as? Int ?? 0 >= 2, "round \(round)")
         }
+        let faults = relay.lines.compactMap(RelayLog.decode).filter { $0["event"] as? String == "chaos" }
+        #expect(faults.count >= 3)
         relay.signal(SIGINT)
         let code = await relay.exitStatus(within: .seconds(2))
         let errors = await relay.standardErrorAtExit()
