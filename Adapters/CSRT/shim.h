@@ -338,6 +338,19 @@ static inline long csrt_receive_queue_memory(int fd) {
     return (long)info[SK_MEMINFO_RMEM_ALLOC];
 }
 
+/// Sends one 1-byte datagram to `address` from a short-lived UDP socket: the quick liveness check's token. libsrt's
+/// receive thread reads it and drops it (shorter than any SRT header); a dead one leaves it queued. Returns 0, or
+/// errno (EMFILE when taking a descriptor would eat into the reserve).
+static inline int csrt_udp_poke(const struct sockaddr* address, int length) {
+    if (!csrt_descriptors_free(CSRT_DESCRIPTOR_RESERVE)) return EMFILE;
+    int fd = socket(address->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    const char token = 0;
+    int result = sendto(fd, &token, 1, 0, address, (socklen_t)length) == 1 ? 0 : errno;
+    close(fd);
+    return result;
+}
+
 /// Retires a UDP socket that libsrt still refers to: /dev/null takes over the fd number, so the kernel port is
 /// released, `getsockname` fails (libsrt stops matching the dead multiplexer) and a later `close` by libsrt closes
 /// /dev/null instead of someone else's descriptor. Never `close(fd)` here. Returns 0, or errno.

@@ -340,12 +340,40 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         return false
     }
 
+    /// Whether the receive thread still reads, found without libsrt's handshake (no 100 ms timeout to wait out): by
+    /// the thread itself when it is known (one `tgkill`), otherwise by one 1-byte datagram sent to the listener's own
+    /// port, which a live receive thread reads within microseconds and a dead one leaves queued. The queue is
+    /// looked at five times over `window`: found empty, or its memory falling (a flood that never lets it empty),
+    /// means read. Never ``ListenerLiveness/dead`` on the datagram alone: a starved live thread also leaves it
+    /// unread for a while, so that is ``ListenerLiveness/unsure`` and the handshake probe decides.
+    func quickCheck(window: Duration) async throws -> ListenerLiveness {
+        if let gone = receiveThreadIsGone { return gone ? .dead : .alive }
+        let target = localAddress.connectable
+        guard target.withSocketAddress({ csrt_udp_poke($0, $1) }) == 0 else { return .unsure }
+        // Looked at only after a first pause: on loopback the datagram may still be on its way into the queue.
+        var lastMemory = receiveQueueMemory
+        for _ in 0..<5 {
+            try await Task.sleep(for: window / 5)
+            if receiveQueueIsDrained { return .alive }
+            let memory = receiveQueueMemory
+            if let memory, let last = lastMemory, memory < last { return .alive }
+            lastMemory = memory
+        }
+        return .unsure
+    }
+
     /// The kernel's id of the multiplexer's receive thread (``ReceiveThreads``), `nil` while it is not known: told
     /// apart at bind unless another multiplexer of the process started during the same `srt_bind_acquire`, and
     /// learned for certain from the first handshake (the self-probe's included).
     var receiveThread: Int32? {
         let thread = context.receiveThread.load(ordering: .relaxed)
         return thread == 0 ? nil : thread
+    }
+
+    /// Forgets the receive thread, as when another multiplexer started during the same bind (tests of the quick
+    /// check's datagram); the next handshake teaches it again.
+    func forgetReceiveThread() {
+        context.receiveThread.store(0, ordering: .relaxed)
     }
 
     /// What the receive thread says about a death signal, without a probe: `true` when `death` is this listener's

@@ -78,6 +78,9 @@ public struct SRTListener: Restartable {
         let state = Mutex(State())
         /// Death signals after which this listener's check found it alive, across restarts (tests wait for it).
         let deathsSurvived = Atomic<Int>(0)
+        /// Quick checks, and those whose datagram stayed unread (a probe decided), across restarts (for tests).
+        let quickChecks = Atomic<Int>(0)
+        let quickChecksUnsure = Atomic<Int>(0)
         let onConnection: @Sendable (SRTConnection) -> Void
         let onConnectionsLost: @Sendable ([SRTConnection]) -> Void
         let reactor: SRTReactor
@@ -137,6 +140,11 @@ public struct SRTListener: Restartable {
     /// How many death signals this listener's check has found it alive after, across restarts (for tests).
     var deathsSurvived: Int {
         shared.deathsSurvived.load(ordering: .relaxed)
+    }
+
+    /// How many quick checks ran, and how many of them left the decision to a probe, across restarts (for tests).
+    var quickCheckCounts: (all: Int, unsure: Int) {
+        (shared.quickChecks.load(ordering: .relaxed), shared.quickChecksUnsure.load(ordering: .relaxed))
     }
 
     /// The instance that runs now, if any (tests inject faults into it).
@@ -290,6 +298,35 @@ public struct SRTListener: Restartable {
                     shared.deathsSurvived.add(1, ordering: .relaxed)
                 }
             }
+            // The quick check: a receive thread gone with no log line comes as a death signal (above); while the
+            // thread is not known, each tick checks by a datagram.
+            let (watchKey, ticks) = LivenessWatch.shared.watch(listener, every: health.quickCheckInterval)
+            defer { LivenessWatch.shared.end(watchKey) }
+            group.addTask {
+                for await _ in ticks {
+                    let liveness = try await listener.quickCheck(window: SRTHealthCheck.quickCheckWindow)
+                    shared.quickChecks.add(1, ordering: .relaxed)
+                    switch liveness {
+                    case .alive: continue
+                    case .dead:
+                        logger.warning("the receive thread is gone: this listener is deaf")
+                        listener.markDead()
+                        SRTRuntime.recordUnloggedDeath(thread: listener.receiveThread, since: listener.listeningSince)
+                        throw deadError(listener)
+                    case .unsure:
+                        // The thread unknown and the datagram unread: dead, or starved; the handshake probe decides,
+                        // as after a death line (an unread datagram is as strong a sign), with a longer watch after it.
+                        logger.info("the quick check's datagram is unread; probing")
+                        shared.quickChecksUnsure.add(1, ordering: .relaxed)
+                        let window = timeouts.probe / 5
+                        if try await confirmDeath(listener, timeout: timeouts.death, attempts: 1, window: window) {
+                            throw deadError(listener)
+                        }
+                    }
+                }
+                // Ended by the run's end: wait for the cancellation that comes with it.
+                try await Task.sleep(for: .seconds(365 * 86_400))
+            }
             group.addTask {
                 while true {
                     try await Task.sleep(for: health.probeInterval)
@@ -411,6 +448,8 @@ public struct SRTListener: Restartable {
             return false
         }
         listener.markDead()
+        // Found by the probe, perhaps with no log line: the process must still know a receive thread died.
+        SRTRuntime.recordUnloggedDeath(thread: listener.receiveThread, since: listener.listeningSince)
         return true
     }
 

@@ -182,6 +182,22 @@ public enum SRTRuntime {
         for subscriber in subscribers { subscriber.yield(death) }
     }
 
+    /// Records a death a listener found with no log line (libsrt's log routed elsewhere, or a death it does not
+    /// report), unless one recorded since `since` (when the listener started) already names `thread`: the process must
+    /// still leave through ``exit(_:)``, and the other listeners check themselves as after a line. With `thread`
+    /// unknown, recorded only when no death was recorded since `since`. Only deaths since then count: the kernel
+    /// reuses thread ids (32,768 of them by default), so an old death may name this thread's id.
+    static func recordUnloggedDeath(thread: Int32?, since: ContinuousClock.Instant) {
+        let known = state.withLock { state in
+            state.deaths.contains { death in
+                death.instant >= since && (thread == nil || death.thread == thread)
+            }
+        }
+        guard !known else { return }
+        let name = thread.map { "receive thread \($0)" } ?? "a receive thread"
+        recordReceiveThreadDeath(message: "\(name) found dead with no log line", thread: thread)
+    }
+
     /// Routes one libsrt message; runs on libsrt's threads, sometimes under libsrt's locks, so it only logs and
     /// yields to streams: it never calls back into libsrt.
     ///

@@ -124,6 +124,8 @@ struct SRTConfigurationTests {
         #expect(option { try SRTHealthCheck(probeTimeout: .seconds(601)) } == "probeTimeout")
         #expect(option { try SRTHealthCheck(deathProbeTimeout: .zero) } == "deathProbeTimeout")
         #expect(option { try SRTHealthCheck(failedProbesBeforeDead: 0) } == "failedProbesBeforeDead")
+        #expect(option { try SRTHealthCheck(quickCheckInterval: .milliseconds(9)) } == "quickCheckInterval")
+        #expect(option { try SRTHealthCheck(quickCheckInterval: .seconds(-1)) } == "quickCheckInterval")
         #expect(SRTHealthCheck.standard.deathProbeTimeout == .milliseconds(100))
         #expect(SRTHealthCheck.standard.failedProbesBeforeDead == 2)
     }
