@@ -85,6 +85,16 @@ let package = Package(
             path: "Sources/srt-drain",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),
+        // What the quick liveness check costs 100 idle listeners (Docs/benchmarks.md).
+        .executableTarget(
+            name: "idle-listeners",
+            dependencies: [
+                .product(name: "SRTAdapter", package: "Supervisor"),
+                .product(name: "Supervisor", package: "Supervisor"),
+            ],
+            path: "Sources/idle-listeners",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         // How long a deliberate restart keeps new callers waiting (Docs/benchmarks.md).
         .executableTarget(
             name: "srt-restart",
