@@ -7,4 +7,7 @@ enum ListenerLiveness: Sendable, Equatable {
     /// The thread is not known and the datagram stayed unread over the window: dead, or starved. The handshake
     /// probe decides.
     case unsure
+    /// The thread is not known and no datagram could be sent (no descriptor to spare, the address on no interface):
+    /// nothing learned; the periodic probes go on.
+    case unchecked
 }

@@ -1,16 +1,14 @@
 import Synchronization
 
-/// The quick liveness check's clock, one for the process: every ``SRTHealthCheck/quickCheckInterval`` (the
-/// shortest of the running listeners') it looks whether each running listener's receive thread still exists. A
-/// thread gone with no log line becomes a death signal like libsrt's own
-/// (``SRTRuntime/recordUnloggedDeath(thread:since:)``), which the listeners decide on as usual; a listener whose
-/// thread is not known gets a tick on its stream and checks itself with a datagram
-/// (``SRTListenSocket/quickCheck(window:)``).
+/// The quick liveness check's clock, one for the process: it ticks at the shortest
+/// ``SRTHealthCheck/quickCheckInterval`` of the running listeners and looks whether each due listener's receive
+/// thread still exists. It decides nothing and records nothing: a listener whose thread is gone, or not known, gets
+/// a tick on its own stream, and its run decides (``SRTListener``), so a listener whose run ended is never judged.
 ///
 /// ```swift
 /// let (key, ticks) = LivenessWatch.shared.watch(listener, every: .milliseconds(250))
 /// defer { LivenessWatch.shared.end(key) }
-/// for await _ in ticks { /* the thread is not known: check by the datagram */ }
+/// for await tick in ticks { /* .threadGone: dead; .threadUnknown: check by the datagram */ }
 /// ```
 ///
 /// One task for all, one wake-up a tick: the look itself is one `tgkill` per listener, the wake-ups are the cost
@@ -18,37 +16,49 @@ import Synchronization
 final class LivenessWatch: Sendable {
     static let shared = LivenessWatch()
 
+    /// What a due listener's look found; a listener whose thread runs gets nothing.
+    enum Tick: Sendable, Equatable {
+        /// Its known receive thread no longer exists.
+        case threadGone
+        /// Its receive thread is not known: the datagram decides.
+        case threadUnknown
+    }
+
     private struct Watched {
         let listener: SRTListenSocket
         let interval: Duration
-        let ticks: AsyncStream<Void>.Continuation
+        let ticks: AsyncStream<Tick>.Continuation
         var due: ContinuousClock.Instant
     }
-
-    /// The longest tick: a listener watched meanwhile with a shorter interval waits no longer for its first.
-    private static let longestSleep = Duration.milliseconds(250)
 
     private struct State {
         var watched: [Int: Watched] = [:]
         var nextKey = 0
-        var looping = false
+        /// The running loop's tick, `nil` when no loop runs.
+        var tick: Duration?
+        /// Bumped to end a loop that sleeps too long for a newly watched listener (a new loop takes over).
+        var generation = 0
     }
 
     private let state = Mutex(State())
 
-    /// Watches `listener` until ``end(_:)``; the stream ticks while its receive thread is not known.
-    func watch(_ listener: SRTListenSocket, every interval: Duration) -> (key: Int, ticks: AsyncStream<Void>) {
+    /// Watches `listener` until ``end(_:)``, every `interval` (rounded to the loop's tick: the shortest interval
+    /// watched).
+    func watch(_ listener: SRTListenSocket, every interval: Duration) -> (key: Int, ticks: AsyncStream<Tick>) {
         // Only the latest tick matters: a check still running when the next comes covers it.
-        let (ticks, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let (key, start) = state.withLock { state in
+        let (ticks, continuation) = AsyncStream.makeStream(of: Tick.self, bufferingPolicy: .bufferingNewest(1))
+        let (key, generation) = state.withLock { state -> (Int, Int?) in
             let key = state.nextKey
             state.nextKey += 1
             state.watched[key] = Watched(
                 listener: listener, interval: interval, ticks: continuation, due: .now + interval)
-            defer { state.looping = true }
-            return (key, !state.looping)
+            // No loop, or one whose tick is too long for this listener: a new loop, which ends the old one.
+            if let tick = state.tick, tick <= interval { return (key, nil) }
+            state.generation += 1
+            state.tick = interval
+            return (key, state.generation)
         }
-        if start { Task.detached { await self.loop() } }
+        if let generation { Task.detached { await self.loop(generation) } }
         return (key, ticks)
     }
 
@@ -57,23 +67,26 @@ final class LivenessWatch: Sendable {
         watched?.ticks.finish()
     }
 
-    /// Ticks while anything is watched; ends with the last watch (a later one starts it again). One wake-up a tick
-    /// for every listener due within half a tick: listeners watched at different moments are checked together, not
-    /// each at its own instant (that cost 100 idle listeners a wake-up apiece, 400 a second).
-    private func loop() async {
+    /// Ticks while anything is watched and no newer loop took over; ends with the last watch (a later one starts it
+    /// again). One wake-up a tick for every listener due within half a tick: listeners watched at different moments
+    /// are looked at together, not each at its own instant.
+    private func loop(_ generation: Int) async {
         while true {
             let tick = state.withLock { state -> Duration? in
+                guard state.generation == generation else { return nil }
                 guard let shortest = state.watched.values.map(\.interval).min() else {
-                    state.looping = false
+                    state.tick = nil
                     return nil
                 }
-                return min(shortest, Self.longestSleep)
+                state.tick = shortest
+                return shortest
             }
             guard let tick else { return }
             try? await Task.sleep(for: tick)
             let now = ContinuousClock.now
             let due = state.withLock { state in
                 var due: [Watched] = []
+                guard state.generation == generation else { return due }
                 for (key, watched) in state.watched where watched.due <= now + tick / 2 {
                     due.append(watched)
                     state.watched[key]?.due = now + watched.interval
@@ -82,11 +95,9 @@ final class LivenessWatch: Sendable {
             }
             for watched in due {
                 switch watched.listener.receiveThreadIsGone {
-                case true?:
-                    SRTRuntime.recordUnloggedDeath(
-                        thread: watched.listener.receiveThread, since: watched.listener.listeningSince)
+                case true?: watched.ticks.yield(.threadGone)
                 case false?: continue
-                case nil: watched.ticks.yield()
+                case nil: watched.ticks.yield(.threadUnknown)
                 }
             }
         }

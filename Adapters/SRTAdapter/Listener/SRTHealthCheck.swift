@@ -27,9 +27,11 @@ public struct SRTHealthCheck: Sendable, Hashable {
     /// Consecutive failed periodic probes that mean "dead".
     public let failedProbesBeforeDead: Int
     /// Time between quick checks: whether the receive thread still exists (one `tgkill`), or, while the thread is not
-    /// known, whether it reads one datagram sent to the listener's own port (unread for 20 ms, the handshake
-    /// probe decides, with ``deathProbeTimeout``, and a watch of the socket for a fifth of ``probeTimeout``). 250 ms by
-    /// default: a death with no log line is found within about 0.3 s when the thread is known, 0.5 s when it is not.
+    /// known, whether it reads one datagram sent to the listener's own port (unread for 20 ms, the death probe
+    /// decides, with ``deathProbeTimeout``, then a watch of the socket for a fifth of ``probeTimeout``). One task
+    /// checks every running listener of the process at once, on the shortest interval among them, so a longer one
+    /// is rounded to a multiple of it. 250 ms by default: a death with no log line is found within about 0.3 s when
+    /// the thread is known, 0.5 s when it is not.
     public let quickCheckInterval: Duration
 
     /// How long a quick check watches the UDP socket's queue for its datagram to be read. A live receive thread

@@ -348,8 +348,10 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// unread for a while, so that is ``ListenerLiveness/unsure`` and the handshake probe decides.
     func quickCheck(window: Duration) async throws -> ListenerLiveness {
         if let gone = receiveThreadIsGone { return gone ? .dead : .alive }
+        // An address on no interface (a listener waiting for it) must not send the byte out by another route.
+        guard addressIsLocal else { return .unchecked }
         let target = localAddress.connectable
-        guard target.withSocketAddress({ csrt_udp_poke($0, $1) }) == 0 else { return .unsure }
+        guard target.withSocketAddress({ csrt_udp_poke($0, $1) }) == 0 else { return .unchecked }
         // Looked at only after a first pause: on loopback the datagram may still be on its way into the queue.
         var lastMemory = receiveQueueMemory
         for _ in 0..<5 {
@@ -403,8 +405,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         dead.load(ordering: .acquiring)
     }
 
+    /// Marks the listener dead, and records the death for the process (``SRTRuntime/hasSeenReceiveThreadDeath``,
+    /// which ``SRTRuntime/exit(_:)`` reads) when no log line reported it.
     func markDead() {
         dead.store(true, ordering: .releasing)
+        SRTRuntime.recordUnloggedDeath(thread: receiveThread, since: listeningSince)
     }
 
     /// libsrt's view; ``SRTSocketState/listening`` even when the receive thread is dead (use ``probe(timeout:)``).

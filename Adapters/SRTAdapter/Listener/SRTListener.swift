@@ -298,27 +298,30 @@ public struct SRTListener: Restartable {
                     shared.deathsSurvived.add(1, ordering: .relaxed)
                 }
             }
-            // The quick check: a receive thread gone with no log line comes as a death signal (above); while the
-            // thread is not known, each tick checks by a datagram.
+            // The quick check: the watch looks at the receive thread every quickCheckInterval and ticks only when it
+            // is gone (dead: no log line came, or it would have ended the run already) or not known (the datagram).
             let (watchKey, ticks) = LivenessWatch.shared.watch(listener, every: health.quickCheckInterval)
             defer { LivenessWatch.shared.end(watchKey) }
             group.addTask {
-                for await _ in ticks {
-                    let liveness = try await listener.quickCheck(window: SRTHealthCheck.quickCheckWindow)
-                    shared.quickChecks.add(1, ordering: .relaxed)
+                for await tick in ticks {
+                    let liveness =
+                        tick == .threadGone && listener.receiveThreadIsGone == true
+                        ? .dead : try await listener.quickCheck(window: SRTHealthCheck.quickCheckWindow)
+                    if tick == .threadUnknown { shared.quickChecks.add(1, ordering: .relaxed) }
                     switch liveness {
-                    case .alive: continue
+                    case .alive, .unchecked: continue
                     case .dead:
                         logger.warning("the receive thread is gone: this listener is deaf")
                         listener.markDead()
-                        SRTRuntime.recordUnloggedDeath(thread: listener.receiveThread, since: listener.listeningSince)
                         throw deadError(listener)
                     case .unsure:
-                        // The thread unknown and the datagram unread: dead, or starved; the handshake probe decides,
-                        // as after a death line (an unread datagram is as strong a sign), with a longer watch after it.
+                        // The thread unknown and the datagram unread: dead, or starved; the death probe decides, as
+                        // after a death line, with a longer watch after it. Weaker evidence than a line, but such a
+                        // listener has had no handshake yet (a caller's teaches it its thread), so no connection to
+                        // lose: a wrong verdict costs a rebind.
                         logger.info("the quick check's datagram is unread; probing")
                         shared.quickChecksUnsure.add(1, ordering: .relaxed)
-                        let window = timeouts.probe / 5
+                        let window = max(timeouts.probe / 5, SRTHealthCheck.quickCheckWindow)
                         if try await confirmDeath(listener, timeout: timeouts.death, attempts: 1, window: window) {
                             throw deadError(listener)
                         }
@@ -448,8 +451,6 @@ public struct SRTListener: Restartable {
             return false
         }
         listener.markDead()
-        // Found by the probe, perhaps with no log line: the process must still know a receive thread died.
-        SRTRuntime.recordUnloggedDeath(thread: listener.receiveThread, since: listener.listeningSince)
         return true
     }
 

@@ -52,6 +52,8 @@ public enum SRTRuntime {
         /// Whether a task waits to give out the summaries of counted messages.
         var summaryTaskArmed = false
         var deaths: [ReceiveThreadDeath] = []
+        /// Deaths listeners found with no log line: for ``hasSeenReceiveThreadDeath`` only.
+        var unloggedDeaths: [ReceiveThreadDeath] = []
         var subscribers: [Int: AsyncStream<ReceiveThreadDeath>.Continuation] = [:]
         var nextSubscriber = 0
     }
@@ -99,13 +101,13 @@ public enum SRTRuntime {
         if !state.withLock({ $0.started }) { start() }
     }
 
-    /// Whether any libsrt receive thread of this process has died. Once true, stays true: such a process must
-    /// skip `srt_cleanup` and leave through ``exit(_:)``.
+    /// Whether any libsrt receive thread of this process has died: logged by libsrt, or found by a listener with no
+    /// log line. Once true, stays true: such a process must skip `srt_cleanup` and leave through ``exit(_:)``.
     public static var hasSeenReceiveThreadDeath: Bool {
-        state.withLock { !$0.deaths.isEmpty }
+        state.withLock { !$0.deaths.isEmpty || !$0.unloggedDeaths.isEmpty }
     }
 
-    /// How many receive-thread deaths this process has seen.
+    /// How many receive-thread deaths libsrt's log reported (the deaths ``receiveThreadDeaths()`` delivers).
     public static var receiveThreadDeathCount: Int {
         state.withLock { $0.deaths.count }
     }
@@ -183,19 +185,28 @@ public enum SRTRuntime {
     }
 
     /// Records a death a listener found with no log line (libsrt's log routed elsewhere, or a death it does not
-    /// report), unless one recorded since `since` (when the listener started) already names `thread`: the process must
-    /// still leave through ``exit(_:)``, and the other listeners check themselves as after a line. With `thread`
-    /// unknown, recorded only when no death was recorded since `since`. Only deaths since then count: the kernel
-    /// reuses thread ids (32,768 of them by default), so an old death may name this thread's id.
+    /// report), unless a death recorded since `since` (when the listener started) already names `thread`, or, with
+    /// `thread` unknown, any death was recorded since then. For the process only (``hasSeenReceiveThreadDeath``, so
+    /// that it leaves through ``exit(_:)``): never sent to ``receiveThreadDeaths()``'s subscribers, since the
+    /// listener that found it knows it is its own, and the others have nothing to check. Only deaths since `since`
+    /// count: the kernel reuses thread ids (32,768 of them by default), so an old death may name this thread's id.
     static func recordUnloggedDeath(thread: Int32?, since: ContinuousClock.Instant) {
-        let known = state.withLock { state in
-            state.deaths.contains { death in
+        state.withLock { state in
+            let known = (state.deaths + state.unloggedDeaths).contains { death in
                 death.instant >= since && (thread == nil || death.thread == thread)
             }
+            guard !known else { return }
+            let name = thread.map { "receive thread \($0)" } ?? "a receive thread"
+            state.unloggedDeaths.append(
+                ReceiveThreadDeath(
+                    sequenceNumber: state.unloggedDeaths.count + 1, message: "\(name) found dead with no log line",
+                    thread: thread))
         }
-        guard !known else { return }
-        let name = thread.map { "receive thread \($0)" } ?? "a receive thread"
-        recordReceiveThreadDeath(message: "\(name) found dead with no log line", thread: thread)
+    }
+
+    /// How many deaths listeners found with no log line (``recordUnloggedDeath(thread:since:)``; for tests).
+    static var unloggedDeathCount: Int {
+        state.withLock { $0.unloggedDeaths.count }
     }
 
     /// Routes one libsrt message; runs on libsrt's threads, sometimes under libsrt's locks, so it only logs and

@@ -197,7 +197,7 @@ enum ICMPUnreachableScenario {
         let check = SocketReplacedScenario.check
         let milliseconds = SocketReplacedScenario.milliseconds
         srt_setloghandler(nil) { _, _, _, _, _, _ in }
-        let deathsBefore = SRTRuntime.receiveThreadDeathCount
+        let (lines, unlogged) = (SRTRuntime.receiveThreadDeathCount, SRTRuntime.unloggedDeathCount)
         var found: [Duration] = []
         for trial in 0..<10 {
             let instance = try server.supervisor.resource.current.orThrow("current listener")
@@ -223,7 +223,8 @@ enum ICMPUnreachableScenario {
             // A fault at any phase of the quick check's schedule.
             try await Task.sleep(for: .milliseconds(Int.random(in: 0..<250)))
         }
-        check(SRTRuntime.receiveThreadDeathCount == deathsBefore + 10, "each unlogged death recorded once")
+        check(SRTRuntime.receiveThreadDeathCount == lines, "no death line reached the adapter")
+        check(SRTRuntime.unloggedDeathCount == unlogged + 10, "each unlogged death recorded once")
         let sorted = found.sorted()
         print(
             "FAULT-A with no log line, 10 trials fault→failed: p50 \(milliseconds(sorted[5])) ms, "

@@ -19,6 +19,14 @@ extension Loopback {
             TestSupport.expectChild(result, marker: "UNLOGGED")
         }
 
+        @Test("a death found with no log line costs other listeners nothing: no probe, no lost connection")
+        func othersUntouched() async throws {
+            let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+                await TestSupport.runChild(UnloggedDeathScenario.bystander)
+            }
+            TestSupport.expectChild(result, marker: "UNLOGGED")
+        }
+
         @Test("a deaf listener whose receive thread is not known is found within a second, by the datagram and a probe")
         func foundByDatagram() async throws {
             let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
@@ -39,6 +47,44 @@ enum UnloggedDeathScenario {
         } else {
             await TestSupport.runChild { try await scenario(threadForgotten: false) }
         }
+    }
+
+    /// A victim whose thread is not known dies with no line, found by the datagram and a probe; a bystander with a
+    /// connection must neither probe itself nor lose the connection.
+    static func bystander() async throws {
+        let check = SocketReplacedScenario.check
+        let health = try SRTHealthCheck(probeInterval: .seconds(600))
+        let victim = SRTServer(configuration: try TestSupport.loopback(), name: "victim", health: health)
+        let bystander = SRTServer(configuration: try TestSupport.loopback(), name: "bystander", health: health)
+        let events = victim.supervisor.events()
+        let bystanderEvents = bystander.supervisor.events()
+        let running = [Task { try await victim.run() }, Task { try await bystander.run() }]
+        _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+        _ = try await Loopback.SRTServerTests.waitFor(bystanderEvents, Loopback.SRTServerTests.isReady)
+        let address = try bystander.localAddress.orThrow("bystander address")
+        var accepted = bystander.connections.makeAsyncIterator()
+        let caller = try await SRTConnection.connect(
+            try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "bystander"))
+        let connection = try await accepted.next().orThrow("bystander accepted")
+        srt_setloghandler(nil) { _, _, _, _, _, _ in }
+        let instance = try victim.supervisor.resource.current.orThrow("victim listener")
+        instance.forgetReceiveThread()
+        check(csrt_retire_fd(instance.udpDescriptor) == 0, "dup2")
+        _ = try await Loopback.SRTServerTests.waitFor(events) { event in
+            if case .failed = event { true } else { false }
+        }
+        check(SRTRuntime.hasSeenReceiveThreadDeath, "the death is recorded for the process")
+        // Time for a probe of the bystander to have run, had the death been sent to it.
+        try await Task.sleep(for: .milliseconds(300))
+        check(bystander.supervisor.resource.deathsSurvived == 0, "the bystander never checked itself")
+        check(bystander.supervisor.state.isReady, "the bystander never restarted")
+        try await caller.send(Array("still here".utf8))
+        let received = try await TestSupport.within(.seconds(3)) { try await connection.receive() }
+        check(received == Array("still here".utf8), "the bystander's connection carries on")
+        for task in running { task.cancel() }
+        for task in running { try await task.value }
+        caller.close()
+        print("UNLOGGED OK")
     }
 
     static func scenario(threadForgotten: Bool) async throws {
@@ -63,6 +109,8 @@ enum UnloggedDeathScenario {
             if threadForgotten {
                 instance.forgetReceiveThread()
                 check(instance.receiveThread == nil, "the thread is forgotten")
+            } else {
+                check(instance.receiveThread != nil, "trial \(trial): the listener knows its receive thread")
             }
             let injected = ContinuousClock.now
             check(csrt_retire_fd(instance.udpDescriptor) == 0, "dup2")
@@ -80,9 +128,10 @@ enum UnloggedDeathScenario {
         }
         // No line reached the adapter; the runtime knows of the deaths all the same (the process must skip
         // libsrt's cleanup at exit).
-        // Each by its thread when known; with the thread unknown, one record says the process saw a death.
-        let recorded = SRTRuntime.receiveThreadDeathCount
-        check(threadForgotten ? recorded >= 1 : recorded == trials, "\(recorded) deaths recorded of \(trials)")
+        // Each death recorded once, as found with no line: none came.
+        check(SRTRuntime.receiveThreadDeathCount == 0, "no death line reached the adapter")
+        let recorded = SRTRuntime.unloggedDeathCount
+        check(recorded == trials, "\(recorded) deaths recorded of \(trials)")
         let fresh = try server.supervisor.resource.current.orThrow("fresh listener")
         check(await fresh.probe().isAlive, "the last listener answers")
         func summary(_ durations: [Duration]) -> String {

@@ -24,6 +24,18 @@ extension Loopback {
             #expect(listener.receiveQueueIsDrained)
         }
 
+        @Test("the check's byte reaches a socket nobody reads, and stays there")
+        func byteArrives() async throws {
+            var error: Int32 = 0
+            let address = try SRTAddress(host: "127.0.0.1", port: 0)
+            let descriptor = address.withSocketAddress { csrt_udp_bind($0, $1, &error) }
+            try #require(descriptor >= 0)
+            defer { close(descriptor) }
+            let bound = address.with(port: Int(csrt_local_port(descriptor)))
+            #expect(bound.withSocketAddress { csrt_udp_poke($0, $1) } == 0)
+            #expect(await TestSupport.eventually(within: .seconds(2)) { csrt_unread_bytes(descriptor) == 1 })
+        }
+
         @Test(
             "20 live listeners checked every 20 ms, threads unknown, under a datagram flood with every core busy: none retired",
             .timeLimit(.minutes(1)))
