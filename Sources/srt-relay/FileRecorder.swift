@@ -83,6 +83,8 @@ final class FileRecorder: StreamSink {
         var path: String
         var index: Int
         var bytes = 0
+        /// Bytes whose writeback to the disk was started (``RecordingIO/startWriteback(_:_:)``).
+        var writtenBack = 0
     }
 
     /// How the writer stands in a streak of failed writes: one line when it starts, one when it ends.
@@ -343,7 +345,21 @@ final class FileRecorder: StreamSink {
             segment.bytes += end - offset
             written += UInt64(end - offset)
             offset = end
+            await startWriteback(&segment)
         }
+    }
+
+    /// Starts the disk writes of each whole ``RecordingOptions/writebackStep`` written since the last, without
+    /// waiting for them: the kernel would otherwise keep seconds of a fast stream dirty in memory (it starts on its
+    /// own only at a tenth of the RAM), and the periodic fsync would then write them all at once while the
+    /// recording waits: 312 MB after 5 s at 500 Mbit/s, longer than the 8 MiB the recording may hold lasts.
+    private func startWriteback(_ segment: inout Segment) async {
+        let step = RecordingOptions.writebackStep
+        let end = segment.bytes / step * step
+        guard end > segment.writtenBack else { return }
+        let (descriptor, range) = (segment.descriptor, segment.writtenBack..<end)
+        await RecordingIO.run { RecordingIO.startWriteback(descriptor, range) }
+        segment.writtenBack = end
     }
 
     /// Writes `bytes[range]` whole; a transient error is retried with backoff until it clears or the writer is

@@ -154,6 +154,13 @@ enum RecordingIO {
         return .success(descriptor)
     }
 
+    /// Starts writing `range` of the file to the disk without waiting for it, and lets the page cache drop those
+    /// pages once written (a recording is not read back): `posix_fadvise(POSIX_FADV_DONTNEED)`, which on Linux starts
+    /// the writeback of the range's dirty pages. A hint: its errors are left to the next fsync to report.
+    static func startWriteback(_ descriptor: Int32, _ range: Range<Int>) {
+        _ = posix_fadvise(descriptor, off_t(range.lowerBound), off_t(range.count), POSIX_FADV_DONTNEED)
+    }
+
     /// `fsync`; the errno when it failed.
     static func sync(_ descriptor: Int32) -> Int32? {
         while fsync(descriptor) != 0 {

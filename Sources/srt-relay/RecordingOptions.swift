@@ -12,6 +12,9 @@ struct RecordingOptions: Sendable {
     var maxHeldBytes = 8 << 20
     /// Bytes gathered before a write.
     var chunkSize = 64 * 1024
+    /// The disk writes of every 4 MiB written are started at once (``RecordingIO/startWriteback(_:_:)``), so that a
+    /// fsync has little left to write.
+    static let writebackStep = 4 << 20
     /// How often what waits in memory is written and the file fsynced; `nil`: only when the recording ends (and
     /// what waits is written at each ``chunkSize``).
     var fsyncInterval: Duration? = Self.standardFsyncInterval
