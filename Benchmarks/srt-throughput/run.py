@@ -3,6 +3,12 @@
 
 Usage (run.sh builds the programs, raises the kernel's UDP buffer limits and calls this):
   run.py --sender PATH --drain PATH --csv OUT.csv [--rates 50,200,500] [--seconds 10] [--repetitions 5]
+  run.py --record --sender PATH --relay PATH --csv OUT.csv [...]
+
+With --record the two receivers write the stream to disk: srt-live-transmit to a file (`file://con`, its standard
+output sent to the file) and srt-relay recording it (`--output DIR`, everything else default, its fsync rules
+included), stopped with SIGTERM once it has closed the recording. Delivered is then what is on disk: the file read
+back, 1316-byte messages with consecutive sequence numbers from 0.
 
 For every repetition and rate, both receivers run one after the other (their order alternates between
 repetitions), each fed by the same paced C sender (sender.c): MESSAGES = a multiple of 1,000 minus one messages of
@@ -128,23 +134,64 @@ def free_port(start):
     return port
 
 
+def messages_on_disk(paths):
+    """How many whole messages the files hold, in order, with consecutive sequence numbers from 0 (the sender's); a
+    message out of sequence ends the count, so a hole, a duplicate or a torn write shows as fewer."""
+    expected = 0
+    for path in sorted(paths):
+        with open(path, "rb") as f:
+            while True:
+                message = f.read(PAYLOAD)
+                if len(message) < PAYLOAD or int.from_bytes(message[:8], "big") != expected:
+                    return expected
+                expected += 1
+    return expected
+
+
+def recordings(directory):
+    return [os.path.join(base, name) for base, _, names in os.walk(directory) for name in names]
+
+
+def wait_for_line(path, needle, timeout):
+    """Whether `needle` appears in the file at `path` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if needle in f.read():
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def trial(kind, rate, messages, args, port, workdir):
     """One receiver, one sender run; returns a dict of figures."""
     stats_path = os.path.join(workdir, f"slt-{port}.csv")
-    if kind == "srt-live-transmit":
+    output_path = os.path.join(workdir, f"slt-{port}.ts")
+    record_dir = os.path.join(workdir, f"relay-{port}")
+    stdout = subprocess.PIPE
+    if kind == "srt-relay":
+        os.mkdir(record_dir)
+        command = [args.relay, "--listen", f"127.0.0.1:{port}", "--output", record_dir, "--latency",
+                   str(LATENCY_MS), "--json"]
+    elif kind == "srt-live-transmit":
         command = [
             "srt-live-transmit", "-a:no", f"-c:{PAYLOAD}", f"-s:{STATS_EVERY}", "-f", "-pf:csv",
             f"-statsout:{stats_path}",
             f"srt://127.0.0.1:{port}?mode=listener&latency={LATENCY_MS}&payloadsize={PAYLOAD}",
             "file://con",
         ]
+        # Recording: its standard output is the file; otherwise it is thrown away.
+        stdout = open(output_path, "wb") if args.record else subprocess.DEVNULL
     else:
         command = [args.drain, str(port), str(LATENCY_MS)]
-    stdout = subprocess.DEVNULL if kind == "srt-live-transmit" else subprocess.PIPE
     # A file, not a pipe: a receiver that logged more than a pipe holds would block on it and stall the stream.
     log_path = os.path.join(workdir, f"receiver-{port}.log")
     with open(log_path, "w", encoding="utf-8") as log:
-        receiver = subprocess.Popen(command, stdout=stdout, stderr=log, text=True)
+        # srt-relay's JSON lines go to the log as well: the trial waits there for the recording's close.
+        receiver = subprocess.Popen(command, stdout=log if kind == "srt-relay" else stdout, stderr=log,
+                                    text=stdout is subprocess.PIPE)
+    if stdout not in (subprocess.PIPE, subprocess.DEVNULL):
+        stdout.close()
     try:
         deadline = time.monotonic() + 10
         while not udp_bound(port):
@@ -157,12 +204,17 @@ def trial(kind, rate, messages, args, port, workdir):
         sampler = ThreadSampler(receiver.pid)
         sampler.start()
         sent = subprocess.run(
-            [args.sender, "127.0.0.1", str(port), str(rate), str(messages), str(LATENCY_MS)],
+            [args.sender, "127.0.0.1", str(port), str(rate), str(messages), str(LATENCY_MS), "publish:bench"],
             capture_output=True, text=True, timeout=args.seconds * 3 + 30, check=True,
         )
         sender = json.loads(sent.stdout.strip().splitlines()[-1])
         sampler.done.set()
         sampler.join()
+        if kind == "srt-relay":
+            # The relay outlives its publishers: stopped once it has closed the recording (its fsync included).
+            if not wait_for_line(log_path, '"event":"connection-closed"', 15):
+                raise RuntimeError("srt-relay did not close the recording within 15 s of the sender's end")
+            receiver.send_signal(signal.SIGTERM)
         cpu_total = wait_exit(receiver.pid, 15)
         # wait4 reaped it: tell Popen, so that it does not wait for the pid again.
         receiver.returncode = 0
@@ -177,13 +229,26 @@ def trial(kind, rate, messages, args, port, workdir):
     if cpu_total is None:
         raise RuntimeError(f"{kind} did not exit after the sender closed")
     os.unlink(log_path)
-    if kind == "srt-live-transmit":
+    on_disk = ""
+    if args.record:
+        files = recordings(record_dir) if kind == "srt-relay" else [output_path]
+        on_disk = sum(os.path.getsize(path) for path in files)
+        delivered_on_disk = messages_on_disk(files)
+        for path in files:
+            os.unlink(path)
+        if kind == "srt-relay":
+            shutil.rmtree(record_dir, ignore_errors=True)
+    if kind == "srt-relay":
+        delivered, drops, losses = delivered_on_disk, "", ""
+    elif kind == "srt-live-transmit":
         with open(stats_path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         delivered = len(rows) * STATS_EVERY - 1 if rows else 0
         last = rows[-1] if rows else {}
         drops, losses = int(last.get("pktRcvDrop", -1)), int(last.get("pktRcvLoss", -1))
         os.unlink(stats_path)
+        if args.record:
+            delivered = delivered_on_disk
     else:
         drained = json.loads(output.strip().splitlines()[-1])
         check_sequence(drained, sender)
@@ -204,6 +269,7 @@ def trial(kind, rate, messages, args, port, workdir):
         "throughput_mbps": round(delivered * PAYLOAD * 8 / sender["seconds"] / 1e6, 2),
         "cpu_seconds": round(cpu, 3),
         "cpu_s_per_gb": round(cpu / gigabytes, 3) if gigabytes else "",
+        "bytes_on_disk": on_disk,
         "udp_rcvbuf": rcvbuf,
         "load_1min": round(load, 2),
         "threads": ";".join(f"{role}={cpu:.2f}s/{switches}" for role, (cpu, switches) in sorted(sampler.last.items())
@@ -222,7 +288,10 @@ def check_sequence(drained, sender):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sender", required=True)
-    parser.add_argument("--drain", required=True)
+    parser.add_argument("--drain", help="the library's receiver (srt-drain), for the throughput comparison")
+    parser.add_argument("--relay", help="srt-relay, for the recording comparison (--record)")
+    parser.add_argument("--record", action="store_true",
+                        help="srt-live-transmit writing a file against srt-relay recording, instead of srt-drain")
     parser.add_argument("--csv", required=True)
     parser.add_argument("--rates", default="50,200,500")
     parser.add_argument("--seconds", type=float, default=10)
@@ -231,6 +300,8 @@ def main():
     parser.add_argument("--workdir", default=None,
                         help="for the receivers' logs and statistics (default: a temporary folder, removed at the end)")
     args = parser.parse_args()
+    if (args.record and not args.relay) or (not args.record and not args.drain):
+        parser.error("--record needs --relay; otherwise --drain is needed")
     rates = [int(r) for r in args.rates.split(",")]
     workdir = args.workdir or tempfile.mkdtemp(prefix="srt-throughput-")
     try:
@@ -242,7 +313,7 @@ def main():
 
 def measure(args, rates, workdir):
     """Runs every trial, writes the CSV and prints the summary."""
-    kinds = ["srt-live-transmit", "srt-drain"]
+    kinds = ["srt-live-transmit", "srt-relay" if args.record else "srt-drain"]
     results = []
     port = args.port
     for repetition in range(1, args.repetitions + 1):
@@ -260,23 +331,23 @@ def measure(args, rates, workdir):
                       f"loss {row['loss']:>5}  CPU {row['cpu_seconds']:.2f} s = {row['cpu_s_per_gb']} s/GB  "
                       f"load {row['load_1min']}", flush=True)
     fields = ["repetition", "rate_mbps", "receiver", "sent", "delivered", "loss", "srt_rcv_drop", "srt_rcv_loss",
-              "retransmitted", "send_seconds", "throughput_mbps", "cpu_seconds", "cpu_s_per_gb", "udp_rcvbuf",
-              "load_1min", "threads"]
+              "retransmitted", "send_seconds", "throughput_mbps", "cpu_seconds", "cpu_s_per_gb", "bytes_on_disk",
+              "udp_rcvbuf", "load_1min", "threads"]
     with open(args.csv, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(results)
-    summarize(results, rates)
+    summarize(results, rates, kinds)
 
 
-def summarize(results, rates):
+def summarize(results, rates, kinds):
     """Medians per rate and receiver, and SRTServer's ratios to srt-live-transmit against the goal."""
     print()
     print("| rate | receiver | Mbit/s | loss (msgs) | CPU s/GB | throughput ratio | CPU ratio |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for rate in rates:
         medians = {}
-        for kind in ["srt-live-transmit", "srt-drain"]:
+        for kind in kinds:
             rows = [r for r in results if r["rate_mbps"] == rate and r["receiver"] == kind]
             medians[kind] = (
                 statistics.median(r["throughput_mbps"] for r in rows),
@@ -288,11 +359,13 @@ def summarize(results, rates):
             ratio = "" if kind == "srt-live-transmit" else f"{mbps / base[0]:.3f}"
             cpu_ratio = "" if kind == "srt-live-transmit" else f"{cpu / base[2]:.2f}"
             print(f"| {rate} | {kind} | {mbps:.1f} | {loss:g} | {cpu:.2f} | {ratio} | {cpu_ratio} |")
-    print("\ngoal: throughput ratio >= 0.95 at CPU ratio <= 1.2 (medians; the CSV has every trial)")
+    goal = "CPU ratio <= 0.8, the same bytes on disk" if "srt-relay" in kinds else \
+        "throughput ratio >= 0.95 at CPU ratio <= 1.2"
+    print(f"\ngoal: {goal} (medians; the CSV has every trial)")
     print("\nwhere the receiver's CPU goes (medians): thread role, CPU seconds, voluntary context switches (wake-ups)"
           " per 1,000 messages delivered")
     for rate in rates:
-        for kind in ["srt-live-transmit", "srt-drain"]:
+        for kind in kinds:
             rows = [r for r in results if r["rate_mbps"] == rate and r["receiver"] == kind]
             roles = {}
             for row in rows:

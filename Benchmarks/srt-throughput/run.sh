@@ -4,15 +4,27 @@
 # Docs/data/srt-throughput.csv and draws Docs/images/srt-throughput.svg.
 #
 # Usage: Benchmarks/srt-throughput/run.sh [--rates 50,200,500] [--seconds 10] [--repetitions 5]
+#        Benchmarks/srt-throughput/run.sh --record [...]   srt-live-transmit writing a file against srt-relay
+#                                                          recording: Docs/data/srt-record.csv, no plot
 # Needs root to raise net.core.rmem_max/wmem_max (restored on exit). SCRATCH_PATH picks the Swift build folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 "$root/scripts/install-deps.sh" gcc python3
 
+record=false
+if [ "${1:-}" = "--record" ]; then
+    record=true
+    shift
+fi
 scratch=${SCRATCH_PATH:-.build}
-(cd "$root/Benchmarks" && swift build -c release --scratch-path "$scratch" --product srt-drain >&2)
-drain="$(cd "$root/Benchmarks" && swift build -c release --scratch-path "$scratch" --show-bin-path)/srt-drain"
+if $record; then
+    (cd "$root" && swift build -c release --scratch-path "$scratch" --product srt-relay >&2)
+    relay="$(cd "$root" && swift build -c release --scratch-path "$scratch" --show-bin-path)/srt-relay"
+else
+    (cd "$root/Benchmarks" && swift build -c release --scratch-path "$scratch" --product srt-drain >&2)
+    drain="$(cd "$root/Benchmarks" && swift build -c release --scratch-path "$scratch" --show-bin-path)/srt-drain"
+fi
 
 out=$(mktemp -d)
 gcc -O2 -Wall -Wextra -o "$out/sender" "$here/sender.c" $(pkg-config --cflags --libs srt)
@@ -29,9 +41,20 @@ restore() {
 trap restore EXIT
 sysctl -qw net.core.rmem_max=33554432 net.core.wmem_max=33554432
 
-libsrt=$(srt-live-transmit -version 2>&1 | grep -m1 -o 'SRT Library version: [0-9.]*')
-echo "== SRT throughput: $(nproc) cores, $(uname -r), $libsrt, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Read whole, then searched: grep -m1 on the pipe could end srt-live-transmit with SIGPIPE, which pipefail reports.
+version_text=$(srt-live-transmit -version 2>&1 || true)
+libsrt=$(grep -m1 -o 'SRT Library version: [0-9.]*' <<<"$version_text")
 mkdir -p "$root/Docs/data" "$root/Docs/images"
-python3 "$here/run.py" --sender "$out/sender" --drain "$drain" --csv "$root/Docs/data/srt-throughput.csv" \
-    --workdir "$out" "$@"
-python3 "$here/plot.py" "$root/Docs/data/srt-throughput.csv" "$root/Docs/images/srt-throughput.svg"
+if $record; then
+    # The recordings go to disk, not to a memory file system: a workdir under the build folder.
+    echo "== SRT recording: $(nproc) cores, $(uname -r), $libsrt, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    disk=$(mktemp -d "$root/.build-record.XXXXXX")
+    trap 'restore; rm -rf "$disk"' EXIT
+    python3 "$here/run.py" --record --sender "$out/sender" --relay "$relay" \
+        --csv "$root/Docs/data/srt-record.csv" --workdir "$disk" "$@"
+else
+    echo "== SRT throughput: $(nproc) cores, $(uname -r), $libsrt, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    python3 "$here/run.py" --sender "$out/sender" --drain "$drain" --csv "$root/Docs/data/srt-throughput.csv" \
+        --workdir "$out" "$@"
+    python3 "$here/plot.py" "$root/Docs/data/srt-throughput.csv" "$root/Docs/images/srt-throughput.svg"
+fi

@@ -1,6 +1,6 @@
 // One paced SRT live-mode sender for the throughput benchmark (run.py compiles and runs it).
 //
-// Usage: sender HOST PORT MBITS MESSAGES [LATENCY_MS]
+// Usage: sender HOST PORT MBITS MESSAGES [LATENCY_MS [STREAM_ID]]
 //
 // Connects as a caller in live mode and sends MESSAGES messages of 1316 bytes at MBITS Mbit/s of payload; the first
 // 8 bytes of each message are its sequence number (big-endian, from 0), so a receiver can count what it missed.
@@ -36,7 +36,7 @@ static void set_int(SRTSOCKET s, SRT_SOCKOPT option, int value, const char* name
 
 int main(int argc, char** argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: sender HOST PORT MBITS MESSAGES [LATENCY_MS]\n");
+        fprintf(stderr, "usage: sender HOST PORT MBITS MESSAGES [LATENCY_MS [STREAM_ID]]\n");
         return 2;
     }
     const char* host = argv[1];
@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
     const double mbits = atof(argv[3]);
     const long long total = atoll(argv[4]);
     const int latency = argc > 5 ? atoi(argv[5]) : 120;
+    // srt-relay files a publisher under its stream id; the other receivers ignore it.
+    const char* stream_id = argc > 6 ? argv[6] : NULL;
     if (port <= 0 || port > 65535 || mbits <= 0 || total <= 0 || latency < 0) {
         fprintf(stderr, "sender: bad arguments\n");
         return 2;
@@ -65,6 +67,9 @@ int main(int argc, char** argv) {
     set_int(s, SRTO_LATENCY, latency, "SRTO_LATENCY");
     set_int(s, SRTO_PAYLOADSIZE, PAYLOAD, "SRTO_PAYLOADSIZE");
     set_int(s, SRTO_SENDER, 1, "SRTO_SENDER");
+    if (stream_id && srt_setsockflag(s, SRTO_STREAMID, stream_id, (int)strlen(stream_id)) == SRT_ERROR) {
+        fail("SRTO_STREAMID");
+    }
     if (srt_connect(s, (struct sockaddr*)&address, sizeof address) == SRT_ERROR) fail("srt_connect");
 
     char message[PAYLOAD];
