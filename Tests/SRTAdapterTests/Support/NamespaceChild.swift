@@ -45,34 +45,16 @@ enum NamespaceChild {
             ["netns", "exec", namespace, binary, "--testing-library", "swift-testing", "--filter", filter],
             environment: [variable: filter])
         defer { child.terminate() }
-        let output = Mutex<[UInt8]>([])
-        let reader = child.standardOutput.fileHandleForReading
-        // Blocking reads on a Dispatch thread, never on the Swift pool.
-        DispatchQueue.global().async {
-            while true {
-                let data = reader.availableData
-                if data.isEmpty { return }
-                output.withLock { $0 += data }
-            }
-        }
+        let output = PipeDrain(child.standardOutput)
         // Its log goes to standard error: read too, or a full pipe blocks every thread that logs (the whole child,
         // once its pool threads do). The last 16 KiB are kept for a failure's message.
-        let errors = Mutex<[UInt8]>([])
-        let errorReader = child.standardError.fileHandleForReading
-        DispatchQueue.global().async {
-            while true {
-                let data = errorReader.availableData
-                if data.isEmpty { return }
-                errors.withLock { $0 = Array(($0 + data).suffix(16_384)) }
-            }
-        }
+        let errors = PipeDrain(child.standardError, keeping: 16_384)
         let finished = await TestSupport.eventually(within: limit) {
-            !child.process.isRunning || String(decoding: output.withLock { $0 }, as: UTF8.self).contains(endMarker)
+            !child.process.isRunning || output.text.contains(endMarker)
         }
         let marked = ContinuousClock.now
         let exited = await TestSupport.eventually(within: .seconds(5)) { !child.process.isRunning }
-        let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
-        let log = String(decoding: errors.withLock { $0 }, as: UTF8.self)
+        let (text, log) = (output.text, errors.text)
         #expect(finished, "the child did not finish within \(limit): \(text)\nits log's end:\n\(log)")
         #expect(exited, "the child did not exit within 5 s of its end marker")
         print("NETNS child \(filter) exited \(marked.duration(to: .now)) after its end marker was read")
@@ -89,4 +71,26 @@ enum NamespaceChild {
             throw Missing(what: "ip \(arguments.joined(separator: " ")) succeeding")
         }
     }
+}
+
+/// Reads a pipe until its end on a Dispatch thread (blocking reads, never on the Swift pool), keeping what came, or
+/// its last `keeping` bytes.
+final class PipeDrain: Sendable {
+    private let bytes = Mutex<[UInt8]>([])
+
+    init(_ pipe: Pipe, keeping limit: Int = .max) {
+        let reader = pipe.fileHandleForReading
+        DispatchQueue.global().async { [self] in
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { return }
+                bytes.withLock { kept in
+                    kept += data
+                    if kept.count > limit { kept.removeFirst(kept.count - limit) }
+                }
+            }
+        }
+    }
+
+    var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
 }
