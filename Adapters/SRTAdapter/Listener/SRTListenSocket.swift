@@ -324,14 +324,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         let connections = connectionsOnSocket
         var received: [Int64?] = []
         for connection in connections { received.append(try? await connection.currentStatistics().packetsReceived) }
-        var lastMemory = receiveQueueMemory
-        for look in 0..<5 {
-            if look > 0 { try await Task.sleep(for: window / 5) }
-            if receiveQueueIsDrained { return true }
-            let memory = receiveQueueMemory
-            if let memory, let last = lastMemory, memory < last { return true }
-            lastMemory = memory
-        }
+        if try await queueShowsReading(over: window, pauseFirst: false) { return true }
         for (connection, before) in zip(connections, received) {
             if let before, let now = try? await connection.currentStatistics().packetsReceived, now > before {
                 return true
@@ -353,15 +346,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         let target = localAddress.connectable
         guard target.withSocketAddress({ csrt_udp_poke($0, $1) }) == 0 else { return .unchecked }
         // Looked at only after a first pause: on loopback the datagram may still be on its way into the queue.
-        var lastMemory = receiveQueueMemory
-        for _ in 0..<5 {
-            try await Task.sleep(for: window / 5)
-            if receiveQueueIsDrained { return .alive }
-            let memory = receiveQueueMemory
-            if let memory, let last = lastMemory, memory < last { return .alive }
-            lastMemory = memory
-        }
-        return .unsure
+        return try await queueShowsReading(over: window, pauseFirst: true) ? .alive : .unsure
     }
 
     /// The kernel's id of the multiplexer's receive thread (``ReceiveThreads``), `nil` while it is not known: told
@@ -386,6 +371,20 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         guard let thread = receiveThread else { return nil }
         if death.thread == thread || !ReceiveThreads.isRunning(thread) { return true }
         return death.thread == nil ? nil : false
+    }
+
+    /// Whether the UDP socket's queue shows a reader at one of five looks over `window`: found empty, or its memory
+    /// lower than at the look before. The first look comes at once, or after a fifth of the window (`pauseFirst`).
+    private func queueShowsReading(over window: Duration, pauseFirst: Bool) async throws -> Bool {
+        var lastMemory = receiveQueueMemory
+        for look in 0..<5 {
+            if pauseFirst || look > 0 { try await Task.sleep(for: window / 5) }
+            if receiveQueueIsDrained { return true }
+            let memory = receiveQueueMemory
+            if let memory, let last = lastMemory, memory < last { return true }
+            lastMemory = memory
+        }
+        return false
     }
 
     /// Whether the receive thread is gone (it died); `nil` when it is not known.

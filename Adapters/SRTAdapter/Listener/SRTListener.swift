@@ -304,9 +304,8 @@ public struct SRTListener: Restartable {
             defer { LivenessWatch.shared.end(watchKey) }
             group.addTask {
                 for await tick in ticks {
-                    let liveness =
-                        tick == .threadGone && listener.receiveThreadIsGone == true
-                        ? .dead : try await listener.quickCheck(window: SRTHealthCheck.quickCheckWindow)
+                    // The check looks at the thread again first: gone is dead at once, with no datagram.
+                    let liveness = try await listener.quickCheck(window: SRTHealthCheck.quickCheckWindow)
                     if tick == .threadUnknown { shared.quickChecks.add(1, ordering: .relaxed) }
                     switch liveness {
                     case .alive, .unchecked: continue
