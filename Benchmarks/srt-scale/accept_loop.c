@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     int size = sizeof address;
     if (srt_getsockname(listener, (struct sockaddr*)&address, &size) == SRT_ERROR) fail("srt_getsockname");
     const double cpu_before = cpu_seconds();
+    const long switches_before = context_switches();
     printf("READY port=%d threads=%d rss_kib=%ld\n", ntohs(address.sin_port), thread_count(), rss_kib());
     fflush(stdout);
 
@@ -59,8 +60,9 @@ int main(int argc, char** argv) {
         }
         srt_close(s);
     }
-    printf("ACCEPTED n=%d accepted=%d first_ns=%lld last_ns=%lld cpu_s=%.3f threads=%d rss_kib=%ld\n", distinct,
-           accepted, (long long)first_ns, (long long)last_ns, cpu_seconds() - cpu_before, thread_count(), rss_kib());
+    printf("ACCEPTED n=%d accepted=%d first_ns=%lld last_ns=%lld cpu_s=%.3f switches=%ld threads=%d rss_kib=%ld\n",
+           distinct, accepted, (long long)first_ns, (long long)last_ns, cpu_seconds() - cpu_before,
+           context_switches() - switches_before, thread_count(), rss_kib());
     fflush(stdout);
     srt_close(listener);
     srt_cleanup();

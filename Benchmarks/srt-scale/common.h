@@ -66,6 +66,13 @@ static inline double cpu_seconds(void) {
     return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+/// Voluntary plus involuntary context switches of every thread of this process so far.
+static inline long context_switches(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_nvcsw + usage.ru_nivcsw;
+}
+
 static inline struct sockaddr_in loopback(int port) {
     struct sockaddr_in address;
     memset(&address, 0, sizeof address);

@@ -11,7 +11,7 @@
 #
 # Usage: Benchmarks/srt-scale/run.sh [scale|accept|all]
 # Environment: SCRATCH (SwiftPM scratch path, default .build), CONNECTIONS (1000), MESSAGES (300), RATE (10),
-# ACCEPT_CONNECTIONS (2000), ACCEPT_CONCURRENCY (32), ACCEPT_REPETITIONS (5), KEEP=1 keeps the raw outputs.
+# ACCEPT_CONNECTIONS (2000), ACCEPT_CONCURRENCY (32), ACCEPT_REPETITIONS (11), KEEP=1 keeps the raw outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -25,7 +25,7 @@ messages=${MESSAGES:-300}
 rate=${RATE:-10}
 accept_connections=${ACCEPT_CONNECTIONS:-2000}
 accept_concurrency=${ACCEPT_CONCURRENCY:-32}
-repetitions=${ACCEPT_REPETITIONS:-5}
+repetitions=${ACCEPT_REPETITIONS:-11}
 scratch=${SCRATCH:-.build}
 ../scripts/install-deps.sh gcc python3
 

@@ -218,18 +218,57 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// - Throws: ``SRTError`` with ``SRTError/Code/closedLocally`` once ``close()`` was called (a `stop`
     ///   decision), another ``SRTError`` if libsrt fails, or `CancellationError`.
     public func accept() async throws -> SRTConnection {
+        var quietSince: UInt64?
+        return try await acceptPending(limit: 1, quietSince: &quietSince)[0]
+    }
+
+    /// Waits (cancellably) for callers, then takes every one pending, at most `limit`, in one trip to the control
+    /// thread: under a burst of callers, one hop per batch rather than per connection. Never returns empty.
+    ///
+    /// `quietSince` carries, from one call to the next of the same loop, the reactor's edge count read before a
+    /// look that left nothing pending: the next call then waits for a newer edge rather than looking again at once.
+    /// Start with `nil`.
+    func acceptPending(limit: Int, quietSince: inout UInt64?) async throws -> [SRTConnection] {
         while true {
             try checkOpen()
             try Task.checkCancellation()
+            if let quiet = quietSince {
+                // The last look found the queue empty: anything queued since raised an edge after `quiet`.
+                try await reactor.wait(for: .read, on: socket, after: quiet)
+                quietSince = nil
+                try checkOpen()
+            }
             // Before looking: an edge after this means callers this look may have missed (several tasks accept).
             let seen = reactor.edges(of: socket)
             // srt_accept and the adoption of what it returns wait on libsrt's global lock: on the control thread.
-            switch try await SRTControlThread.shared.run({ () throws(SRTError) in try self.acceptOnce() }) {
-            case .accepted(let connection): return connection
+            let (taken, drained) = try await SRTControlThread.shared.run { () throws(SRTError) in
+                try self.acceptAvailable(limit: limit)
+            }
+            if drained { quietSince = seen }
+            if !taken.isEmpty { return taken }
+        }
+    }
+
+    /// Non-blocking accepts until nothing is pending or `limit` connections were taken; on the control thread.
+    /// `drained`: the last look found nothing pending. A failure after some connections were taken returns those
+    /// (the next look meets it again): a connection libsrt handed over is never dropped here.
+    private func acceptAvailable(limit: Int) throws(SRTError) -> (taken: [SRTConnection], drained: Bool) {
+        var taken: [SRTConnection] = []
+        while taken.count < limit {
+            let outcome: AcceptOutcome
+            do {
+                outcome = try acceptOnce()
+            } catch {
+                if taken.isEmpty { throw error }
+                return (taken, false)
+            }
+            switch outcome {
+            case .accepted(let connection): taken.append(connection)
             case .brokenBeforeAccept: continue
-            case .nothingPending: try await reactor.wait(for: .read, on: socket, after: seen)
+            case .nothingPending: return (taken, true)
             }
         }
+        return (taken, false)
     }
 
     /// What one non-blocking `srt_accept` found.

@@ -229,6 +229,10 @@ public struct SRTListener: Restartable {
     /// with the last copy of this value.
     static let keptListenerLimit = Duration.seconds(1)
 
+    /// The most connections one trip to the control thread accepts: a burst of callers needs few trips, and a trip
+    /// holds the control thread (one `srt_accept` and one adoption each) for a bounded time.
+    static let acceptBatch = 32
+
     /// Whether ``restart()`` acts now: from a start's return to its run's end.
     var takesRestartRequests: Bool {
         shared.state.withLock { $0.restartRequests != nil }
@@ -270,9 +274,11 @@ public struct SRTListener: Restartable {
                 try await Task.sleep(for: .seconds(365 * 86_400))
             }
             group.addTask {
+                var quietSince: UInt64?
                 while true {
-                    let connection = try await listener.accept()
-                    shared.onConnection(connection)
+                    // A burst of callers costs one trip to the control thread per batch, not per connection.
+                    let batch = try await listener.acceptPending(limit: Self.acceptBatch, quietSince: &quietSince)
+                    for connection in batch { shared.onConnection(connection) }
                 }
             }
             group.addTask {

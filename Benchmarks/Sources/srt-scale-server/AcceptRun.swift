@@ -51,6 +51,7 @@ enum AcceptRun {
         let after = ProcessFigures.now()
         print(
             "ACCEPTED n=\(count) accepted=\(accepted) first_ns=\(first) last_ns=\(last) cpu_s=\(after.cpuSeconds - before.cpuSeconds) "
+                + "switches=\(after.contextSwitches - before.contextSwitches) "
                 + "threads=\(after.threads) rss_kib=\(after.residentKiB)")
         return count == connections ? 0 : 1
     }

@@ -10,6 +10,8 @@ struct ProcessFigures: CustomStringConvertible {
     let residentKiB: Int
     /// User plus system time of every thread, in seconds.
     let cpuSeconds: Double
+    /// Voluntary plus involuntary context switches of every thread so far.
+    let contextSwitches: Int
 
     static func now() -> ProcessFigures {
         var names: [String: Int] = [:]
@@ -24,7 +26,8 @@ struct ProcessFigures: CustomStringConvertible {
             Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         return ProcessFigures(
-            threads: names.values.reduce(0, +), threadNames: names, residentKiB: residentKiB(), cpuSeconds: cpu)
+            threads: names.values.reduce(0, +), threadNames: names, residentKiB: residentKiB(), cpuSeconds: cpu,
+            contextSwitches: usage.ru_nvcsw + usage.ru_nivcsw)
     }
 
     /// Threads other than libsrt's per-connection ones: libsrt 1.5.1 starts one "SRT:TsbPd" thread for every socket
