@@ -33,9 +33,11 @@
 /// between them.
 public struct RestartPolicy: Sendable, CustomStringConvertible {
     /// The delays between restarts after deaths (and after start failures, unless ``startBackoff`` is set).
-    public var backoff: Backoff { storage.backoff }
+    // Read in place (a borrow, not a copy): a backoff with a custom curve holds a closure, and every failure of a
+    // supervisor reads one, so a copy would cost a retain, a release and an outlined copy per restart.
+    public var backoff: Backoff { _read { yield storage.backoff } }
     /// The delays between attempts after start failures; `nil` uses ``backoff``.
-    public var startBackoff: Backoff? { storage.startBackoff }
+    public var startBackoff: Backoff? { _read { yield storage.startBackoff } }
     /// What a failure means (for start failures too, unless ``startClassifier`` is set).
     public var classifier: FailureClassifier { storage.classifier }
     /// What a start failure means; `nil` uses ``classifier``.

@@ -312,16 +312,15 @@ struct SupervisorStateMachine {
             guard let scheduled = nextDelay(for: failure.phase) else {
                 return .giveUp(.attemptsExhausted, failure)
             }
-            let backoff = failure.phase == .start ? policy.startBackoff ?? policy.backoff : policy.backoff
-            delay =
-                failure.decision == .restartNow
-                ? .zero
-                : policy.hints.delay(
-                    hint: failure.decision.hint,
-                    scheduled: scheduled,
-                    within: backoff,
-                    using: &generator
-                )
+            if failure.decision == .restartNow {
+                delay = .zero
+            } else if let hint = failure.decision.hint {
+                // Only a hint needs the backoff's bounds.
+                let backoff = failure.phase == .start ? policy.startBackoff ?? policy.backoff : policy.backoff
+                delay = policy.hints.delay(hint: hint, scheduled: scheduled, within: backoff, using: &generator)
+            } else {
+                delay = scheduled
+            }
         }
         // The budget: the restart takes its cost, waits for tokens, or escalates.
         var budgetWait = Duration.zero
@@ -383,8 +382,9 @@ struct SupervisorStateMachine {
 
     @inline(__always)  // one decision per failure, without the calls between its steps
     private mutating func nextDelay(for failurePhase: FailurePhase) -> Duration? {
-        if failurePhase == .start, let startBackoff = policy.startBackoff {
-            return startSchedule.next(startBackoff, using: &generator)
+        // Borrowed from the policy, not bound to a local: binding copies the backoff.
+        if failurePhase == .start, policy.startBackoff != nil {
+            return startSchedule.next(policy.startBackoff!, using: &generator)  // checked just above
         }
         return runSchedule.next(policy.backoff, using: &generator)
     }
