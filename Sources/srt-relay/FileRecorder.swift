@@ -288,11 +288,16 @@ final class FileRecorder: StreamSink {
         // Bytes written so far, all segments together: the stream offset of the next byte.
         var written: UInt64 = 0
         var cuts: [UInt64] = []
+        // The writer's buffer, swapped with `pending` at each wakeup rather than copied out of it: taking `pending`
+        // by copy made its next append allocate a fresh buffer, at 500 Mbit/s a thousand a second, each of them
+        // faulted in and, once grown past glibc's mmap threshold, unmapped with a TLB shootdown on every core.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(options.chunkSize)
         for await _ in wakeups {
-            let (bytes, ending, syncDue, newCuts) = state.withLock { state in
-                let taken = (state.pending, state.ending, state.syncDue, state.cuts)
-                state.held += state.pending.count
-                state.pending.removeAll(keepingCapacity: true)
+            let (ending, syncDue, newCuts) = state.withLock { state in
+                swap(&state.pending, &bytes)
+                let taken = (state.ending, state.syncDue, state.cuts)
+                state.held += bytes.count
                 state.cuts.removeAll()
                 state.syncDue = false
                 return taken
@@ -310,6 +315,14 @@ final class FileRecorder: StreamSink {
                 return
             }
             if ending { return }
+            // Unique again once written: emptied in place for the next swap. One that a slow disk let grow far
+            // past a chunk is given back rather than kept for the recording's life.
+            if bytes.capacity > 4 * options.chunkSize {
+                bytes = []
+                bytes.reserveCapacity(options.chunkSize)
+            } else {
+                bytes.removeAll(keepingCapacity: true)
+            }
             // A failed fsync is reported and the recording goes on: what follows may still reach the disk.
             if syncDue, let error = await sync(segment) { report(.outputError(error)) }
         }
