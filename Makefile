@@ -24,7 +24,7 @@ run: deps
 # pipe): they run together on their own, so that the load of the rest does not meet theirs. The chain suites (two or
 # three relays each, pushing and pulling, one across network namespaces) stream as much again: a step of their own.
 SERVER_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
-SERVER_SUITES := $(SERVER_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests
+SERVER_SUITES := $(SERVER_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests|RelayPublisherFaultTests
 CHAIN_SUITES := RelayPushTests|RelayPullTests|RelayChainLoopTests|RelayChainNamespaceTests|RelayChainOperationTests
 CHAIN_SUITES := $(CHAIN_SUITES)|PushAttackTests|PullAttackTests
 test: deps lint build docs

@@ -510,8 +510,12 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         close()
         let victims = connectionsOnSocket
         for connection in victims { connection.close() }
-        // The /dev/null opened at start-up: the process may be out of descriptors by now.
-        _ = csrt_retire_fd_using(udpDescriptor, SRTRuntime.spareNullDescriptor)
+        // On the control thread, after those closes: each one tells its peer (libsrt sends the SHUTDOWN on this
+        // socket as it closes), which a caller that reconnects on its own takes as its cue; with /dev/null already
+        // over the socket, the peers would notice only at their idle timeout (5 s). The rebind of the port queues
+        // behind this. The /dev/null opened at start-up: the process may be out of descriptors by now.
+        let descriptor = udpDescriptor
+        SRTControlThread.shared.submit { _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor) }
         // A dead multiplexer that carried connections is never freed by libsrt 1.5.1: it stays for good.
         if !victims.isEmpty { SRTRuntime.recordLeakedMultiplexer() }
         return victims

@@ -119,8 +119,6 @@ enum ICMPUnreachableScenario {
             _ = try await Loopback.SRTServerTests.waitFor(events) { event in
                 if case .failed = event { true } else { false }
             }
-            // The ICMP-killed socket keeps the probe's handshake unread.
-            check(!instance.receiveQueueIsDrained, "trial \(trial): the deaf socket has unread datagrams")
             _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
             let fresh = try server.supervisor.resource.current.orThrow("fresh listener")
             let probe = await fresh.probe()
