@@ -115,6 +115,7 @@ def scale(swift_server, swift_callers, c_server, c_callers):
 
 def accept(directory, repetitions):
     rows = {"c": [], "swift": []}
+    rates = {"c": {}, "swift": {}}
     print()
     print("| repetition | server | accepted/s (server side) | connected/s (connector side) | CPU ms per 1,000"
           " | context switches per accept | duplicate accepts | failed attempts | resident MiB after |")
@@ -136,6 +137,7 @@ def accept(directory, repetitions):
             cpu = float(server["cpu_s"]) / accepted * 1e6
             switches = int(server["switches"]) / accepted
             rows[side].append((server_rate, connector_rate, cpu, switches))
+            rates[side][repetition] = server_rate
             print(f"| {repetition} | {label} | {server_rate:,.0f} | {connector_rate:,.0f} | {cpu:,.0f} |"
                   f" {switches:.1f} | {accepted - wanted} | {connector['failed_attempts']} | {mib(server['rss_kib'])} |")
     if not rows["c"] or not rows["swift"]:
@@ -152,7 +154,7 @@ def accept(directory, repetitions):
     ratios = [swift / c for swift, c in zip(medians["swift"], medians["c"])]
     print("| SRTServer ÷ C | " + " | ".join(f"{ratio:.2f}" for ratio in ratios) + " |")
     # The two sides of one repetition ran back to back: their ratio is less exposed to the machine's drift.
-    pairs = sorted(swift[0] / c[0] for swift, c in zip(rows["swift"], rows["c"]))
+    pairs = sorted(rates["swift"][r] / rates["c"][r] for r in rates["swift"] if r in rates["c"])
     print(f"\naccept rate SRTServer ÷ C within each repetition: median {statistics.median(pairs):.2f},"
           f" {pairs[0]:.2f}–{pairs[-1]:.2f}")
 

@@ -164,14 +164,17 @@ public struct SRTConnector: Restartable {
             defer { if deaf === connection { deaf = nil } }
             return deaf === connection
         }
+        guard deaf, let descriptor = connection.udpDescriptor else { return }
+        // On the control thread, after the close queued above: libsrt sends the SHUTDOWN that tells the peer as it
+        // closes, which /dev/null already over the socket would swallow (the peer would wait out its idle timeout).
         // Only while the number still names the caller's own socket (fault A): after fault B it names another file,
-        // which is not ours to overwrite.
-        if deaf, connection.udpDescriptorIsOwn == true, let descriptor = connection.udpDescriptor {
-            // Only after a death: a dead multiplexer is never freed, so libsrt never closes this number itself. The
-            // /dev/null opened at start-up: the process may be out of descriptors by now.
-            _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor)
-            logger.error("retired the deaf UDP socket of \(connection)")
+        // which is not ours to overwrite. Only after a death: a dead multiplexer is never freed, so libsrt never
+        // closes this number itself. The /dev/null opened at start-up: the process may be out of descriptors by now.
+        let retired = await SRTControlThread.shared.run { () -> Bool in
+            guard connection.udpDescriptorIsOwn == true else { return false }
+            return csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor) == 0
         }
+        if retired { logger.error("retired the deaf UDP socket of \(connection)") }
     }
 
     /// Watches the connection for up to ``SRTCallerHealthCheck/deathWatch``; returns when its receive thread shows

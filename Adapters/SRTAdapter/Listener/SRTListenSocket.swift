@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// // After SRTRuntime.receiveThreadDeaths() fired:
 /// if await !listener.probe().isAlive {
-///     let dead = listener.retire()             // closes it and its connections, dup2 /dev/null over its UDP fd
+///     let dead = await listener.retire()     // closes it and its connections, dup2 /dev/null over its UDP fd
 ///     let fresh = try SRTListenSocket.open(
 ///         try SRTListenerConfiguration(host: listener.localAddress.host, port: listener.localAddress.port))
 /// }
@@ -42,11 +42,16 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     let socket: SRTSOCKET
     /// The UDP socket handed to libsrt; touched again only to retire it after a receive-thread death.
     let udpDescriptor: Int32
+    /// The device and inode `udpDescriptor` named when the listener opened (`nil` if they could not be read): a
+    /// retire puts /dev/null only over that socket, never over a file the number was reused for since.
+    private let udpIdentity: (device: UInt64, inode: UInt64)?
     private let context: ListenerContext
     private let registryKey: Int
     private let reactor: SRTReactor
     private let closed = Atomic<Bool>(false)
     private let retired = Atomic<Bool>(false)
+    /// Trips to the control thread that looked for pending callers (for tests).
+    let acceptLooks = Atomic<Int>(0)
     private let dead = Atomic<Bool>(false)
     /// Closed listeners whose still-open connections share this listener's UDP socket (after ``reopen``): when
     /// the socket dies, their connections die too and are retired with this one.
@@ -61,6 +66,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         self.probeStreamID = probeStreamID
         self.socket = socket
         self.udpDescriptor = udpDescriptor
+        var (device, inode): (UInt64, UInt64) = (0, 0)
+        udpIdentity = csrt_fd_identify(udpDescriptor, &device, &inode) != 0 ? (device, inode) : nil
         self.context = context
         self.registryKey = registryKey
         self.reactor = reactor
@@ -229,6 +236,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// look that left nothing pending: the next call then waits for a newer edge rather than looking again at once.
     /// Start with `nil`.
     func acceptPending(limit: Int, quietSince: inout UInt64?) async throws -> [SRTConnection] {
+        let limit = max(1, limit)
         while true {
             try checkOpen()
             try Task.checkCancellation()
@@ -241,6 +249,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             // Before looking: an edge after this means callers this look may have missed (several tasks accept).
             let seen = reactor.edges(of: socket)
             // srt_accept and the adoption of what it returns wait on libsrt's global lock: on the control thread.
+            acceptLooks.add(1, ordering: .relaxed)
             let (taken, drained) = try await SRTControlThread.shared.run { () throws(SRTError) in
                 try self.acceptAvailable(limit: limit)
             }
@@ -491,7 +500,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Retires a listener whose receive thread died: closes it and every connection on its UDP socket (they are
     /// deaf too, including those of listeners it took the socket over from), then puts /dev/null over the UDP
     /// descriptor, which frees the port and stops libsrt from matching the dead multiplexer. Returns the connections it
-    /// closed, for reporting. Idempotent.
+    /// closed, for reporting, once the port is free (the closes run first, so that libsrt tells their peers).
+    /// Idempotent.
     ///
     /// When it closed connections, libsrt keeps the dead multiplexer for the life of the process: it is counted in
     /// ``SRTRuntime/leakedMultiplexerCount``.
@@ -500,7 +510,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// the descriptor itself, and the number may since belong to someone else. So unless a probe found this
     /// listener dead or the process has seen a receive thread die, this only closes the listener and returns `[]`.
     @discardableResult
-    public func retire() -> [SRTConnection] {
+    public func retire() async -> [SRTConnection] {
         guard isDead || SRTRuntime.hasSeenReceiveThreadDeath else {
             close()
             return []
@@ -512,10 +522,18 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         for connection in victims { connection.close() }
         // On the control thread, after those closes: each one tells its peer (libsrt sends the SHUTDOWN on this
         // socket as it closes), which a caller that reconnects on its own takes as its cue; with /dev/null already
-        // over the socket, the peers would notice only at their idle timeout (5 s). The rebind of the port queues
-        // behind this. The /dev/null opened at start-up: the process may be out of descriptors by now.
-        let descriptor = udpDescriptor
-        SRTControlThread.shared.submit { _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor) }
+        // over the socket, the peers would notice only at their idle timeout (5 s). Awaited: the port is free once
+        // this returns. The /dev/null opened at start-up: the process may be out of descriptors by now.
+        let (descriptor, identity) = (udpDescriptor, udpIdentity)
+        await SRTControlThread.shared.run { () -> Void in
+            // Our socket still (fault A): retired. Not open any more: /dev/null keeps the number taken, since libsrt
+            // still owns it and closes it one day (a rebind must not get it). Another file (fault B's /dev/null, or
+            // a number reused): not ours to overwrite.
+            let ours = identity.map { csrt_fd_is(descriptor, $0.device, $0.inode) != 0 } ?? false
+            let open = fcntl(descriptor, F_GETFD) != -1
+            guard ours || !open else { return }
+            _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor)
+        }
         // A dead multiplexer that carried connections is never freed by libsrt 1.5.1: it stays for good.
         if !victims.isEmpty { SRTRuntime.recordLeakedMultiplexer() }
         return victims

@@ -389,7 +389,7 @@ public struct SRTListener: Restartable {
                 guard let dead else { return }
                 if dead {
                     resource.logger.info("\(listener.localAddress), kept through the restart, died: retiring it")
-                    resource.release(listener)
+                    await resource.release(listener)
                 } else {
                     resource.logger.info(
                         "no start took \(listener.localAddress) within \(limit) of the restart: refusing callers")
@@ -397,7 +397,7 @@ public struct SRTListener: Restartable {
             }
             return
         }
-        release(listener)
+        await release(listener)
     }
 
     /// Releases a listener no run will take: retired with every connection on its UDP socket when its receive thread
@@ -405,11 +405,11 @@ public struct SRTListener: Restartable {
     ///
     /// Also for a kept listener whose thread died while no run watched it: closed only, its deaf connections would stay
     /// open unreported, and after a fault that leaves the UDP socket bound the dead multiplexer would keep the port.
-    private func release(_ listener: SRTListenSocket) {
+    private func release(_ listener: SRTListenSocket) async {
         // A death nobody noticed yet (the run ended on the request first, or none ran since): retired like any other.
         if listener.receiveThreadIsGone == true { listener.markDead() }
         if listener.isDead {
-            let lost = listener.retire()
+            let lost = await listener.retire()
             logger.error(
                 "retired a deaf listener and closed its \(lost.count) connections",
                 metadata: ["srt.lost": "\(lost.map(\.description))"])
@@ -421,12 +421,12 @@ public struct SRTListener: Restartable {
 
     /// Releases a listener a restart request kept but no `start` took (the supervisor ended between the two): closed,
     /// or retired when its receive thread died meanwhile.
-    func closeKeptListener() {
+    func closeKeptListener() async {
         let kept = shared.state.withLock { state in
             defer { state.kept = nil }
             return state.kept
         }
-        if let kept { release(kept) }
+        if let kept { await release(kept) }
     }
 
     /// Probes up to `attempts` times; dead only if every probe fails, the address is still on an interface, and

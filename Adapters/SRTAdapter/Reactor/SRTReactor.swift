@@ -190,6 +190,7 @@ final class SRTReactor: Sendable {
     /// With several tasks on one socket (accepts on a listener), pass `after`, the ``edges(of:)`` read before the
     /// call that found nothing: libsrt raises one edge for however many callers queue, and it wakes only the tasks
     /// waiting then; a task that looked before that edge but waits only after it returns at once and looks again.
+    /// With no edge since `after`, it waits for the next one: what earlier edges left marked ready, the look saw.
     func wait(for interest: Interest, on socket: SRTSOCKET, after seen: UInt64? = nil) async throws {
         let id = state.withLock { state in
             defer { state.nextWaiterID += 1 }
@@ -206,7 +207,10 @@ final class SRTReactor: Sendable {
                     guard var entry = state.entries[socket], !state.stopped else { return .ready }
                     // An edge since the caller looked: what it found may be stale.
                     if let seen, entry.edges != seen { return .ready }
-                    if !entry.ready.isDisjoint(with: interest) {
+                    if seen != nil {
+                        // No edge since the look: what the bits remember is what the look already found.
+                        entry.ready.subtract(interest)
+                    } else if !entry.ready.isDisjoint(with: interest) {
                         entry.ready.subtract(interest)
                         state.entries[socket] = entry
                         return .ready

@@ -114,11 +114,11 @@ public final class SRTServer: Service, Sendable {
         do {
             try await superviseWithinLeakLimit()
         } catch {
-            supervisor.resource.closeKeptListener()
+            await supervisor.resource.closeKeptListener()
             await SRTControlThread.shared.idle()
             throw error
         }
-        supervisor.resource.closeKeptListener()
+        await supervisor.resource.closeKeptListener()
         await SRTControlThread.shared.idle()
     }
 

@@ -67,7 +67,7 @@ enum DeadKeptListenerScenario {
                         listener.state == .closed
                     }, "the keep's limit released the listener")
             } else {
-                resource.closeKeptListener()
+                await resource.closeKeptListener()
             }
             let how = byLimit ? "limit" : "closeKeptListener"
             // The release marks the listener closed, then closes its connections and reports them: a moment apart.

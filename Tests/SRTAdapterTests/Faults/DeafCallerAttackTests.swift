@@ -94,7 +94,7 @@ enum DeafCallerAttackScenario {
                 + " (deathWatch \(health.deathWatch), up to \(Int(health.deathWatch / health.lookInterval)) looks "
                 + "with srt_bstats each)")
         for victim in victims {
-            _ = victim.listener.retire()
+            _ = await victim.listener.retire()
             victim.caller.close()
         }
         DeafCallerScenario.check(callerLog.failures.isEmpty, "the caller never failed: \(callerLog.failures)")

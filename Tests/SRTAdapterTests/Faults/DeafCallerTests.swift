@@ -396,7 +396,7 @@ enum DeafCallerScenario {
                 watched,
                 "every caller watched itself after death \(death); failures: "
                     + roles.map { "\($0) \(logs[$0]!.failures)" }.joined(separator: ", "))
-            listener.retire()
+            await listener.retire()
             pair.caller.close()
         }
         for role in roles {

@@ -120,6 +120,8 @@ enum ICMPUnreachableScenario {
                 if case .failed = event { true } else { false }
             }
             _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+            // Retired before the restart: /dev/null over the deaf socket's number (FIONREAD fails on it).
+            check(csrt_unread_bytes(instance.udpDescriptor) == -1, "trial \(trial): the deaf socket retired")
             let fresh = try server.supervisor.resource.current.orThrow("fresh listener")
             let probe = await fresh.probe()
             check(probe.isAlive, "trial \(trial): fresh listener alive: \(probe)")

@@ -93,7 +93,7 @@ enum SocketReplacedScenario {
         let detected = ContinuousClock.now
 
         // Recovery: close the listener and its deaf connections, retire the descriptor, bind the port again.
-        let victims = listener.retire()
+        let victims = await listener.retire()
         check(victims.map(\.socket) == [victim.socket], "the victim is reported")
         check(victim.isClosed, "the victim is closed")
         let rebindStarted = ContinuousClock.now

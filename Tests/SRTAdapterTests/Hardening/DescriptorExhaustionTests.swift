@@ -229,7 +229,7 @@ enum DescriptorExhaustionScenario {
         _ = csrt_set_bool(caller, SRTO_RCVSYN, 0)
         let connected = listener.localAddress.withSocketAddress { srt_connect(caller, $0, $1) }
         let connectError = lastError()
-        listener.retire()
+        await listener.retire()
         exhaustion.release(SRTRuntime.reservedDescriptors * 2)
         srt_close(caller)
         check(opened < 0 && openErrno == EMFILE, "no descriptor was free")

@@ -1,4 +1,5 @@
 import CSRT
+import Synchronization
 import Testing
 
 @testable import SRTAdapter
@@ -65,13 +66,15 @@ extension Loopback {
             let accepted = first + second
             defer { for connection in accepted { connection.close() } }
             #expect(Set(accepted.map(\.socket)).count == 10, "every caller accepted once")
-            // With nothing pending, the next call parks in the reactor until a caller comes.
+            // With nothing pending, the next call parks in the reactor until a caller comes, without looking first.
+            let looks = listener.acceptLooks.load(ordering: .relaxed)
             let quiet = quietSince
             let third = Task {
                 var since = quiet
                 return try await listener.acceptPending(limit: 8, quietSince: &since)
             }
             #expect(await TestSupport.waitersArrived(on: listener.socket), "the third call did not wait")
+            #expect(listener.acceptLooks.load(ordering: .relaxed) == looks, "it looked again before waiting")
             let late = try await SRTConnection.connect(caller)
             defer { late.close() }
             let taken = try await TestSupport.within(.seconds(10)) { try await third.value }

@@ -110,7 +110,7 @@ extension Loopback {
                 accepted.close()
             }
             #expect(!SRTRuntime.hasSeenReceiveThreadDeath)
-            #expect(listener.retire().isEmpty)
+            #expect(await listener.retire().isEmpty)
             #expect(listener.state == .closed)
             #expect(!accepted.isClosed)
             try await caller.send([42])

@@ -132,7 +132,7 @@ enum SlowListenerScenario {
             }
             lingering.append(death.instant.duration(to: .now))
             victim.markDead()
-            victim.retire()
+            await victim.retire()
             // The live listener's check after this death ended: it survived it, or it failed.
             let checked = await TestSupport.eventually(within: .seconds(5)) {
                 server.supervisor.resource.deathsSurvived >= trial || !failures.withLock { $0.isEmpty }

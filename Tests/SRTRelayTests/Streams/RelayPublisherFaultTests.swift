@@ -84,10 +84,13 @@ struct RelayPublisherFaultTests {
             RelayBinary.publisher,
             ["-q", "-a:yes", "file://con", "srt://127.0.0.1:\(port)?mode=caller&streamid=cam1&latency=120"],
             namespace: namespace)
-        defer { publisher.terminate() }
         let feeder = Feeder()
         async let fed: Void = feeder.run(into: publisher)
-        defer { feeder.stop.store(true, ordering: .relaxed) }
+        defer {
+            // Before the feeder is awaited at the scope's end: a publisher that stopped reading would hold its write.
+            feeder.stop.store(true, ordering: .relaxed)
+            publisher.terminate()
+        }
         _ = try await log.next("connection-opened")
         try await log.waitForBytes(200 * Self.chunk)
 
@@ -133,16 +136,23 @@ struct RelayPublisherFaultTests {
         let recordings = files.map { $0.compactMap { $0 } }.filter { !$0.isEmpty }.sorted { $0[0] < $1[0] }
         let instants = feeder.instants.withLock { $0 }
         var gaps: [Duration] = []
+        // Within one connection: every chunk once, in order, but for what libsrt reports it dropped (a packet still
+        // missing at its delivery time, which a loaded machine can cause at 120 ms latency): nothing lost unsaid.
+        let dropped = relay.lines.compactMap(RelayLog.decode).filter {
+            $0["event"] as? String == "connection-closed" && $0["role"] as? String == "publish"
+        }.compactMap { $0["dropped_packets"] as? Int }.reduce(0, +)
+        var missing = 0
         for (index, numbers) in recordings.enumerated() {
-            // Within one connection: every chunk, once, in order.
             #expect(
-                zip(numbers, numbers.dropFirst()).allSatisfy { $1 == $0 + 1 },
-                "recording \(index): a gap or a repeat within one connection")
+                zip(numbers, numbers.dropFirst()).allSatisfy { $1 > $0 },
+                "recording \(index): a repeat or a step back within one connection")
+            missing += numbers[numbers.count - 1] - numbers[0] + 1 - numbers.count
             guard index > 0, let previous = recordings[index - 1].last, numbers[0] > previous,
                 numbers[0] < instants.count
             else { continue }
             gaps.append(instants[numbers[0]] - instants[previous])
         }
+        #expect(missing <= dropped, "\(missing) messages missing within connections, \(dropped) reported dropped")
         #expect(gaps.count == trials, "\(gaps.count) faults seen in the recordings")
         #expect(reopened.allSatisfy { $0 < .seconds(2) }, "\(reopened)")
         // What no file holds: the latency's worth that libsrt held for delivery, and the reconnection.
@@ -157,7 +167,7 @@ struct RelayPublisherFaultTests {
             "srt-relay publisher, fault A, \(trials) trials (ICMP packets: \(icmpSent)), load \(Self.loadAverage()): "
                 + "fault → publisher's connection opened p50 \(at(opens, 0.5)) p99 \(at(opens, 0.99)) "
                 + "max \(at(opens, 1)); stream not recorded p50 \(at(holes, 0.5)) p99 \(at(holes, 0.99)) "
-                + "max \(at(holes, 1))")
+                + "max \(at(holes, 1)); within connections \(missing) missing, \(dropped) reported dropped")
         relay.signal(SIGTERM)
         #expect(await relay.exitStatus(within: .seconds(10)) == 0)
     }
