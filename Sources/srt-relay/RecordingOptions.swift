@@ -11,7 +11,7 @@ struct RecordingOptions: Sendable {
     /// one): beyond it the recording ends, with the reason, and the publisher is closed.
     var maxHeldBytes = 8 << 20
     /// Bytes gathered before a write.
-    var chunkSize = 64 * 1024
+    var chunkSize = 256 * 1024
     /// The disk writes of every 4 MiB written are started at once (``RecordingIO/startWriteback(_:_:)``), so that a
     /// fsync has little left to write.
     static let writebackStep = 4 << 20

@@ -26,6 +26,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     private let closed = Atomic<Bool>(false)
     /// Messages read in the last batch that ``receive()`` has not handed out yet.
     private let pending = Mutex<[[UInt8]]>([])
+    /// The reactor's edge count read before a look that emptied libsrt's queue: the next look waits for a newer
+    /// edge first rather than making a trip to the control thread to find nothing.
+    private let quietSince = Mutex<UInt64?>(nil)
     private let onClose = Mutex<(@Sendable (SRTSOCKET) -> Void)?>(nil)
 
     /// The stream id the caller sent (on accepted connections) or that this side sent (on callers).
@@ -303,14 +306,12 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             try checkOpen(.receive)
             if let message = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return message }
             try Task.checkCancellation()
-            let socket = self.socket
-            let (batch, failure) = await SRTControlThread.shared.run { Self.read(socket, upTo: Self.receiveBatch) }
+            let (batch, failure) = try await look()
             if !batch.isEmpty {
                 pending.withLock { $0 += batch }
                 continue
             }
             if let failure { throw closedOr(failure) }
-            try await reactor.wait(for: .read, on: socket)
         }
     }
 
@@ -336,12 +337,30 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             }
             if !held.isEmpty { return held }
             try Task.checkCancellation()
-            let socket = self.socket
-            let (batch, failure) = await SRTControlThread.shared.run { Self.read(socket, upTo: Self.receiveBatch) }
+            let (batch, failure) = try await look()
             if !batch.isEmpty { return batch }
             if let failure { throw closedOr(failure) }
-            try await reactor.wait(for: .read, on: socket)
         }
+    }
+
+    /// One read on the control thread, after waiting for the reactor when the last one emptied libsrt's queue and
+    /// no edge came since: a stream costs one trip per batch, not a second that finds nothing. Returns what it read
+    /// (possibly nothing, the queue then empty) and the error that ended it.
+    private func look() async throws -> ([[UInt8]], SRTError?) {
+        let socket = self.socket
+        if let quiet = quietSince.withLock({ quiet in
+            defer { quiet = nil }
+            return quiet
+        }) {
+            try await reactor.wait(for: .read, on: socket, after: quiet)
+        }
+        // Before the read: an edge after this may bring what the read misses.
+        let seen = reactor.edges(of: socket)
+        let (batch, failure, drained) = await SRTControlThread.shared.run {
+            Self.read(socket, upTo: Self.receiveBatch)
+        }
+        if drained { quietSince.withLock { $0 = seen } }
+        return (batch, failure)
     }
 
     /// How many messages one read on the control thread takes at most: about a tenth of a second of a 5 Mbit/s
@@ -349,8 +368,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     static let receiveBatch = 64
 
     /// Reads the messages waiting on `socket`, up to `limit`; with none, the error that ended the read (`nil` when it
-    /// only would have blocked). On the control thread.
-    private static func read(_ socket: SRTSOCKET, upTo limit: Int) -> ([[UInt8]], SRTError?) {
+    /// only would have blocked), and whether the read ended on an empty queue. On the control thread.
+    private static func read(_ socket: SRTSOCKET, upTo limit: Int) -> ([[UInt8]], SRTError?, Bool) {
         // 1500 bytes hold any live-mode message (at most 1456).
         let capacity = 1500
         var messages: [[UInt8]] = []
@@ -369,9 +388,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             // The common case, nothing more to read, looks nothing up: each lookup takes libsrt's global lock.
             let error = SRTError.lastUnlessWouldBlock(.receive, .asyncReceive, socket: socket)
             // Messages first; an error after them comes back at the next read.
-            return (messages, messages.isEmpty ? error : nil)
+            return (messages, messages.isEmpty ? error : nil, error == nil)
         }
-        return (messages, nil)
+        return (messages, nil, false)
     }
 
     /// Sends one message of at most ``payloadSize`` bytes; waits (cancellably) while the send buffer is full.
