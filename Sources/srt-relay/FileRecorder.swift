@@ -8,7 +8,7 @@ import Synchronization
 #endif
 
 /// Records one stream to a new file, or to numbered segments. ``write(_:)`` only appends to memory; a writer task
-/// of its own writes each 64 KiB through ``RecordingIO``'s threads, so a slow or full disk stalls neither the
+/// of its own writes each 256 KiB through ``RecordingIO``'s threads, so a slow or full disk stalls neither the
 /// connection nor a thread of the cooperative pool. A write that fails with a transient error (EINTR, EAGAIN,
 /// ENOSPC, EDQUOT) keeps its bytes and is retried with the `Supervisor` module's `retry` and backoff, while new
 /// messages wait in memory up to ``RecordingOptions/maxHeldBytes``; past that bound, or after any other error, or
