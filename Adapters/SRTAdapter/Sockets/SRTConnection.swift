@@ -353,6 +353,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             return quiet
         }) {
             try await reactor.wait(for: .read, on: socket, after: quiet)
+            // A close resumes the wait: no libsrt call after it.
+            try checkOpen(.receive)
         }
         // Before the read: an edge after this may bring what the read misses.
         let seen = reactor.edges(of: socket)

@@ -122,11 +122,15 @@ struct RelayPublisherFaultTests {
         feeder.stop.store(true, ordering: .relaxed)
         await fed
         publisher.terminate()
-        // Every recording closed: one file per connection, the first and one after each fault.
-        #expect(
-            await RelayAcceptanceTests.eventually(within: .seconds(10)) {
-                (try? FileManager.default.contentsOfDirectory(atPath: directory.path).count) == trials + 1
-            })
+        // Every recording closed, its last bytes written (a recording writes whole chunks until it closes): one
+        // per connection, the first and one after each fault.
+        let publishersClosed = {
+            relay.lines.compactMap(RelayLog.decode).filter {
+                $0["event"] as? String == "connection-closed" && $0["role"] as? String == "publish"
+            }.count
+        }
+        #expect(await RelayAcceptanceTests.eventually(within: .seconds(10)) { publishersClosed() == trials + 1 })
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.path).count) == trials + 1)
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         let files = try names.map {
             Self.sequences(in: try [UInt8](Data(contentsOf: directory.appendingPathComponent($0))))
