@@ -39,8 +39,8 @@ enum LogFloodScenario {
 
     static let burst = 3
     static let interval = Duration.seconds(1)
-    /// About two seconds of two attackers.
-    static let handshakes = 300
+    /// About 1.3 s of two attackers on an idle machine; with one core kept busy they made 289 in 30 s.
+    static let handshakes = 200
 
     static func run() async -> Never {
         await TestSupport.runChild(within: .seconds(60), scenario)
