@@ -21,7 +21,6 @@
 #include <linux/sock_diag.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -368,23 +367,6 @@ static inline int csrt_retire_fd(int fd) {
 static inline int csrt_retire_fd_using(int fd, int null_fd) {
     if (null_fd < 0) return csrt_retire_fd(fd);
     return dup2(null_fd, fd) < 0 ? errno : 0;
-}
-
-/// Whether `fd` still refers to the file `device`/`inode` (from `csrt_fd_identify`): a deferred
-/// `csrt_retire_fd_using` checks it first, so that it never puts /dev/null over a number closed and reused since.
-static inline int csrt_fd_is(int fd, unsigned long long device, unsigned long long inode) {
-    struct stat status;
-    if (fstat(fd, &status) != 0) return 0;
-    return status.st_dev == device && status.st_ino == inode;
-}
-
-/// The device and inode `fd` refers to; 0 when it is not open.
-static inline int csrt_fd_identify(int fd, unsigned long long *device, unsigned long long *inode) {
-    struct stat status;
-    if (fstat(fd, &status) != 0) return 0;
-    *device = status.st_dev;
-    *inode = status.st_ino;
-    return 1;
 }
 
 /// Returns the free memory malloc keeps in its arenas to the system, so that resident memory counts what is live

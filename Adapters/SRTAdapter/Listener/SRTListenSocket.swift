@@ -66,8 +66,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         self.probeStreamID = probeStreamID
         self.socket = socket
         self.udpDescriptor = udpDescriptor
-        var (device, inode): (UInt64, UInt64) = (0, 0)
-        udpIdentity = csrt_fd_identify(udpDescriptor, &device, &inode) != 0 ? (device, inode) : nil
+        udpIdentity = POSIX.fileIdentity(of: udpDescriptor)
         self.context = context
         self.registryKey = registryKey
         self.reactor = reactor
@@ -529,9 +528,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
             // Our socket still (fault A): retired. Not open any more: /dev/null keeps the number taken, since libsrt
             // still owns it and closes it one day (a rebind must not get it). Another file (fault B's /dev/null, or
             // a number reused): not ours to overwrite.
-            let ours = identity.map { csrt_fd_is(descriptor, $0.device, $0.inode) != 0 } ?? false
-            let open = fcntl(descriptor, F_GETFD) != -1
-            guard ours || !open else { return }
+            if let now = POSIX.fileIdentity(of: descriptor) {
+                guard let identity, now == identity else { return }
+            }
             _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor)
         }
         // A dead multiplexer that carried connections is never freed by libsrt 1.5.1: it stays for good.

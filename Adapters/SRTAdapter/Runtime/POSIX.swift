@@ -12,4 +12,12 @@ enum POSIX {
     static func closeDescriptor(_ descriptor: Int32) -> Int32 {
         close(descriptor) == 0 ? 0 : errno
     }
+
+    /// The device and inode `descriptor` refers to, `nil` when it is not open: tells whether a number still names
+    /// the socket it named before, or was closed and reused since.
+    static func fileIdentity(of descriptor: Int32) -> (device: UInt64, inode: UInt64)? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        return (UInt64(status.st_dev), UInt64(status.st_ino))
+    }
 }

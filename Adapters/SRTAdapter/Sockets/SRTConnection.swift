@@ -68,7 +68,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         self.payloadSize = payloadSize
         self.udpDescriptor = udpDescriptor
         self.receiveThread = receiveThread
-        self.udpIdentity = udpDescriptor.flatMap(Self.identity(of:))
+        self.udpIdentity = udpDescriptor.flatMap(POSIX.fileIdentity(of:))
         do {
             try SRTSocketOptions(socket: socket).setNonBlocking()
         } catch {
@@ -245,14 +245,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// the number names another file or nothing, `nil` without an own socket.
     var udpDescriptorIsOwn: Bool? {
         guard let udpDescriptor, let udpIdentity else { return nil }
-        guard let now = Self.identity(of: udpDescriptor) else { return false }
+        guard let now = POSIX.fileIdentity(of: udpDescriptor) else { return false }
         return now == udpIdentity
-    }
-
-    private static func identity(of descriptor: Int32) -> (device: UInt64, inode: UInt64)? {
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return nil }
-        return (UInt64(status.st_dev), UInt64(status.st_ino))
     }
 
     /// Binds a caller's socket before it connects. Unless the configuration names a fixed local port, the UDP socket
