@@ -4,12 +4,19 @@ import Supervisor
 ///
 /// ```swift
 /// var options = RecordingOptions()
-/// options.maxHeldBytes = 8 << 20
+/// options.heldTime = .seconds(2)
 /// ```
 struct RecordingOptions: Sendable {
-    /// The most bytes one recording holds in memory while its disk does not take them (a full disk, a slow
-    /// one): beyond it the recording ends, with the reason, and the publisher is closed.
-    var maxHeldBytes = 8 << 20
+    /// How much of its stream one recording holds in memory while its disk does not take them (a full disk, a slow
+    /// one), at the rate the stream came in over the last second, between ``minHeldBytes`` and ``maxHeldBytes``:
+    /// beyond it the recording ends, with the reason, and the publisher is closed. A bound in time rides out the
+    /// same disk hiccup at any rate (8 MiB alone lasts 134 ms at 500 Mbit/s), and all recordings together hold at
+    /// most that long of what the relay takes in.
+    var heldTime = Duration.seconds(1)
+    /// What a recording may hold whatever its rate: a slow stream still rides out a disk's hiccup of seconds.
+    var minHeldBytes = 8 << 20
+    /// What a recording may hold at most, however fast its stream.
+    var maxHeldBytes = 64 << 20
     /// Bytes gathered before a write.
     var chunkSize = 256 * 1024
     /// The disk writes of every 4 MiB written are started at once (``RecordingIO/startWriteback(_:_:)``), so that a
