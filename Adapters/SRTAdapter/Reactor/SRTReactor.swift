@@ -36,10 +36,13 @@ import Synchronization
 /// the next registration or tick that can, subscribes every socket registered meanwhile and wakes their waiters
 /// once, so that they retry: the events they missed are not lost.
 ///
-/// While events come less than `gathering` (1 ms by default) apart, the thread lets them gather: it sleeps that long
+/// While events come less than `gathering` (2 ms by default) apart, the thread lets them gather: it sleeps that long
 /// between rounds and then collects every socket that became ready meanwhile, so a live stream costs at most one
 /// wake-up of this thread and one of the reading task per `gathering`, however many messages arrive in it (at
-/// 50 Mbit/s of 1316-byte messages, a message every 210 µs, that is 4 to 5 messages per wake-up instead of 1 to 2).
+/// 50 Mbit/s of 1316-byte messages, a message every 210 µs, that is about 10 messages per wake-up instead of 1 to 2;
+/// at 500 Mbit/s about 95, which the reading task takes in one read of up to 128). 2 ms, not 1: at 500 Mbit/s a
+/// recording relay then costs 0.66 of srt-live-transmit's CPU instead of 0.8 (Docs/benchmarks.md), for a message
+/// that reaches its task up to 1 ms later, against the 120 ms of a live stream's usual SRT latency.
 /// A readiness waits at most `gathering` longer for its waiter; the first event after a quiet `gathering` is
 /// dispatched at once, and a round that finds nothing ends the gathering. Cancellation and ``deregister(_:)``
 /// (a close) resume their waiters directly, never through this thread, so they are not delayed.
@@ -105,7 +108,7 @@ final class SRTReactor: Sendable {
     ///   - threadStarter: how the thread is made; tests pass one that fails.
     init(
         tick: Duration = .milliseconds(100),
-        gathering: Duration = .milliseconds(1),
+        gathering: Duration = .milliseconds(2),
         capacity: Int = 1024,
         threadStarter: ReactorThreadStarter = .posix
     ) {

@@ -8,7 +8,7 @@ import Testing
 extension Loopback {
     @Suite("Reactor: gathering a busy stream")
     struct SRTReactorGatheringTests {
-        @Test("a paced stream is dispatched in batches of several messages, each message at most about 1 ms later")
+        @Test("a paced stream is dispatched in batches of several messages, each message at most about 2 ms later")
         func batches() async throws {
             // Three runs of each, taking turns: load that comes and goes (a busy core, a full parallel run) falls on
             // both, and the best run of each shows the price of gathering rather than the load.
@@ -16,19 +16,19 @@ extension Loopback {
             var gathereds: [PacedStream.Result] = []
             for _ in 0..<3 {
                 plains.append(try await PacedStream.run(gathering: .zero))
-                gathereds.append(try await PacedStream.run(gathering: .milliseconds(1)))
+                gathereds.append(try await PacedStream.run(gathering: .milliseconds(2)))
             }
             for (plain, gathered) in zip(plains, gathereds) {
                 print("GATHERING off: \(plain)")
-                print("GATHERING 1 ms: \(gathered)")
+                print("GATHERING 2 ms: \(gathered)")
                 #expect(plain.delivered == PacedStream.count)
                 #expect(gathered.delivered == PacedStream.count)
             }
-            // One message every 200 µs, gathered for 1 ms: about 5 per round (measured 5.1-5.8); without gathering
-            // 1.1-1.5 here. The bound leaves room for a sender thread that a loaded machine runs late.
+            // One message every 200 µs, gathered for 2 ms: about 10 per round (measured 10.3-13.0); without gathering
+            // 1.4-1.7 here. The bound leaves room for a sender thread that a loaded machine runs late.
             let fewestRounds = gathereds.map { Double($0.rounds) / Double(max($0.delivered, 1)) }.min() ?? 1
-            #expect(fewestRounds <= 0.5)
-            // The price: a message waits at most the gathering longer (measured: median +0.4 ms, p99 +0.5 ms); the
+            #expect(fewestRounds <= 0.25)
+            // The price: a message waits at most the gathering longer (measured: median +0.8-1.2 ms); the
             // bound is loose because even the best runs do not share the machine's load.
             let plainBest = plains.map(\.medianLateness).min() ?? .zero
             let gatheredBest = gathereds.map(\.medianLateness).min() ?? .zero
