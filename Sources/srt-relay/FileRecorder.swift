@@ -1,3 +1,4 @@
+import SRTAdapter
 import Supervisor
 import Synchronization
 
@@ -14,7 +15,7 @@ import Synchronization
 /// messages wait in memory up to ``RecordingOptions/heldTime`` of the stream; past that bound, or after any other
 /// error, or when free space falls below `--min-free`, ``write(_:)`` throws and the recording ends with the reason.
 /// What waits is written and the file fsynced every ``RecordingOptions/fsyncInterval`` (the fsync beside the writes
-/// that follow, on ``RecordingIO/syncPool``); ``close(within:)`` writes the rest, fsyncs and closes the file, and
+/// that follow, ``RecordingIO/runBeside(_:)``); ``close(within:)`` writes the rest, fsyncs and closes the file, and
 /// every failed `fsync` or `close` is reported. A disk that does not answer
 /// at all (frozen, a hung NFS server) cannot hold the close past its limit and ``RecordingOptions/answerGrace``:
 /// the blocked call keeps its thread, and the writer closes the file once it returns.
@@ -61,9 +62,8 @@ final class FileRecorder: StreamSink {
         var pending: [UInt8] = []
         /// Bytes the writer took and has not written yet.
         var held = 0
-        /// The most ``held`` and ``pending`` together may reach: ``RecordingOptions/heldTime`` of the stream, set by
-        /// the writer as it measures the rate.
-        var heldLimit: Int
+        /// The most ``held`` and ``pending`` together may reach: ``RecordingOptions/heldTime`` of the stream.
+        var bound: HoldBound
         /// A periodic fsync runs: the next tick starts none.
         var syncing = false
         /// Bytes received since the start: where the next message begins in the stream.
@@ -91,8 +91,9 @@ final class FileRecorder: StreamSink {
         var bytes = 0
         /// Bytes whose writeback to the disk was started (``RecordingIO/startWriteback(_:_:)``).
         var writtenBack = 0
-        /// The periodic fsync that runs beside the writes, if any: the segment is closed only after it.
-        var sync: Task<Void, Never>?
+        /// The periodic fsync that runs beside the writes, if any, and its error: the segment is closed only after
+        /// it, and a failure it met is part of the close's (Linux reports a failed writeback to one fsync only).
+        var sync: Task<SinkError?, Never>?
     }
 
     /// How the writer stands in a streak of failed writes: one line when it starts, one when it ends.
@@ -110,7 +111,7 @@ final class FileRecorder: StreamSink {
         self.report = report
         var pending: [UInt8] = []
         pending.reserveCapacity(options.chunkSize)
-        state = Mutex(State(pending: pending, heldLimit: options.minHeldBytes))
+        state = Mutex(State(pending: pending, bound: HoldBound(options: options, at: .now)))
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let task = Task { [self] in await self.run(first: first) }
         writer.withLock { $0 = task }
@@ -173,7 +174,8 @@ final class FileRecorder: StreamSink {
     func write(_ message: [UInt8]) throws(SinkError) {
         let ready = try state.withLock { state throws(SinkError) -> Bool in
             if let failure = state.failure { throw failure }
-            guard state.held + state.pending.count + message.count <= state.heldLimit else {
+            state.bound.note(received: state.received, at: .now)
+            guard state.held + state.pending.count + message.count <= state.bound.limit else {
                 let failure = SinkError(
                     operation: "write \(destination)", errno: ENOBUFS, kind: .heldTooMuch,
                     detail: "\(Units.bytes(UInt64(state.held + state.pending.count))) held in memory, the most a "
@@ -181,17 +183,46 @@ final class FileRecorder: StreamSink {
                 state.failure = failure
                 throw failure
             }
-            // A segment's time is up: this message begins the next one (at the packet boundary at or before it).
-            if let duration = options.segmentDuration, ContinuousClock.now - state.segmentStarted >= duration {
-                let cut = state.received - state.received % RecordingOptions.packetSize
-                if cut > (state.cuts.last ?? 0) { state.cuts.append(cut) }
-                state.segmentStarted = .now
-            }
+            cutIfTimeIsUp(&state)
             state.pending.append(contentsOf: message)
             state.received += UInt64(message.count)
             return state.pending.count >= options.chunkSize
         }
         if ready { wake.yield() }
+    }
+
+    /// The whole batch in one append under one lock when it fits; otherwise message by message, so that what fits
+    /// is taken and the first message past the bound ends the recording, as ``write(_:)`` does.
+    func write(contentsOf batch: SRTMessageBatch, taken: inout Int) throws(SinkError) {
+        let size = batch.bytes.count
+        let result = try state.withLock { state throws(SinkError) -> Bool? in
+            if let failure = state.failure { throw failure }
+            state.bound.note(received: state.received, at: .now)
+            guard state.held + state.pending.count + size <= state.bound.limit else { return nil }
+            cutIfTimeIsUp(&state)
+            state.pending.append(contentsOf: batch.bytes)
+            state.received += UInt64(size)
+            return state.pending.count >= options.chunkSize
+        }
+        guard let ready = result else {
+            for message in batch {
+                try write(Array(message))
+                taken += message.count
+            }
+            return
+        }
+        taken += size
+        if ready { wake.yield() }
+    }
+
+    /// A segment's time is up: what arrives now begins the next one (at the packet boundary at or before it).
+    private func cutIfTimeIsUp(_ state: inout State) {
+        guard let duration = options.segmentDuration, ContinuousClock.now - state.segmentStarted >= duration else {
+            return
+        }
+        let cut = state.received - state.received % RecordingOptions.packetSize
+        if cut > (state.cuts.last ?? 0) { state.cuts.append(cut) }
+        state.segmentStarted = .now
     }
 
     /// Writes what is held, fsyncs and closes the file. A writer still retrying after `limit` (or the shorter one
@@ -301,11 +332,9 @@ final class FileRecorder: StreamSink {
         // faulted in and, once grown past glibc's mmap threshold, unmapped with a TLB shootdown on every core.
         var bytes: [UInt8] = []
         bytes.reserveCapacity(options.chunkSize)
-        var rate = RateWindow(received: 0, at: .now)
         for await _ in wakeups {
             let (ending, syncDue, newCuts) = state.withLock { state in
                 swap(&state.pending, &bytes)
-                if let limit = rate.heldLimit(received: state.received, options: options) { state.heldLimit = limit }
                 let taken = (state.ending, state.syncDue, state.cuts)
                 state.held += bytes.count
                 state.cuts.removeAll()
@@ -337,37 +366,29 @@ final class FileRecorder: StreamSink {
         }
     }
 
-    /// Where the writer measures the stream's rate from: the bytes received and the time at the last measurement.
-    private struct RateWindow {
-        var received: UInt64
-        var at: ContinuousClock.Instant
-
-        /// The hold limit for the rate since the last measurement, once a second has passed; `nil` before.
-        mutating func heldLimit(received now: UInt64, options: RecordingOptions) -> Int? {
-            let time = ContinuousClock.now
-            let elapsed = time - at
-            guard elapsed >= .seconds(1) else { return nil }
-            let bytesPerSecond = Double(now &- received) / Units.seconds(elapsed)
-            (received, at) = (now, time)
-            // Clamped in Double first: no rate, however absurd, can overflow the conversion.
-            let wanted = bytesPerSecond * Units.seconds(options.heldTime)
-            let limit = min(Double(options.maxHeldBytes), max(Double(options.minHeldBytes), wanted))
-            return Int(limit)
-        }
-    }
-
-    /// Starts the periodic fsync beside the writes that follow, unless the last one still runs (the disk is slower
-    /// than the interval: one at a time per recording). Waiting for it held the writes back: at 500 Mbit/s on a
-    /// loaded machine one took 152 ms, and the recording ended at its bound. A failed fsync is reported and the
-    /// recording goes on: what follows may still reach the disk.
+    /// Starts the periodic fsync beside the writes that follow. While the last one still runs (a disk slower than the
+    /// interval) the tick stays due, and the writer's next wakeup after it ends starts the next: one at a time per
+    /// recording. Waiting for it held the writes back: at 500 Mbit/s on a loaded machine one took 152 ms, and the
+    /// recording ended at its bound. A failed fsync is reported and the recording goes on: what follows may still
+    /// reach the disk.
     private func startSync(_ segment: inout Segment) {
-        guard !state.withLock({ $0.syncing }) else { return }
-        state.withLock { $0.syncing = true }
+        let running = state.withLock { state in
+            if state.syncing {
+                state.syncDue = true
+                return true
+            }
+            state.syncing = true
+            return false
+        }
+        guard !running else { return }
         let (descriptor, path) = (segment.descriptor, segment.path)
         segment.sync = Task {
-            let code = await RecordingIO.run(on: RecordingIO.syncPool) { RecordingIO.sync(descriptor) }
+            let code = await RecordingIO.runBeside { RecordingIO.sync(descriptor) }
             state.withLock { $0.syncing = false }
-            if let code { report(.outputError(SinkError(operation: "fsync \(path)", errno: code))) }
+            guard let code else { return nil }
+            let error = SinkError(operation: "fsync \(path)", errno: code)
+            report(.outputError(error))
+            return error
         }
     }
 
@@ -528,8 +549,9 @@ final class FileRecorder: StreamSink {
     @discardableResult
     private func close(_ segment: inout Segment) async -> [SinkError] {
         guard segment.descriptor >= 0 else { return [] }
-        // A periodic fsync still running on the descriptor ends before it is closed (its failure is reported).
-        await segment.sync?.value
+        // A periodic fsync still running on the descriptor ends before it is closed. Its failure was reported when
+        // it came; it belongs to the close's errors too, as the last fsync may not see it again.
+        let periodic = await segment.sync?.value ?? nil
         segment.sync = nil
         var errors: [SinkError] = []
         if let error = await sync(segment) { errors.append(error) }
@@ -539,7 +561,7 @@ final class FileRecorder: StreamSink {
             errors.append(SinkError(operation: "close \(segment.path)", errno: code))
         }
         for error in errors { report(.outputError(error)) }
-        return errors
+        return (periodic.map { [$0] } ?? []) + errors
     }
 
     /// Closes the recording: counts what could not be written, then `fsync` and `close`; every failure is

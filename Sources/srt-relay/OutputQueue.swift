@@ -48,7 +48,7 @@ final class OutputQueue: Sendable {
         self.notice = notice
         // A thread of its own: a write that blocks (a full pipe) must not hold a thread of the concurrency pool. It
         // holds the queue for the life of the process.
-        let started = Self.startThread { [self] in
+        let started = DetachedThread.start { [self] in
             while true {
                 wakeup.wait()
                 drain()
@@ -129,28 +129,5 @@ final class OutputQueue: Sendable {
             if !Console.writeAll(batch.joined(), to: descriptor) { dropped.add(batch.count, ordering: .relaxed) }
             state.withLock { $0.writing = false }
         }
-    }
-
-    /// Runs `body` on a new detached POSIX thread; `false` when none could be made.
-    private static func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
-        final class Body {
-            let run: @Sendable () -> Void
-            init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-        }
-        let box = Unmanaged.passRetained(Body(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread, nil,
-            { argument in
-                // The argument is the box passed below, never nil.
-                Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue().run()
-                return nil
-            }, box)
-        guard result == 0 else {
-            Unmanaged<Body>.fromOpaque(box).release()
-            return false
-        }
-        pthread_detach(thread)
-        return true
     }
 }

@@ -21,26 +21,27 @@ enum RecordingIO {
         return pool
     }()
 
-    /// Two threads for the periodic fsyncs, which run beside a recording's writes: a disk slow to sync holds neither
-    /// the writes back nor one of ``pool``'s threads. A recording has at most one periodic fsync at a time, so a disk
-    /// that stalls keeps at most one of these per recording, and the others queue behind it.
-    static let syncPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        return pool
-    }()
-
     /// Runs `body` on ``pool`` and returns its result. A call that started always finishes and is seen, even when
     /// the calling task is cancelled meanwhile (a write's count, a close's result must not be lost): it is submitted
     /// from a task of its own, which the caller's cancellation does not reach.
-    static func run<T: Sendable>(on threads: NIOThreadPool = pool, _ body: @escaping @Sendable () -> T) async -> T {
-        let work = Task { try await threads.runIfActive(body) }
+    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        let work = Task { try await pool.runIfActive(body) }
         do {
             return try await work.value
         } catch {
             // Only an inactive pool fails, and this one is never shut down; run here rather than trap.
             return body()
         }
+    }
+
+    /// Runs `body` on a thread of its own, beside ``pool``: for a recording's periodic fsync, which runs beside its
+    /// writes, at most one at a time per recording. A disk slow to sync holds neither the writes back nor a thread of
+    /// ``pool``, and no fsync waits behind another recording's; a disk that stalls keeps one such thread per
+    /// recording until it answers. On ``pool`` when the process is out of threads.
+    static func runBeside<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        let answer = FirstAnswer<T>()
+        guard DetachedThread.start({ answer.give(body()) }) else { return await run(body) }
+        return await answer.value
     }
 
     /// What a call run with a limit came to: its result, or why there is none.

@@ -131,20 +131,20 @@ struct StreamCopier: Sendable {
         var aligner = PacketAligner()
         do {
             while true {
-                let messages = try await connection.receiveAvailable()
-                let received = messages.reduce(0) { $0 + $1.count }
+                // In one buffer: a recording copies it whole, with no allocation per message.
+                let batch = try await connection.receiveBatch()
+                let received = batch.bytes.count
                 table.countReceived(received)
                 // Readers first: a failing output ends the publisher, and what it sent last still reaches them.
-                await hub.publish(messages, bytes: received, aligner: &aligner)
+                await hub.publish(batch, bytes: received, aligner: &aligner)
                 guard let sink else {
                     bytes += UInt64(received)
                     continue
                 }
-                for message in messages {
-                    try sink.write(message)
-                    // What the output took: the summary's bytes.
-                    bytes += UInt64(message.count)
-                }
+                // What the output took: the summary's bytes, the messages before a refused one included.
+                var taken = 0
+                defer { bytes += UInt64(taken) }
+                try sink.write(contentsOf: batch, taken: &taken)
             }
         } catch let error as SRTError where error.code == .closedLocally {
             // Closed here: by a newer publisher, the shutdown, or with a listener whose UDP socket died.

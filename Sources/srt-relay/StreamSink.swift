@@ -1,3 +1,4 @@
+import SRTAdapter
 import Supervisor
 
 #if canImport(Glibc)
@@ -16,6 +17,9 @@ import Supervisor
 protocol StreamSink: Sendable {
     /// Takes one SRT message (at most 1456 bytes); never waits for a disk or a network.
     func write(_ message: [UInt8]) throws(SinkError)
+    /// Takes the messages of `batch` in order, as ``write(_:)`` would one by one; `taken` grows by the bytes of each
+    /// message taken, so that it counts them when a message is refused (the error thrown) too.
+    func write(contentsOf batch: SRTMessageBatch, taken: inout Int) throws(SinkError)
     /// Writes what is still held, releases the sink and reports the first error of that; waits at most `limit`
     /// for output that cannot be written, then gives the rest up. Call it once.
     func close(within limit: Duration) async throws(SinkError)
@@ -28,6 +32,14 @@ protocol StreamSink: Sendable {
 extension StreamSink {
     /// Nothing to shorten: the sink's close does not wait.
     func hurry(within limit: Duration) {}
+
+    /// One message at a time.
+    func write(contentsOf batch: SRTMessageBatch, taken: inout Int) throws(SinkError) {
+        for message in batch {
+            try write(Array(message))
+            taken += message.count
+        }
+    }
 }
 
 /// A sink's system call failed, or the sink gave its output up (`detail` then says why).

@@ -1,4 +1,5 @@
 import Foundation
+import SRTAdapter
 import Testing
 
 @testable import srt_relay
@@ -10,38 +11,38 @@ extension InProcessRecordingIO {
     struct RecordingHoldBoundTests {
         private static let message = [UInt8](repeating: 0x47, count: 1316)
 
-        /// Records at `bytesPerSecond` for 1.2 s onto a tmpfs, fills it, and feeds on until the recording refuses
-        /// a message; returns the bytes it took after the fill.
+        /// Records at `bytesPerSecond` onto a tmpfs, fills it after 1.2 s and goes on at the same pace until the
+        /// recording refuses a message (the bound is measured as the messages arrive, so the pace must not change);
+        /// returns the bytes it took after the fill.
         private static func takenAfterTheDiskFilled(bytesPerSecond: Int, options: RecordingOptions) async throws -> Int
         {
-            let disk = try SmallFileSystem(size: 96 << 20)
+            // Room for the 1.2 s before the fill and a little more: the fill, which stalls the pacer, is short.
+            let disk = try SmallFileSystem(size: bytesPerSecond * 13 / 10 + (4 << 20))
             defer { disk.unmount() }
             let recorder = try await FileRecorder.create(
                 in: disk.path, options: options, name: { counter, _ in "held-\(counter).ts" }, report: { _ in })
-            // Paced by the clock, catching up after a late wake-up: the writer measures what really came.
+            // Paced by the clock, catching up after a late wake-up: the recorder measures what really came.
             let started = ContinuousClock.now
-            var sent = 0
-            while ContinuousClock.now - started < .milliseconds(1200) {
+            var (sent, taken, filled) = (0, 0, false)
+            // Bounded in time: the largest bound the test sets is reached within 2 s of the fill.
+            pacing: while ContinuousClock.now - started < .seconds(5) {
+                if !filled && ContinuousClock.now - started >= .milliseconds(1200) {
+                    try disk.fill(named: "filler")
+                    filled = true
+                }
                 let due = Int(Units.seconds(ContinuousClock.now - started) * Double(bytesPerSecond))
                 while sent < due {
-                    try recorder.write(Self.message)
+                    do {
+                        try recorder.write(Self.message)
+                    } catch {
+                        #expect(filled, "refused before the disk was full: \(error)")
+                        #expect(error.kind == .heldTooMuch, "\(error)")
+                        break pacing
+                    }
                     sent += Self.message.count
+                    if filled { taken += Self.message.count }
                 }
                 try await Task.sleep(for: .milliseconds(5))
-            }
-            // Let the writer take and write what waits, then the disk is full.
-            try await Task.sleep(for: .milliseconds(100))
-            try disk.fill(named: "filler")
-            var taken = 0
-            // Bounded: 16 MiB more than the largest bound the test sets.
-            for _ in 0..<(((options.maxHeldBytes + (16 << 20)) / Self.message.count)) {
-                do {
-                    try recorder.write(Self.message)
-                } catch {
-                    #expect(error.kind == .heldTooMuch, "\(error)")
-                    break
-                }
-                taken += Self.message.count
             }
             try? await recorder.close(within: .milliseconds(200))
             return taken
@@ -66,7 +67,41 @@ extension InProcessRecordingIO {
             print("8 MB/s, disk full: \(taken) bytes taken before the recording ended")
             // At most one chunk (256 KiB) waited when the disk filled; a late pacer only lowers the rate measured.
             #expect(taken > 5 << 20, "held \(taken) bytes: the bound did not follow the stream's rate")
-            #expect(taken <= 8_500_000 + 4096, "held \(taken) bytes: more than a second of an 8 MB/s stream")
+            // The fastest quarter of the last four: a pacer that wakes late and catches up makes one quarter faster.
+            #expect(taken <= 11_000_000, "held \(taken) bytes: far more than a second of an 8 MB/s stream")
+        }
+
+        @Test(
+            "a batch that crosses the bound: the messages that fit are taken and counted, the rest refused",
+            .timeLimit(.minutes(1)))
+        func batchAtTheBound() async throws {
+            let disk = try SmallFileSystem(size: 4 << 20)
+            defer { disk.unmount() }
+            try disk.fill(named: "filler")
+            let options = Self.options(floor: 1 << 20, ceiling: 4 << 20)
+            let recorder = try await FileRecorder.create(
+                in: disk.path, options: options, name: { counter, _ in "batch-\(counter).ts" }, report: { _ in })
+            let batch = SRTMessageBatch(Array(repeating: Self.message, count: 100))
+            var taken = 0
+            var refused: SinkError?
+            // Bounded: 1 MiB is 8 batches of 131,600 bytes.
+            for _ in 0..<20 where refused == nil {
+                do throws(SinkError) {
+                    try recorder.write(contentsOf: batch, taken: &taken)
+                } catch {
+                    refused = error
+                }
+            }
+            try? await recorder.close(within: .milliseconds(200))
+            print(
+                "batches of 100 messages into a full disk, floor 1 MiB: \(taken) bytes taken; \(refused.map { "\($0)" } ?? "")"
+            )
+            #expect(refused?.kind == .heldTooMuch)
+            // Whole messages, up to the bound: the crossing batch gave what fit, not nothing and not all.
+            #expect(taken % Self.message.count == 0)
+            // Plus what the filled tmpfs still took (less than a page).
+            #expect(taken <= (1 << 20) + 4096)
+            #expect(taken > (1 << 20) - Self.message.count)
         }
 
         @Test("a stream of 24 MB/s holds the ceiling, not 24 MB", .timeLimit(.minutes(1)))

@@ -111,10 +111,20 @@ final class StreamHub: Sendable {
     /// pushes (``deliver(_:at:)``) in whole packets through the publisher's own `aligner`, which starts over while
     /// nobody takes them.
     func publish(_ messages: [[UInt8]], bytes: Int, aligner: inout PacketAligner) async {
+        await publish(bytes: bytes, aligner: &aligner) { messages }
+    }
+
+    /// ``publish(_:bytes:aligner:)`` of a batch read in one buffer: its messages become arrays of their own only when
+    /// someone takes them.
+    func publish(_ batch: SRTMessageBatch, bytes: Int, aligner: inout PacketAligner) async {
+        await publish(bytes: bytes, aligner: &aligner) { batch.map { Array($0) } }
+    }
+
+    private func publish(bytes: Int, aligner: inout PacketAligner, messages: () -> [[UInt8]]) async {
         let now = ContinuousClock.now
         noteReceived(bytes, at: now)
         if hasAudience {
-            await deliver(aligner.align(messages), at: now)
+            await deliver(aligner.align(messages()), at: now)
         } else {
             aligner.reset()
         }

@@ -156,6 +156,44 @@ extension Loopback {
             #expect(error?.rejectReason == Int32(SRT_REJ_UNSECURE.rawValue))
         }
 
+        @Test("receiveBatch: every message once, in order, back to back, after receive() took the first of a batch")
+        func batches() async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback())
+            defer { listener.close() }
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            // Sizes from 1 to 1316 bytes, each message's bytes telling its index: a slice cut one byte off shows.
+            let messages = (0..<300).map { index in
+                [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 1 + (index * 37) % 1316)
+            }
+            try await caller.send(contentsOf: messages)
+            var received = [try await TestSupport.within(.seconds(3)) { try await accepted.receive() }]
+            var batches = 0
+            // Bounded: at most one batch per message.
+            while received.count < messages.count && batches < messages.count {
+                let batch = try await TestSupport.within(.seconds(3)) { try await accepted.receiveBatch() }
+                batches += 1
+                #expect(batch.bytes == batch.flatMap { $0 }, "the batch's buffer is its messages back to back")
+                received += batch.map { Array($0) }
+            }
+            print("300 messages: 1 by receive(), the rest in \(batches) batches")
+            #expect(received == messages)
+        }
+
+        @Test("SRTMessageBatch: slices of one buffer; a batch made from arrays gives them back")
+        func messageBatch() {
+            let batch = SRTMessageBatch([[1, 2, 3], [], [4], [5, 6]])
+            #expect(batch.count == 4)
+            #expect(batch.bytes == [1, 2, 3, 4, 5, 6])
+            #expect(batch.map { Array($0) } == [[1, 2, 3], [], [4], [5, 6]])
+            #expect(batch.dropping(2).map { Array($0) } == [[4], [5, 6]])
+            #expect(batch.dropping(4).isEmpty)
+            #expect(batch.dropping(0).bytes == batch.bytes)
+        }
+
         @Test("messages: an AsyncSequence that ends on our own close and throws when the peer breaks")
         func messagesSequence() async throws {
             let listener = try SRTListenSocket.open(TestSupport.loopback())
