@@ -173,9 +173,7 @@ final class FileRecorder: StreamSink {
 
     func write(_ message: [UInt8]) throws(SinkError) {
         let ready = try state.withLock { state throws(SinkError) -> Bool in
-            if let failure = state.failure { throw failure }
-            state.bound.note(received: state.received, at: .now)
-            guard state.held + state.pending.count + message.count <= state.bound.limit else {
+            guard let ready = try append(message, to: &state) else {
                 let failure = SinkError(
                     operation: "write \(destination)", errno: ENOBUFS, kind: .heldTooMuch,
                     detail: "\(Units.bytes(UInt64(state.held + state.pending.count))) held in memory, the most a "
@@ -183,10 +181,7 @@ final class FileRecorder: StreamSink {
                 state.failure = failure
                 throw failure
             }
-            cutIfTimeIsUp(&state)
-            state.pending.append(contentsOf: message)
-            state.received += UInt64(message.count)
-            return state.pending.count >= options.chunkSize
+            return ready
         }
         if ready { wake.yield() }
     }
@@ -194,25 +189,27 @@ final class FileRecorder: StreamSink {
     /// The whole batch in one append under one lock when it fits; otherwise message by message, so that what fits
     /// is taken and the first message past the bound ends the recording, as ``write(_:)`` does.
     func write(contentsOf batch: SRTMessageBatch, taken: inout Int) throws(SinkError) {
-        let size = batch.bytes.count
-        let result = try state.withLock { state throws(SinkError) -> Bool? in
-            if let failure = state.failure { throw failure }
-            state.bound.note(received: state.received, at: .now)
-            guard state.held + state.pending.count + size <= state.bound.limit else { return nil }
-            cutIfTimeIsUp(&state)
-            state.pending.append(contentsOf: batch.bytes)
-            state.received += UInt64(size)
-            return state.pending.count >= options.chunkSize
-        }
-        guard let ready = result else {
+        guard let ready = try state.withLock({ state throws(SinkError) in try append(batch.bytes, to: &state) }) else {
             for message in batch {
                 try write(Array(message))
                 taken += message.count
             }
             return
         }
-        taken += size
+        taken += batch.bytes.count
         if ready { wake.yield() }
+    }
+
+    /// Appends `bytes` to what waits for the writer if they fit the bound; whether a chunk is ready then, `nil` when
+    /// they do not fit (nothing taken). Throws the failure that ended the recording. Under `state`'s lock.
+    private func append(_ bytes: [UInt8], to state: inout State) throws(SinkError) -> Bool? {
+        if let failure = state.failure { throw failure }
+        state.bound.note(received: state.received, at: .now)
+        guard state.held + state.pending.count + bytes.count <= state.bound.limit else { return nil }
+        cutIfTimeIsUp(&state)
+        state.pending.append(contentsOf: bytes)
+        state.received += UInt64(bytes.count)
+        return state.pending.count >= options.chunkSize
     }
 
     /// A segment's time is up: what arrives now begins the next one (at the packet boundary at or before it).

@@ -11,7 +11,8 @@
 struct HoldBound {
     /// The bound now, in bytes.
     private(set) var limit: Int
-    private let options: RecordingOptions
+    private let (floor, ceiling): (Double, Double)
+    private let seconds: Double
     /// Where the current quarter began: the bytes received then, and when.
     private var windowReceived: UInt64 = 0
     private var windowStart: ContinuousClock.Instant
@@ -23,7 +24,8 @@ struct HoldBound {
     static let window = Duration.milliseconds(250)
 
     init(options: RecordingOptions, at now: ContinuousClock.Instant) {
-        self.options = options
+        (floor, ceiling) = (Double(options.minHeldBytes), Double(options.maxHeldBytes))
+        seconds = Units.seconds(options.heldTime)
         limit = options.minHeldBytes
         windowStart = now
     }
@@ -36,8 +38,7 @@ struct HoldBound {
         rates.append(Double(received &- windowReceived) / Units.seconds(elapsed))
         if rates.count > 4 { rates.removeFirst() }
         (windowReceived, windowStart) = (received, now)
-        let wanted = (rates.max() ?? 0) * Units.seconds(options.heldTime)
         // Clamped in Double first: no rate, however absurd, can overflow the conversion.
-        limit = Int(min(Double(options.maxHeldBytes), max(Double(options.minHeldBytes), wanted)))
+        limit = Int(min(ceiling, max(floor, (rates.max() ?? 0) * seconds)))
     }
 }
