@@ -316,26 +316,39 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Connects to this listener with its reserved stream id: a live listener rejects at once with
     /// ``probeRejectReason``; a deaf one (dead receive thread) lets the connect time out with 1001.
     ///
-    /// Runs entirely on the reactor; costs one short-lived libsrt caller socket.
+    /// Runs entirely on the reactor; costs one short-lived libsrt caller socket. The probes of loopback listeners
+    /// share one multiplexer per address family for the process (bound to 127.0.0.1 or ::1 on first use), so that
+    /// they leave libsrt's garbage collector no multiplexer to free under its global lock; a probe that fails there
+    /// is made again from a port of its own when that multiplexer turns out deaf itself.
     public func probe(timeout: Duration = .milliseconds(500)) async -> SRTProbeResult {
         let started = ContinuousClock.now
         let target = localAddress.connectable
+        let origin = ProbeOrigin.for(target)
+        let from = await origin?.address()
+        var (alive, error) = await probe(target, from: from, timeout: timeout)
+        if !alive, let origin, let from, await !origin.stillReads(from) {
+            (alive, error) = await probe(target, from: nil, timeout: timeout)
+        }
+        return SRTProbeResult(isAlive: alive, latency: ContinuousClock.now - started, error: error)
+    }
+
+    /// One probe connect to `target` from `from` (a port of its own when `nil`): whether this listener rejected it
+    /// with ``probeRejectReason``, and the connect's error.
+    private func probe(_ target: SRTAddress, from: SRTAddress?, timeout: Duration) async -> (Bool, SRTError?) {
         do {
             let caller = try SRTCallerConfiguration(
                 host: target.host, port: target.port, streamID: probeStreamID,
                 latency: configuration.latency, passphrase: configuration.passphrase,
-                keyLength: configuration.keyLength, enforcedEncryption: false, connectTimeout: timeout)
+                keyLength: configuration.keyLength, enforcedEncryption: false, connectTimeout: timeout,
+                bindAddress: from)
             let connection = try await SRTConnection.connect(caller, reactor: reactor)
             // Someone accepted the probe: not this listener's callback, so not proof of life.
             connection.close()
-            return SRTProbeResult(isAlive: false, latency: ContinuousClock.now - started, error: nil)
+            return (false, nil)
         } catch let error as SRTError {
-            let alive = error.code == .connectionRejected && error.rejectReason == Self.probeRejectReason
-            return SRTProbeResult(isAlive: alive, latency: ContinuousClock.now - started, error: error)
+            return (error.code == .connectionRejected && error.rejectReason == Self.probeRejectReason, error)
         } catch {
-            return SRTProbeResult(
-                isAlive: false, latency: ContinuousClock.now - started,
-                error: SRTError(code: .unknown, operation: .probe, message: "\(error)"))
+            return (false, SRTError(code: .unknown, operation: .probe, message: "\(error)"))
         }
     }
 

@@ -64,8 +64,14 @@ enum ICMPUnreachableScenario {
         let bystanderAddress = try bystander.localAddress.orThrow("bystander address")
         var connections = server.connections.makeAsyncIterator()
         var bystanderConnections = bystander.connections.makeAsyncIterator()
+        // The callers stand for peers in other processes: they share one multiplexer (one bound port in this
+        // namespace of the test's own), so that freeing theirs, about a second after each trial, does not hold libsrt's
+        // global lock in the server's process, as no remote peer's would (measured: 70-80 ms at a time, which the
+        // recovery of a later trial then waited behind).
+        let shared = try SRTAddress(host: "127.0.0.1", port: 40999)
         let otherCaller = try await SRTConnection.connect(
-            try SRTCallerConfiguration(host: bystanderAddress.host, port: bystanderAddress.port, streamID: "other"))
+            try SRTCallerConfiguration(
+                host: bystanderAddress.host, port: bystanderAddress.port, streamID: "other", bindAddress: shared))
         let other = try await bystanderConnections.next().orThrow("bystander accepted")
         // The bystander streams throughout: one numbered message every 5 ms, arrivals timed.
         let arrivals = Mutex<[(sequence: UInt32, at: ContinuousClock.Instant)]>([])
@@ -96,12 +102,15 @@ enum ICMPUnreachableScenario {
         }
 
         var recoveries: [Duration] = []
+        // Each trial's fault → failure reported, → ready again, → verified alive: where a slow one spent its time.
+        var phases: [(failed: Duration, ready: Duration, alive: Duration)] = []
         // `SRT_FAULT_TRIALS` for more (50 for the figures in Docs/srt-fault-model.md).
         let trials = ProcessInfo.processInfo.environment["SRT_FAULT_TRIALS"].flatMap(Int.init) ?? 20
         for trial in 0..<trials {
             // One live connection per trial: it dies with the socket and must be reported.
             let victimCaller = try await SRTConnection.connect(
-                try SRTCallerConfiguration(host: address.host, port: address.port, streamID: "victim\(trial)"))
+                try SRTCallerConfiguration(
+                    host: address.host, port: address.port, streamID: "victim\(trial)", bindAddress: shared))
             let victim = try await connections.next().orThrow("victim accepted")
             let instance = try server.supervisor.resource.current.orThrow("current listener")
             var one: Int32 = 1
@@ -113,19 +122,23 @@ enum ICMPUnreachableScenario {
             let duringFault = Task {
                 try await SRTConnection.connect(
                     try SRTCallerConfiguration(
-                        host: address.host, port: address.port, streamID: "during\(trial)", connectTimeout: .seconds(3))
+                        host: address.host, port: address.port, streamID: "during\(trial)", connectTimeout: .seconds(3),
+                        bindAddress: shared)
                 )
             }
             _ = try await Loopback.SRTServerTests.waitFor(events) { event in
                 if case .failed = event { true } else { false }
             }
+            let failedAt = ContinuousClock.now
             _ = try await Loopback.SRTServerTests.waitFor(events, Loopback.SRTServerTests.isReady)
+            let readyAt = ContinuousClock.now
             // Retired before the restart: /dev/null over the deaf socket's number (FIONREAD fails on it).
             check(csrt_unread_bytes(instance.udpDescriptor) == -1, "trial \(trial): the deaf socket retired")
             let fresh = try server.supervisor.resource.current.orThrow("fresh listener")
             let probe = await fresh.probe()
             check(probe.isAlive, "trial \(trial): fresh listener alive: \(probe)")
             recoveries.append(ContinuousClock.now - injected)
+            phases.append((failedAt - injected, readyAt - injected, ContinuousClock.now - injected))
             windows.append(injected..<ContinuousClock.now)
 
             let caller = try await duringFault.value
@@ -173,9 +186,14 @@ enum ICMPUnreachableScenario {
         print(
             "FAULT-A \(trials) trials fault→verified alive: min \(milliseconds(sorted[0])) ms, p50 \(milliseconds(p50)) ms, "
                 + "p99 \(milliseconds(p99)) ms, max \(milliseconds(sorted.last!)) ms")
-        // The goal (p99 ≤ 200 ms) is a measurement, reported above and in Docs/srt-fault-model.md; the check only
+        for slow in phases.sorted(by: { $0.alive > $1.alive }).prefix(3) {
+            print(
+                "FAULT-A slow trial: failure reported \(milliseconds(slow.failed)) ms, ready \(milliseconds(slow.ready)) "
+                    + "ms, verified alive \(milliseconds(slow.alive)) ms after the fault")
+        }
+        // The goal (p99 ≤ 50 ms) is a measurement, reported above and in Docs/srt-fault-model.md; the check only
         // fails a recovery that is broken, not one slowed down by a loaded CI machine sharing two cores.
-        check(p99 <= .seconds(1), "p99 ≤ 1 s (goal 200 ms)")
+        check(p99 <= .seconds(1), "p99 ≤ 1 s (goal 50 ms)")
         try await unloggedTrials(server, events: events, address: address)
 
         let stopping = ContinuousClock.now
