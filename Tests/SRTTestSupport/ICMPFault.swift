@@ -19,8 +19,15 @@ public enum ICMPFault {
 
     /// Sets `IP_RECVERR` on the UDP socket of process `pid` bound to `port` (found through `/proc/<pid>/net/udp`,
     /// which shows the process's own namespace, and its descriptors), through a copy taken with `pidfd_getfd`.
-    public static func enableErrors(process pid: Int32, port: Int) throws {
-        let inode = try socketInode(process: pid, port: port)
+    /// Looks for the socket for up to `wait`: a listener between two sockets (a restart in progress) has none.
+    public static func enableErrors(process pid: Int32, port: Int, wait: Duration = .zero) throws {
+        let deadline = ContinuousClock.now + wait
+        var found = Result { try socketInode(process: pid, port: port) }
+        while case .failure = found, ContinuousClock.now < deadline {
+            usleep(10_000)
+            found = Result { try socketInode(process: pid, port: port) }
+        }
+        let inode = try found.get()
         let directory = "/proc/\(pid)/fd"
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         guard

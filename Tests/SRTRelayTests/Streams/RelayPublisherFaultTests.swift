@@ -98,7 +98,13 @@ struct RelayPublisherFaultTests {
         var icmpSent: [Int] = []
         for trial in 0..<trials {
             // Each listener is a new UDP socket: errors enabled on the current one.
-            try ICMPFault.enableErrors(process: relay.pid, port: port)
+            do {
+                try ICMPFault.enableErrors(process: relay.pid, port: port, wait: .seconds(2))
+            } catch {
+                let restarts = relay.lines.filter { RelayLog.decode($0)?["event"] as? String == "restart" }
+                Issue.record("trial \(trial): \(error); the relay's restarts so far: \(restarts)")
+                throw error
+            }
             let injected = ContinuousClock.now
             var restart: [String: Any]?
             // One ICMP kills the receive thread; a loaded machine has once let one have no effect.

@@ -87,7 +87,7 @@ struct RelayReaderFaultTests {
             // Written after the fault: the relay may have restarted and listened again first.
             _ = try await log.first("chaos", since: beforeFault)
         case .icmp:
-            try ICMPFault.enableErrors(process: relay.pid, port: port)
+            try ICMPFault.enableErrors(process: relay.pid, port: port, wait: .seconds(2))
             // One ICMP kills the receive thread; once in a loaded CI run one had no effect (its cause not found), so
             // up to three are sent, a few seconds apart, and the count is printed.
             var restart: [String: Any]?
