@@ -19,8 +19,8 @@ import Synchronization
 ///
 /// ```swift
 /// let origin = ProbeOrigin.for(target)                 // nil: not a loopback target; the probe binds its own
-/// let from = await origin?.address()                   // 127.0.0.1:<the shared port>
-/// if !alive, let origin, let from, !origin.stillReads(from) { /* the origin was deaf: probe again on its own */ }
+/// let binding = await origin?.binding()                // 127.0.0.1:<the shared port>, and which origin that is
+/// if !alive, let origin, let binding, await origin.replaceIfAtFault(binding, after: error) { /* probe again */ }
 /// ```
 final class ProbeOrigin: Sendable {
     /// The probes of IPv4 loopback listeners (127.0.0.0/8).
@@ -35,23 +35,39 @@ final class ProbeOrigin: Sendable {
         return target.host.hasPrefix("127.") ? ipv4 : nil
     }
 
+    /// Where a probe binds, and which of the origins bound one after the other that is (a port can come back).
+    struct Binding: Sendable, Equatable {
+        let address: SRTAddress
+        let generation: Int
+    }
+
     /// The bound socket and what tells whether its multiplexer still reads.
     private struct Anchor: Sendable {
         let socket: SRTSOCKET
-        let address: SRTAddress
+        let binding: Binding
         let descriptor: Int32
         let identity: (device: UInt64, inode: UInt64)
-        let receiveThread: pid_t?
+        let receiveThread: pid_t
 
-        /// Whether the descriptor still names the socket bound here and its receive thread (when known) exists.
+        /// Whether the descriptor still names the socket bound here and its receive thread exists.
         var looksAlive: Bool {
             guard let now = POSIX.fileIdentity(of: descriptor), now == identity else { return false }
-            return receiveThread.map(ReceiveThreads.isRunning) ?? true
+            return ReceiveThreads.isRunning(receiveThread)
         }
     }
 
+    private struct State: Sendable {
+        var anchor: Anchor?
+        var generation = 0
+        /// After a failed bind (no descriptor to spare, no loopback address): no new try before this.
+        var bindRefusedUntil: ContinuousClock.Instant?
+    }
+
+    /// How long a failed bind keeps probes on ports of their own before the next try.
+    private static let bindRetryInterval = Duration.seconds(5)
+
     private let host: String
-    private let anchor = Mutex<Anchor?>(nil)
+    private let state = Mutex(State())
 
     private init(host: String) {
         self.host = host
@@ -59,49 +75,56 @@ final class ProbeOrigin: Sendable {
 
     /// The shared socket's address and UDP descriptor, `nil` before the first probe (for tests and diagnostics).
     var boundSocket: (address: SRTAddress, descriptor: Int32)? {
-        anchor.withLock { $0.map { ($0.address, $0.descriptor) } }
+        state.withLock { $0.anchor.map { ($0.binding.address, $0.descriptor) } }
     }
 
-    /// The address a probe binds to; binds the shared socket on first use, and again when the last one died.
-    /// `nil` when it cannot be bound (the process short of descriptors): the probe then binds a port of its own.
-    func address() async -> SRTAddress? {
-        if let current = anchor.withLock({ $0 }), current.looksAlive { return current.address }
+    /// Where a probe binds; binds the shared socket on first use, and again when the last one died or was given up.
+    /// `nil` when it cannot be bound (the process short of descriptors, no loopback address): the probe then binds a
+    /// port of its own.
+    func binding() async -> Binding? {
+        if let current = state.withLock({ $0.anchor }), current.looksAlive { return current.binding }
         // On the control thread, one at a time: concurrent probes find the one the first of them bound.
-        return await SRTControlThread.shared.run { () -> SRTAddress? in
-            if let current = self.anchor.withLock({ $0 }) {
-                if current.looksAlive { return current.address }
-                self.abandon(current)
+        return await SRTControlThread.shared.run { () -> Binding? in
+            let (current, refused) = self.state.withLock { ($0.anchor, $0.bindRefusedUntil) }
+            if let current {
+                if current.looksAlive { return current.binding }
+                self.giveUp(current, alive: false)
             }
+            if let refused, ContinuousClock.now < refused { return nil }
             let fresh = self.bind()
-            self.anchor.withLock { $0 = fresh }
-            return fresh?.address
-        }
-    }
-
-    /// Whether the shared socket at `address` still reads, checked after a probe through it failed: its number
-    /// still names it and its receive thread exists; when that thread is not known, nothing waits unread in it now
-    /// or 20 ms later (a deaf multiplexer keeps the listener's answer there). When not, it is abandoned, and the
-    /// next probe binds a new one.
-    func stillReads(_ address: SRTAddress) async -> Bool {
-        guard let current = anchor.withLock({ $0 }), current.address == address else { return false }
-        if current.looksAlive {
-            if current.receiveThread != nil || csrt_unread_bytes(current.descriptor) == 0 { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-            if csrt_unread_bytes(current.descriptor) == 0 { return true }
-        }
-        await SRTControlThread.shared.run {
-            let abandoned = self.anchor.withLock { anchor -> Anchor? in
-                guard let now = anchor, now.address == address else { return nil }
-                anchor = nil
-                return now
+            return self.state.withLock { state in
+                state.anchor = fresh
+                state.bindRefusedUntil = fresh == nil ? .now + Self.bindRetryInterval : nil
+                return fresh?.binding
             }
-            if let abandoned { self.abandon(abandoned) }
         }
-        return false
     }
 
-    /// A libsrt socket bound to port 0 of the loopback address on a UDP socket of ours (so that its number and its
-    /// receive thread are known); `nil` when it cannot be made. On the control thread.
+    /// After a probe through `binding` failed with `error`: whether the origin, not the listener, may be why; the
+    /// probe is then made again from a port of its own, and the next probe binds a new origin. The origin is at
+    /// fault when it is not the current one any more, when its socket or its receive thread is gone, or when the
+    /// probe could not bind to it (libsrt refuses when a wildcard socket of the other family took the same port
+    /// number since: closed then, and the next origin gets another port).
+    func replaceIfAtFault(_ binding: Binding, after error: SRTError?) async -> Bool {
+        let bindRefused = error?.operation == .bind
+        return await SRTControlThread.shared.run { () -> Bool in
+            let current = self.state.withLock { state -> Anchor? in
+                guard let anchor = state.anchor, anchor.binding == binding else { return nil }
+                return anchor
+            }
+            // Replaced meanwhile: this probe went through an origin that is gone.
+            guard let current else { return true }
+            let alive = current.looksAlive
+            guard !alive || bindRefused else { return false }
+            self.state.withLock { $0.anchor = nil }
+            self.giveUp(current, alive: alive)
+            return true
+        }
+    }
+
+    /// A libsrt socket bound to port 0 of the loopback address on a UDP socket of ours, so that its number and its
+    /// receive thread are known; `nil` when it cannot be made, or its receive thread cannot be told apart (it could
+    /// not be checked). On the control thread.
     private func bind() -> Anchor? {
         guard SRTRuntime.hasDescriptorHeadroom else { return nil }
         let socket = srt_create_socket()
@@ -123,17 +146,28 @@ final class ProbeOrigin: Sendable {
             srt_close(socket)
             return nil
         }
+        guard let thread = ReceiveThreads.started(sinceTasks: before) else {
+            // Alive, and libsrt's now: its close frees it.
+            srt_close(socket)
+            return nil
+        }
+        let generation = state.withLock { state in
+            state.generation += 1
+            return state.generation
+        }
         return Anchor(
-            socket: socket, address: SRTAddress(validHost: host, port: Int(port)), descriptor: descriptor,
-            identity: identity, receiveThread: ReceiveThreads.started(sinceTasks: before))
+            socket: socket,
+            binding: Binding(address: SRTAddress(validHost: host, port: Int(port)), generation: generation),
+            descriptor: descriptor, identity: identity, receiveThread: thread)
     }
 
-    /// Closes a shared socket whose multiplexer stopped reading. As a deaf listener's: /dev/null over its number
-    /// while it still names our socket or nothing (libsrt owns the number and closes it one day), never over
-    /// another file. On the control thread.
-    private func abandon(_ dead: Anchor) {
-        srt_close(dead.socket)
-        if let now = POSIX.fileIdentity(of: dead.descriptor), now != dead.identity { return }
-        _ = csrt_retire_fd_using(dead.descriptor, SRTRuntime.spareNullDescriptor)
+    /// Closes a shared socket that no probe will use any more. A live one is only closed (libsrt frees it); a dead
+    /// one as a deaf listener's: /dev/null over its number while it still names our socket or nothing (libsrt owns
+    /// the number and closes it one day), never over another file. On the control thread.
+    private func giveUp(_ anchor: Anchor, alive: Bool) {
+        srt_close(anchor.socket)
+        guard !alive else { return }
+        if let now = POSIX.fileIdentity(of: anchor.descriptor), now != anchor.identity { return }
+        _ = csrt_retire_fd_using(anchor.descriptor, SRTRuntime.spareNullDescriptor)
     }
 }

@@ -319,14 +319,15 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// Runs entirely on the reactor; costs one short-lived libsrt caller socket. The probes of loopback listeners
     /// share one multiplexer per address family for the process (bound to 127.0.0.1 or ::1 on first use), so that
     /// they leave libsrt's garbage collector no multiplexer to free under its global lock; a probe that fails there
-    /// is made again from a port of its own when that multiplexer turns out deaf itself.
+    /// is made again from a port of its own when that multiplexer turns out to be the cause (dead, or its port
+    /// number taken by a wildcard socket of the other family).
     public func probe(timeout: Duration = .milliseconds(500)) async -> SRTProbeResult {
         let started = ContinuousClock.now
         let target = localAddress.connectable
         let origin = ProbeOrigin.for(target)
-        let from = await origin?.address()
-        var (alive, error) = await probe(target, from: from, timeout: timeout)
-        if !alive, let origin, let from, await !origin.stillReads(from) {
+        let binding = await origin?.binding()
+        var (alive, error) = await probe(target, from: binding?.address, timeout: timeout)
+        if !alive, let origin, let binding, await origin.replaceIfAtFault(binding, after: error) {
             (alive, error) = await probe(target, from: nil, timeout: timeout)
         }
         return SRTProbeResult(isAlive: alive, latency: ContinuousClock.now - started, error: error)

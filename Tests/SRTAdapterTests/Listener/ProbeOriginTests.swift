@@ -10,7 +10,9 @@ extension Loopback {
     /// replaced rather than taken for the listener's death.
     @Suite("Probes from one shared multiplexer")
     struct ProbeOriginTests {
-        @Test("40 probes of an IPv4 and an IPv6 listener start at most two receive threads; a dead origin is replaced")
+        @Test(
+            "40 probes start at most two receive threads; a crowded port or a dead origin is replaced, a dead listener not"
+        )
         func probesShareOneMultiplexer() async throws {
             // In a child process: the receive threads counted are the whole process's, and the origin killed here
             // leaks its multiplexer for the life of the process.
@@ -40,6 +42,17 @@ enum ProbeOriginScenario {
         let started = try ReceiveThreads.snapshot().orThrow("libsrt's receive threads listed").subtracting(before)
         print("PROBE ORIGIN 40 probes started \(started.count) receive threads")
         check(started.count <= 2, "one multiplexer per family, \(started.count) receive threads started")
+
+        // A wildcard listener of the other family on the origin's port number (the kernel lets `[::]` share it with
+        // 127.0.0.1): libsrt then refuses a bind to the origin's port. The probe still answers, and the origin moves.
+        let crowded = try ProbeOrigin.ipv4.boundSocket.orThrow("the IPv4 origin")
+        let wildcard = try SRTListenSocket.open(
+            SRTListenerConfiguration(host: "::", port: crowded.address.port, latency: .milliseconds(40)))
+        defer { wildcard.close() }
+        check(await v4.probe().isAlive, "a live listener answers beside a [::] listener on the origin's port")
+        check(await v4.probe().isAlive, "and the next one, through a new origin")
+        let moved = try ProbeOrigin.ipv4.boundSocket.orThrow("a new IPv4 origin")
+        check(moved.address.port != crowded.address.port, "the origin moved off port \(crowded.address.port)")
 
         // A dead listener probed through a live origin: not alive, and the origin kept.
         let origin = try ProbeOrigin.ipv4.boundSocket.orThrow("the IPv4 origin")
