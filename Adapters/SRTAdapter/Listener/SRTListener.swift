@@ -353,6 +353,15 @@ public struct SRTListener: Restartable {
         }
     }
 
+    /// A graceful shutdown closes the listener, which ends its run (the accepts fail): the supervisor then needs
+    /// no child task of its own to cancel the run.
+    public var endsRunOnRequest: Bool { true }
+
+    /// Closes `listener`: the run's accepts fail and the run ends; its connections go on, and `stop(_:)` follows.
+    public func endRun(_ listener: SRTListenSocket) {
+        listener.close()
+    }
+
     public func stop(_ listener: SRTListenSocket) async {
         let restartRequested = shared.state.withLock { state in
             // A start whose run never began (a shutdown came first) leaves its requests to no one.

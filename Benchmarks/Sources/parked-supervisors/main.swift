@@ -1,6 +1,6 @@
 // 100,000 supervisors parked in a one-hour backoff, measured outside the benchmark harness (whose malloc interposer
 // adds a header to every allocation): resident memory while parked, then wake() of all until every one has started
-// its next attempt. Usage: swift run -c release parked-supervisors [count] [--bare | --service-group]
+// its next attempt. Usage: swift run -c release parked-supervisors [count] [--bare | --service-group [--cancel-only]]
 //
 // `--bare` parks plain tasks on a continuation instead, with no supervisor: the floor that the Swift runtime sets for
 // any parked task (its object and its first task-allocator slab), which no supervisor can go below.
@@ -20,20 +20,24 @@ let allRestarted = Mutex<CheckedContinuation<Void, Never>?>(nil)
 /// it parks in its one-hour backoff.
 let startsSucceed = Atomic(false)
 
+/// `--cancel-only`: the resource cannot end a run from outside, so that under a shutdown manager each start runs it
+/// in a child task that a graceful shutdown cancels (the default for resources); without it, it ends a run as a
+/// socket's close would (`endRun`), as SRTListener does.
+let endable = !CommandLine.arguments.contains("--cancel-only")
+
 /// Refuses to start until `startsSucceed`; the last of the starts after that resumes the measuring task. A value
 /// with nothing in it, as a resource described by a port number would be (8 bytes): the supervisor keeps it inline.
-/// `run` waits for cancellation on a continuation, as a socket's receive loop waits on its reactor: with
-/// `Task.sleep`, the dispatch timer that each call creates would dominate the wake-up figure, and it is not the
-/// supervisor's.
+/// Its instance is an object, as a socket is. `run` waits for cancellation (or `endRun`) on a continuation, as a
+/// socket's receive loop waits on its reactor: with `Task.sleep`, the dispatch timer that each call creates would
+/// dominate the wake-up figure, and it is not the supervisor's.
 struct RefusedUntilWoken: Restartable {
-    func start() async throws -> Int {
+    func start() async throws -> RunningInstance {
         guard startsSucceed.load(ordering: .acquiring) else { throw Refused() }
         if restarted.add(1, ordering: .relaxed).newValue == count { allRestarted.withLock { $0.take() }?.resume() }
-        return 0
+        return RunningInstance()
     }
 
-    func run(_ instance: Int) async throws {
-        let running = RunningInstance()
+    func run(_ running: RunningInstance) async throws {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { running.park($0) }
         } onCancel: {
@@ -42,7 +46,11 @@ struct RefusedUntilWoken: Restartable {
         throw CancellationError()
     }
 
-    func stop(_ instance: Int) async {}
+    func stop(_ running: RunningInstance) async {}
+
+    var endsRunOnRequest: Bool { endable }
+
+    func endRun(_ running: RunningInstance) { running.cancel() }
 }
 
 /// One running instance's wait for cancellation.

@@ -316,7 +316,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             return finish(SupervisorStateMachine.ReadyAction.stopAndFinish(reason))
         }
         var runError: (any Error)?
-        if servesInChildTask {
+        if servesInChildTask, resource.endsRunOnRequest {
+            runError = await serveEndable(instance)
+        } else if servesInChildTask {
             runError = await serveInChildTask(instance)
         } else {
             // In this task: cancellation, the only way to stop the resource here, reaches it directly.
@@ -373,6 +375,24 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
         if !isStopping { await park() }
         if isStopping { return nil }
         return await outcome
+    }
+
+    /// Runs the resource in this task, where a graceful shutdown ends it through ``Restartable/endRun(_:)`` (see
+    /// `shutDownGracefully()`) rather than by cancelling a child task: no task to create on every start.
+    private func serveEndable(_ instance: Resource.Instance) async -> (any Error)? {
+        let resource = self.resource
+        // Under the lock a shutdown takes the action from: set before this, it is seen here, and the run does not
+        // begin; set after, the shutdown finds the action and ends the run.
+        let begins = shared.withLock { shared -> Bool in
+            guard !isStopping else { return false }
+            shared.endRun = { resource.endRun(instance) }
+            return true
+        }
+        guard begins else { return nil }
+        var runError: (any Error)?
+        do { try await resource.run(instance) } catch { runError = error }
+        shared.withLock { $0.endRun = nil }
+        return runError
     }
 
     /// The resource's run, ringing the alarm when it ends; its error, if any.
@@ -678,6 +698,9 @@ struct SupervisorShared: ~Copyable {
     var nextSubscriber: UInt32 = 0
     var subscribers: [UInt32: AsyncStream<SupervisorEvent>.Continuation] = [:]
     var state: SupervisorState = .idle
+    /// Ends the run in progress, for a graceful shutdown; set only while a resource that can end its run from
+    /// outside runs in the supervising task (`serveEndable`).
+    var endRun: (@Sendable () -> Void)?
 
     /// Why supervision ended, once it has: the last state says it.
     var finalReason: SupervisorStopReason? {
@@ -702,6 +725,12 @@ enum SupervisorStep {
 extension ResourceSupervisor: GracefullyStoppable {
     func shutDownGracefully() {
         requestStop()
+        // After the flag: a run that registers after this sees it and does not begin (`serveEndable`).
+        let endRun = shared.withLock { shared in
+            defer { shared.endRun = nil }
+            return shared.endRun
+        }
+        endRun?()
     }
 }
 

@@ -24,6 +24,10 @@
 ///   It must not throw; it should release what it can and log the rest.
 /// - Errors thrown from `start()` are *start failures* (the resource never became ready), errors thrown from
 ///   `run(_:)` are *deaths after ready*; a ``RestartPolicy`` may treat them differently.
+/// - Under a graceful-shutdown manager (a swift-service-lifecycle `ServiceGroup`), a graceful shutdown must end a
+///   run without cancelling the caller's task. By default the supervisor runs the resource in a child task that the
+///   shutdown cancels; a resource that can end a run from outside (a socket it can close) says so with
+///   ``endsRunOnRequest`` and ``endRun(_:)``, and saves that child task on every start.
 public protocol Restartable: Sendable {
     /// What a successful start produces: a socket, a listener, a connection.
     associatedtype Instance: Sendable
@@ -36,6 +40,20 @@ public protocol Restartable: Sendable {
 
     /// Releases `instance`; called once per instance, after `run(_:)` returned, before any restart.
     func stop(_ instance: Instance) async
+
+    /// Whether ``endRun(_:)`` makes a run return; `false` by default. Read once per start, before the run.
+    var endsRunOnRequest: Bool { get }
+
+    /// Makes `run(instance)` return or throw soon, from another task (a graceful shutdown's), without cancelling
+    /// it: close what it reads. Called at most once per instance and only when ``endsRunOnRequest``; it may come
+    /// as the run ends by itself or as `stop(_:)` begins, so it must be safe to call then too (a close that can be
+    /// repeated is). Must not wait. Does nothing by default.
+    func endRun(_ instance: Instance)
+}
+
+extension Restartable {
+    public var endsRunOnRequest: Bool { false }
+    public func endRun(_ instance: Instance) {}
 }
 
 /// A ``Restartable`` made of three closures, for resources that do not need a type of their own.
@@ -51,19 +69,25 @@ public struct RestartableResource<Instance: Sendable>: Restartable {
     private let startBody: @Sendable () async throws -> Instance
     private let runBody: @Sendable (Instance) async throws -> Void
     private let stopBody: @Sendable (Instance) async -> Void
+    private let endRunBody: (@Sendable (Instance) -> Void)?
 
-    /// Creates a resource from its start, run and stop steps; `stop` defaults to doing nothing.
+    /// Creates a resource from its start, run and stop steps; `stop` defaults to doing nothing. `endRun`, when
+    /// given, makes a run return from outside (``Restartable/endRun(_:)``).
     public init(
         start: @escaping @Sendable () async throws -> Instance,
         run: @escaping @Sendable (Instance) async throws -> Void,
-        stop: @escaping @Sendable (Instance) async -> Void = { _ in }
+        stop: @escaping @Sendable (Instance) async -> Void = { _ in },
+        endRun: (@Sendable (Instance) -> Void)? = nil
     ) {
         self.startBody = start
         self.runBody = run
         self.stopBody = stop
+        self.endRunBody = endRun
     }
 
     public func start() async throws -> Instance { try await startBody() }
     public func run(_ instance: Instance) async throws { try await runBody(instance) }
     public func stop(_ instance: Instance) async { await stopBody(instance) }
+    public var endsRunOnRequest: Bool { endRunBody != nil }
+    public func endRun(_ instance: Instance) { endRunBody?(instance) }
 }

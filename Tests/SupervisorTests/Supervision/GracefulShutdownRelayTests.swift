@@ -93,4 +93,116 @@ struct GracefulShutdownRelayTests {
         #expect(cancelled.count == 1_000)
         #expect(supervisors.allSatisfy { $0.state.stopReason?.isRequested == true })
     }
+
+    /// A resource whose run waits on a gate that `endRun` (or a cancellation) opens; records what happened to it.
+    struct Endable: Restartable {
+        final class Gate: Sendable {
+            private let state = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+            func wait() async {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let open = state.withLock { state in
+                            if !state.open { state.waiter = continuation }
+                            return state.open
+                        }
+                        if open { continuation.resume() }
+                    }
+                } onCancel: {
+                    self.open()
+                }
+            }
+            func open() {
+                state.withLock { state in
+                    state.open = true
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }?.resume()
+            }
+        }
+
+        struct Record: Sendable {
+            var runTasks: [Int] = []
+            var endRuns = 0
+            var cancelledRuns = 0
+            var stops = 0
+        }
+
+        final class Recorder: Sendable {
+            let record = Mutex(Record())
+            func withLock<R: Sendable>(_ body: (inout sending Record) -> sending R) -> R { record.withLock(body) }
+        }
+
+        let endsRunOnRequest: Bool
+        let record = Recorder()
+        /// Called in `start()`, before it returns: a shutdown requested there meets the run before it begins.
+        let onStart: @Sendable () -> Void
+
+        struct Ended: Error {}
+
+        func start() async throws -> Gate {
+            onStart()
+            return Gate()
+        }
+        func run(_ gate: Gate) async throws {
+            let task = withUnsafeCurrentTask { $0?.hashValue } ?? 0
+            record.withLock { $0.runTasks.append(task) }
+            await gate.wait()
+            if Task.isCancelled { record.withLock { $0.cancelledRuns += 1 } }
+            throw Ended()
+        }
+        func stop(_ gate: Gate) async { record.withLock { $0.stops += 1 } }
+        func endRun(_ gate: Gate) {
+            record.withLock { $0.endRuns += 1 }
+            gate.open()
+        }
+    }
+
+    @Test(
+        "a resource that ends its run on request runs in the caller's task, ended there; others in a child task",
+        arguments: [true, false])
+    func endRunInsteadOfChildTask(endable: Bool) async throws {
+        let policy = try RestartPolicy(backoff: .constant(.seconds(1)))
+        let resource = Endable(endsRunOnRequest: endable, onStart: {})
+        let supervisor = ResourceSupervisor(resource, name: "endable", policy: policy, logger: Self.quiet)
+        try await testGracefulShutdown { trigger in
+            async let shutdown: Void = {
+                for _ in 0..<2_000 where resource.record.withLock({ $0.runTasks.isEmpty }) {
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                trigger.triggerGracefulShutdown()
+            }()
+            try await supervisor.run()
+            await shutdown
+            // The supervisor's caller: never cancelled by the shutdown.
+            #expect(!Task.isCancelled)
+            let caller = withUnsafeCurrentTask { $0?.hashValue } ?? -1
+            let record = resource.record.withLock { $0 }
+            #expect(record.runTasks.count == 1)
+            #expect((record.runTasks.first == caller) == endable, "the run in the caller's task: \(endable)")
+            #expect(record.endRuns == (endable ? 1 : 0))
+            #expect(record.cancelledRuns == (endable ? 0 : 1))
+            #expect(record.stops == 1)
+        }
+        #expect(supervisor.state.stopReason?.isRequested == true)
+    }
+
+    @Test("a graceful shutdown during the start: a run that can be ended never waits for good, and stops once")
+    func shutdownDuringStart() async throws {
+        let policy = try RestartPolicy(backoff: .constant(.seconds(1)))
+        for _ in 0..<20 {
+            let trigger = Mutex<GracefulShutdownTestTrigger?>(nil)
+            let resource = Endable(
+                endsRunOnRequest: true, onStart: { trigger.withLock { $0 }?.triggerGracefulShutdown() })
+            let supervisor = ResourceSupervisor(resource, name: "early", policy: policy, logger: Self.quiet)
+            try await testGracefulShutdown { shutdownTrigger in
+                trigger.withLock { $0 = shutdownTrigger }
+                try await supervisor.run()
+            }
+            let record = resource.record.withLock { $0 }
+            // Either the run never began, or it began and the shutdown ended it: never a run left waiting.
+            #expect(record.endRuns == record.runTasks.count && record.runTasks.count <= 1, "\(record)")
+            #expect(record.cancelledRuns == 0 && record.stops == 1)
+            #expect(supervisor.state.stopReason?.isRequested == true)
+        }
+    }
 }
