@@ -448,6 +448,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         return false
     }
 
+    /// Whether ``close()`` (or a retire) closed this listener here.
+    var isClosedLocally: Bool {
+        closed.load(ordering: .acquiring)
+    }
+
     /// Whether the receive thread is gone (it died); `nil` when it is not known.
     var receiveThreadIsGone: Bool? {
         receiveThread.map { !ReceiveThreads.isRunning($0) }

@@ -372,7 +372,8 @@ public struct SRTListener: Restartable {
             return state.restartRequested
         }
         // A restart on request keeps a live listener: its receive thread still runs, so nothing it holds is deaf.
-        if restartRequested, !listener.isDead, listener.receiveThreadIsGone != true {
+        // Not one a graceful shutdown closed meanwhile (`endRun`): there is nothing left to keep.
+        if restartRequested, !listener.isDead, !listener.isClosedLocally, listener.receiveThreadIsGone != true {
             let keep = shared.state.withLock { state in
                 state.kept = listener
                 state.keeps &+= 1
@@ -416,7 +417,8 @@ public struct SRTListener: Restartable {
     /// open unreported, and after a fault that leaves the UDP socket bound the dead multiplexer would keep the port.
     private func release(_ listener: SRTListenSocket) async {
         // A death nobody noticed yet (the run ended on the request first, or none ran since): retired like any other.
-        if listener.receiveThreadIsGone == true { listener.markDead() }
+        // Not after a close of ours (`endRun`): libsrt then ends the receive thread itself, a few seconds later.
+        if !listener.isClosedLocally, listener.receiveThreadIsGone == true { listener.markDead() }
         if listener.isDead {
             let lost = await listener.retire()
             logger.error(

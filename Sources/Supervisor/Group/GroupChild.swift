@@ -185,10 +185,6 @@ struct GatedResource<Base: Restartable>: Restartable {
     func run(_ instance: Base.Instance) async throws { try await base.run(instance) }
 
     func stop(_ instance: Base.Instance) async { await base.stop(instance) }
-
-    var endsRunOnRequest: Bool { base.endsRunOnRequest }
-
-    func endRun(_ instance: Base.Instance) { base.endRun(instance) }
 }
 
 /// What runs once: a supervisor or a group, which a group cannot run again as a service child.

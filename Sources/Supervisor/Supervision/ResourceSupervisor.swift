@@ -53,7 +53,7 @@ import Synchronization
 /// Named `ResourceSupervisor` rather than `Supervisor` so that the module name stays usable for qualified names
 /// (`Supervisor.Backoff` would otherwise look inside the type).
 public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecked Sendable {
-    // Sendable because `machine` and `servesInChildTask` are touched by the supervising task only; everything else
+    // Sendable because `machine` and `underShutdownManager` are touched by the supervising task only; everything else
     // is immutable, behind `shared`'s lock or an atomic.
 
     /// Identifies this supervisor in logs, metrics and errors.
@@ -69,8 +69,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     private let timeline: Timeline
     /// Every decision, and what to publish and do after it.
     @exclusivity(unchecked) private var machine: SupervisorStateMachine
-    /// Whether the resource runs in a child task, which only a graceful shutdown needs (`GracefulShutdownRelay`).
-    @exclusivity(unchecked) private var servesInChildTask = false
+    /// Whether a graceful shutdown can reach this supervisor (`GracefulShutdownRelay`): it must then end the
+    /// resource's run without cancelling the caller's task (`serveEndable`, `serveInChildTask`).
+    @exclusivity(unchecked) private var underShutdownManager = false
     /// The logger's level, read once.
     private let logLevel: Logger.Level
     /// Set once by a graceful shutdown or a cancellation; read on every step.
@@ -208,8 +209,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// ``SupervisorError``). A supervisor runs once; a second call throws ``ConfigurationError``.
     ///
     /// Cancellation and graceful shutdown stop it at once while it backs off or runs the resource (the resource's
-    /// `run(_:)` is cancelled). A `start()` in progress is left to finish, or is cancelled with the task; the
-    /// instance it returns is stopped at once.
+    /// `run(_:)` is cancelled, or, on a graceful shutdown, ended by ``Restartable/endRun(_:)`` where the resource
+    /// says it can). A `start()` in progress is left to finish, or is cancelled with the task; the instance it
+    /// returns is stopped at once.
     public func run() async throws {
         let firstRun = shared.withLock { shared in
             defer { shared.hasRun = true }
@@ -219,7 +221,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             throw ConfigurationError(.inconsistent, option: "run()", "supervisor \(name) has already run")
         }
         if let manager = GracefulShutdownRelay.shared.join(self) {
-            servesInChildTask = true
+            underShutdownManager = true
             await supervise()
             GracefulShutdownRelay.shared.leave(self, of: manager)
         } else {
@@ -238,7 +240,7 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
     /// Whether a start must not happen: `isStopping`, or, under a shutdown manager, a graceful shutdown that the
     /// manager has begun and its relay has not delivered yet (its waiting task may not have run).
     private var mustNotStart: Bool {
-        isStopping || (servesInChildTask && Task.isShuttingDownGracefully)
+        isStopping || (underShutdownManager && Task.isShuttingDownGracefully)
     }
 
     /// A graceful shutdown or a cancellation: end whatever wait is armed; every step checks the flag.
@@ -316,9 +318,9 @@ public final class ResourceSupervisor<Resource: Restartable>: Service, @unchecke
             return finish(SupervisorStateMachine.ReadyAction.stopAndFinish(reason))
         }
         var runError: (any Error)?
-        if servesInChildTask, resource.endsRunOnRequest {
+        if underShutdownManager, resource.endsRunOnRequest {
             runError = await serveEndable(instance)
-        } else if servesInChildTask {
+        } else if underShutdownManager {
             runError = await serveInChildTask(instance)
         } else {
             // In this task: cancellation, the only way to stop the resource here, reaches it directly.
@@ -697,10 +699,10 @@ struct SupervisorShared: ~Copyable {
     /// Wraps after 2³² subscriptions; a subscription that outlives that many others is the only one it could meet.
     var nextSubscriber: UInt32 = 0
     var subscribers: [UInt32: AsyncStream<SupervisorEvent>.Continuation] = [:]
-    var state: SupervisorState = .idle
     /// Ends the run in progress, for a graceful shutdown; set only while a resource that can end its run from
-    /// outside runs in the supervising task (`serveEndable`).
+    /// outside runs in the supervising task (`serveEndable`). Before `state`, whose odd size would pad it.
     var endRun: (@Sendable () -> Void)?
+    var state: SupervisorState = .idle
 
     /// Why supervision ended, once it has: the last state says it.
     var finalReason: SupervisorStopReason? {

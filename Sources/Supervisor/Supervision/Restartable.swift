@@ -45,9 +45,11 @@ public protocol Restartable: Sendable {
     var endsRunOnRequest: Bool { get }
 
     /// Makes `run(instance)` return or throw soon, from another task (a graceful shutdown's), without cancelling
-    /// it: close what it reads. Called at most once per instance and only when ``endsRunOnRequest``; it may come
-    /// as the run ends by itself or as `stop(_:)` begins, so it must be safe to call then too (a close that can be
-    /// repeated is). Must not wait. Does nothing by default.
+    /// it: close what it reads. Called at most once per instance and only when ``endsRunOnRequest``. It may come
+    /// just before `run(_:)` begins (which must then return at once: it finds the instance closed), as the run ends
+    /// by itself, or while or after `stop(_:)` runs: so a close that can be repeated and that leaves an instance
+    /// already released alone (never a close of a bare descriptor number, which may name another file by then).
+    /// Should not wait. Does nothing by default.
     func endRun(_ instance: Instance)
 }
 

@@ -13,8 +13,9 @@ protocol GracefullyStoppable: AnyObject, Sendable {
 /// Only a `ServiceGroup` shuts services down gracefully, through a task-local manager that it sets for each
 /// service's task (and that every task created under it inherits); without one, cancellation is the only way a
 /// supervisor is stopped. A supervisor joins once, in `run()`: with no manager it runs its resource in its own task,
-/// where cancellation reaches it; with one it runs each start in a child task, which a graceful shutdown can cancel
-/// without cancelling the caller's task.
+/// where cancellation reaches it; with one, a graceful shutdown must end the run without cancelling the caller's
+/// task: through the resource's `endRun(_:)` where it has one, otherwise by cancelling the child task each start
+/// then runs in.
 ///
 /// Not `withGracefulShutdownHandler` in every supervisor: swift-service-lifecycle keeps handlers in an array and
 /// removes each with a linear search and a shift, so 100,000 supervisors ending would take quadratic time, and that
@@ -85,12 +86,13 @@ final class GracefulShutdownRelay: Sendable {
     }
 
     private func shutDown(_ key: ObjectIdentifier) {
-        groups.withLock { groups in
-            // Under the lock: a member cannot leave (and be released) while it is told. Telling one takes its own
-            // lock briefly; no member holds that while waiting for this one.
-            for member in groups[key]?.members ?? [] {
-                (unsafeBitCast(member, to: AnyObject.self) as? any GracefullyStoppable)?.shutDownGracefully()
+        // Retained under the lock, where a member cannot leave (and be released); told outside it, since telling
+        // one may run its resource's `endRun` (a close, which can wait), and every join and leave waits on this lock.
+        let members = groups.withLock { groups in
+            (groups[key]?.members ?? []).compactMap {
+                unsafeBitCast($0, to: AnyObject.self) as? any GracefullyStoppable
             }
         }
+        for member in members { member.shutDownGracefully() }
     }
 }
