@@ -3,6 +3,7 @@
 Docs/benchmarks.md.
 Usage: report.py scale SWIFT_SERVER_OUT SWIFT_CALLERS_OUT C_RECEIVER_OUT C_CALLERS_OUT
        report.py accept DIRECTORY REPETITIONS"""
+import random
 import statistics
 import sys
 
@@ -157,6 +158,14 @@ def accept(directory, repetitions):
     pairs = sorted(rates["swift"][r] / rates["c"][r] for r in rates["swift"] if r in rates["c"])
     print(f"\naccept rate SRTServer ÷ C within each repetition: median {statistics.median(pairs):.2f},"
           f" {pairs[0]:.2f}–{pairs[-1]:.2f}")
+    # How far the run pins that down: a 95 % bootstrap interval (resampling the repetitions, seeded) of the median
+    # and of the geometric mean of those ratios.
+    generator = random.Random(1)
+    resampled = [generator.choices(pairs, k=len(pairs)) for _ in range(10_000)]
+    medians_drawn = sorted(statistics.median(sample) for sample in resampled)
+    means_drawn = sorted(statistics.geometric_mean(sample) for sample in resampled)
+    print(f"  bootstrap 95 %: median {medians_drawn[250]:.2f}–{medians_drawn[9_749]:.2f};"
+          f" geometric mean {statistics.geometric_mean(pairs):.2f} ({means_drawn[250]:.2f}–{means_drawn[9_749]:.2f})")
 
 
 if __name__ == "__main__":

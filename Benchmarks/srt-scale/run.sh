@@ -7,7 +7,7 @@
 #    callers into receiver.c, the same work in plain libsrt, for what libsrt costs by itself.
 # 2. Accept rate: connector.c makes ACCEPT_CONNECTIONS connections with ACCEPT_CONCURRENCY handshakes in flight,
 #    against accept_loop.c (a blocking srt_accept loop) and against srt-scale-server accept, alternately,
-#    ACCEPT_REPETITIONS times each; medians and the ratio.
+#    ACCEPT_REPETITIONS times each; medians, the ratio, and a bootstrap interval of the ratio within repetitions.
 #
 # Usage: Benchmarks/srt-scale/run.sh [scale|accept|all]
 # Environment: SCRATCH (SwiftPM scratch path, default .build), CONNECTIONS (1000), MESSAGES (300), RATE (10),
