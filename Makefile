@@ -20,11 +20,14 @@ run: deps
 # The pool-starvation test measures a 10 ms sleeper's lateness, which only means something on cores nobody else takes;
 # the quick check's load test keeps every core busy on purpose for 5 s, which would starve the flood tests beside it.
 # The relay's server suites (readers, ffmpeg encoding in real time, a fault with live readers) stream for seconds to
-# several readers each, and two relay suites time a process's answers (its metrics server's, its start with a full
-# pipe): they run together on their own, so that the load of the rest does not meet theirs. The chain suites (two or
-# three relays each, pushing and pulling, one across network namespaces) stream as much again: a step of their own.
+# several readers each, two relay suites time a process's answers (its metrics server's, its start with a full pipe),
+# and the recording attacks send a SIGTERM that must come within a full disk's 10 s close (a test stalled that long
+# once beside the 500 others): they run together on their own, so that the load of the rest does not meet theirs. The
+# chain suites (two or three relays each, pushing and pulling, one across network namespaces) stream as much again: a
+# step of their own.
 SERVER_SUITES := RelayReaderTests|RelayFFmpegTests|RelayReaderFaultTests|RelayStreamSecretsTests|RelayAPITests
 SERVER_SUITES := $(SERVER_SUITES)|RelayDescriptorLimitTests|RelayUnreadOutputTests|RelayPublisherFaultTests
+SERVER_SUITES := $(SERVER_SUITES)|RecordingAttackTests
 CHAIN_SUITES := RelayPushTests|RelayPullTests|RelayChainLoopTests|RelayChainNamespaceTests|RelayChainOperationTests
 CHAIN_SUITES := $(CHAIN_SUITES)|PushAttackTests|PullAttackTests
 test: deps lint build docs
