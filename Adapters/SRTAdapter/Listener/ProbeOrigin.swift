@@ -162,12 +162,9 @@ final class ProbeOrigin: Sendable {
     }
 
     /// Closes a shared socket that no probe will use any more. A live one is only closed (libsrt frees it); a dead
-    /// one as a deaf listener's: /dev/null over its number while it still names our socket or nothing (libsrt owns
-    /// the number and closes it one day), never over another file. On the control thread.
+    /// one is retired as a deaf listener's socket is. On the control thread.
     private func giveUp(_ anchor: Anchor, alive: Bool) {
         srt_close(anchor.socket)
-        guard !alive else { return }
-        if let now = POSIX.fileIdentity(of: anchor.descriptor), now != anchor.identity { return }
-        _ = csrt_retire_fd_using(anchor.descriptor, SRTRuntime.spareNullDescriptor)
+        if !alive { SRTRuntime.retireDeadSocket(anchor.descriptor, identity: anchor.identity) }
     }
 }

@@ -543,15 +543,8 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         // over the socket, the peers would notice only at their idle timeout (5 s). Awaited: the port is free once
         // this returns. The /dev/null opened at start-up: the process may be out of descriptors by now.
         let (descriptor, identity) = (udpDescriptor, udpIdentity)
-        await SRTControlThread.shared.run { () -> Void in
-            // Our socket still (fault A): retired. Not open any more: /dev/null keeps the number taken, since libsrt
-            // still owns it and closes it one day (a rebind must not get it). Another file (fault B's /dev/null, or
-            // a number reused): not ours to overwrite.
-            if let now = POSIX.fileIdentity(of: descriptor) {
-                guard let identity, now == identity else { return }
-            }
-            _ = csrt_retire_fd_using(descriptor, SRTRuntime.spareNullDescriptor)
-        }
+        // Our socket still (fault A): retired; another file (fault B's /dev/null): left alone.
+        await SRTControlThread.shared.run { SRTRuntime.retireDeadSocket(descriptor, identity: identity) }
         // A dead multiplexer that carried connections is never freed by libsrt 1.5.1: it stays for good.
         if !victims.isEmpty { SRTRuntime.recordLeakedMultiplexer() }
         return victims

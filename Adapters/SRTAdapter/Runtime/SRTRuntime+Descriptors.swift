@@ -43,6 +43,17 @@ extension SRTRuntime {
 
     private static let spareNull = Mutex<Int32>(-1)
 
+    /// Puts ``spareNullDescriptor`` over the UDP descriptor of a dead multiplexer: while the number still names the
+    /// socket bound there (`identity`), or names nothing (libsrt still owns the number and closes it one day: a
+    /// rebind must not get it); never over another file (fault B's /dev/null, or a number reused). On the control
+    /// thread, after the closes that must still reach the peers through the socket.
+    static func retireDeadSocket(_ descriptor: Int32, identity: (device: UInt64, inode: UInt64)?) {
+        if let now = POSIX.fileIdentity(of: descriptor) {
+            guard let identity, now == identity else { return }
+        }
+        _ = csrt_retire_fd_using(descriptor, spareNullDescriptor)
+    }
+
     /// The error an adapter step reports when it would take one of the reserved descriptors.
     static func descriptorShortage(_ operation: SRTError.Operation, code: SRTError.Code) -> SRTError {
         SRTError(
