@@ -1,21 +1,23 @@
 // Accept rate, the reference server: the smallest libsrt accept loop there is. One listener on 127.0.0.1 (port
 // chosen by the kernel), the adapter's defaults (live mode, 120 ms latency, 1316-byte payload), a blocking
 // srt_accept in a loop, each accepted socket closed at once: the same work as srt-scale-server's accept mode.
+// WINDOW, when given and not 0, sets the listener's flow window (SRTO_FC, packets; inherited by accepted sockets) as
+// the adapter does (its receive buffer's 8192 packets), so that the loop differs from SRTServer in nothing else.
 //
-// Usage: accept_loop CONNECTIONS BACKLOG
+// Usage: accept_loop CONNECTIONS BACKLOG [WINDOW]
 // Prints "READY port=P", then, once CONNECTIONS distinct callers were accepted, "ACCEPTED key=value ..." with
 // monotonic instants.
 #include "common.h"
 
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s CONNECTIONS BACKLOG\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s CONNECTIONS BACKLOG [WINDOW]\n", argv[0]);
         return 2;
     }
-    int count = atoi(argv[1]), backlog = atoi(argv[2]);
-    if (count <= 0 || backlog <= 0) {
-        fprintf(stderr, "CONNECTIONS and BACKLOG must be positive\n");
+    int count = atoi(argv[1]), backlog = atoi(argv[2]), window = argc == 4 ? atoi(argv[3]) : 0;
+    if (count <= 0 || backlog <= 0 || window < 0) {
+        fprintf(stderr, "CONNECTIONS and BACKLOG must be positive, WINDOW 0 or more\n");
         return 2;
     }
     // A hard bound: a blocking accept that never returns must not outlive the run.
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
     srt_setsockflag(listener, SRTO_RCVLATENCY, &latency, sizeof latency);
     srt_setsockflag(listener, SRTO_PEERLATENCY, &latency, sizeof latency);
     srt_setsockflag(listener, SRTO_PAYLOADSIZE, &payload, sizeof payload);
+    if (window > 0 && srt_setsockflag(listener, SRTO_FC, &window, sizeof window) == SRT_ERROR) fail("SRTO_FC");
     struct sockaddr_in address = loopback(0);
     if (srt_bind(listener, (struct sockaddr*)&address, sizeof address) == SRT_ERROR) fail("srt_bind");
     if (srt_listen(listener, backlog) == SRT_ERROR) fail("srt_listen");

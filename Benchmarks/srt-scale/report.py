@@ -69,7 +69,7 @@ def scale(swift_server, swift_callers, c_server, c_callers):
           " | C receiver |")
     print("| --- | ---: | ---: |")
     kinds = {
-        "adapter": "the adapter's reactor (`srt-reactor`)",
+        "adapter": "the adapter's reactor and control thread (`srt-reactor`, `srt-control`)",
         "swift_pool": "Swift concurrency pool (Dispatch root-queue threads)",
         "libsrt_ports": "libsrt per process and per UDP port (`SRT:GC`, `SRT:RcvQ`, `SRT:SndQ`)",
         "tsbpd": "libsrt per receiving connection (`SRT:TsbPd`)",
@@ -89,7 +89,7 @@ def scale(swift_server, swift_callers, c_server, c_callers):
     print()
     print(f"`SRTServer`'s threads besides `SRT:TsbPd`, per 1 s sample while streaming:"
           f" {sides[0]['streaming'].get('threads_besides_tsbpd', '?')};"
-          f" its reactor constant: {sides[0]['threads'].get('adapter_constant', '?')}.")
+          f" its own threads constant: {sides[0]['threads'].get('adapter_constant', '?')}.")
     print()
     print("| | `SRTServer` | C receiver |")
     print("| --- | ---: | ---: |")
@@ -114,19 +114,25 @@ def scale(swift_server, swift_callers, c_server, c_callers):
         f" {mib(c.get('rss_kib', 0))}, {c.get('cpu_streaming_s', '?')}")
 
 
+ACCEPT_SIDES = (
+    ("c", "C accept loop", "C accept loop (`accept_loop.c`, libsrt's flow window)"),
+    ("window", "C accept loop, window", "C accept loop at the adapter's flow window (`accept_loop.c … 8192`)"),
+    ("swift", "SRTServer", "`SRTServer` (`server.connections`)"),
+)
+
+
 def accept(directory, repetitions):
-    rows = {"c": [], "swift": []}
-    rates = {"c": {}, "swift": {}}
+    rows = {side: [] for side, _, _ in ACCEPT_SIDES}
+    rates = {side: {} for side, _, _ in ACCEPT_SIDES}
     print()
     print("| repetition | server | accepted/s (server side) | connected/s (connector side) | CPU ms per 1,000"
           " | context switches per accept | duplicate accepts | failed attempts | resident MiB after |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for repetition in range(1, repetitions + 1):
-        for side in ("c", "swift"):
+        for side, label, _ in ACCEPT_SIDES:
             base = f"{directory}/accept-{side}-{repetition}"
             server = (lines(f"{base}.server", "ACCEPTED") or [None])[0]
             connector = (lines(f"{base}.connector", "CONNECTOR") or [None])[0]
-            label = "C accept loop" if side == "c" else "SRTServer"
             if not server or not connector:
                 print(f"| {repetition} | {label} | no result | | | | | | |")
                 continue
@@ -141,7 +147,7 @@ def accept(directory, repetitions):
             rates[side][repetition] = server_rate
             print(f"| {repetition} | {label} | {server_rate:,.0f} | {connector_rate:,.0f} | {cpu:,.0f} |"
                   f" {switches:.1f} | {accepted - wanted} | {connector['failed_attempts']} | {mib(server['rss_kib'])} |")
-    if not rows["c"] or not rows["swift"]:
+    if not all(rows.values()):
         print("\nno comparison: a side has no result")
         return
     medians = {side: [statistics.median(column) for column in zip(*values)] for side, values in rows.items()}
@@ -149,23 +155,26 @@ def accept(directory, repetitions):
     print("| median over the repetitions | accepted/s (server side) | connected/s (connector side)"
           " | CPU ms per 1,000 accepts | context switches per accept |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for side, label in (("c", "C accept loop (`accept_loop.c`)"), ("swift", "`SRTServer` (`server.connections`)")):
+    for side, _, description in ACCEPT_SIDES:
         rate, connected, cpu, switches = medians[side]
-        print(f"| {label} | {rate:,.0f} | {connected:,.0f} | {cpu:,.0f} | {switches:.1f} |")
-    ratios = [swift / c for swift, c in zip(medians["swift"], medians["c"])]
-    print("| SRTServer ÷ C | " + " | ".join(f"{ratio:.2f}" for ratio in ratios) + " |")
-    # The two sides of one repetition ran back to back: their ratio is less exposed to the machine's drift.
-    pairs = sorted(rates["swift"][r] / rates["c"][r] for r in rates["swift"] if r in rates["c"])
-    print(f"\naccept rate SRTServer ÷ C within each repetition: median {statistics.median(pairs):.2f},"
-          f" {pairs[0]:.2f}–{pairs[-1]:.2f}")
-    # How far the run pins that down: a 95 % bootstrap interval (resampling the repetitions, seeded) of the median
-    # and of the geometric mean of those ratios.
-    generator = random.Random(1)
-    resampled = [generator.choices(pairs, k=len(pairs)) for _ in range(10_000)]
-    medians_drawn = sorted(statistics.median(sample) for sample in resampled)
-    means_drawn = sorted(statistics.geometric_mean(sample) for sample in resampled)
-    print(f"  bootstrap 95 %: median {medians_drawn[250]:.2f}–{medians_drawn[9_749]:.2f};"
-          f" geometric mean {statistics.geometric_mean(pairs):.2f} ({means_drawn[250]:.2f}–{means_drawn[9_749]:.2f})")
+        print(f"| {description} | {rate:,.0f} | {connected:,.0f} | {cpu:,.0f} | {switches:.1f} |")
+    for reference, name in (("c", "C"), ("window", "C at the same window")):
+        ratios = [swift / c for swift, c in zip(medians["swift"], medians[reference])]
+        print(f"| SRTServer ÷ {name} | " + " | ".join(f"{ratio:.2f}" for ratio in ratios) + " |")
+    # The sides of one repetition ran back to back: their ratio is less exposed to the machine's drift. How far the
+    # run pins it down: a 95 % bootstrap interval (resampling the repetitions, seeded) of the median and of the
+    # geometric mean of those ratios.
+    for reference, name in (("c", "C"), ("window", "C at the same window")):
+        pairs = sorted(rates["swift"][r] / rates[reference][r] for r in rates["swift"] if r in rates[reference])
+        generator = random.Random(1)
+        resampled = [generator.choices(pairs, k=len(pairs)) for _ in range(10_000)]
+        medians_drawn = sorted(statistics.median(sample) for sample in resampled)
+        means_drawn = sorted(statistics.geometric_mean(sample) for sample in resampled)
+        print(f"\naccept rate SRTServer ÷ {name} within each repetition: median {statistics.median(pairs):.2f},"
+              f" {pairs[0]:.2f}–{pairs[-1]:.2f}")
+        print(f"  bootstrap 95 %: median {medians_drawn[250]:.2f}–{medians_drawn[9_749]:.2f};"
+              f" geometric mean {statistics.geometric_mean(pairs):.2f}"
+              f" ({means_drawn[250]:.2f}–{means_drawn[9_749]:.2f})")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
 #    server's threads and resident memory at baseline, all accepted, while streaming, and at the end. Then the same
 #    callers into receiver.c, the same work in plain libsrt, for what libsrt costs by itself.
 # 2. Accept rate: connector.c makes ACCEPT_CONNECTIONS connections with ACCEPT_CONCURRENCY handshakes in flight,
-#    against accept_loop.c (a blocking srt_accept loop) and against srt-scale-server accept, alternately,
-#    ACCEPT_REPETITIONS times each; medians, the ratio, and a bootstrap interval of the ratio within repetitions.
+#    against accept_loop.c (a blocking srt_accept loop) at libsrt's flow window and at the adapter's, and against
+#    srt-scale-server accept, in rotating order, ACCEPT_REPETITIONS times each; medians, the ratios, and bootstrap
+#    intervals of the ratios within repetitions.
 #
 # Usage: Benchmarks/srt-scale/run.sh [scale|accept|all]
 # Environment: SCRATCH (SwiftPM scratch path, default .build), CONNECTIONS (1000), MESSAGES (300), RATE (10),
@@ -98,7 +99,7 @@ scale_run() {
     wait_bounded "$callers_pid" $((stream_seconds + 150)) || callers_status=$?
     wait_bounded "$server_pid" 120 || server_status=$?
     echo "$label: server exit status $server_status, callers $callers_status" \
-        "(0: all connected and accepted, nothing lost; for SRTServer also its reactor thread constant)"
+        "(0: all connected and accepted, nothing lost; for SRTServer also its own threads constant)"
     grep -hv '^$' "$out/$label.server-err" "$out/$label.callers-err" | head -5 || true
 }
 
@@ -115,14 +116,21 @@ fi
 
 if [ "$what" != scale ]; then
     echo
-    echo "== accept rate: $accept_connections connections, $accept_concurrency in flight, $repetitions repetitions each, alternating"
+    echo "== accept rate: $accept_connections connections, $accept_concurrency in flight, $repetitions repetitions each, rotating"
     for repetition in $(seq "$repetitions"); do
-        # ABBA order, so that a drift of the machine's load does not favour one side.
-        if [ $((repetition % 2)) = 1 ]; then order="c swift"; else order="swift c"; fi
+        # Each side first, second and last in turn, forwards and backwards, so that a drift of the machine's load
+        # does not favour one side.
+        case $((repetition % 6)) in
+            1) order="c window swift" ;; 2) order="swift window c" ;; 3) order="window swift c" ;;
+            4) order="c swift window" ;; 5) order="swift c window" ;; *) order="window c swift" ;;
+        esac
         for side in $order; do
             result="$out/accept-$side-$repetition"
             if [ "$side" = c ]; then
                 "$out/accept_loop" "$accept_connections" 1024 >"$result.server" 2>"$result.server-err" &
+            elif [ "$side" = window ]; then
+                # The adapter's flow window: its receive buffer in packets (SRTSocketOptions).
+                "$out/accept_loop" "$accept_connections" 1024 8192 >"$result.server" 2>"$result.server-err" &
             else
                 "$server" accept "$accept_connections" 1024 >"$result.server" 2>"$result.server-err" &
             fi

@@ -165,8 +165,9 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
                 latency: configuration.latency, payloadSize: configuration.payloadSize,
                 passphrase: configuration.passphrase, keyLength: configuration.keyLength,
                 enforcedEncryption: configuration.enforcedEncryption)
-            // Non-blocking accept: 6002 means "nothing pending", and the reactor says when to try again.
-            try options.set(SRTO_RCVSYN, false, "SRTO_RCVSYN")
+            // Non-blocking accept: 6002 means "nothing pending", and the reactor says when to try again. Accepted
+            // sockets inherit both flags, so a connection starts non-blocking without a call of its own.
+            try options.setNonBlocking()
             if srt_listen_callback(socket, listenCallback, UnsafeMutableRawPointer(bitPattern: key)) == SRT_ERROR {
                 throw SRTError.last(.listenCallback, socket: socket)
             }
@@ -291,13 +292,18 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     private func acceptOnce() throws(SRTError) -> AcceptOutcome {
         var storage = sockaddr_storage()
         var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        var peer: SRTAddress?
         let accepted = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { srt_accept(socket, $0, &length) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                let accepted = srt_accept(socket, address, &length)
+                if accepted != SRT_INVALID_SOCK { peer = SRTAddress(address) }
+                return accepted
+            }
         }
         if accepted != SRT_INVALID_SOCK {
             guard
                 let connection = try? SRTConnection(
-                    adopting: accepted, payloadSize: configuration.payloadSize, reactor: reactor)
+                    adopting: accepted, peer: peer, payloadSize: configuration.payloadSize, reactor: reactor)
             else {
                 // Adoption closed the socket; its pending slot is free now, not at the next handshake.
                 context.settle(accepted)

@@ -52,15 +52,15 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// multiplexer started during the same bind. Gone at ``close()``: libsrt keeps that multiplexer for good.
     let receiveThread: pid_t?
 
-    /// Adopts a connected socket: makes it non-blocking, subscribes it to the reactor, reads its stream id and peer.
-    /// Every one of these calls waits on libsrt's global lock: run it on the ``SRTControlThread``.
+    /// Adopts a connected, non-blocking socket: subscribes it to the reactor and reads its stream id. Both calls
+    /// wait on libsrt's global lock: run it on the ``SRTControlThread``.
     ///
-    /// - Parameter knownPeer: the peer when `srt_getpeername` cannot say: libsrt 1.5.1 answers it on a connected
-    ///   caller socket with success and an empty address, so a caller passes the address it connected to.
+    /// - Parameter peer: the address `srt_accept` returned, or the one a caller connected to (libsrt 1.5.1's
+    ///   `srt_getpeername` answers on a connected caller socket with success and an empty address).
     /// - Parameter udpDescriptor: the caller's own UDP socket, see ``udpDescriptor``.
     /// - Parameter receiveThread: the receive thread of that socket's multiplexer, see ``receiveThread``.
     init(
-        adopting socket: SRTSOCKET, payloadSize: Int, reactor: SRTReactor, knownPeer: SRTAddress? = nil,
+        adopting socket: SRTSOCKET, peer: SRTAddress?, payloadSize: Int, reactor: SRTReactor,
         udpDescriptor: Int32? = nil, receiveThread: pid_t? = nil
     ) throws(SRTError) {
         self.socket = socket
@@ -69,12 +69,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         self.udpDescriptor = udpDescriptor
         self.receiveThread = receiveThread
         self.udpIdentity = udpDescriptor.flatMap(POSIX.fileIdentity(of:))
-        do {
-            try SRTSocketOptions(socket: socket).setNonBlocking()
-        } catch {
-            srt_close(socket)
-            throw error
-        }
+        self.peerAddress = peer
         do {
             try reactor.register(socket, for: [.read, .write])
         } catch {
@@ -85,14 +80,6 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         self.streamID =
             csrt_get_string(socket, SRTO_STREAMID, &buffer, Int32(buffer.count)) == 0
             ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        var storage = sockaddr_storage()
-        var length = Int32(MemoryLayout<sockaddr_storage>.size)
-        let reported = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                srt_getpeername(socket, address, &length) == 0 ? SRTAddress(address) : nil
-            }
-        }
-        self.peerAddress = reported ?? knownPeer
     }
 
     deinit {
@@ -167,8 +154,8 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             // Handed over to the connection's own subscription, read and write, from here.
             reactor.unsubscribe(socket)
             return try SRTConnection(
-                adopting: socket, payloadSize: configuration.payloadSize, reactor: reactor,
-                knownPeer: configuration.address, udpDescriptor: own?.descriptor, receiveThread: own?.receiveThread)
+                adopting: socket, peer: configuration.address, payloadSize: configuration.payloadSize,
+                reactor: reactor, udpDescriptor: own?.descriptor, receiveThread: own?.receiveThread)
         }
     }
 

@@ -40,13 +40,12 @@ struct ProcessFigures: CustomStringConvertible {
 
     /// Whose a thread is, by its name.
     enum Kind: String, CaseIterable {
-        /// The adapter's reactor ("srt-reactor").
+        /// The adapter's threads: its reactor ("srt-reactor") and its control thread ("srt-control").
         case adapter
         /// The Swift concurrency pool (Dispatch's root-queue threads, "…default-qos…").
         case swiftPool = "swift_pool"
         /// libsrt's per-process and per-UDP-port threads: "SRT:GC", "SRT:RcvQ:wN", "SRT:SndQ:wN". The listener's
-        /// port has one pair; the listener's self-probe opens a caller on a port of its own every
-        /// `SRTHealthCheck.probeInterval`, whose pair libsrt ends about two seconds later.
+        /// port has one pair; the listener's self-probes share a second, bound at the first probe and kept.
         case libsrtPorts = "libsrt_ports"
         /// libsrt's per-connection "SRT:TsbPd" threads (see ``threadsBesidesTSBPD``).
         case tsbpd
@@ -54,7 +53,7 @@ struct ProcessFigures: CustomStringConvertible {
         case other
 
         init(threadName name: String) {
-            if name == "srt-reactor" {
+            if name == "srt-reactor" || name == "srt-control" {
                 self = .adapter
             } else if name.contains("qos") {
                 self = .swiftPool

@@ -9,8 +9,11 @@ import Synchronization
 enum ScaleRun {
     static func run(connections: Int, messages: Int, deadline: Duration) async throws -> Int32 {
         let server = SRTServer(
+            // Every caller connects from 127.0.0.1, 64 handshakes in flight (callers.c): the default share of pending
+            // handshakes per address (4, against a flood from one host) would reject most of them.
             configuration: try SRTListenerConfiguration(
-                host: "127.0.0.1", port: 0, backlog: 1_024, maxConnections: connections + 64),
+                host: "127.0.0.1", port: 0, backlog: 1_024, maxConnections: connections + 64,
+                maxPendingPerAddress: 64),
             name: "srt-scale", logger: ServerLog.logger(label: "srt-scale"))
         let running = Task { try await server.run() }
         defer { running.cancel() }
@@ -82,7 +85,7 @@ enum ScaleRun {
         let report = ScaleReport(tallies: tallies, connections: connections, messages: messages)
         print(report)
         // Per kind of thread: the baseline, then the fewest and the most at any later moment (all accepted, every
-        // streaming sample, end). The verdict is on the adapter's own thread, the reactor: one, throughout.
+        // streaming sample, end). The verdict is on the adapter's own threads (reactor, control thread): constant.
         let later = [allAccepted, end].compactMap { $0 } + streaming.samples
         var verdict = allAccepted != nil
         var line = "THREADS"

@@ -60,6 +60,50 @@ extension Loopback {
             #expect(received == Array("mapped".utf8))
         }
 
+        @Test(
+            "both ends are non-blocking, hold the peer to their receive buffer, and know the peer's port",
+            arguments: [false, true])
+        func socketSetup(ipv6: Bool) async throws {
+            let listener = try SRTListenSocket.open(TestSupport.loopback(ipv6: ipv6))
+            defer { listener.close() }
+            let (caller, accepted) = try await TestSupport.pair(listener)
+            defer {
+                caller.close()
+                accepted.close()
+            }
+            for connection in [caller, accepted] {
+                // A blocking flag would let a send or receive hold the calling thread rather than the reactor wait.
+                #expect(Self.flag(connection.socket, SRTO_RCVSYN) == false)
+                #expect(Self.flag(connection.socket, SRTO_SNDSYN) == false)
+                var window: Int32 = 0
+                var bufferBytes: Int32 = 0
+                var segmentSize: Int32 = 0
+                #expect(csrt_get_int(connection.socket, SRTO_FC, &window) == 0)
+                #expect(csrt_get_int(connection.socket, SRTO_RCVBUF, &bufferBytes) == 0)
+                #expect(csrt_get_int(connection.socket, SRTO_MSS, &segmentSize) == 0)
+                #expect(window == bufferBytes / (segmentSize - 28))
+                #expect(window == 8192)
+            }
+            // The peer `srt_accept` named is the caller's own socket.
+            var storage = sockaddr_storage()
+            var length = Int32(MemoryLayout<sockaddr_storage>.size)
+            let callerLocal = withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    srt_getsockname(caller.socket, $0, &length) == 0 ? SRTAddress($0) : nil
+                }
+            }
+            #expect(callerLocal != nil)
+            #expect(accepted.peerAddress?.port == callerLocal?.port)
+            #expect(caller.peerAddress == listener.localAddress.connectable)
+        }
+
+        /// A boolean libsrt option of `socket`, `nil` when libsrt refuses to say.
+        private static func flag(_ socket: SRTSOCKET, _ option: SRT_SOCKOPT) -> Bool? {
+            var value = false
+            var length = Int32(MemoryLayout<Bool>.size)
+            return srt_getsockflag(socket, option, &value, &length) == 0 ? value : nil
+        }
+
         @Test("a cancelled receive returns promptly and leaves no waiter behind")
         func cancelReceive() async throws {
             let reactor = SRTReactor()
