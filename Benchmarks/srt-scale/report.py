@@ -166,6 +166,9 @@ def accept(directory, repetitions):
     # geometric mean of those ratios.
     for reference, name in (("c", "C"), ("window", "C at the same window")):
         pairs = sorted(rates["swift"][r] / rates[reference][r] for r in rates["swift"] if r in rates[reference])
+        if not pairs:
+            print(f"\nno repetition with results from both SRTServer and {name}")
+            continue
         generator = random.Random(1)
         resampled = [generator.choices(pairs, k=len(pairs)) for _ in range(10_000)]
         medians_drawn = sorted(statistics.median(sample) for sample in resampled)

@@ -39,6 +39,8 @@ restore() {
     rm -rf "$out"
 }
 trap restore EXIT
+# A signal ends the script through its EXIT trap, which bash skips when a signal kills it outright.
+trap 'exit 130' INT TERM
 sysctl -qw net.core.rmem_max=33554432 net.core.wmem_max=33554432
 
 # Read whole, then searched: grep -m1 on the pipe could end srt-live-transmit with SIGPIPE, which pipefail reports.

@@ -58,6 +58,11 @@ struct PendingHandshakes: Sendable {
         admissions.count
     }
 
+    /// The sockets of the pending handshakes: libsrt's side of each connection not accepted yet.
+    var admittedSockets: [SRTSOCKET] {
+        Array(admissions.keys)
+    }
+
     /// How many handshakes from `host` are pending.
     func count(from host: String) -> Int {
         perHost[host, default: 0]

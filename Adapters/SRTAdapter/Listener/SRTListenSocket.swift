@@ -45,7 +45,7 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
     /// The device and inode `udpDescriptor` named when the listener opened (`nil` if they could not be read): a
     /// retire puts /dev/null only over that socket, never over a file the number was reused for since.
     private let udpIdentity: (device: UInt64, inode: UInt64)?
-    private let context: ListenerContext
+    let context: ListenerContext
     private let registryKey: Int
     private let reactor: SRTReactor
     private let closed = Atomic<Bool>(false)
@@ -303,9 +303,11 @@ public final class SRTListenSocket: Sendable, CustomStringConvertible {
         if accepted != SRT_INVALID_SOCK {
             guard
                 let connection = try? SRTConnection(
-                    adopting: accepted, peer: peer, payloadSize: configuration.payloadSize, reactor: reactor)
+                    adopting: accepted, after: .accept, peer: peer, payloadSize: configuration.payloadSize,
+                    reactor: reactor)
             else {
-                // Adoption closed the socket; its pending slot is free now, not at the next handshake.
+                // The caller left before this accept (adoption checks): not a connection. Adoption closed the
+                // socket; its pending slot is free now, not at the next handshake.
                 context.settle(accepted)
                 return .brokenBeforeAccept
             }

@@ -52,15 +52,22 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// multiplexer started during the same bind. Gone at ``close()``: libsrt keeps that multiplexer for good.
     let receiveThread: pid_t?
 
-    /// Adopts a connected, non-blocking socket: subscribes it to the reactor and reads its stream id. Both calls
-    /// wait on libsrt's global lock: run it on the ``SRTControlThread``.
+    /// Adopts a connected, non-blocking socket: checks that it is still connected, subscribes it to the reactor and
+    /// reads its stream id. Every one of these calls waits on libsrt's global lock: run it on the
+    /// ``SRTControlThread``.
     ///
+    /// - Throws: ``SRTError`` with ``SRTError/Code/connectionLost`` (the socket closed) when the peer broke or
+    ///   closed after its handshake: `srt_accept` hands such sockets out until libsrt's collector drops them from
+    ///   the queue, about a second later, and the subscription would take them without an event.
+    ///
+    /// - Parameter operation: what made the socket, ``SRTError/Operation/accept`` or ``SRTError/Operation/connect``.
     /// - Parameter peer: the address `srt_accept` returned, or the one a caller connected to (libsrt 1.5.1's
     ///   `srt_getpeername` answers on a connected caller socket with success and an empty address).
     /// - Parameter udpDescriptor: the caller's own UDP socket, see ``udpDescriptor``.
     /// - Parameter receiveThread: the receive thread of that socket's multiplexer, see ``receiveThread``.
     init(
-        adopting socket: SRTSOCKET, peer: SRTAddress?, payloadSize: Int, reactor: SRTReactor,
+        adopting socket: SRTSOCKET, after operation: SRTError.Operation, peer: SRTAddress?, payloadSize: Int,
+        reactor: SRTReactor,
         udpDescriptor: Int32? = nil, receiveThread: pid_t? = nil
     ) throws(SRTError) {
         self.socket = socket
@@ -70,6 +77,13 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
         self.receiveThread = receiveThread
         self.udpIdentity = udpDescriptor.flatMap(POSIX.fileIdentity(of:))
         self.peerAddress = peer
+        let state = SRTSocketState(srt_getsockstate(socket))
+        guard state == .connected else {
+            srt_close(socket)
+            throw SRTError(
+                code: .connectionLost, operation: operation, message: "the peer left before it was taken over",
+                socketState: state)
+        }
         do {
             try reactor.register(socket, for: [.read, .write])
         } catch {
@@ -154,8 +168,9 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
             // Handed over to the connection's own subscription, read and write, from here.
             reactor.unsubscribe(socket)
             return try SRTConnection(
-                adopting: socket, peer: configuration.address, payloadSize: configuration.payloadSize,
-                reactor: reactor, udpDescriptor: own?.descriptor, receiveThread: own?.receiveThread)
+                adopting: socket, after: .connect, peer: configuration.address,
+                payloadSize: configuration.payloadSize, reactor: reactor, udpDescriptor: own?.descriptor,
+                receiveThread: own?.receiveThread)
         }
     }
 

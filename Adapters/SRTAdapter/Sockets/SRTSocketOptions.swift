@@ -27,11 +27,13 @@ struct SRTSocketOptions {
     /// in packets, as libsrt's configuration guidelines size it; a pre-bind/pre-connect option, inherited by the
     /// connections a listener accepts.
     ///
-    /// libsrt's default window (25,600) is three times its default receive buffer (8,192 packets), yet every ACK
-    /// holds the peer to the buffer's free space, so the excess never carries a packet. What it costs is memory
-    /// filled on the receive thread for every connection: a receiver loss list of window entries, and on the peer
-    /// a sender loss list of twice this window. 2,000 accepted connections: 1.46 GiB resident at libsrt's window,
-    /// 0.94 GiB at this one (Docs/benchmarks.md).
+    /// libsrt's default window (25,600) is three times its default receive buffer (8,192 packets), yet the handshake
+    /// advertises the smaller of the two and every ACK holds the peer to the buffer's free space, so the excess never
+    /// carries a packet. What it costs is memory: the receiver loss list has one 16-byte entry per packet of this
+    /// window, allocated and filled on the receive thread for every connection (400 KiB at libsrt's window, 128 KiB
+    /// at this one; Docs/benchmarks.md measures 750 against 485 KiB per connection in all).
+    ///
+    /// libsrt caps the receive buffer at this window: an option that raises the buffer must raise the window first.
     func setFlowWindowToReceiveBuffer() throws(SRTError) {
         var bufferBytes: Int32 = 0
         var segmentSize: Int32 = 0

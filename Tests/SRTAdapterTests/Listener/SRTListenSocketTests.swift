@@ -89,6 +89,32 @@ extension Loopback {
             acceptedAgain.close()
         }
 
+        @Test("a caller that closed before its accept is not handed out: accept keeps waiting, its slot is free")
+        func closedBeforeAccept() async throws {
+            // srt_accept hands such a socket over until libsrt's collector drops it from the queue, about a second
+            // later; ten rounds, each reaching the accept well before that.
+            for round in 1...10 {
+                let listener = try SRTListenSocket.open(TestSupport.loopback(maxConnections: 1))
+                defer { listener.close() }
+                let caller = try await SRTConnection.connect(TestSupport.caller(to: listener, streamID: "publish/x"))
+                let pending = listener.context.pending.withLock { $0.admittedSockets }
+                #expect(pending.count == 1, "round \(round)")
+                caller.close()
+                let closed = await TestSupport.eventually {
+                    pending.allSatisfy { SRTSocketState(srt_getsockstate($0)).isClosedOrBroken }
+                }
+                #expect(closed, "round \(round): the listener's side never saw the caller's close")
+                let handedOut = try? await TestSupport.within(.milliseconds(300)) {
+                    try await listener.accept().streamID
+                }
+                #expect(handedOut == nil, "round \(round): a closed caller was handed out as a connection")
+                // The one connection the cap allows is still there for a live caller.
+                let (again, accepted) = try await TestSupport.pair(listener)
+                again.close()
+                accepted.close()
+            }
+        }
+
         @Test("a second adapter listener on a port in use fails at the UDP bind: 1003 EADDRINUSE, restart")
         func portInUse() throws {
             let listener = try SRTListenSocket.open(TestSupport.loopback())
