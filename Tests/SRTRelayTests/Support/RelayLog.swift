@@ -62,10 +62,13 @@ final class RelayLog: @unchecked Sendable {
             if expired { break }
             try await Task.sleep(for: .milliseconds(20))
         }
+        // What happened rather than a screen of status lines: every other event, then the last status.
+        let lines = relay.lines
+        let events = lines.filter { Self.decode($0)?["event"] as? String != "status" }.suffix(30)
+        let status = lines.last { Self.decode($0)?["event"] as? String == "status" }
         throw RelayLogError(
-            description:
-                "the relay did not count \(bytes) bytes within \(limit); output:\n\(relay.lines.suffix(5).joined(separator: "\n"))"
-        )
+            description: "the relay did not count \(bytes) bytes within \(limit); its events and last status:\n"
+                + (events + [status ?? "no status line"]).joined(separator: "\n"))
     }
 
     static func decode(_ line: String) -> [String: Any]? {
