@@ -65,7 +65,7 @@ public struct SRTAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Reads a C address (from libsrt's callbacks or `srt_getpeername`).
+    /// Reads a C address (from libsrt's listen callback or `srt_accept`).
     init?(_ address: UnsafePointer<sockaddr>) {
         var host = [CChar](repeating: 0, count: 64)
         let port = csrt_describe_address(address, &host, Int32(host.count))

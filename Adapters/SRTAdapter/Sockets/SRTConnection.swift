@@ -67,8 +67,7 @@ public final class SRTConnection: Sendable, CustomStringConvertible {
     /// - Parameter receiveThread: the receive thread of that socket's multiplexer, see ``receiveThread``.
     init(
         adopting socket: SRTSOCKET, after operation: SRTError.Operation, peer: SRTAddress?, payloadSize: Int,
-        reactor: SRTReactor,
-        udpDescriptor: Int32? = nil, receiveThread: pid_t? = nil
+        reactor: SRTReactor, udpDescriptor: Int32? = nil, receiveThread: pid_t? = nil
     ) throws(SRTError) {
         self.socket = socket
         self.reactor = reactor
